@@ -1,0 +1,212 @@
+//! The catalog: one small JSON file next to each archive (`<id>.json` beside `<id>.hrsmbk`),
+//! written after the archive, atomically. Listing reads these summaries, never the archives,
+//! so it stays fast however large the backups are. A failed run gets a catalog entry too (with
+//! its error and no archive), so the history shows failures.
+//!
+//! Depends on `fsutil` and `error`.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::fsutil::{create_private_dir_all, write_atomic};
+
+pub const ARCHIVE_EXT: &str = "hrsmbk";
+pub const ENTRY_EXT: &str = "json";
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Ok,
+    Failed,
+    /// An archive with no catalog entry (e.g. copied in by hand): not trusted until verified.
+    Unindexed,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct CatalogEntry {
+    pub id: String,
+    pub status: Status,
+    pub started: DateTime<Utc>,
+    pub finished: DateTime<Utc>,
+    pub duration_ms: u64,
+    /// File name of the archive in the destination folder; None for a failed run.
+    pub archive: Option<String>,
+    /// Archive size in bytes.
+    pub size: u64,
+    pub key_id: Option<String>,
+    pub verified: bool,
+    pub verified_at: Option<DateTime<Utc>>,
+    /// Files and their bytes in the backup.
+    pub files: u64,
+    pub bytes: u64,
+    pub sources: Vec<String>,
+    pub error: Option<String>,
+    pub host: String,
+    pub app_version: String,
+    #[serde(default)]
+    pub warnings: u64,
+}
+
+pub struct Catalog {
+    dir: PathBuf,
+}
+
+/// What `list` found: entries sorted oldest first, and files it could not read.
+#[derive(Debug, Default)]
+pub struct Listing {
+    pub entries: Vec<CatalogEntry>,
+    pub problems: Vec<String>,
+}
+
+impl Catalog {
+    /// Opens (creating, mode 0700) the destination folder.
+    pub fn open(dir: &Path) -> Result<Self> {
+        create_private_dir_all(dir)?;
+        Ok(Catalog {
+            dir: dir.to_path_buf(),
+        })
+    }
+
+    /// Opens an existing destination without creating it.
+    pub fn existing(dir: &Path) -> Result<Self> {
+        if !dir.is_dir() {
+            return Err(Error::Usage(format!(
+                "{} is not a backup folder (it does not exist); check `destination` in the config",
+                dir.display()
+            )));
+        }
+        Ok(Catalog {
+            dir: dir.to_path_buf(),
+        })
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn archive_path(&self, id: &str) -> PathBuf {
+        self.dir.join(format!("{id}.{ARCHIVE_EXT}"))
+    }
+
+    fn entry_path(&self, id: &str) -> PathBuf {
+        self.dir.join(format!("{id}.{ENTRY_EXT}"))
+    }
+
+    /// Writes (or replaces) an entry atomically.
+    pub fn put(&self, entry: &CatalogEntry) -> Result<()> {
+        let bytes = serde_json::to_vec_pretty(entry)
+            .map_err(|e| Error::Config(format!("cannot encode catalog entry: {e}")))?;
+        write_atomic(&self.entry_path(&entry.id), &bytes)
+    }
+
+    pub fn get(&self, id: &str) -> Result<Option<CatalogEntry>> {
+        let p = self.entry_path(id);
+        match fs::read(&p) {
+            Ok(b) => serde_json::from_slice(&b)
+                .map(Some)
+                .map_err(|e| Error::Corrupt {
+                    path: p,
+                    reason: format!("catalog entry is not valid JSON: {e}"),
+                }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(Error::io("read", &p, e)),
+        }
+    }
+
+    /// The id of an archive file in this folder, from its file name.
+    pub fn id_of(path: &Path) -> Option<String> {
+        let name = path.file_name()?.to_str()?;
+        name.strip_suffix(&format!(".{ARCHIVE_EXT}"))
+            .map(str::to_owned)
+    }
+
+    /// All entries, oldest first; archives without an entry show as `Unindexed`.
+    pub fn list(&self) -> Result<Listing> {
+        let mut listing = Listing::default();
+        let mut archives = std::collections::BTreeSet::new();
+        let mut ids = std::collections::HashSet::new();
+        let rd = fs::read_dir(&self.dir).map_err(|e| Error::io("list", &self.dir, e))?;
+        for dent in rd {
+            let dent = dent.map_err(|e| Error::io("list", &self.dir, e))?;
+            let name = dent.file_name();
+            let Some(name) = name.to_str() else { continue };
+            if name.starts_with('.') {
+                continue; // temp files and the lock
+            }
+            if let Some(id) = name.strip_suffix(&format!(".{ARCHIVE_EXT}")) {
+                archives.insert(id.to_string());
+            } else if name.ends_with(&format!(".{ENTRY_EXT}")) {
+                match fs::read(dent.path())
+                    .map_err(|e| e.to_string())
+                    .and_then(|b| {
+                        serde_json::from_slice::<CatalogEntry>(&b).map_err(|e| e.to_string())
+                    }) {
+                    Ok(e) => {
+                        ids.insert(e.id.clone());
+                        listing.entries.push(e);
+                    }
+                    Err(e) => listing
+                        .problems
+                        .push(format!("{}: {e}", dent.path().display())),
+                }
+            }
+        }
+        for id in archives.difference(&ids.into_iter().collect()) {
+            let path = self.archive_path(id);
+            let meta = fs::metadata(&path).map_err(|e| Error::io("read", &path, e))?;
+            let when: DateTime<Utc> = meta
+                .modified()
+                .map(DateTime::from)
+                .unwrap_or_else(|_| Utc::now());
+            listing.entries.push(CatalogEntry {
+                id: id.clone(),
+                status: Status::Unindexed,
+                started: when,
+                finished: when,
+                duration_ms: 0,
+                archive: Some(format!("{id}.{ARCHIVE_EXT}")),
+                size: meta.len(),
+                key_id: None,
+                verified: false,
+                verified_at: None,
+                files: 0,
+                bytes: 0,
+                sources: vec![],
+                error: Some("no catalog entry; run `hrsm-backup verify` on it".into()),
+                host: String::new(),
+                app_version: String::new(),
+                warnings: 0,
+            });
+        }
+        listing
+            .entries
+            .sort_by(|a, b| a.started.cmp(&b.started).then_with(|| a.id.cmp(&b.id)));
+        Ok(listing)
+    }
+
+    /// Removes temp files a crashed run left behind (`.<name>.tmp`). Returns how many.
+    pub fn clean_leftovers(&self) -> Result<usize> {
+        let mut n = 0;
+        let rd = fs::read_dir(&self.dir).map_err(|e| Error::io("list", &self.dir, e))?;
+        for dent in rd.flatten() {
+            let name = dent.file_name();
+            let name = name.to_string_lossy();
+            if name.starts_with('.')
+                && name.ends_with(".tmp")
+                && fs::remove_file(dent.path()).is_ok()
+            {
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+}
+
+/// A new backup id: `hrsm-<UTC time>-<4 random hex>`; sorts by time.
+pub fn new_id(now: DateTime<Utc>, random: u16) -> String {
+    format!("hrsm-{}-{random:04x}", now.format("%Y%m%dT%H%M%SZ"))
+}

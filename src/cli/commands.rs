@@ -1,0 +1,506 @@
+//! One function per subcommand: turn arguments into engine options, call the engine, print.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+use chrono::Utc;
+use hrsm_backup::{
+    key_file_from, parse_enabled, parse_key_text, plan_file_restore, recovery_text, resolve_key,
+    restore_files, run_backup, verify_archive, BackupOptions, Catalog, CatalogEntry, Config,
+    EnvOverrides, Error, FileRestoreOptions, KeyFile, KeyStore, MasterKey, PayloadOptions, Result,
+    Status, ENV_KEY,
+};
+use serde_json::json;
+
+use super::output::{human_bytes, print_json, Bar};
+use super::{Cli, Command, KeyCommand};
+
+pub fn run(cli: Cli) -> Result<()> {
+    let json = cli.json;
+    match &cli.command {
+        Command::Backup { no_verify, force } => backup(&cli, !no_verify, *force),
+        Command::List => list(&cli),
+        Command::Inspect(a) => inspect(&cli, &a.archive),
+        Command::Verify(a) => verify(&cli, &a.archive),
+        Command::Restore {
+            archive,
+            files_to,
+            only,
+            overwrite,
+            dry_run,
+        } => restore(
+            &cli,
+            &archive.archive,
+            files_to,
+            only.clone(),
+            *overwrite,
+            *dry_run,
+        ),
+        Command::Decrypt { archive, output } => decrypt(&cli, &archive.archive, output),
+        Command::Key(k) => key_command(&cli, k),
+        Command::Demo { dir } => super::demo::run(dir, json),
+    }
+}
+
+/// The config: --config, $HRSM_BACKUP_CONFIG, ./hrsm-backup.toml, or the defaults; then the
+/// environment (MONGODB_URI, BACKUPS_ENABLED) on top.
+pub fn load_config(cli: &Cli) -> Result<Config> {
+    let explicit = cli.config.clone().or_else(|| {
+        std::env::var_os("HRSM_BACKUP_CONFIG")
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    });
+    let mut cfg = match explicit {
+        Some(p) => Config::load(&p)?,
+        None if Path::new("hrsm-backup.toml").exists() => {
+            Config::load(Path::new("hrsm-backup.toml"))?
+        }
+        None => Config::default(),
+    };
+    cfg.apply_env(&EnvOverrides::from_process());
+    Ok(cfg)
+}
+
+fn key_store(cli: &Cli) -> Option<KeyFile> {
+    key_file_from(cli.key_file.as_deref())
+}
+
+pub fn load_key(cli: &Cli) -> Result<MasterKey> {
+    let env = std::env::var(ENV_KEY).ok();
+    let file = key_store(cli);
+    let stores: Vec<&dyn KeyStore> = file.iter().map(|f| f as &dyn KeyStore).collect();
+    resolve_key(env.as_deref(), &stores)
+}
+
+/// An archive given as a path, an id in the destination, or `latest`.
+fn find_archive(cli: &Cli, arg: &str) -> Result<PathBuf> {
+    let p = Path::new(arg);
+    if p.exists() {
+        return Ok(p.to_path_buf());
+    }
+    let cfg = load_config(cli)?;
+    let catalog = Catalog::existing(&cfg.destination)?;
+    if arg == "latest" {
+        let listing = catalog.list()?;
+        return listing
+            .entries
+            .iter()
+            .rev()
+            .find(|e| e.status == Status::Ok)
+            .and_then(|e| e.archive.as_ref().map(|a| catalog.dir().join(a)))
+            .ok_or_else(|| {
+                Error::Usage(format!(
+                    "there is no good backup in {}",
+                    catalog.dir().display()
+                ))
+            });
+    }
+    let by_id = catalog.archive_path(arg);
+    if by_id.exists() {
+        return Ok(by_id);
+    }
+    Err(Error::Usage(format!(
+        "{arg} is neither an archive file nor a backup id in {} (see `hrsm-backup list`)",
+        catalog.dir().display()
+    )))
+}
+
+fn backup(cli: &Cli, verify: bool, force: bool) -> Result<()> {
+    let cfg = load_config(cli)?;
+    if !force {
+        if let Ok(v) = std::env::var("BACKUPS_ENABLED") {
+            if parse_enabled(&v) == Some(false) {
+                return Err(Error::Disabled(v));
+            }
+        }
+    }
+    let key = load_key(cli)?;
+    let opts = BackupOptions {
+        destination: cfg.destination.clone(),
+        sources: cfg.file_sources(),
+        payload: PayloadOptions {
+            level: cfg.compression_level,
+            threads: cfg.threads,
+            ..Default::default()
+        },
+        verify: verify && cfg.verify_after_backup,
+    };
+    let bar = Bar::new(cli.json);
+    let result = run_backup(&opts, &key, &bar, Box::new(rand::rngs::OsRng));
+    bar.done();
+    let done = result?;
+    let e = &done.entry;
+    if cli.json {
+        print_json(&json!({ "ok": true, "backup": e, "archive": done.archive }));
+    } else {
+        println!(
+            "backup {} written: {} files, {} -> {} in {:.1} s{}",
+            e.id,
+            e.files,
+            human_bytes(e.bytes),
+            human_bytes(e.size),
+            e.duration_ms as f64 / 1000.0,
+            if e.verified { ", verified" } else { "" }
+        );
+        println!("archive: {}", done.archive.display());
+        for w in &done.manifest.warnings {
+            println!("warning: {w}");
+        }
+    }
+    Ok(())
+}
+
+fn list(cli: &Cli) -> Result<()> {
+    let cfg = load_config(cli)?;
+    let catalog = match Catalog::existing(&cfg.destination) {
+        Ok(c) => c,
+        Err(_) if !cfg.destination.exists() => {
+            if cli.json {
+                print_json(&json!({ "ok": true, "backups": [], "problems": [] }));
+            } else {
+                println!("no backups yet in {}", cfg.destination.display());
+            }
+            return Ok(());
+        }
+        Err(e) => return Err(e),
+    };
+    let listing = catalog.list()?;
+    if cli.json {
+        print_json(
+            &json!({ "ok": true, "backups": listing.entries, "problems": listing.problems }),
+        );
+        return Ok(());
+    }
+    println!(
+        "{:<32} {:<20} {:>10} {:>9} {:<9} VERIFIED",
+        "ID", "STARTED (UTC)", "SIZE", "DURATION", "STATUS"
+    );
+    for e in &listing.entries {
+        let status = match e.status {
+            Status::Ok => "ok",
+            Status::Failed => "FAILED",
+            Status::Unindexed => "unindexed",
+        };
+        println!(
+            "{:<32} {:<20} {:>10} {:>8.1}s {:<9} {}",
+            e.id,
+            e.started.format("%Y-%m-%d %H:%M:%S"),
+            if e.archive.is_some() {
+                human_bytes(e.size)
+            } else {
+                "-".into()
+            },
+            e.duration_ms as f64 / 1000.0,
+            status,
+            if e.verified { "yes" } else { "no" }
+        );
+        if let (Status::Failed, Some(err)) = (e.status, &e.error) {
+            println!("    {err}");
+        }
+    }
+    for p in &listing.problems {
+        eprintln!("hrsm-backup: warning: unreadable catalog entry {p}");
+    }
+    Ok(())
+}
+
+fn inspect(cli: &Cli, arg: &str) -> Result<()> {
+    let path = find_archive(cli, arg)?;
+    let key = load_key(cli)?;
+    let m = hrsm_backup::read_manifest(&path, &key)?;
+    if cli.json {
+        print_json(&json!({ "ok": true, "manifest": m }));
+        return Ok(());
+    }
+    println!(
+        "backup {} made on {} with hrsm-backup {}",
+        m.backup_id, m.host, m.app_version
+    );
+    println!(
+        "started {}  data read by {}",
+        m.started.to_rfc3339(),
+        m.finished.to_rfc3339()
+    );
+    println!("key id {}", m.key_id);
+    for s in &m.sources {
+        println!(
+            "  source {:<16} {:>7} files {:>10}  from {}",
+            s.name,
+            s.files,
+            human_bytes(s.bytes),
+            s.path
+        );
+    }
+    for w in &m.warnings {
+        println!("  warning: {w}");
+    }
+    Ok(())
+}
+
+fn verify(cli: &Cli, arg: &str) -> Result<()> {
+    let path = find_archive(cli, arg)?;
+    let key = load_key(cli)?;
+    let bar = Bar::new(cli.json);
+    let result = verify_archive(&path, &key, &bar);
+    bar.done();
+    record_verification(&path, &result);
+    let r = result?;
+    if cli.json {
+        print_json(
+            &json!({ "ok": true, "archive": path, "files": r.files, "bytes": r.bytes, "chunks": r.chunks, "backup_id": r.manifest.backup_id }),
+        );
+    } else {
+        println!(
+            "{}: OK ({} files, {}, {} chunks authenticated)",
+            path.display(),
+            r.files,
+            human_bytes(r.bytes),
+            r.chunks
+        );
+    }
+    Ok(())
+}
+
+/// Marks the archive's catalog entry verified (or not); an archive without an entry gets one
+/// built from its manifest once it verified.
+fn record_verification(path: &Path, result: &Result<hrsm_backup::VerifyReport>) {
+    let (Some(dir), Some(id)) = (path.parent(), Catalog::id_of(path)) else {
+        return;
+    };
+    let Ok(catalog) = Catalog::existing(if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    }) else {
+        return;
+    };
+    let existing = catalog.get(&id).ok().flatten();
+    let entry = match (existing, result) {
+        (Some(mut e), Ok(_)) => {
+            e.verified = true;
+            e.verified_at = Some(Utc::now());
+            e
+        }
+        (Some(mut e), Err(err)) => {
+            e.verified = false;
+            e.status = Status::Failed;
+            e.error = Some(format!("verification failed: {err}"));
+            e
+        }
+        (None, Ok(r)) => {
+            let m = &r.manifest;
+            CatalogEntry {
+                id: id.clone(),
+                status: Status::Ok,
+                started: m.started,
+                finished: m.finished,
+                duration_ms: 0,
+                archive: path.file_name().map(|n| n.to_string_lossy().into_owned()),
+                size: std::fs::metadata(path).map(|m| m.len()).unwrap_or(0),
+                key_id: Some(m.key_id.clone()),
+                verified: true,
+                verified_at: Some(Utc::now()),
+                files: m.file_count(),
+                bytes: m.file_bytes(),
+                sources: m.sources.iter().map(|s| s.name.clone()).collect(),
+                error: None,
+                host: m.host.clone(),
+                app_version: m.app_version.clone(),
+                warnings: m.warnings.len() as u64,
+            }
+        }
+        (None, Err(_)) => return,
+    };
+    if let Err(e) = catalog.put(&entry) {
+        eprintln!("hrsm-backup: warning: could not update the catalog: {e}");
+    }
+}
+
+fn restore(
+    cli: &Cli,
+    arg: &str,
+    target: &Path,
+    only: Option<String>,
+    overwrite: bool,
+    dry_run: bool,
+) -> Result<()> {
+    let path = find_archive(cli, arg)?;
+    let key = load_key(cli)?;
+    let opts = FileRestoreOptions {
+        target: target.to_path_buf(),
+        only,
+        overwrite,
+    };
+    if dry_run {
+        let (m, plan) = plan_file_restore(&path, &key, &opts)?;
+        if cli.json {
+            print_json(
+                &json!({ "ok": true, "dry_run": true, "backup_id": m.backup_id, "plan": plan }),
+            );
+        } else {
+            println!(
+                "would restore {} files ({}), {} folders, {} links of {} into {}",
+                plan.files,
+                human_bytes(plan.bytes),
+                plan.dirs,
+                plan.symlinks,
+                plan.sources.join(", "),
+                target.display()
+            );
+            for r in &plan.replaced {
+                println!("  would replace {r}");
+            }
+        }
+        return Ok(());
+    }
+    let bar = Bar::new(cli.json);
+    let result = restore_files(&path, &key, &opts, &bar);
+    bar.done();
+    let report = result?;
+    if cli.json {
+        print_json(&json!({ "ok": true, "restored": report }));
+    } else {
+        let p = &report.plan;
+        println!(
+            "restored {} files ({}), {} folders, {} links of {} into {}",
+            p.files,
+            human_bytes(p.bytes),
+            p.dirs,
+            p.symlinks,
+            p.sources.join(", "),
+            target.display()
+        );
+    }
+    Ok(())
+}
+
+fn decrypt(cli: &Cli, arg: &str, output: &Path) -> Result<()> {
+    let path = find_archive(cli, arg)?;
+    let key = load_key(cli)?;
+    if output.exists() {
+        return Err(Error::Usage(format!(
+            "{} already exists; choose a new output file",
+            output.display()
+        )));
+    }
+    let input = std::fs::File::open(&path).map_err(|e| Error::io("open archive", &path, e))?;
+    let mut reader =
+        hrsm_backup::ContainerReader::open(std::io::BufReader::with_capacity(1 << 20, input), &key)
+            .map_err(|source| Error::Archive {
+                path: path.clone(),
+                source,
+            })?;
+    // Written under a temp name and renamed only once the final chunk authenticated: a
+    // truncated or tampered archive never leaves a plausible-looking .tar.gz behind.
+    let mut out = hrsm_backup::AtomicFile::create(output)?;
+    let sticky = reader.sticky_error();
+    let copied = std::io::copy(&mut reader, &mut out);
+    if let Err(e) = copied {
+        return Err(match sticky.get() {
+            Some(source) => Error::Archive { path, source },
+            None => Error::io("write", output, e),
+        });
+    }
+    out.commit()?;
+    if cli.json {
+        print_json(&json!({ "ok": true, "output": output }));
+    } else {
+        println!(
+            "decrypted {} -> {} (a gzip-compressed tar: `tar xzf {}`)",
+            path.display(),
+            output.display(),
+            output.display()
+        );
+    }
+    Ok(())
+}
+
+fn key_command(cli: &Cli, cmd: &KeyCommand) -> Result<()> {
+    match cmd {
+        KeyCommand::Generate { print } => {
+            let key = MasterKey::generate(&mut rand::rngs::OsRng);
+            if *print {
+                println!("{}", recovery_text(&key));
+                eprintln!(
+                    "hrsm-backup: new key {} printed; store it safely, e.g. as {ENV_KEY}",
+                    key.id()
+                );
+                return Ok(());
+            }
+            let store = key_store(cli).ok_or_else(|| {
+                Error::Usage("where should the key go? pass --key-file FILE (or set HRSM_BACKUP_KEY_FILE), or use --print".into())
+            })?;
+            store.store(&key)?;
+            done_key(
+                cli,
+                &key,
+                &format!("new key stored in {}", store.describe()),
+            );
+            if !cli.json {
+                println!("next: export a recovery copy and keep it off this machine: hrsm-backup key export --out FILE");
+            }
+            Ok(())
+        }
+        KeyCommand::Export { out } => {
+            let key = load_key(cli)?;
+            let text = format!("{}\n", recovery_text(&key));
+            match out {
+                Some(path) => {
+                    if path.exists() {
+                        return Err(Error::Usage(format!(
+                            "{} already exists; choose a new file",
+                            path.display()
+                        )));
+                    }
+                    hrsm_backup::write_atomic(path, text.as_bytes())?;
+                    done_key(
+                        cli,
+                        &key,
+                        &format!("recovery key written to {} (mode 0600)", path.display()),
+                    );
+                }
+                None => {
+                    std::io::stdout()
+                        .write_all(text.as_bytes())
+                        .map_err(|e| Error::io("write", "stdout", e))?;
+                }
+            }
+            Ok(())
+        }
+        KeyCommand::Import { from } => {
+            let mut text = String::new();
+            match from {
+                Some(p) => {
+                    text = std::fs::read_to_string(p).map_err(|e| Error::io("read", p, e))?
+                }
+                None => {
+                    std::io::stdin()
+                        .read_to_string(&mut text)
+                        .map_err(|e| Error::io("read", "stdin", e))?;
+                }
+            }
+            let key = parse_key_text(&text, "the recovery key")?;
+            let store = key_store(cli).ok_or_else(|| Error::Usage("pass --key-file FILE (or set HRSM_BACKUP_KEY_FILE) to say where to keep the key".into()))?;
+            store.store(&key)?;
+            done_key(
+                cli,
+                &key,
+                &format!("key imported into {}", store.describe()),
+            );
+            Ok(())
+        }
+        KeyCommand::Id => {
+            let key = load_key(cli)?;
+            done_key(cli, &key, "key in use");
+            Ok(())
+        }
+    }
+}
+
+fn done_key(cli: &Cli, key: &MasterKey, what: &str) {
+    if cli.json {
+        print_json(&json!({ "ok": true, "key_id": key.id().to_string(), "message": what }));
+    } else {
+        println!("{what}: key id {}", key.id());
+    }
+}

@@ -1,0 +1,132 @@
+//! Argument parsing (clap) and dispatch. Exit codes: 0 ok, 1 failure, 2 usage.
+
+mod commands;
+mod demo;
+mod output;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "hrsm-backup",
+    version,
+    about = "Encrypted, verified backups of an HR-SM installation"
+)]
+pub struct Cli {
+    /// Config file (default: $HRSM_BACKUP_CONFIG, else ./hrsm-backup.toml if present).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// File holding the master key (mode 0600; default: $HRSM_BACKUP_KEY_FILE).
+    /// BACKUP_ENCRYPTION_KEY, when set, takes precedence.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub key_file: Option<PathBuf>,
+    /// Print machine-readable JSON on stdout instead of text.
+    #[arg(long, global = true)]
+    pub json: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Make a restore point now.
+    Backup {
+        /// Skip re-reading the archive after writing it.
+        #[arg(long)]
+        no_verify: bool,
+        /// Back up even if BACKUPS_ENABLED is false.
+        #[arg(long)]
+        force: bool,
+    },
+    /// List the backups in the destination folder.
+    List,
+    /// Show an archive's manifest (reads only its first chunk).
+    Inspect(ArchiveArg),
+    /// Read an archive end to end and check every MAC and checksum.
+    Verify(ArchiveArg),
+    /// Restore files from an archive.
+    Restore {
+        #[command(flatten)]
+        archive: ArchiveArg,
+        /// Folder to restore the file sources into (as <DIR>/<source>/...).
+        #[arg(long, value_name = "DIR")]
+        files_to: PathBuf,
+        /// Restore only this source.
+        #[arg(long, value_name = "SOURCE")]
+        only: Option<String>,
+        /// Replace files that already exist.
+        #[arg(long)]
+        overwrite: bool,
+        /// Show what would be restored, write nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Decrypt an archive to a plain .tar.gz (the escape hatch to standard tools).
+    Decrypt {
+        #[command(flatten)]
+        archive: ArchiveArg,
+        /// Output file (must not exist).
+        #[arg(short, long, value_name = "FILE")]
+        output: PathBuf,
+    },
+    /// Manage the master key.
+    #[command(subcommand)]
+    Key(KeyCommand),
+    /// Set up a sample HR-SM installation in a folder and back it up and restore it.
+    Demo {
+        #[arg(long, default_value = "demo")]
+        dir: PathBuf,
+    },
+}
+
+#[derive(Args, Debug)]
+pub struct ArchiveArg {
+    /// An archive file, a backup id from `list`, or `latest`.
+    pub archive: String,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum KeyCommand {
+    /// Create a new random master key and store it in the key file.
+    Generate {
+        /// Print the key's recovery text on stdout instead of storing it.
+        #[arg(long)]
+        print: bool,
+    },
+    /// Write the key's recovery text to a file (or stdout); keep it off this machine.
+    Export {
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+    /// Read a recovery text (from a file or stdin) into the key file.
+    Import {
+        #[arg(long, value_name = "FILE")]
+        from: Option<PathBuf>,
+    },
+    /// Show the id of the key in use.
+    Id,
+}
+
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+        }
+    };
+    let json = cli.json;
+    match commands::run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            output::report_error(&e, json);
+            match e {
+                hrsm_backup::Error::Usage(_) => ExitCode::from(2),
+                _ => ExitCode::from(1),
+            }
+        }
+    }
+}

@@ -1,0 +1,84 @@
+//! How the CLI shows things: an indicatif progress bar on a terminal, one-line errors prefixed
+//! with the program name, and JSON for scripts.
+
+use std::io::IsTerminal;
+
+use hrsm_backup::{Error, Event, Progress};
+use indicatif::{ProgressBar, ProgressStyle};
+
+/// Progress on stderr when it is a terminal; silent otherwise (scripts, CI, --json).
+pub struct Bar {
+    bar: Option<ProgressBar>,
+}
+
+impl Bar {
+    pub fn new(json: bool) -> Self {
+        if json || !std::io::stderr().is_terminal() {
+            return Bar { bar: None };
+        }
+        let bar = ProgressBar::new(0);
+        bar.set_style(
+            ProgressStyle::with_template(
+                "{msg:>10} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} {eta}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+        );
+        Bar { bar: Some(bar) }
+    }
+
+    pub fn done(&self) {
+        if let Some(b) = &self.bar {
+            b.finish_and_clear();
+        }
+    }
+}
+
+impl Progress for Bar {
+    fn event(&self, event: Event) {
+        match (&self.bar, event) {
+            (_, Event::Warning(w)) => match &self.bar {
+                Some(b) => b.println(format!("warning: {w}")),
+                None => eprintln!("hrsm-backup: warning: {w}"),
+            },
+            (Some(b), Event::Phase(p)) => {
+                b.set_message(p);
+                b.set_position(0);
+                b.set_length(0);
+            }
+            (Some(b), Event::Total(n)) => b.set_length(n),
+            (Some(b), Event::Advance(n)) => b.inc(n),
+            (None, _) => {}
+        }
+    }
+}
+
+pub fn report_error(e: &Error, json: bool) {
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({ "ok": false, "error": e.to_string() })
+        );
+    } else {
+        eprintln!("hrsm-backup: error: {e}");
+    }
+}
+
+pub fn print_json(v: &serde_json::Value) {
+    println!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
+}
+
+pub fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = n as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u < UNITS.len() - 1 {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", UNITS[u])
+    }
+}

@@ -1,0 +1,500 @@
+//! Configuration: the TOML file documented in docs/CONFIG.md, HR-SM's environment variables,
+//! and validation. Pure: parsing and checking do no I/O beyond reading the file they are given,
+//! so they are tested as plain functions.
+//!
+//! Depends on `error` only.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+pub const DEFAULT_DESTINATION: &str = "./backups/daily";
+pub const DEFAULT_MONGODB_URI: &str = "mongodb://localhost:27017";
+pub const DEFAULT_HRSM_ROOT: &str = "/opt/hr-sm";
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Folder of the HR-SM installation; the default sources are relative to it.
+    #[serde(default = "default_root")]
+    pub hrsm_root: PathBuf,
+    /// Where archives and the catalog go.
+    #[serde(default = "default_destination")]
+    pub destination: PathBuf,
+    /// gzip level 0-9.
+    #[serde(default = "default_level")]
+    pub compression_level: u32,
+    /// Worker threads for compression and encryption; 0 = one per core.
+    #[serde(default)]
+    pub threads: usize,
+    /// Re-read and check every new archive right after writing it.
+    #[serde(default = "yes")]
+    pub verify_after_backup: bool,
+    #[serde(default)]
+    pub mongodb: MongoConfig,
+    /// File sources; when absent, the HR-SM defaults under `hrsm_root`.
+    #[serde(default)]
+    pub sources: Option<Vec<SourceConfig>>,
+    #[serde(default)]
+    pub schedule: ScheduleConfig,
+    #[serde(default)]
+    pub retention: RetentionConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct MongoConfig {
+    /// Back up MongoDB at all.
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// Connection string without password (put one in MONGODB_URI or the keychain).
+    #[serde(default = "default_uri")]
+    pub uri: String,
+    #[serde(default = "default_databases")]
+    pub databases: Vec<String>,
+    /// Path of `mongodump`/`mongorestore`'s folder; empty = search PATH.
+    #[serde(default)]
+    pub tools_path: Option<PathBuf>,
+    /// `<db>.<collection>` that receives one document per run.
+    #[serde(default = "default_log_ns")]
+    pub log_collection: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SourceConfig {
+    /// Name in the archive (`files/<name>/`): letters, digits, `.`, `_`, `-`.
+    pub name: String,
+    /// A folder (or a single file) to back up.
+    pub path: PathBuf,
+    /// If set, only paths (relative to `path`) matching one of these globs.
+    #[serde(default)]
+    pub include: Vec<String>,
+    /// Paths (relative to `path`) matching one of these globs are left out.
+    #[serde(default)]
+    pub exclude: Vec<String>,
+    /// What an unreadable file does: `fail` the run (default) or `warn` and go on.
+    #[serde(default)]
+    pub on_unreadable: OnUnreadable,
+    /// A missing `path` fails the run unless this is false.
+    #[serde(default = "yes")]
+    pub required: bool,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum OnUnreadable {
+    #[default]
+    Fail,
+    Warn,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ScheduleConfig {
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// Local time of the daily run, HH:MM.
+    #[serde(default = "default_time")]
+    pub time: String,
+    /// IANA time zone of `time`.
+    #[serde(default = "default_tz")]
+    pub timezone: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RetentionConfig {
+    #[serde(default = "default_keep_days")]
+    pub keep_days: u32,
+    /// Verified backups kept whatever their age.
+    #[serde(default = "default_keep_min")]
+    pub keep_min_verified: u32,
+}
+
+fn yes() -> bool {
+    true
+}
+fn default_root() -> PathBuf {
+    PathBuf::from(DEFAULT_HRSM_ROOT)
+}
+fn default_destination() -> PathBuf {
+    PathBuf::from(DEFAULT_DESTINATION)
+}
+fn default_level() -> u32 {
+    6
+}
+fn default_uri() -> String {
+    DEFAULT_MONGODB_URI.into()
+}
+fn default_databases() -> Vec<String> {
+    vec!["hrms".into(), "hrsm-licenses".into()]
+}
+fn default_log_ns() -> String {
+    "hrms.backuplogs".into()
+}
+fn default_time() -> String {
+    "02:00".into()
+}
+fn default_tz() -> String {
+    "UTC".into()
+}
+fn default_keep_days() -> u32 {
+    30
+}
+fn default_keep_min() -> u32 {
+    3
+}
+
+impl Default for MongoConfig {
+    fn default() -> Self {
+        MongoConfig {
+            enabled: true,
+            uri: default_uri(),
+            databases: default_databases(),
+            tools_path: None,
+            log_collection: default_log_ns(),
+        }
+    }
+}
+
+impl Default for ScheduleConfig {
+    fn default() -> Self {
+        ScheduleConfig {
+            enabled: true,
+            time: default_time(),
+            timezone: default_tz(),
+        }
+    }
+}
+
+impl Default for RetentionConfig {
+    fn default() -> Self {
+        RetentionConfig {
+            keep_days: default_keep_days(),
+            keep_min_verified: default_keep_min(),
+        }
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        // An empty document takes every default.
+        match toml::from_str::<Config>("") {
+            Ok(c) => c,
+            Err(e) => unreachable!("defaults parse: {e}"),
+        }
+    }
+}
+
+/// Values taken from the environment (HR-SM's variable names).
+#[derive(Debug, Clone, Default)]
+pub struct EnvOverrides {
+    pub mongodb_uri: Option<String>,
+    pub backups_enabled: Option<String>,
+}
+
+impl EnvOverrides {
+    pub fn from_process() -> Self {
+        EnvOverrides {
+            mongodb_uri: std::env::var("MONGODB_URI").ok().filter(|v| !v.is_empty()),
+            backups_enabled: std::env::var("BACKUPS_ENABLED")
+                .ok()
+                .filter(|v| !v.is_empty()),
+        }
+    }
+}
+
+impl Config {
+    /// Parses TOML text; `origin` names the file in messages.
+    pub fn parse(text: &str, origin: &Path) -> Result<Self> {
+        let cfg: Config = toml::from_str(text).map_err(|e| {
+            Error::Config(
+                format!("{}: {}", origin.display(), e.message().trim_end())
+                    + &location(text, e.span()),
+            )
+        })?;
+        if uri_has_password(&cfg.mongodb.uri) {
+            return Err(Error::Config(format!(
+                "{}: mongodb.uri contains a password; secrets do not belong in config files: remove it there and set MONGODB_URI in the environment instead",
+                origin.display()
+            )));
+        }
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    pub fn load(path: &Path) -> Result<Self> {
+        let text =
+            std::fs::read_to_string(path).map_err(|e| Error::io("read config file", path, e))?;
+        let mut cfg = Self::parse(&text, path)?;
+        cfg.resolve_relative_to(path.parent().unwrap_or(Path::new(".")));
+        Ok(cfg)
+    }
+
+    /// Relative paths in a config file are relative to the file's folder.
+    fn resolve_relative_to(&mut self, base: &Path) {
+        let fix = |p: &mut PathBuf| {
+            if p.is_relative() {
+                *p = base.join(&*p);
+            }
+        };
+        fix(&mut self.hrsm_root);
+        fix(&mut self.destination);
+        if let Some(sources) = &mut self.sources {
+            for s in sources {
+                fix(&mut s.path);
+            }
+        }
+    }
+
+    /// The effective file sources: the configured ones, or HR-SM's defaults.
+    pub fn file_sources(&self) -> Vec<SourceConfig> {
+        match &self.sources {
+            Some(s) => s.clone(),
+            None => default_sources(&self.hrsm_root),
+        }
+    }
+
+    pub fn validate(&self) -> Result<()> {
+        if self.compression_level > 9 {
+            return Err(Error::Config(format!(
+                "compression_level is {}, it must be 0..9",
+                self.compression_level
+            )));
+        }
+        let mut seen = std::collections::HashSet::new();
+        for s in self.file_sources() {
+            if s.name.is_empty()
+                || !s
+                    .name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+                || s.name.starts_with('.')
+            {
+                return Err(Error::Config(format!(
+                    "source name {:?} is not valid: use letters, digits, '.', '_' and '-', not starting with '.'",
+                    s.name
+                )));
+            }
+            if !seen.insert(s.name.clone()) {
+                return Err(Error::Config(format!(
+                    "source name {:?} is used twice; names must be unique",
+                    s.name
+                )));
+            }
+            for g in s.include.iter().chain(&s.exclude) {
+                globset::Glob::new(g).map_err(|e| {
+                    Error::Config(format!("source {:?}: bad glob {g:?}: {e}", s.name))
+                })?;
+            }
+        }
+        parse_hhmm(&self.schedule.time).ok_or_else(|| {
+            Error::Config(format!(
+                "schedule.time is {:?}, expected HH:MM (00:00..23:59)",
+                self.schedule.time
+            ))
+        })?;
+        if self.schedule.timezone.trim().is_empty() {
+            return Err(Error::Config(
+                "schedule.timezone is empty; use an IANA name such as UTC or Africa/Cairo".into(),
+            ));
+        }
+        for db in &self.mongodb.databases {
+            if db.is_empty() || db.contains(['/', '\\', '.', ' ', '"', '$', '\0']) {
+                return Err(Error::Config(format!(
+                    "mongodb.databases: {db:?} is not a valid database name"
+                )));
+            }
+        }
+        if self.retention.keep_days == 0 {
+            return Err(Error::Config(
+                "retention.keep_days must be at least 1".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    pub fn apply_env(&mut self, env: &EnvOverrides) {
+        if let Some(uri) = &env.mongodb_uri {
+            self.mongodb.uri = uri.clone();
+        }
+        if let Some(v) = &env.backups_enabled {
+            self.schedule.enabled = parse_enabled(v).unwrap_or(true);
+        }
+    }
+}
+
+impl SourceConfig {
+    /// A whole folder with the default rules (fail on unreadable files, required).
+    pub fn folder(name: &str, path: impl Into<PathBuf>) -> Self {
+        SourceConfig {
+            name: name.into(),
+            path: path.into(),
+            include: vec![],
+            exclude: vec![],
+            on_unreadable: OnUnreadable::Fail,
+            required: true,
+        }
+    }
+}
+
+/// `BACKUPS_ENABLED`: false/0/no/off disable, anything else enables.
+pub fn parse_enabled(v: &str) -> Option<bool> {
+    match v.trim().to_ascii_lowercase().as_str() {
+        "false" | "0" | "no" | "off" => Some(false),
+        "true" | "1" | "yes" | "on" => Some(true),
+        _ => None,
+    }
+}
+
+fn location(text: &str, span: Option<std::ops::Range<usize>>) -> String {
+    match span {
+        Some(r) => {
+            let line = text[..r.start.min(text.len())].matches('\n').count() + 1;
+            format!(" (line {line})")
+        }
+        None => String::new(),
+    }
+}
+
+pub fn parse_hhmm(s: &str) -> Option<(u32, u32)> {
+    let (h, m) = s.split_once(':')?;
+    if h.len() != 2 || m.len() != 2 {
+        return None;
+    }
+    let (h, m) = (h.parse::<u32>().ok()?, m.parse::<u32>().ok()?);
+    (h < 24 && m < 60).then_some((h, m))
+}
+
+/// True if a MongoDB URI carries a password (`scheme://user:pass@host`).
+pub fn uri_has_password(uri: &str) -> bool {
+    let Some((_, rest)) = uri.split_once("://") else {
+        return false;
+    };
+    let authority = rest.split(['/', '?']).next().unwrap_or("");
+    match authority.rsplit_once('@') {
+        Some((userinfo, _)) => userinfo.contains(':'),
+        None => false,
+    }
+}
+
+/// Where HR-SM keeps what must survive a disaster, relative to its install folder.
+pub fn default_sources(root: &Path) -> Vec<SourceConfig> {
+    let src = |name: &str, path: PathBuf, include: &[&str]| SourceConfig {
+        name: name.into(),
+        path,
+        include: include.iter().map(|s| s.to_string()).collect(),
+        exclude: vec![],
+        on_unreadable: OnUnreadable::Fail,
+        required: true,
+    };
+    vec![
+        src("uploads", root.join("uploads"), &[]),
+        src(
+            "config",
+            root.to_path_buf(),
+            &[
+                ".env",
+                "config/**",
+                "server/config/**",
+                "hrsm-license-server/.env",
+                "hrsm-license-server/config/**",
+            ],
+        ),
+        src(
+            "license-keys",
+            root.join("hrsm-license-server").join("keys"),
+            &[],
+        ),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_keys_are_refused_by_name() {
+        let err = Config::parse(
+            "destination = \"/b\"\ncompresion_level = 3\n",
+            Path::new("x.toml"),
+        )
+        .unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains("compresion_level"), "{msg}");
+        assert!(msg.contains("x.toml") && msg.contains("line 2"), "{msg}");
+    }
+
+    #[test]
+    fn unknown_keys_in_sections_are_refused_too() {
+        let err = Config::parse(
+            "[[sources]]\nname='a'\npath='/x'\nexlude=['*']\n",
+            Path::new("c.toml"),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("exlude"), "{err}");
+    }
+
+    #[test]
+    fn passwords_in_the_config_file_are_refused() {
+        let err = Config::parse(
+            "[mongodb]\nuri='mongodb://admin:s3cret@db:27017'\n",
+            Path::new("c.toml"),
+        )
+        .unwrap_err();
+        let msg = err.to_string();
+        assert!(
+            msg.contains("MONGODB_URI") && !msg.contains("s3cret"),
+            "{msg}"
+        );
+        assert!(!uri_has_password("mongodb://admin@db/?authSource=admin"));
+        assert!(uri_has_password("mongodb+srv://a:b@c"));
+    }
+
+    #[test]
+    fn env_overrides_uri_and_enabled() {
+        let mut c = Config::default();
+        c.apply_env(&EnvOverrides {
+            mongodb_uri: Some("mongodb://h:1".into()),
+            backups_enabled: Some("false".into()),
+        });
+        assert_eq!(c.mongodb.uri, "mongodb://h:1");
+        assert!(!c.schedule.enabled);
+    }
+
+    #[test]
+    fn defaults_match_hrsm() {
+        let c = Config::default();
+        assert_eq!(c.destination, PathBuf::from("./backups/daily"));
+        assert_eq!(c.mongodb.databases, vec!["hrms", "hrsm-licenses"]);
+        assert_eq!(c.schedule.time, "02:00");
+        assert_eq!(c.retention.keep_days, 30);
+        let names: Vec<_> = c.file_sources().into_iter().map(|s| s.name).collect();
+        assert_eq!(names, vec!["uploads", "config", "license-keys"]);
+    }
+
+    #[test]
+    fn bad_values_are_explained() {
+        for (toml, needle) in [
+            ("[schedule]\ntime='25:00'", "HH:MM"),
+            ("compression_level = 12", "0..9"),
+            ("[[sources]]\nname='a b'\npath='/x'", "not valid"),
+            (
+                "[[sources]]\nname='a'\npath='/x'\n[[sources]]\nname='a'\npath='/y'",
+                "twice",
+            ),
+            (
+                "[[sources]]\nname='a'\npath='/x'\nexclude=['[']",
+                "bad glob",
+            ),
+        ] {
+            let msg = Config::parse(toml, Path::new("c.toml"))
+                .unwrap_err()
+                .to_string();
+            assert!(msg.contains(needle), "{toml}: {msg}");
+        }
+    }
+}

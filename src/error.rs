@@ -1,0 +1,97 @@
+//! The engine's error type. Every variant says what went wrong with which path or item and,
+//! where there is one, what the admin can do about it. Secrets never enter an error.
+//!
+//! Depends on nothing else in the crate except the container's error.
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+use crate::container::ContainerError;
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("cannot {action} {}: {}", path.display(), describe_io(source))]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+
+    #[error("{}: {source}", path.display())]
+    Archive {
+        path: PathBuf,
+        #[source]
+        source: ContainerError,
+    },
+
+    #[error("{}: the archive's contents are invalid: {reason}", path.display())]
+    Corrupt { path: PathBuf, reason: String },
+
+    #[error("configuration: {0}")]
+    Config(String),
+
+    #[error("encryption key: {0}")]
+    Key(String),
+
+    #[error("source '{source_name}': {message}")]
+    Source {
+        source_name: String,
+        message: String,
+    },
+
+    #[error("{path} changed while it was being backed up ({what}); run the backup again")]
+    ChangedDuringBackup { path: String, what: &'static str },
+
+    #[error(
+        "refusing archive entry {path:?}: {reason}; nothing was written to the restore target"
+    )]
+    UnsafeEntry { path: String, reason: &'static str },
+
+    #[error("{count} item(s) already exist in {}, e.g. {examples}; restore into an empty folder or pass --overwrite", target.display())]
+    RestoreConflict {
+        target: PathBuf,
+        count: usize,
+        examples: String,
+    },
+
+    #[error("{0}")]
+    Usage(String),
+
+    #[error("backups are disabled (BACKUPS_ENABLED={0}); unset it or set it to true to back up")]
+    Disabled(String),
+}
+
+impl Error {
+    /// Wraps an io error with the action and the path it concerned.
+    pub fn io(action: &'static str, path: impl AsRef<Path>, source: io::Error) -> Self {
+        Error::Io {
+            action,
+            path: path.as_ref().to_path_buf(),
+            source,
+        }
+    }
+}
+
+/// "permission denied" rather than "Permission denied (os error 13)", and a hint for the cases
+/// an admin meets most.
+pub fn describe_io(e: &io::Error) -> String {
+    let base = match e.raw_os_error() {
+        Some(libc::ENOSPC) => {
+            return "no space left on the device; free space or choose another destination".into()
+        }
+        Some(libc::EDQUOT) => {
+            return "disk quota exceeded; free space or choose another destination".into()
+        }
+        Some(libc::EACCES) | Some(libc::EPERM) => return "permission denied".into(),
+        Some(libc::ENOENT) => return "no such file or directory".into(),
+        Some(libc::EROFS) => return "read-only file system".into(),
+        _ => e.to_string(),
+    };
+    match base.find(" (os error") {
+        Some(i) => base[..i].to_lowercase(),
+        None => base,
+    }
+}

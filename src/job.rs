@@ -1,0 +1,283 @@
+//! One backup run, start to finish: scan the sources, write the archive (manifest first)
+//! under a temp name, commit it, record it in the catalog, verify it. A failed run removes its
+//! temp file and leaves a catalog entry that says why.
+//!
+//! Depends on everything below it: sources, pack, payload, catalog, verify.
+
+use std::fs::File;
+use std::io::BufWriter;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use chrono::Utc;
+
+use crate::catalog::{new_id, Catalog, CatalogEntry, Status};
+use crate::config::SourceConfig;
+use crate::crypto::MasterKey;
+use crate::error::{Error, Result};
+use crate::fsutil::AtomicFile;
+use crate::manifest::{EntryType, Manifest, MANIFEST_FORMAT, MANIFEST_PATH, MANIFEST_VERSION};
+use crate::pack::Packer;
+use crate::payload::{PayloadOptions, PayloadWriter, SecureRng};
+use crate::progress::{Event, Progress};
+use crate::sources::{collect, Item};
+use crate::verify::verify_archive;
+
+pub const APP_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+#[derive(Debug, Clone)]
+pub struct BackupOptions {
+    pub destination: PathBuf,
+    pub sources: Vec<SourceConfig>,
+    pub payload: PayloadOptions,
+    pub verify: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct BackupOutcome {
+    pub entry: CatalogEntry,
+    pub archive: PathBuf,
+    pub manifest: Manifest,
+}
+
+pub fn host_name() -> String {
+    gethostname::gethostname().to_string_lossy().into_owned()
+}
+
+/// Runs one backup. On failure the error is returned and a `failed` catalog entry written.
+pub fn run_backup(
+    opts: &BackupOptions,
+    key: &MasterKey,
+    progress: &dyn Progress,
+    mut rng: Box<dyn SecureRng>,
+) -> Result<BackupOutcome> {
+    let catalog = Catalog::open(&opts.destination)?;
+    catalog.clean_leftovers()?;
+    let started = Utc::now();
+    let clock = Instant::now();
+    let id = new_id(started, (rng.next_u32() & 0xffff) as u16);
+    let result = write_archive(opts, key, progress, rng, &catalog, &id, started);
+    let finished = Utc::now();
+    let duration_ms = clock.elapsed().as_millis() as u64;
+    let mut entry = CatalogEntry {
+        id: id.clone(),
+        status: Status::Ok,
+        started,
+        finished,
+        duration_ms,
+        archive: None,
+        size: 0,
+        key_id: Some(key.id().to_string()),
+        verified: false,
+        verified_at: None,
+        files: 0,
+        bytes: 0,
+        sources: opts.sources.iter().map(|s| s.name.clone()).collect(),
+        error: None,
+        host: host_name(),
+        app_version: APP_VERSION.into(),
+        warnings: 0,
+    };
+    let (archive, manifest) = match result {
+        Ok(ok) => ok,
+        Err(e) => {
+            entry.status = Status::Failed;
+            entry.error = Some(e.to_string());
+            // The run already failed; failing to record it must not hide the first error.
+            let _ = catalog.put(&entry);
+            return Err(e);
+        }
+    };
+    entry.archive = archive
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned());
+    entry.size = std::fs::metadata(&archive).map(|m| m.len()).unwrap_or(0);
+    entry.files = manifest.file_count();
+    entry.bytes = manifest.file_bytes();
+    entry.warnings = manifest.warnings.len() as u64;
+    catalog.put(&entry)?;
+    if opts.verify {
+        match verify_archive(&archive, key, progress) {
+            Ok(_) => {
+                entry.verified = true;
+                entry.verified_at = Some(Utc::now());
+                catalog.put(&entry)?;
+            }
+            Err(e) => {
+                entry.status = Status::Failed;
+                entry.error = Some(format!("verification after writing failed: {e}"));
+                let _ = catalog.put(&entry);
+                return Err(e);
+            }
+        }
+    }
+    Ok(BackupOutcome {
+        entry,
+        archive,
+        manifest,
+    })
+}
+
+fn write_archive(
+    opts: &BackupOptions,
+    key: &MasterKey,
+    progress: &dyn Progress,
+    rng: Box<dyn SecureRng>,
+    catalog: &Catalog,
+    id: &str,
+    started: chrono::DateTime<Utc>,
+) -> Result<(PathBuf, Manifest)> {
+    if opts.sources.is_empty() {
+        return Err(Error::Config(
+            "nothing to back up: no file sources are configured".into(),
+        ));
+    }
+    progress.event(Event::Phase("scanning"));
+    let mut warnings = Vec::new();
+    let mut summaries = Vec::new();
+    let mut items: Vec<Item> = Vec::new();
+    for src in &opts.sources {
+        if let Some(c) = collect(src, &mut warnings, progress)? {
+            summaries.push(c.summary);
+            items.extend(c.items);
+        }
+    }
+    if summaries.is_empty() {
+        return Err(Error::Config(
+            "nothing to back up: every configured source is missing".into(),
+        ));
+    }
+    let manifest = Manifest {
+        format: MANIFEST_FORMAT.into(),
+        version: MANIFEST_VERSION,
+        backup_id: id.into(),
+        app_version: APP_VERSION.into(),
+        host: host_name(),
+        key_id: key.id().to_string(),
+        started,
+        finished: Utc::now(),
+        sources: summaries,
+        entries: items.iter().map(|i| i.entry.clone()).collect(),
+        mongo: None,
+        warnings,
+    };
+
+    progress.event(Event::Phase("archiving"));
+    progress.event(Event::Total(manifest.file_bytes()));
+    let dest = catalog.archive_path(id);
+    let mut file = AtomicFile::create(&dest)?;
+    let tmp = file.tmp_path().to_path_buf();
+    let werr = |e: std::io::Error| Error::io("write", &tmp, e);
+    let payload = PayloadWriter::new(
+        BufWriter::with_capacity(1 << 20, &mut file),
+        key,
+        &opts.payload,
+        rng,
+    )
+    .map_err(werr)?;
+    let mut packer = Packer::new(payload);
+    packer
+        .add_bytes(
+            MANIFEST_PATH,
+            0o600,
+            started.timestamp(),
+            &manifest.to_json(),
+        )
+        .map_err(werr)?;
+    for item in &items {
+        pack_item(&mut packer, item, progress).map_err(|e| match e {
+            PackError::Source(e) => e,
+            PackError::Out(e) => werr(e),
+        })?;
+    }
+    let payload = packer.finish().map_err(werr)?;
+    let (buf, _stats) = payload.finish().map_err(werr)?;
+    buf.into_inner().map_err(|e| werr(e.into_error()))?;
+    file.commit()?;
+    Ok((dest, manifest))
+}
+
+enum PackError {
+    /// Reading the source failed or it changed: the source's fault.
+    Source(Error),
+    /// Writing the archive failed: the destination's fault.
+    Out(std::io::Error),
+}
+
+fn pack_item<W: std::io::Write>(
+    packer: &mut Packer<W>,
+    item: &Item,
+    progress: &dyn Progress,
+) -> std::result::Result<(), PackError> {
+    let e = &item.entry;
+    match e.kind {
+        EntryType::Dir => packer
+            .add_dir(&e.path, e.mode, e.mtime)
+            .map_err(PackError::Out),
+        EntryType::Symlink => packer
+            .add_symlink(&e.path, e.target.as_deref().unwrap_or(""), e.mode, e.mtime)
+            .map_err(PackError::Out),
+        EntryType::File => {
+            let size = e.size.unwrap_or(0);
+            let f = File::open(&item.fs_path)
+                .map_err(|err| PackError::Source(Error::io("read", &item.fs_path, err)))?;
+            let shown = item.fs_path.display().to_string();
+            let now = f
+                .metadata()
+                .map_err(|err| PackError::Source(Error::io("read", &item.fs_path, err)))?;
+            if now.len() != size {
+                return Err(PackError::Source(Error::ChangedDuringBackup {
+                    path: shown,
+                    what: "its size changed",
+                }));
+            }
+            let reader = ReadCounter {
+                inner: f,
+                progress,
+                failed: None,
+            };
+            let mut reader = reader;
+            let streamed = packer.add_stream(&e.path, e.mode, e.mtime, size, &mut reader);
+            if let Some(err) = reader.failed.take() {
+                return Err(PackError::Source(Error::io("read", &item.fs_path, err)));
+            }
+            let streamed = streamed.map_err(PackError::Out)?;
+            if streamed.size != size {
+                return Err(PackError::Source(Error::ChangedDuringBackup {
+                    path: shown,
+                    what: "it shrank",
+                }));
+            }
+            if Some(&streamed.sha256) != e.sha256.as_ref() {
+                return Err(PackError::Source(Error::ChangedDuringBackup {
+                    path: shown,
+                    what: "its content changed",
+                }));
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Reports bytes read and remembers a read error, so it is not mistaken for a write error.
+struct ReadCounter<'a> {
+    inner: File,
+    progress: &'a dyn Progress,
+    failed: Option<std::io::Error>,
+}
+
+impl std::io::Read for ReadCounter<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self.inner.read(buf) {
+            Ok(n) => {
+                self.progress.event(Event::Advance(n as u64));
+                Ok(n)
+            }
+            Err(e) => {
+                let copy = std::io::Error::new(e.kind(), e.to_string());
+                self.failed = Some(e);
+                Err(copy)
+            }
+        }
+    }
+}

@@ -1,0 +1,67 @@
+//! HR-SM Backup engine: encrypted, compressed, verified restore points of an on-prem HR-SM
+//! installation, as a library. The CLI (`src/main.rs`) and the desktop shell (`src-tauri/`) are
+//! thin front ends over it; the engine knows nothing of either.
+//!
+//! ```
+//! use hrsm_backup::{run_backup, verify_archive, BackupOptions, Catalog, MasterKey, NoProgress,
+//!                   PayloadOptions, SourceConfig};
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let tmp = std::env::temp_dir().join(format!("hrsm-doc-{}", std::process::id()));
+//! std::fs::create_dir_all(tmp.join("uploads"))?;
+//! std::fs::write(tmp.join("uploads/contract.pdf"), b"%PDF-1.7 ...")?;
+//! let key = MasterKey::generate(&mut rand::rngs::OsRng);
+//! let opts = BackupOptions {
+//!     destination: tmp.join("backups"),
+//!     sources: vec![SourceConfig::folder("uploads", tmp.join("uploads"))],
+//!     payload: PayloadOptions::default(),
+//!     verify: true,
+//! };
+//! let done = run_backup(&opts, &key, &NoProgress, Box::new(rand::rngs::OsRng))?;
+//! assert!(done.entry.verified);
+//! assert_eq!(Catalog::existing(&opts.destination)?.list()?.entries.len(), 1);
+//! verify_archive(&done.archive, &key, &NoProgress)?;
+//! # std::fs::remove_dir_all(&tmp)?;
+//! # Ok(()) }
+//! ```
+//!
+//! Layers, each depending only on those above it: `error`/`progress` -> `crypto` ->
+//! `container` -> `pipeline`/`payload` -> `manifest`/`pack`/`unpack` -> `sources` ->
+//! `catalog`/`verify`/`restore` -> `job`. `config` and `keys` are pure helpers.
+
+mod catalog;
+mod config;
+mod container;
+mod crypto;
+mod error;
+mod fsutil;
+mod job;
+mod keys;
+mod manifest;
+mod pack;
+mod payload;
+mod pipeline;
+mod progress;
+mod restore;
+mod sources;
+mod unpack;
+mod verify;
+
+pub use catalog::{new_id, Catalog, CatalogEntry, Listing, Status};
+pub use config::{parse_enabled, Config, EnvOverrides, OnUnreadable, SourceConfig};
+pub use container::{open_all, ContainerError, ContainerReader, ContainerWriter, HeaderInfo};
+pub use crypto::{KeyId, MasterKey};
+pub use error::{Error, Result};
+pub use fsutil::{write_atomic, AtomicFile};
+pub use job::{host_name, run_backup, BackupOptions, BackupOutcome, APP_VERSION};
+pub use keys::{
+    key_file_from, parse_key_text, recovery_text, resolve_key, KeyFile, KeyStore, ENV_KEY,
+};
+pub use manifest::{Entry, EntryType, Manifest, SourceSummary};
+pub use pack::Packer;
+pub use payload::{PayloadOptions, PayloadStats, PayloadWriter, SecureRng};
+pub use progress::{Event, NoProgress, Progress};
+pub use restore::{
+    plan_file_restore, restore_files, FileRestoreOptions, RestorePlan, RestoreReport,
+};
+pub use unpack::{header_info, read_archive, read_manifest, EntryInfo, Kind, ReadSummary};
+pub use verify::{verify_archive, VerifyReport};

@@ -1,0 +1,101 @@
+//! The manifest: the first entry of every archive (docs/FORMAT.md section 3.3). Plain data
+//! with serde; parsing tolerates unknown keys so newer writers stay readable.
+//!
+//! Depends on nothing else in the crate.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+pub const MANIFEST_FORMAT: &str = "hrsm-backup-manifest";
+pub const MANIFEST_VERSION: u32 = 1;
+/// Tar name of the manifest.
+pub const MANIFEST_PATH: &str = "manifest.json";
+/// Tar prefix of the file sources.
+pub const FILES_PREFIX: &str = "files/";
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Manifest {
+    pub format: String,
+    pub version: u32,
+    pub backup_id: String,
+    pub app_version: String,
+    pub host: String,
+    pub key_id: String,
+    pub started: DateTime<Utc>,
+    pub finished: DateTime<Utc>,
+    pub sources: Vec<SourceSummary>,
+    pub entries: Vec<Entry>,
+    /// Filled by the MongoDB part; kept as raw JSON here so this module does not depend on it.
+    #[serde(default)]
+    pub mongo: Option<serde_json::Value>,
+    #[serde(default)]
+    pub warnings: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct SourceSummary {
+    pub name: String,
+    pub path: String,
+    pub files: u64,
+    pub bytes: u64,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum EntryType {
+    File,
+    Dir,
+    Symlink,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Entry {
+    pub path: String,
+    #[serde(rename = "type")]
+    pub kind: EntryType,
+    pub mode: u32,
+    pub mtime: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+}
+
+impl Manifest {
+    pub fn parse(bytes: &[u8]) -> Result<Self, String> {
+        let m: Manifest = serde_json::from_slice(bytes)
+            .map_err(|e| format!("manifest.json is not valid: {e}"))?;
+        if m.format != MANIFEST_FORMAT {
+            return Err(format!(
+                "manifest.json has format {:?}, expected {MANIFEST_FORMAT:?}",
+                m.format
+            ));
+        }
+        if m.version != MANIFEST_VERSION {
+            return Err(format!(
+                "manifest version {} is not supported (this program reads {MANIFEST_VERSION})",
+                m.version
+            ));
+        }
+        Ok(m)
+    }
+
+    pub fn to_json(&self) -> Vec<u8> {
+        // Serializing plain structs of strings and numbers cannot fail.
+        serde_json::to_vec_pretty(self).unwrap_or_else(|e| unreachable!("manifest serializes: {e}"))
+    }
+
+    /// Total bytes of regular files.
+    pub fn file_bytes(&self) -> u64 {
+        self.entries.iter().filter_map(|e| e.size).sum()
+    }
+
+    pub fn file_count(&self) -> u64 {
+        self.entries
+            .iter()
+            .filter(|e| e.kind == EntryType::File)
+            .count() as u64
+    }
+}

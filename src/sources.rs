@@ -1,0 +1,311 @@
+//! File sources: walks each configured folder and describes every item to back up (type, mode,
+//! mtime, size, SHA-256) without following symlinks. Unreadable items fail the run naming their
+//! path, or become manifest warnings when the admin chose `on_unreadable = "warn"`; nothing is
+//! skipped silently.
+//!
+//! Depends on `config`, `manifest`, `progress` and `error`.
+
+use std::fs::{self, File};
+use std::io::{self, Read};
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::path::{Path, PathBuf};
+
+use globset::{GlobSet, GlobSetBuilder};
+use sha2::{Digest, Sha256};
+
+use crate::config::{OnUnreadable, SourceConfig};
+use crate::error::{describe_io, Error, Result};
+use crate::manifest::{Entry, EntryType, SourceSummary, FILES_PREFIX};
+use crate::progress::{Event, Progress};
+
+/// One item to archive: its manifest entry and where it lives on disk.
+#[derive(Debug, Clone)]
+pub struct Item {
+    pub entry: Entry,
+    pub fs_path: PathBuf,
+}
+
+#[derive(Debug, Clone)]
+pub struct CollectedSource {
+    pub summary: SourceSummary,
+    pub items: Vec<Item>,
+}
+
+/// Describes one source. `warnings` receives what `warn` mode let through.
+pub fn collect(
+    src: &SourceConfig,
+    warnings: &mut Vec<String>,
+    progress: &dyn Progress,
+) -> Result<Option<CollectedSource>> {
+    let root_meta = match fs::symlink_metadata(&src.path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == io::ErrorKind::NotFound && !src.required => {
+            let w = format!(
+                "source '{}': {} does not exist (optional source, skipped)",
+                src.name,
+                src.path.display()
+            );
+            progress.event(Event::Warning(w.clone()));
+            warnings.push(w);
+            return Ok(None);
+        }
+        Err(e) => {
+            return Err(Error::Source {
+                source_name: src.name.clone(),
+                message: format!(
+                    "cannot open {}: {}; fix its path in the config file (or set required = false)",
+                    src.path.display(),
+                    describe_io(&e)
+                ),
+            })
+        }
+    };
+    let mut walker = Walker {
+        src,
+        include: build_globs(src, &src.include)?,
+        exclude: build_globs(src, &src.exclude)?,
+        warnings,
+        progress,
+        items: Vec::new(),
+    };
+    let prefix = format!("{FILES_PREFIX}{}", src.name);
+    if root_meta.is_dir() {
+        walker.walk_dir(&prefix)?;
+    } else {
+        // A single file: stored as files/<name>/<file name>, under a folder entry like any other.
+        let name = src
+            .path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .ok_or_else(|| Error::Source {
+                source_name: src.name.clone(),
+                message: format!("{} has no usable file name", src.path.display()),
+            })?;
+        walker.items.push(Item {
+            entry: Entry {
+                path: prefix.clone(),
+                kind: EntryType::Dir,
+                mode: 0o700,
+                mtime: root_meta.mtime(),
+                size: None,
+                sha256: None,
+                target: None,
+            },
+            fs_path: src.path.parent().unwrap_or(Path::new("/")).to_path_buf(),
+        });
+        let path = src.path.clone();
+        walker.add(&path, &format!("{prefix}/{name}"), root_meta)?;
+    }
+    let items = walker.items;
+    let files = items
+        .iter()
+        .filter(|i| i.entry.kind == EntryType::File)
+        .count() as u64;
+    let bytes = items.iter().filter_map(|i| i.entry.size).sum();
+    Ok(Some(CollectedSource {
+        summary: SourceSummary {
+            name: src.name.clone(),
+            path: src.path.display().to_string(),
+            files,
+            bytes,
+        },
+        items,
+    }))
+}
+
+fn build_globs(src: &SourceConfig, patterns: &[String]) -> Result<GlobSet> {
+    let mut b = GlobSetBuilder::new();
+    for p in patterns {
+        b.add(
+            globset::Glob::new(p).map_err(|e| {
+                Error::Config(format!("source {:?}: bad glob {p:?}: {e}", src.name))
+            })?,
+        );
+    }
+    b.build()
+        .map_err(|e| Error::Config(format!("source {:?}: {e}", src.name)))
+}
+
+struct Walker<'a> {
+    src: &'a SourceConfig,
+    include: GlobSet,
+    exclude: GlobSet,
+    warnings: &'a mut Vec<String>,
+    progress: &'a dyn Progress,
+    items: Vec<Item>,
+}
+
+impl Walker<'_> {
+    /// A problem with one item: fail, or warn and skip it, as configured.
+    fn unreadable(&mut self, path: &Path, why: String) -> Result<()> {
+        let message = format!("cannot back up {}: {why}", path.display());
+        match self.src.on_unreadable {
+            OnUnreadable::Fail => Err(Error::Source {
+                source_name: self.src.name.clone(),
+                message: format!("{message} (fix it, exclude it, or set on_unreadable = \"warn\")"),
+            }),
+            OnUnreadable::Warn => {
+                let w = format!("source '{}': {message}; skipped", self.src.name);
+                self.progress.event(Event::Warning(w.clone()));
+                self.warnings.push(w);
+                Ok(())
+            }
+        }
+    }
+
+    fn walk_dir(&mut self, prefix: &str) -> Result<()> {
+        let root = self.src.path.clone();
+        let mut it = walkdir::WalkDir::new(&root)
+            .follow_links(false)
+            .sort_by_file_name()
+            .into_iter();
+        while let Some(next) = it.next() {
+            let dent = match next {
+                Ok(d) => d,
+                Err(e) => {
+                    let path = e.path().unwrap_or(&root).to_path_buf();
+                    let why = e
+                        .io_error()
+                        .map(describe_io)
+                        .unwrap_or_else(|| e.to_string());
+                    self.unreadable(&path, why)?;
+                    continue;
+                }
+            };
+            let rel = match dent.path().strip_prefix(&root) {
+                Ok(r) => r.to_path_buf(),
+                Err(_) => continue,
+            };
+            let Some(rel_str) = rel.to_str().map(str::to_owned) else {
+                self.unreadable(dent.path(), "its name is not valid UTF-8".into())?;
+                if dent.file_type().is_dir() {
+                    it.skip_current_dir();
+                }
+                continue;
+            };
+            let is_root = rel_str.is_empty();
+            if !is_root && self.exclude.is_match(&rel) {
+                if dent.file_type().is_dir() {
+                    it.skip_current_dir();
+                }
+                continue;
+            }
+            let meta = match dent.metadata() {
+                Ok(m) => m,
+                Err(e) => {
+                    let why = e
+                        .io_error()
+                        .map(describe_io)
+                        .unwrap_or_else(|| e.to_string());
+                    self.unreadable(dent.path(), why)?;
+                    continue;
+                }
+            };
+            if !is_root
+                && !meta.is_dir()
+                && !self.include.is_empty()
+                && !self.include.is_match(&rel)
+            {
+                continue;
+            }
+            let tar_path = if is_root {
+                prefix.to_string()
+            } else {
+                format!("{prefix}/{rel_str}")
+            };
+            self.add(dent.path(), &tar_path, meta)?;
+        }
+        if !self.include.is_empty() {
+            self.drop_empty_dirs();
+        }
+        Ok(())
+    }
+
+    /// With include globs, keep only the folders that lead to something included.
+    fn drop_empty_dirs(&mut self) {
+        let needed: std::collections::HashSet<String> = self
+            .items
+            .iter()
+            .filter(|i| i.entry.kind != EntryType::Dir)
+            .flat_map(|i| {
+                let p = i.entry.path.as_str();
+                p.match_indices('/')
+                    .map(|(at, _)| p[..at].to_string())
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        let root = format!("{FILES_PREFIX}{}", self.src.name);
+        self.items.retain(|i| {
+            i.entry.kind != EntryType::Dir || i.entry.path == root || needed.contains(&i.entry.path)
+        });
+    }
+
+    fn add(&mut self, path: &Path, tar_path: &str, meta: fs::Metadata) -> Result<()> {
+        let ft = meta.file_type();
+        let mode = meta.mode() & 0o7777;
+        let mtime = meta.mtime();
+        let mut entry = Entry {
+            path: tar_path.to_string(),
+            kind: EntryType::Dir,
+            mode,
+            mtime,
+            size: None,
+            sha256: None,
+            target: None,
+        };
+        if ft.is_dir() {
+            entry.kind = EntryType::Dir;
+        } else if ft.is_symlink() {
+            let target = match fs::read_link(path) {
+                Ok(t) => t,
+                Err(e) => return self.unreadable(path, describe_io(&e)),
+            };
+            let Some(target) = target.to_str().map(str::to_owned) else {
+                return self.unreadable(path, "its link target is not valid UTF-8".into());
+            };
+            entry.kind = EntryType::Symlink;
+            entry.target = Some(target);
+        } else if ft.is_file() {
+            match hash_file(path) {
+                Ok((size, digest)) => {
+                    self.progress.event(Event::Advance(size));
+                    entry.kind = EntryType::File;
+                    entry.size = Some(size);
+                    entry.sha256 = Some(digest);
+                }
+                Err(e) => return self.unreadable(path, describe_io(&e)),
+            }
+        } else {
+            let what = if ft.is_fifo() {
+                "it is a named pipe (FIFO)"
+            } else if ft.is_socket() {
+                "it is a socket"
+            } else {
+                "it is a device file"
+            };
+            return self.unreadable(path, format!("{what}, which a backup cannot hold"));
+        }
+        self.items.push(Item {
+            entry,
+            fs_path: path.to_path_buf(),
+        });
+        Ok(())
+    }
+}
+
+/// Size and SHA-256 (hex) of a file's content.
+pub fn hash_file(path: &Path) -> io::Result<(u64, String)> {
+    let mut f = File::open(path)?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 256 * 1024];
+    let mut size = 0u64;
+    loop {
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+        size += n as u64;
+    }
+    Ok((size, hex::encode(h.finalize())))
+}
