@@ -2,6 +2,7 @@
 //! 1. plan from the manifest (first chunk only): what goes where, conflicts, free space;
 //! 2. extract into a private staging folder inside the target, checking each file's SHA-256;
 //! 3. only when the whole archive authenticated to its final chunk, move into place.
+//!
 //! A wrong key, a tampered or truncated archive, or a hostile entry (`..`, absolute names,
 //! escaping links, hard links, devices) leaves the target as it was.
 //!
@@ -215,8 +216,12 @@ pub fn restore_files(
 ) -> Result<RestoreReport> {
     let (_, plan) = plan_file_restore(archive, key, opts)?;
     let created_target = !opts.target.exists();
-    create_private_dir_all(&opts.target)?;
-    if let Some(free) = free_bytes(&opts.target) {
+    let existing_ancestor = opts
+        .target
+        .ancestors()
+        .find(|a| a.is_dir())
+        .unwrap_or(Path::new("."));
+    if let Some(free) = free_bytes(existing_ancestor) {
         if free < plan.bytes {
             return Err(Error::Usage(format!(
                 "{} has {} MiB free but the restore needs {} MiB; free space or choose another folder",
@@ -226,6 +231,7 @@ pub fn restore_files(
             )));
         }
     }
+    create_private_dir_all(&opts.target)?;
     let staging = Staging {
         dir: opts
             .target

@@ -1,0 +1,6 @@
+mod bad_input;
+mod cli;
+mod hostile;
+mod interop;
+mod roundtrip;
+pub mod util;

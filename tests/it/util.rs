@@ -1,0 +1,222 @@
+//! Helpers shared by the integration tests: temp folders, sample trees, tree comparison and
+//! running the CLI binary.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use hrsm_backup::{
+    run_backup, BackupOptions, BackupOutcome, MasterKey, NoProgress, PayloadOptions, SourceConfig,
+};
+use rand::{RngCore, SeedableRng};
+
+pub fn key() -> MasterKey {
+    MasterKey::from_bytes([0x42; 32])
+}
+
+pub fn key_hex() -> String {
+    hex::encode([0x42u8; 32])
+}
+
+pub fn tmp() -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix("hrsm-it-")
+        .tempdir()
+        .unwrap()
+}
+
+pub fn write(path: &Path, bytes: &[u8], mode: u32, mtime: i64) {
+    fs::create_dir_all(path.parent().unwrap()).unwrap();
+    fs::write(path, bytes).unwrap();
+    fs::set_permissions(path, fs::Permissions::from_mode(mode)).unwrap();
+    filetime::set_file_mtime(path, filetime::FileTime::from_unix_time(mtime, 0)).unwrap();
+}
+
+pub fn random_bytes(n: usize, seed: u64) -> Vec<u8> {
+    let mut v = vec![0u8; n];
+    rand_chacha::ChaCha8Rng::seed_from_u64(seed).fill_bytes(&mut v);
+    v
+}
+
+/// A tree with what breaks naive archivers: empty and block-sized files, files larger than a
+/// payload block, random and text data, long and non-ASCII names, odd modes, old mtimes,
+/// symlinks inside the source, empty folders.
+pub fn sample_tree(root: &Path) {
+    write(&root.join("empty.txt"), b"", 0o644, 1_000_000_000);
+    write(&root.join("one.txt"), b"x", 0o600, 1_100_000_000);
+    write(
+        &root.join("block-511.bin"),
+        &random_bytes(511, 1),
+        0o640,
+        1_200_000_000,
+    );
+    write(
+        &root.join("block-512.bin"),
+        &random_bytes(512, 2),
+        0o644,
+        1_200_000_001,
+    );
+    write(
+        &root.join("block-513.bin"),
+        &random_bytes(513, 3),
+        0o644,
+        1_200_000_002,
+    );
+    write(
+        &root.join("contracts/big-random.pdf"),
+        &random_bytes(3 * 1024 * 1024 + 7, 4),
+        0o644,
+        1_700_000_000,
+    );
+    let text: Vec<u8> = (0..60_000)
+        .flat_map(|i| {
+            format!(
+                "{{\"employee\":{i},\"dept\":\"HR\",\"salary\":{}}}\n",
+                i * 7 % 9000
+            )
+            .into_bytes()
+        })
+        .collect();
+    write(
+        &root.join("exports/employees.jsonl"),
+        &text,
+        0o644,
+        1_750_000_000,
+    );
+    write(
+        &root.join("scripts/run.sh"),
+        b"#!/bin/sh\necho hi\n",
+        0o755,
+        1_600_000_000,
+    );
+    let long = format!("deep/{}/{}.txt", "d".repeat(120), "f".repeat(140));
+    write(&root.join(long), b"long name", 0o644, 1_650_000_000);
+    write(
+        &root.join("café/ملف الموظف.txt"),
+        "عقد العمل".as_bytes(),
+        0o644,
+        1_660_000_000,
+    );
+    write(
+        &root.join("with space/a b.txt"),
+        b"spaces",
+        0o644,
+        1_660_000_001,
+    );
+    fs::create_dir_all(root.join("empty-dir")).unwrap();
+    std::os::unix::fs::symlink("../one.txt", root.join("scripts/link-to-one")).unwrap();
+    std::os::unix::fs::symlink("exports", root.join("exports-link")).unwrap();
+    fs::set_permissions(root.join("scripts"), fs::Permissions::from_mode(0o750)).unwrap();
+    fs::set_permissions(root.join("empty-dir"), fs::Permissions::from_mode(0o700)).unwrap();
+    for d in [
+        "empty-dir",
+        "scripts",
+        "exports",
+        "contracts",
+        "café",
+        "with space",
+    ] {
+        filetime::set_file_mtime(
+            root.join(d),
+            filetime::FileTime::from_unix_time(1_500_000_000, 0),
+        )
+        .unwrap();
+    }
+}
+
+/// Everything about a tree that a restore must bring back: per relative path, the type,
+/// permission bits, mtime, and content or link target.
+pub fn snapshot(root: &Path) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    for e in walkdir::WalkDir::new(root)
+        .follow_links(false)
+        .sort_by_file_name()
+    {
+        let e = e.unwrap();
+        let rel = e
+            .path()
+            .strip_prefix(root)
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+        let m = e.path().symlink_metadata().unwrap();
+        let desc = if m.file_type().is_symlink() {
+            format!("link -> {}", fs::read_link(e.path()).unwrap().display())
+        } else if m.is_dir() {
+            format!(
+                "dir {:o} {}",
+                m.mode() & 0o7777,
+                if rel.is_empty() { 0 } else { m.mtime() }
+            )
+        } else {
+            let data = fs::read(e.path()).unwrap();
+            use sha2::Digest;
+            format!(
+                "file {:o} {} {} {}",
+                m.mode() & 0o7777,
+                m.mtime(),
+                data.len(),
+                hex::encode(sha2::Sha256::digest(&data))
+            )
+        };
+        out.insert(rel, desc);
+    }
+    out
+}
+
+pub fn backup_of(dest: &Path, sources: Vec<SourceConfig>, block_size: usize) -> BackupOutcome {
+    let opts = BackupOptions {
+        destination: dest.to_path_buf(),
+        sources,
+        payload: PayloadOptions {
+            block_size,
+            level: 6,
+            threads: 2,
+        },
+        verify: true,
+    };
+    run_backup(&opts, &key(), &NoProgress, Box::new(rand::rngs::OsRng)).unwrap()
+}
+
+pub fn bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_hrsm-backup"))
+}
+
+/// Runs the CLI with the test key in the environment and a clean config environment.
+pub fn cli(dir: &Path, args: &[&str]) -> Output {
+    Command::new(bin())
+        .args(args)
+        .current_dir(dir)
+        .env("BACKUP_ENCRYPTION_KEY", key_hex())
+        .env_remove("HRSM_BACKUP_CONFIG")
+        .env_remove("HRSM_BACKUP_KEY_FILE")
+        .env_remove("BACKUPS_ENABLED")
+        .env_remove("MONGODB_URI")
+        .output()
+        .unwrap()
+}
+
+pub fn text(o: &Output) -> String {
+    format!(
+        "status {:?}\nstdout:\n{}\nstderr:\n{}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// A config file for `root` (sources `data`) writing into `dir/backups`.
+pub fn write_config(dir: &Path, source: &Path) -> PathBuf {
+    let p = dir.join("hrsm-backup.toml");
+    fs::write(
+        &p,
+        format!(
+            "destination = \"backups\"\n[mongodb]\nenabled = false\n[[sources]]\nname = \"data\"\npath = \"{}\"\n",
+            source.display()
+        ),
+    )
+    .unwrap();
+    p
+}
