@@ -10,10 +10,6 @@ fn main() -> std::io::Result<()> {
     for v in vectorgen::all() {
         std::fs::write(dir.join(format!("{}.vec", v.name)), v.to_text())?;
     }
-    println!(
-        "wrote {} vectors to {}",
-        vectorgen::all().len(),
-        dir.display()
-    );
+    println!("wrote {} vectors to {}", vectorgen::all().len(), dir.display());
     Ok(())
 }

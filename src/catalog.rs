@@ -44,6 +44,11 @@ pub struct CatalogEntry {
     pub files: u64,
     pub bytes: u64,
     pub sources: Vec<String>,
+    /// MongoDB databases and their total documents.
+    #[serde(default)]
+    pub databases: Vec<String>,
+    #[serde(default)]
+    pub documents: u64,
     pub error: Option<String>,
     pub host: String,
     pub app_version: String,
@@ -66,9 +71,7 @@ impl Catalog {
     /// Opens (creating, mode 0700) the destination folder.
     pub fn open(dir: &Path) -> Result<Self> {
         create_private_dir_all(dir)?;
-        Ok(Catalog {
-            dir: dir.to_path_buf(),
-        })
+        Ok(Catalog { dir: dir.to_path_buf() })
     }
 
     /// Opens an existing destination without creating it.
@@ -79,9 +82,7 @@ impl Catalog {
                 dir.display()
             )));
         }
-        Ok(Catalog {
-            dir: dir.to_path_buf(),
-        })
+        Ok(Catalog { dir: dir.to_path_buf() })
     }
 
     pub fn dir(&self) -> &Path {
@@ -98,8 +99,8 @@ impl Catalog {
 
     /// Writes (or replaces) an entry atomically.
     pub fn put(&self, entry: &CatalogEntry) -> Result<()> {
-        let bytes = serde_json::to_vec_pretty(entry)
-            .map_err(|e| Error::Config(format!("cannot encode catalog entry: {e}")))?;
+        let bytes =
+            serde_json::to_vec_pretty(entry).map_err(|e| Error::Config(format!("cannot encode catalog entry: {e}")))?;
         write_atomic(&self.entry_path(&entry.id), &bytes)
     }
 
@@ -108,10 +109,7 @@ impl Catalog {
         match fs::read(&p) {
             Ok(b) => serde_json::from_slice(&b)
                 .map(Some)
-                .map_err(|e| Error::Corrupt {
-                    path: p,
-                    reason: format!("catalog entry is not valid JSON: {e}"),
-                }),
+                .map_err(|e| Error::Corrupt { path: p, reason: format!("catalog entry is not valid JSON: {e}") }),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(Error::io("read", &p, e)),
         }
@@ -120,8 +118,7 @@ impl Catalog {
     /// The id of an archive file in this folder, from its file name.
     pub fn id_of(path: &Path) -> Option<String> {
         let name = path.file_name()?.to_str()?;
-        name.strip_suffix(&format!(".{ARCHIVE_EXT}"))
-            .map(str::to_owned)
+        name.strip_suffix(&format!(".{ARCHIVE_EXT}")).map(str::to_owned)
     }
 
     /// All entries, oldest first; archives without an entry show as `Unindexed`.
@@ -142,26 +139,20 @@ impl Catalog {
             } else if name.ends_with(&format!(".{ENTRY_EXT}")) {
                 match fs::read(dent.path())
                     .map_err(|e| e.to_string())
-                    .and_then(|b| {
-                        serde_json::from_slice::<CatalogEntry>(&b).map_err(|e| e.to_string())
-                    }) {
+                    .and_then(|b| serde_json::from_slice::<CatalogEntry>(&b).map_err(|e| e.to_string()))
+                {
                     Ok(e) => {
                         ids.insert(e.id.clone());
                         listing.entries.push(e);
                     }
-                    Err(e) => listing
-                        .problems
-                        .push(format!("{}: {e}", dent.path().display())),
+                    Err(e) => listing.problems.push(format!("{}: {e}", dent.path().display())),
                 }
             }
         }
         for id in archives.difference(&ids.into_iter().collect()) {
             let path = self.archive_path(id);
             let meta = fs::metadata(&path).map_err(|e| Error::io("read", &path, e))?;
-            let when: DateTime<Utc> = meta
-                .modified()
-                .map(DateTime::from)
-                .unwrap_or_else(|_| Utc::now());
+            let when: DateTime<Utc> = meta.modified().map(DateTime::from).unwrap_or_else(|_| Utc::now());
             listing.entries.push(CatalogEntry {
                 id: id.clone(),
                 status: Status::Unindexed,
@@ -176,15 +167,15 @@ impl Catalog {
                 files: 0,
                 bytes: 0,
                 sources: vec![],
+                databases: vec![],
+                documents: 0,
                 error: Some("no catalog entry; run `hrsm-backup verify` on it".into()),
                 host: String::new(),
                 app_version: String::new(),
                 warnings: 0,
             });
         }
-        listing
-            .entries
-            .sort_by(|a, b| a.started.cmp(&b.started).then_with(|| a.id.cmp(&b.id)));
+        listing.entries.sort_by(|a, b| a.started.cmp(&b.started).then_with(|| a.id.cmp(&b.id)));
         Ok(listing)
     }
 
@@ -195,10 +186,7 @@ impl Catalog {
         for dent in rd.flatten() {
             let name = dent.file_name();
             let name = name.to_string_lossy();
-            if name.starts_with('.')
-                && name.ends_with(".tmp")
-                && fs::remove_file(dent.path()).is_ok()
-            {
+            if name.starts_with('.') && name.ends_with(".tmp") && fs::remove_file(dent.path()).is_ok() {
                 n += 1;
             }
         }

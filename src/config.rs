@@ -162,20 +162,13 @@ impl Default for MongoConfig {
 
 impl Default for ScheduleConfig {
     fn default() -> Self {
-        ScheduleConfig {
-            enabled: true,
-            time: default_time(),
-            timezone: default_tz(),
-        }
+        ScheduleConfig { enabled: true, time: default_time(), timezone: default_tz() }
     }
 }
 
 impl Default for RetentionConfig {
     fn default() -> Self {
-        RetentionConfig {
-            keep_days: default_keep_days(),
-            keep_min_verified: default_keep_min(),
-        }
+        RetentionConfig { keep_days: default_keep_days(), keep_min_verified: default_keep_min() }
     }
 }
 
@@ -200,9 +193,7 @@ impl EnvOverrides {
     pub fn from_process() -> Self {
         EnvOverrides {
             mongodb_uri: std::env::var("MONGODB_URI").ok().filter(|v| !v.is_empty()),
-            backups_enabled: std::env::var("BACKUPS_ENABLED")
-                .ok()
-                .filter(|v| !v.is_empty()),
+            backups_enabled: std::env::var("BACKUPS_ENABLED").ok().filter(|v| !v.is_empty()),
         }
     }
 }
@@ -211,10 +202,7 @@ impl Config {
     /// Parses TOML text; `origin` names the file in messages.
     pub fn parse(text: &str, origin: &Path) -> Result<Self> {
         let cfg: Config = toml::from_str(text).map_err(|e| {
-            Error::Config(
-                format!("{}: {}", origin.display(), e.message().trim_end())
-                    + &location(text, e.span()),
-            )
+            Error::Config(format!("{}: {}", origin.display(), e.message().trim_end()) + &location(text, e.span()))
         })?;
         if uri_has_password(&cfg.mongodb.uri) {
             return Err(Error::Config(format!(
@@ -227,8 +215,7 @@ impl Config {
     }
 
     pub fn load(path: &Path) -> Result<Self> {
-        let text =
-            std::fs::read_to_string(path).map_err(|e| Error::io("read config file", path, e))?;
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io("read config file", path, e))?;
         let mut cfg = Self::parse(&text, path)?;
         cfg.resolve_relative_to(path.parent().unwrap_or(Path::new(".")));
         Ok(cfg)
@@ -260,18 +247,12 @@ impl Config {
 
     pub fn validate(&self) -> Result<()> {
         if self.compression_level > 9 {
-            return Err(Error::Config(format!(
-                "compression_level is {}, it must be 0..9",
-                self.compression_level
-            )));
+            return Err(Error::Config(format!("compression_level is {}, it must be 0..9", self.compression_level)));
         }
         let mut seen = std::collections::HashSet::new();
         for s in self.file_sources() {
             if s.name.is_empty()
-                || !s
-                    .name
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+                || !s.name.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
                 || s.name.starts_with('.')
             {
                 return Err(Error::Config(format!(
@@ -280,22 +261,15 @@ impl Config {
                 )));
             }
             if !seen.insert(s.name.clone()) {
-                return Err(Error::Config(format!(
-                    "source name {:?} is used twice; names must be unique",
-                    s.name
-                )));
+                return Err(Error::Config(format!("source name {:?} is used twice; names must be unique", s.name)));
             }
             for g in s.include.iter().chain(&s.exclude) {
-                globset::Glob::new(g).map_err(|e| {
-                    Error::Config(format!("source {:?}: bad glob {g:?}: {e}", s.name))
-                })?;
+                globset::Glob::new(g)
+                    .map_err(|e| Error::Config(format!("source {:?}: bad glob {g:?}: {e}", s.name)))?;
             }
         }
         parse_hhmm(&self.schedule.time).ok_or_else(|| {
-            Error::Config(format!(
-                "schedule.time is {:?}, expected HH:MM (00:00..23:59)",
-                self.schedule.time
-            ))
+            Error::Config(format!("schedule.time is {:?}, expected HH:MM (00:00..23:59)", self.schedule.time))
         })?;
         if self.schedule.timezone.trim().is_empty() {
             return Err(Error::Config(
@@ -304,15 +278,11 @@ impl Config {
         }
         for db in &self.mongodb.databases {
             if db.is_empty() || db.contains(['/', '\\', '.', ' ', '"', '$', '\0']) {
-                return Err(Error::Config(format!(
-                    "mongodb.databases: {db:?} is not a valid database name"
-                )));
+                return Err(Error::Config(format!("mongodb.databases: {db:?} is not a valid database name")));
             }
         }
         if self.retention.keep_days == 0 {
-            return Err(Error::Config(
-                "retention.keep_days must be at least 1".into(),
-            ));
+            return Err(Error::Config("retention.keep_days must be at least 1".into()));
         }
         Ok(())
     }
@@ -396,19 +366,9 @@ pub fn default_sources(root: &Path) -> Vec<SourceConfig> {
         src(
             "config",
             root.to_path_buf(),
-            &[
-                ".env",
-                "config/**",
-                "server/config/**",
-                "hrsm-license-server/.env",
-                "hrsm-license-server/config/**",
-            ],
+            &[".env", "config/**", "server/config/**", "hrsm-license-server/.env", "hrsm-license-server/config/**"],
         ),
-        src(
-            "license-keys",
-            root.join("hrsm-license-server").join("keys"),
-            &[],
-        ),
+        src("license-keys", root.join("hrsm-license-server").join("keys"), &[]),
     ]
 }
 
@@ -418,11 +378,7 @@ mod tests {
 
     #[test]
     fn unknown_keys_are_refused_by_name() {
-        let err = Config::parse(
-            "destination = \"/b\"\ncompresion_level = 3\n",
-            Path::new("x.toml"),
-        )
-        .unwrap_err();
+        let err = Config::parse("destination = \"/b\"\ncompresion_level = 3\n", Path::new("x.toml")).unwrap_err();
         let msg = err.to_string();
         assert!(msg.contains("compresion_level"), "{msg}");
         assert!(msg.contains("x.toml") && msg.contains("line 2"), "{msg}");
@@ -430,26 +386,15 @@ mod tests {
 
     #[test]
     fn unknown_keys_in_sections_are_refused_too() {
-        let err = Config::parse(
-            "[[sources]]\nname='a'\npath='/x'\nexlude=['*']\n",
-            Path::new("c.toml"),
-        )
-        .unwrap_err();
+        let err = Config::parse("[[sources]]\nname='a'\npath='/x'\nexlude=['*']\n", Path::new("c.toml")).unwrap_err();
         assert!(err.to_string().contains("exlude"), "{err}");
     }
 
     #[test]
     fn passwords_in_the_config_file_are_refused() {
-        let err = Config::parse(
-            "[mongodb]\nuri='mongodb://admin:s3cret@db:27017'\n",
-            Path::new("c.toml"),
-        )
-        .unwrap_err();
+        let err = Config::parse("[mongodb]\nuri='mongodb://admin:s3cret@db:27017'\n", Path::new("c.toml")).unwrap_err();
         let msg = err.to_string();
-        assert!(
-            msg.contains("MONGODB_URI") && !msg.contains("s3cret"),
-            "{msg}"
-        );
+        assert!(msg.contains("MONGODB_URI") && !msg.contains("s3cret"), "{msg}");
         assert!(!uri_has_password("mongodb://admin@db/?authSource=admin"));
         assert!(uri_has_password("mongodb+srv://a:b@c"));
     }
@@ -457,10 +402,7 @@ mod tests {
     #[test]
     fn env_overrides_uri_and_enabled() {
         let mut c = Config::default();
-        c.apply_env(&EnvOverrides {
-            mongodb_uri: Some("mongodb://h:1".into()),
-            backups_enabled: Some("false".into()),
-        });
+        c.apply_env(&EnvOverrides { mongodb_uri: Some("mongodb://h:1".into()), backups_enabled: Some("false".into()) });
         assert_eq!(c.mongodb.uri, "mongodb://h:1");
         assert!(!c.schedule.enabled);
     }
@@ -482,18 +424,10 @@ mod tests {
             ("[schedule]\ntime='25:00'", "HH:MM"),
             ("compression_level = 12", "0..9"),
             ("[[sources]]\nname='a b'\npath='/x'", "not valid"),
-            (
-                "[[sources]]\nname='a'\npath='/x'\n[[sources]]\nname='a'\npath='/y'",
-                "twice",
-            ),
-            (
-                "[[sources]]\nname='a'\npath='/x'\nexclude=['[']",
-                "bad glob",
-            ),
+            ("[[sources]]\nname='a'\npath='/x'\n[[sources]]\nname='a'\npath='/y'", "twice"),
+            ("[[sources]]\nname='a'\npath='/x'\nexclude=['[']", "bad glob"),
         ] {
-            let msg = Config::parse(toml, Path::new("c.toml"))
-                .unwrap_err()
-                .to_string();
+            let msg = Config::parse(toml, Path::new("c.toml")).unwrap_err().to_string();
             assert!(msg.contains(needle), "{toml}: {msg}");
         }
     }

@@ -11,8 +11,7 @@ use rand_core::{CryptoRng, RngCore};
 use sha2::{Digest, Sha256};
 
 use crate::crypto::{
-    padded_len, ArchiveKeys, KeyId, MasterKey, OpenError, CHUNK_PREFIX_LEN, IV_LEN, KEY_ID_LEN,
-    TAG_LEN,
+    padded_len, ArchiveKeys, KeyId, MasterKey, OpenError, CHUNK_PREFIX_LEN, IV_LEN, KEY_ID_LEN, TAG_LEN,
 };
 
 pub const MAGIC: [u8; 8] = *b"\x89HRSMBK\n";
@@ -44,7 +43,9 @@ pub enum ContainerError {
     BadChunk { index: u64, reason: &'static str },
     #[error("chunk {index} failed authentication: the file is damaged, tampered with, or its chunks were reordered")]
     ChunkDamaged { index: u64 },
-    #[error("the archive is truncated: it ends after {chunks} chunk(s) without its final chunk; the backup is incomplete")]
+    #[error(
+        "the archive is truncated: it ends after {chunks} chunk(s) without its final chunk; the backup is incomplete"
+    )]
     Truncated { chunks: u64 },
     #[error("the archive has data after its final chunk: the file was tampered with or damaged")]
     TrailingData,
@@ -105,8 +106,7 @@ impl ChunkSealer {
             )));
         }
         let flags = if is_final { FLAG_FINAL } else { FLAG_MORE };
-        self.keys
-            .seal_chunk(&self.digest, index, flags, iv, plaintext, out);
+        self.keys.seal_chunk(&self.digest, index, flags, iv, plaintext, out);
         Ok(())
     }
 }
@@ -119,9 +119,7 @@ pub fn write_header<W: Write, R: RngCore + CryptoRng + ?Sized>(
     rng: &mut R,
 ) -> io::Result<ChunkSealer> {
     if max_plain == 0 || max_plain > MAX_PLAIN_LIMIT {
-        return Err(io::Error::other(format!(
-            "chunk size {max_plain} is outside 1..={MAX_PLAIN_LIMIT}"
-        )));
+        return Err(io::Error::other(format!("chunk size {max_plain} is outside 1..={MAX_PLAIN_LIMIT}")));
     }
     let mut salt = [0u8; 32];
     rng.fill_bytes(&mut salt);
@@ -136,11 +134,7 @@ pub fn write_header<W: Write, R: RngCore + CryptoRng + ?Sized>(
     let mac = keys.header_mac(&header[..64]);
     header[64..].copy_from_slice(&mac);
     out.write_all(&header)?;
-    Ok(ChunkSealer {
-        keys,
-        digest: Sha256::digest(header).into(),
-        max_plain,
-    })
+    Ok(ChunkSealer { keys, digest: Sha256::digest(header).into(), max_plain })
 }
 
 /// The simplest writer: one chunk per call, in order. Used by tests and the vector generator;
@@ -156,21 +150,14 @@ pub struct ContainerWriter<W: Write, R: RngCore + CryptoRng> {
 impl<W: Write, R: RngCore + CryptoRng> ContainerWriter<W, R> {
     pub fn new(mut out: W, master: &MasterKey, max_plain: u32, mut rng: R) -> io::Result<Self> {
         let sealer = write_header(&mut out, master, max_plain, &mut rng)?;
-        Ok(ContainerWriter {
-            out,
-            sealer,
-            rng,
-            index: 0,
-            buf: Vec::new(),
-        })
+        Ok(ContainerWriter { out, sealer, rng, index: 0, buf: Vec::new() })
     }
 
     pub fn write_chunk(&mut self, plaintext: &[u8], is_final: bool) -> io::Result<()> {
         let mut iv = [0u8; IV_LEN];
         self.rng.fill_bytes(&mut iv);
         self.buf.clear();
-        self.sealer
-            .seal(self.index, is_final, &iv, plaintext, &mut self.buf)?;
+        self.sealer.seal(self.index, is_final, &iv, plaintext, &mut self.buf)?;
         self.out.write_all(&self.buf)?;
         self.index += 1;
         Ok(())
@@ -218,10 +205,7 @@ fn check_structure(header: &[u8; HEADER_LEN]) -> Result<HeaderInfo, ContainerErr
         return Err(ContainerError::NotAnArchive);
     }
     if header[8] != VERSION || header[9] != SUITE {
-        return Err(ContainerError::Unsupported {
-            version: header[8],
-            suite: header[9],
-        });
+        return Err(ContainerError::Unsupported { version: header[8], suite: header[9] });
     }
     if header[10..12] != [0, 0] {
         return Err(ContainerError::BadHeader("reserved bytes are not zero"));
@@ -232,10 +216,7 @@ fn check_structure(header: &[u8; HEADER_LEN]) -> Result<HeaderInfo, ContainerErr
     }
     let mut id = [0u8; KEY_ID_LEN];
     id.copy_from_slice(&header[16..32]);
-    Ok(HeaderInfo {
-        key_id: KeyId(id),
-        max_plain,
-    })
+    Ok(HeaderInfo { key_id: KeyId(id), max_plain })
 }
 
 /// The first error a reader met, kept so that callers above gzip and tar (which wrap or
@@ -278,10 +259,7 @@ impl<R: Read> ContainerReader<R> {
         let info = check_structure(&header)?;
         let have = master.id();
         if info.key_id != have {
-            return Err(ContainerError::WrongKey {
-                archive: info.key_id,
-                have,
-            });
+            return Err(ContainerError::WrongKey { archive: info.key_id, have });
         }
         let mut salt = [0u8; 32];
         salt.copy_from_slice(&header[32..64]);
@@ -340,16 +318,10 @@ impl<R: Read> ContainerReader<R> {
         let ct_len = u32::from_be_bytes([prefix[0], prefix[1], prefix[2], prefix[3]]) as usize;
         let flags = prefix[4];
         if flags != FLAG_MORE && flags != FLAG_FINAL {
-            return Err(ContainerError::BadChunk {
-                index,
-                reason: "unknown flags",
-            });
+            return Err(ContainerError::BadChunk { index, reason: "unknown flags" });
         }
         if ct_len < 16 || ct_len % 16 != 0 || ct_len > max_ct_len(self.info.max_plain) {
-            return Err(ContainerError::BadChunk {
-                index,
-                reason: "ciphertext length out of bounds",
-            });
+            return Err(ContainerError::BadChunk { index, reason: "ciphertext length out of bounds" });
         }
         let mut iv = [0u8; IV_LEN];
         iv.copy_from_slice(&prefix[5..]);
@@ -358,23 +330,14 @@ impl<R: Read> ContainerReader<R> {
             return Err(ContainerError::Truncated { chunks: index });
         }
         let (ct, tag) = self.buf.split_at_mut(ct_len);
-        let plain_len = self
-            .keys
-            .open_chunk(&self.digest, index, flags, &iv, ct, tag)
-            .map_err(|e| match e {
-                OpenError::BadTag | OpenError::BadPadding => ContainerError::ChunkDamaged { index },
-            })?;
+        let plain_len = self.keys.open_chunk(&self.digest, index, flags, &iv, ct, tag).map_err(|e| match e {
+            OpenError::BadTag | OpenError::BadPadding => ContainerError::ChunkDamaged { index },
+        })?;
         if plain_len > self.info.max_plain as usize {
-            return Err(ContainerError::BadChunk {
-                index,
-                reason: "plaintext longer than the header allows",
-            });
+            return Err(ContainerError::BadChunk { index, reason: "plaintext longer than the header allows" });
         }
         if flags == FLAG_MORE && plain_len == 0 {
-            return Err(ContainerError::BadChunk {
-                index,
-                reason: "empty non-final chunk",
-            });
+            return Err(ContainerError::BadChunk { index, reason: "empty non-final chunk" });
         }
         self.index += 1;
         self.pos = 0;

@@ -106,17 +106,11 @@ pub enum OpenError {
 impl ArchiveKeys {
     pub fn derive(master: &MasterKey, salt: &[u8; 32]) -> Self {
         let hk = Hkdf::<Sha256>::new(Some(salt), &master.0);
-        let mut keys = ArchiveKeys {
-            header_mac: [0; KEY_LEN],
-            enc: [0; KEY_LEN],
-            chunk_mac: [0; KEY_LEN],
-        };
+        let mut keys = ArchiveKeys { header_mac: [0; KEY_LEN], enc: [0; KEY_LEN], chunk_mac: [0; KEY_LEN] };
         // HKDF-Expand only fails for outputs longer than 255 * 32 bytes; ours are 32.
-        for (info, out) in [
-            (INFO_HEADER, &mut keys.header_mac),
-            (INFO_ENC, &mut keys.enc),
-            (INFO_MAC, &mut keys.chunk_mac),
-        ] {
+        for (info, out) in
+            [(INFO_HEADER, &mut keys.header_mac), (INFO_ENC, &mut keys.enc), (INFO_MAC, &mut keys.chunk_mac)]
+        {
             if hk.expand(info, out).is_err() {
                 unreachable!("HKDF output of 32 bytes is always valid");
             }
@@ -137,13 +131,7 @@ impl ArchiveKeys {
         mac.verify_slice(tag).is_ok()
     }
 
-    fn chunk_mac(
-        &self,
-        header_digest: &[u8; 32],
-        index: u64,
-        flags: u8,
-        iv: &[u8; IV_LEN],
-    ) -> HmacSha256 {
+    fn chunk_mac(&self, header_digest: &[u8; 32], index: u64, flags: u8, iv: &[u8; IV_LEN]) -> HmacSha256 {
         let mut mac = hmac_sha256(&self.chunk_mac);
         mac.update(header_digest);
         mac.update(&index.to_be_bytes());
@@ -194,9 +182,7 @@ impl ArchiveKeys {
         mac.update(ciphertext);
         mac.verify_slice(tag).map_err(|_| OpenError::BadTag)?;
         let dec = cbc::Decryptor::<Aes256>::new(&self.enc.into(), iv.into());
-        dec.decrypt_padded_mut::<Pkcs7>(ciphertext)
-            .map(|plain| plain.len())
-            .map_err(|_| OpenError::BadPadding)
+        dec.decrypt_padded_mut::<Pkcs7>(ciphertext).map(|plain| plain.len()).map_err(|_| OpenError::BadPadding)
     }
 }
 
@@ -236,10 +222,7 @@ mod tests {
         assert_eq!(ct_len, 16);
         let (body, tag) = wire[CHUNK_PREFIX_LEN..].split_at_mut(ct_len);
         let mut copy = body.to_vec();
-        assert_eq!(
-            keys.open_chunk(&digest, 4, 1, &iv, &mut copy, tag),
-            Err(OpenError::BadTag)
-        );
+        assert_eq!(keys.open_chunk(&digest, 4, 1, &iv, &mut copy, tag), Err(OpenError::BadTag));
         let n = keys.open_chunk(&digest, 3, 1, &iv, body, tag).unwrap();
         assert_eq!(&body[..n], b"hello chunk");
     }

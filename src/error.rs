@@ -37,28 +37,28 @@ pub enum Error {
     Key(String),
 
     #[error("source '{source_name}': {message}")]
-    Source {
-        source_name: String,
-        message: String,
-    },
+    Source { source_name: String, message: String },
 
     #[error("{path} changed while it was being backed up ({what}); run the backup again")]
     ChangedDuringBackup { path: String, what: &'static str },
 
-    #[error(
-        "refusing archive entry {path:?}: {reason}; nothing was written to the restore target"
-    )]
+    #[error("refusing archive entry {path:?}: {reason}; nothing was written to the restore target")]
     UnsafeEntry { path: String, reason: &'static str },
 
     #[error("{count} item(s) already exist in {}, e.g. {examples}; restore into an empty folder or pass --overwrite", target.display())]
-    RestoreConflict {
-        target: PathBuf,
-        count: usize,
-        examples: String,
-    },
+    RestoreConflict { target: PathBuf, count: usize, examples: String },
 
     #[error("{0}")]
     Usage(String),
+
+    #[error("{0}")]
+    Mongo(String),
+
+    #[error("{tool} failed: {message}")]
+    Tool { tool: String, message: String },
+
+    #[error("{} is busy: {holder} is running; wait for it to finish (a crashed run releases the lock by itself)", dir.display())]
+    Busy { dir: PathBuf, holder: String },
 
     #[error("backups are disabled (BACKUPS_ENABLED={0}); unset it or set it to true to back up")]
     Disabled(String),
@@ -67,11 +67,7 @@ pub enum Error {
 impl Error {
     /// Wraps an io error with the action and the path it concerned.
     pub fn io(action: &'static str, path: impl AsRef<Path>, source: io::Error) -> Self {
-        Error::Io {
-            action,
-            path: path.as_ref().to_path_buf(),
-            source,
-        }
+        Error::Io { action, path: path.as_ref().to_path_buf(), source }
     }
 }
 
@@ -79,12 +75,8 @@ impl Error {
 /// an admin meets most.
 pub fn describe_io(e: &io::Error) -> String {
     let base = match e.raw_os_error() {
-        Some(libc::ENOSPC) => {
-            return "no space left on the device; free space or choose another destination".into()
-        }
-        Some(libc::EDQUOT) => {
-            return "disk quota exceeded; free space or choose another destination".into()
-        }
+        Some(libc::ENOSPC) => return "no space left on the device; free space or choose another destination".into(),
+        Some(libc::EDQUOT) => return "disk quota exceeded; free space or choose another destination".into(),
         Some(libc::EACCES) | Some(libc::EPERM) => return "permission denied".into(),
         Some(libc::ENOENT) => return "no such file or directory".into(),
         Some(libc::EROFS) => return "read-only file system".into(),

@@ -16,7 +16,9 @@ use crate::config::SourceConfig;
 use crate::crypto::MasterKey;
 use crate::error::{Error, Result};
 use crate::fsutil::AtomicFile;
+use crate::lock::DestinationLock;
 use crate::manifest::{EntryType, Manifest, MANIFEST_FORMAT, MANIFEST_PATH, MANIFEST_VERSION};
+use crate::mongo::{MongoPart, MongoSource, MONGO_PREFIX};
 use crate::pack::Packer;
 use crate::payload::{PayloadOptions, PayloadWriter, SecureRng};
 use crate::progress::{Event, Progress};
@@ -29,6 +31,8 @@ pub const APP_VERSION: &str = env!("CARGO_PKG_VERSION");
 pub struct BackupOptions {
     pub destination: PathBuf,
     pub sources: Vec<SourceConfig>,
+    /// The MongoDB part; None backs up files only.
+    pub mongo: Option<MongoSource>,
     pub payload: PayloadOptions,
     pub verify: bool,
 }
@@ -52,6 +56,8 @@ pub fn run_backup(
     mut rng: Box<dyn SecureRng>,
 ) -> Result<BackupOutcome> {
     let catalog = Catalog::open(&opts.destination)?;
+    let _lock = DestinationLock::acquire(&opts.destination, "a backup")?;
+    // Only now, holding the lock, is every temp file a crashed run's leftover.
     catalog.clean_leftovers()?;
     let started = Utc::now();
     let clock = Instant::now();
@@ -73,6 +79,8 @@ pub fn run_backup(
         files: 0,
         bytes: 0,
         sources: opts.sources.iter().map(|s| s.name.clone()).collect(),
+        databases: opts.mongo.as_ref().map(|m| m.databases.clone()).unwrap_or_default(),
+        documents: 0,
         error: None,
         host: host_name(),
         app_version: APP_VERSION.into(),
@@ -88,13 +96,12 @@ pub fn run_backup(
             return Err(e);
         }
     };
-    entry.archive = archive
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned());
+    entry.archive = archive.file_name().map(|n| n.to_string_lossy().into_owned());
     entry.size = std::fs::metadata(&archive).map(|m| m.len()).unwrap_or(0);
     entry.files = manifest.file_count();
     entry.bytes = manifest.file_bytes();
     entry.warnings = manifest.warnings.len() as u64;
+    entry.documents = MongoPart::of(&manifest).map(|m| m.total_documents()).unwrap_or(0);
     catalog.put(&entry)?;
     if opts.verify {
         match verify_archive(&archive, key, progress) {
@@ -111,11 +118,7 @@ pub fn run_backup(
             }
         }
     }
-    Ok(BackupOutcome {
-        entry,
-        archive,
-        manifest,
-    })
+    Ok(BackupOutcome { entry, archive, manifest })
 }
 
 fn write_archive(
@@ -127,11 +130,18 @@ fn write_archive(
     id: &str,
     started: chrono::DateTime<Utc>,
 ) -> Result<(PathBuf, Manifest)> {
-    if opts.sources.is_empty() {
+    if opts.sources.is_empty() && opts.mongo.is_none() {
         return Err(Error::Config(
-            "nothing to back up: no file sources are configured".into(),
+            "nothing to back up: no file sources and no MongoDB databases are configured".into(),
         ));
     }
+    // MongoDB first: the dump is spooled (its sizes and SHA-256s go into the manifest, which
+    // is the archive's first entry), in a private folder that goes away with this guard.
+    let spool = SpoolDir(catalog.dir().join(format!(".spool-{id}")));
+    let mongo = match &opts.mongo {
+        Some(m) => Some(crate::mongo::dump(m, &spool.0, progress)?),
+        None => None,
+    };
     progress.event(Event::Phase("scanning"));
     let mut warnings = Vec::new();
     let mut summaries = Vec::new();
@@ -142,10 +152,8 @@ fn write_archive(
             items.extend(c.items);
         }
     }
-    if summaries.is_empty() {
-        return Err(Error::Config(
-            "nothing to back up: every configured source is missing".into(),
-        ));
+    if summaries.is_empty() && mongo.is_none() {
+        return Err(Error::Config("nothing to back up: every configured source is missing".into()));
     }
     let manifest = Manifest {
         format: MANIFEST_FORMAT.into(),
@@ -158,32 +166,26 @@ fn write_archive(
         finished: Utc::now(),
         sources: summaries,
         entries: items.iter().map(|i| i.entry.clone()).collect(),
-        mongo: None,
+        mongo: mongo.as_ref().map(|m| serde_json::to_value(m).unwrap_or_default()),
         warnings,
     };
 
     progress.event(Event::Phase("archiving"));
-    progress.event(Event::Total(manifest.file_bytes()));
+    progress.event(Event::Total(manifest.file_bytes() + mongo.as_ref().map(MongoPart::total_bytes).unwrap_or(0)));
     let dest = catalog.archive_path(id);
     let mut file = AtomicFile::create(&dest)?;
     let tmp = file.tmp_path().to_path_buf();
     let werr = |e: std::io::Error| Error::io("write", &tmp, e);
-    let payload = PayloadWriter::new(
-        BufWriter::with_capacity(1 << 20, &mut file),
-        key,
-        &opts.payload,
-        rng,
-    )
-    .map_err(werr)?;
+    let payload =
+        PayloadWriter::new(BufWriter::with_capacity(1 << 20, &mut file), key, &opts.payload, rng).map_err(werr)?;
     let mut packer = Packer::new(payload);
-    packer
-        .add_bytes(
-            MANIFEST_PATH,
-            0o600,
-            started.timestamp(),
-            &manifest.to_json(),
-        )
-        .map_err(werr)?;
+    packer.add_bytes(MANIFEST_PATH, 0o600, started.timestamp(), &manifest.to_json()).map_err(werr)?;
+    if let Some(m) = &mongo {
+        pack_mongo(&mut packer, m, &spool.0, started.timestamp(), progress).map_err(|e| match e {
+            PackError::Source(e) => e,
+            PackError::Out(e) => werr(e),
+        })?;
+    }
     for item in &items {
         pack_item(&mut packer, item, progress).map_err(|e| match e {
             PackError::Source(e) => e,
@@ -195,6 +197,55 @@ fn write_archive(
     buf.into_inner().map_err(|e| werr(e.into_error()))?;
     file.commit()?;
     Ok((dest, manifest))
+}
+
+/// The spool folder of one run; removed when the run ends, however it ends.
+struct SpoolDir(PathBuf);
+
+impl Drop for SpoolDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Adds the spooled dump: per database, other files (a prelude) first, then each collection's
+/// metadata before its documents, so a restore can create a collection before filling it.
+fn pack_mongo<W: std::io::Write>(
+    packer: &mut Packer<W>,
+    m: &MongoPart,
+    spool: &std::path::Path,
+    mtime: i64,
+    progress: &dyn Progress,
+) -> std::result::Result<(), PackError> {
+    for db in &m.databases {
+        let mut order: Vec<&crate::mongo::FilePart> =
+            db.files.iter().filter(|f| !f.path.ends_with(".bson") && !f.path.ends_with(".metadata.json")).collect();
+        for c in &db.collections {
+            for suffix in [".metadata.json", ".bson"] {
+                let want = format!("{}/{}{suffix}", db.name, c.stem);
+                if let Some(f) = db.files.iter().find(|f| f.path == want) {
+                    order.push(f);
+                }
+            }
+        }
+        for f in order {
+            let path = spool.join(&f.path);
+            let item = Item {
+                entry: crate::manifest::Entry {
+                    path: format!("{MONGO_PREFIX}{}", f.path),
+                    kind: EntryType::File,
+                    mode: 0o600,
+                    mtime,
+                    size: Some(f.size),
+                    sha256: Some(f.sha256.clone()),
+                    target: None,
+                },
+                fs_path: path,
+            };
+            pack_item(packer, &item, progress)?;
+        }
+    }
+    Ok(())
 }
 
 enum PackError {
@@ -211,31 +262,20 @@ fn pack_item<W: std::io::Write>(
 ) -> std::result::Result<(), PackError> {
     let e = &item.entry;
     match e.kind {
-        EntryType::Dir => packer
-            .add_dir(&e.path, e.mode, e.mtime)
-            .map_err(PackError::Out),
-        EntryType::Symlink => packer
-            .add_symlink(&e.path, e.target.as_deref().unwrap_or(""), e.mode, e.mtime)
-            .map_err(PackError::Out),
+        EntryType::Dir => packer.add_dir(&e.path, e.mode, e.mtime).map_err(PackError::Out),
+        EntryType::Symlink => {
+            packer.add_symlink(&e.path, e.target.as_deref().unwrap_or(""), e.mode, e.mtime).map_err(PackError::Out)
+        }
         EntryType::File => {
             let size = e.size.unwrap_or(0);
-            let f = File::open(&item.fs_path)
-                .map_err(|err| PackError::Source(Error::io("read", &item.fs_path, err)))?;
+            let f =
+                File::open(&item.fs_path).map_err(|err| PackError::Source(Error::io("read", &item.fs_path, err)))?;
             let shown = item.fs_path.display().to_string();
-            let now = f
-                .metadata()
-                .map_err(|err| PackError::Source(Error::io("read", &item.fs_path, err)))?;
+            let now = f.metadata().map_err(|err| PackError::Source(Error::io("read", &item.fs_path, err)))?;
             if now.len() != size {
-                return Err(PackError::Source(Error::ChangedDuringBackup {
-                    path: shown,
-                    what: "its size changed",
-                }));
+                return Err(PackError::Source(Error::ChangedDuringBackup { path: shown, what: "its size changed" }));
             }
-            let reader = ReadCounter {
-                inner: f,
-                progress,
-                failed: None,
-            };
+            let reader = ReadCounter { inner: f, progress, failed: None };
             let mut reader = reader;
             let streamed = packer.add_stream(&e.path, e.mode, e.mtime, size, &mut reader);
             if let Some(err) = reader.failed.take() {
@@ -243,16 +283,10 @@ fn pack_item<W: std::io::Write>(
             }
             let streamed = streamed.map_err(PackError::Out)?;
             if streamed.size != size {
-                return Err(PackError::Source(Error::ChangedDuringBackup {
-                    path: shown,
-                    what: "it shrank",
-                }));
+                return Err(PackError::Source(Error::ChangedDuringBackup { path: shown, what: "it shrank" }));
             }
             if Some(&streamed.sha256) != e.sha256.as_ref() {
-                return Err(PackError::Source(Error::ChangedDuringBackup {
-                    path: shown,
-                    what: "its content changed",
-                }));
+                return Err(PackError::Source(Error::ChangedDuringBackup { path: shown, what: "its content changed" }));
             }
             Ok(())
         }

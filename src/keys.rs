@@ -81,8 +81,7 @@ impl KeyStore for KeyFile {
                 self.path.display()
             )));
         }
-        let text = std::fs::read_to_string(&self.path)
-            .map_err(|e| Error::io("read key file", &self.path, e))?;
+        let text = std::fs::read_to_string(&self.path).map_err(|e| Error::io("read key file", &self.path, e))?;
         parse_key_text(&text, &self.describe()).map(Some)
     }
 
@@ -122,11 +121,7 @@ pub fn resolve_key(env_value: Option<&str>, stores: &[&dyn KeyStore]) -> Result<
 /// Key file path from `--key-file` or `HRSM_BACKUP_KEY_FILE`.
 pub fn key_file_from(arg: Option<&Path>) -> Option<KeyFile> {
     arg.map(Path::to_path_buf)
-        .or_else(|| {
-            std::env::var_os("HRSM_BACKUP_KEY_FILE")
-                .filter(|v| !v.is_empty())
-                .map(PathBuf::from)
-        })
+        .or_else(|| std::env::var_os("HRSM_BACKUP_KEY_FILE").filter(|v| !v.is_empty()).map(PathBuf::from))
         .map(|path| KeyFile { path })
 }
 
@@ -157,9 +152,6 @@ mod tests {
     #[test]
     fn no_key_says_how_to_get_one() {
         let msg = resolve_key(None, &[]).unwrap_err().to_string();
-        assert!(
-            msg.contains("key generate") && msg.contains(ENV_KEY),
-            "{msg}"
-        );
+        assert!(msg.contains("key generate") && msg.contains(ENV_KEY), "{msg}");
     }
 }

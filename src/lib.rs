@@ -13,6 +13,7 @@
 //! let opts = BackupOptions {
 //!     destination: tmp.join("backups"),
 //!     sources: vec![SourceConfig::folder("uploads", tmp.join("uploads"))],
+//!     mongo: None,
 //!     payload: PayloadOptions::default(),
 //!     verify: true,
 //! };
@@ -36,7 +37,9 @@ mod error;
 mod fsutil;
 mod job;
 mod keys;
+mod lock;
 mod manifest;
+pub mod mongo;
 mod pack;
 mod payload;
 mod pipeline;
@@ -53,15 +56,12 @@ pub use crypto::{KeyId, MasterKey};
 pub use error::{Error, Result};
 pub use fsutil::{write_atomic, AtomicFile};
 pub use job::{host_name, run_backup, BackupOptions, BackupOutcome, APP_VERSION};
-pub use keys::{
-    key_file_from, parse_key_text, recovery_text, resolve_key, KeyFile, KeyStore, ENV_KEY,
-};
+pub use keys::{key_file_from, parse_key_text, recovery_text, resolve_key, KeyFile, KeyStore, ENV_KEY};
+pub use lock::DestinationLock;
 pub use manifest::{Entry, EntryType, Manifest, SourceSummary};
 pub use pack::Packer;
 pub use payload::{PayloadOptions, PayloadStats, PayloadWriter, SecureRng};
 pub use progress::{Event, NoProgress, Progress};
-pub use restore::{
-    plan_file_restore, restore_files, FileRestoreOptions, RestorePlan, RestoreReport,
-};
+pub use restore::{plan_file_restore, restore_files, FileRestoreOptions, RestorePlan, RestoreReport};
 pub use unpack::{header_info, read_archive, read_manifest, EntryInfo, Kind, ReadSummary};
 pub use verify::{verify_archive, VerifyReport};

@@ -65,13 +65,9 @@ pub struct Entry {
 
 impl Manifest {
     pub fn parse(bytes: &[u8]) -> Result<Self, String> {
-        let m: Manifest = serde_json::from_slice(bytes)
-            .map_err(|e| format!("manifest.json is not valid: {e}"))?;
+        let m: Manifest = serde_json::from_slice(bytes).map_err(|e| format!("manifest.json is not valid: {e}"))?;
         if m.format != MANIFEST_FORMAT {
-            return Err(format!(
-                "manifest.json has format {:?}, expected {MANIFEST_FORMAT:?}",
-                m.format
-            ));
+            return Err(format!("manifest.json has format {:?}, expected {MANIFEST_FORMAT:?}", m.format));
         }
         if m.version != MANIFEST_VERSION {
             return Err(format!(
@@ -93,9 +89,6 @@ impl Manifest {
     }
 
     pub fn file_count(&self) -> u64 {
-        self.entries
-            .iter()
-            .filter(|e| e.kind == EntryType::File)
-            .count() as u64
+        self.entries.iter().filter(|e| e.kind == EntryType::File).count() as u64
     }
 }

@@ -25,9 +25,7 @@ pub struct Streamed {
 
 impl<W: Write> Packer<W> {
     pub fn new(out: W) -> Self {
-        Packer {
-            tar: tar::Builder::new(out),
-        }
+        Packer { tar: tar::Builder::new(out) }
     }
 
     fn header(
@@ -42,11 +40,7 @@ impl<W: Write> Packer<W> {
         let mut pax: Vec<(&str, Vec<u8>)> = Vec::new();
         let mut h = Header::new_ustar();
         h.set_entry_type(kind);
-        let name = if kind == EntryType::Directory {
-            format!("{path}/")
-        } else {
-            path.to_string()
-        };
+        let name = if kind == EntryType::Directory { format!("{path}/") } else { path.to_string() };
         if fits_ustar(&name) {
             h.as_old_mut().name[..name.len()].copy_from_slice(name.as_bytes());
         } else {
@@ -71,21 +65,13 @@ impl<W: Write> Packer<W> {
         h.set_gid(0);
         h.set_cksum();
         if !pax.is_empty() {
-            self.tar
-                .append_pax_extensions(pax.iter().map(|(k, v)| (*k, v.as_slice())))?;
+            self.tar.append_pax_extensions(pax.iter().map(|(k, v)| (*k, v.as_slice())))?;
         }
         Ok(h)
     }
 
     pub fn add_bytes(&mut self, path: &str, mode: u32, mtime: i64, data: &[u8]) -> io::Result<()> {
-        let h = self.header(
-            path,
-            EntryType::Regular,
-            mode,
-            mtime,
-            data.len() as u64,
-            None,
-        )?;
+        let h = self.header(path, EntryType::Regular, mode, mtime, data.len() as u64, None)?;
         self.tar.append(&h, data)
     }
 
@@ -94,13 +80,7 @@ impl<W: Write> Packer<W> {
         self.tar.append(&h, io::empty())
     }
 
-    pub fn add_symlink(
-        &mut self,
-        path: &str,
-        target: &str,
-        mode: u32,
-        mtime: i64,
-    ) -> io::Result<()> {
+    pub fn add_symlink(&mut self, path: &str, target: &str, mode: u32, mtime: i64) -> io::Result<()> {
         let h = self.header(path, EntryType::Symlink, mode, mtime, 0, Some(target))?;
         self.tar.append(&h, io::empty())
     }
@@ -116,16 +96,9 @@ impl<W: Write> Packer<W> {
         data: impl Read,
     ) -> io::Result<Streamed> {
         let h = self.header(path, EntryType::Regular, mode, mtime, size, None)?;
-        let mut hashing = HashingReader {
-            inner: data.take(size),
-            hash: Sha256::new(),
-            count: 0,
-        };
+        let mut hashing = HashingReader { inner: data.take(size), hash: Sha256::new(), count: 0 };
         self.tar.append(&h, &mut hashing)?;
-        Ok(Streamed {
-            size: hashing.count,
-            sha256: hex::encode(hashing.hash.finalize()),
-        })
+        Ok(Streamed { size: hashing.count, sha256: hex::encode(hashing.hash.finalize()) })
     }
 
     /// Writes the end-of-archive marker and returns the output.
@@ -141,11 +114,7 @@ fn fits_ustar(name: &str) -> bool {
 /// The ustar field of an entry whose real name is in a pax header: an ASCII prefix, so that a
 /// reader that ignores pax still sees something recognisable.
 fn set_placeholder(field: &mut [u8], name: &str) {
-    let ascii: Vec<u8> = name
-        .bytes()
-        .map(|b| if b.is_ascii_graphic() { b } else { b'_' })
-        .take(field.len())
-        .collect();
+    let ascii: Vec<u8> = name.bytes().map(|b| if b.is_ascii_graphic() { b } else { b'_' }).take(field.len()).collect();
     field[..ascii.len()].copy_from_slice(&ascii);
 }
 

@@ -33,11 +33,7 @@ pub struct PayloadOptions {
 
 impl Default for PayloadOptions {
     fn default() -> Self {
-        PayloadOptions {
-            block_size: 1 << 20,
-            level: 6,
-            threads: 0,
-        }
+        PayloadOptions { block_size: 1 << 20, level: 6, threads: 0 }
     }
 }
 
@@ -46,9 +42,7 @@ impl PayloadOptions {
         if self.threads > 0 {
             self.threads
         } else {
-            std::thread::available_parallelism()
-                .map(|n| n.get())
-                .unwrap_or(2)
+            std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2)
         }
     }
 
@@ -88,19 +82,11 @@ pub struct PayloadWriter<W: Write> {
 }
 
 impl<W: Write> PayloadWriter<W> {
-    pub fn new(
-        mut out: W,
-        master: &MasterKey,
-        opts: &PayloadOptions,
-        mut rng: Box<dyn SecureRng>,
-    ) -> io::Result<Self> {
+    pub fn new(mut out: W, master: &MasterKey, opts: &PayloadOptions, mut rng: Box<dyn SecureRng>) -> io::Result<Self> {
         if opts.block_size == 0 || opts.block_size > 8 << 20 || opts.level > 9 {
-            return Err(io::Error::other(
-                "block size must be 1 B..8 MiB and gzip level 0..9",
-            ));
+            return Err(io::Error::other("block size must be 1 B..8 MiB and gzip level 0..9"));
         }
-        let sealer: Arc<ChunkSealer> =
-            Arc::new(write_header(&mut out, master, opts.max_plain(), &mut *rng)?);
+        let sealer: Arc<ChunkSealer> = Arc::new(write_header(&mut out, master, opts.max_plain(), &mut *rng)?);
         let level = opts.level;
         let threads = opts.worker_count();
         let pool = OrderedPool::new(threads, move |job: Job| seal_block(&sealer, level, job));
@@ -112,10 +98,7 @@ impl<W: Write> PayloadWriter<W> {
             block_size: opts.block_size,
             max_in_flight: 2 * threads + 1,
             next_index: 0,
-            stats: PayloadStats {
-                archive_bytes: crate::container::HEADER_LEN as u64,
-                ..Default::default()
-            },
+            stats: PayloadStats { archive_bytes: crate::container::HEADER_LEN as u64, ..Default::default() },
         })
     }
 
@@ -123,12 +106,7 @@ impl<W: Write> PayloadWriter<W> {
         let mut iv = [0u8; IV_LEN];
         self.rng.fill_bytes(&mut iv);
         let data = std::mem::replace(&mut self.block, Vec::with_capacity(self.block_size));
-        self.pool.submit(Job {
-            index: self.next_index,
-            is_final,
-            iv,
-            data,
-        });
+        self.pool.submit(Job { index: self.next_index, is_final, iv, data });
         self.next_index += 1;
         while let Some(done) = self.pool.try_next() {
             self.emit(done)?;
@@ -142,12 +120,8 @@ impl<W: Write> PayloadWriter<W> {
         Ok(())
     }
 
-    fn emit(
-        &mut self,
-        done: Result<io::Result<Vec<u8>>, crate::pipeline::WorkerPanic>,
-    ) -> io::Result<()> {
-        let bytes =
-            done.map_err(|p| io::Error::other(format!("compression worker failed: {}", p.0)))??;
+    fn emit(&mut self, done: Result<io::Result<Vec<u8>>, crate::pipeline::WorkerPanic>) -> io::Result<()> {
+        let bytes = done.map_err(|p| io::Error::other(format!("compression worker failed: {}", p.0)))??;
         self.out.write_all(&bytes)?;
         self.stats.archive_bytes += bytes.len() as u64;
         self.stats.chunks += 1;
@@ -206,15 +180,8 @@ fn gzip_member(data: &[u8], level: u32) -> io::Result<Vec<u8>> {
     if data.is_empty() {
         return Ok(Vec::new());
     }
-    let level = if level > 0 && looks_incompressible(data)? {
-        0
-    } else {
-        level
-    };
-    let mut enc = GzEncoder::new(
-        Vec::with_capacity(data.len() / 2 + 64),
-        Compression::new(level),
-    );
+    let level = if level > 0 && looks_incompressible(data)? { 0 } else { level };
+    let mut enc = GzEncoder::new(Vec::with_capacity(data.len() / 2 + 64), Compression::new(level));
     enc.write_all(data)?;
     enc.finish()
 }
@@ -229,10 +196,7 @@ fn looks_incompressible(data: &[u8]) -> io::Result<bool> {
     for i in 0..4 {
         let start = (data.len() - WINDOW) * i / 3;
         let sample = &data[start..start + WINDOW];
-        let mut enc = flate2::write::DeflateEncoder::new(
-            Vec::with_capacity(WINDOW + 64),
-            Compression::fast(),
-        );
+        let mut enc = flate2::write::DeflateEncoder::new(Vec::with_capacity(WINDOW + 64), Compression::fast());
         enc.write_all(sample)?;
         if (enc.finish()?.len() as f64) < WINDOW as f64 * 0.97 {
             return Ok(false);

@@ -56,14 +56,7 @@ impl<I: Send + 'static, O: Send + 'static> OrderedPool<I, O> {
                 })
             })
             .collect();
-        OrderedPool {
-            jobs: Some(job_tx),
-            results: res_rx,
-            parked: BTreeMap::new(),
-            next_in: 0,
-            next_out: 0,
-            workers,
-        }
+        OrderedPool { jobs: Some(job_tx), results: res_rx, parked: BTreeMap::new(), next_in: 0, next_out: 0, workers }
     }
 
     /// Jobs submitted whose results have not been taken yet.

@@ -61,10 +61,7 @@ pub fn plan_file_restore(
     Ok((manifest, plan))
 }
 
-fn selected<'m>(
-    manifest: &'m Manifest,
-    only: Option<&str>,
-) -> impl Iterator<Item = &'m Entry> + 'm {
+fn selected<'m>(manifest: &'m Manifest, only: Option<&str>) -> impl Iterator<Item = &'m Entry> + 'm {
     let prefix = only.map(|s| (format!("{FILES_PREFIX}{s}"), format!("{FILES_PREFIX}{s}/")));
     manifest.entries.iter().filter(move |e| match &prefix {
         Some((root, under)) => e.path == *root || e.path.starts_with(under.as_str()),
@@ -74,14 +71,10 @@ fn selected<'m>(
 
 /// Where an archive path goes, relative to the target (`files/a/b` -> `a/b`).
 fn relative_target(path: &str) -> Result<PathBuf> {
-    let rest = path.strip_prefix(FILES_PREFIX).ok_or(Error::UnsafeEntry {
-        path: path.into(),
-        reason: "it is not under files/",
-    })?;
-    let name = safe_name(Path::new(rest)).map_err(|reason| Error::UnsafeEntry {
-        path: path.into(),
-        reason,
-    })?;
+    let rest = path
+        .strip_prefix(FILES_PREFIX)
+        .ok_or(Error::UnsafeEntry { path: path.into(), reason: "it is not under files/" })?;
+    let name = safe_name(Path::new(rest)).map_err(|reason| Error::UnsafeEntry { path: path.into(), reason })?;
     Ok(PathBuf::from(name))
 }
 
@@ -90,10 +83,7 @@ fn relative_target(path: &str) -> Result<PathBuf> {
 fn check_link(rel: &Path, target: &str, path: &str) -> Result<()> {
     let t = Path::new(target);
     if t.is_absolute() {
-        return Err(Error::UnsafeEntry {
-            path: path.into(),
-            reason: "it is a symbolic link to an absolute path",
-        });
+        return Err(Error::UnsafeEntry { path: path.into(), reason: "it is a symbolic link to an absolute path" });
     }
     // Depth below the source root of the folder holding the link.
     let mut depth = rel.components().count() as i64 - 2;
@@ -123,10 +113,7 @@ fn plan_from_manifest(manifest: &Manifest, opts: &FileRestoreOptions) -> Result<
     if let Some(only) = &opts.only {
         if !manifest.sources.iter().any(|s| &s.name == only) {
             let names: Vec<&str> = manifest.sources.iter().map(|s| s.name.as_str()).collect();
-            return Err(Error::Usage(format!(
-                "source {only:?} is not in this backup; it holds: {}",
-                names.join(", ")
-            )));
+            return Err(Error::Usage(format!("source {only:?} is not in this backup; it holds: {}", names.join(", "))));
         }
     }
     let mut plan = RestorePlan::default();
@@ -166,17 +153,8 @@ fn plan_from_manifest(manifest: &Manifest, opts: &FileRestoreOptions) -> Result<
         }
     }
     if !conflicts.is_empty() {
-        let examples = conflicts
-            .iter()
-            .take(3)
-            .cloned()
-            .collect::<Vec<_>>()
-            .join(", ");
-        return Err(Error::RestoreConflict {
-            target: opts.target.clone(),
-            count: conflicts.len(),
-            examples,
-        });
+        let examples = conflicts.iter().take(3).cloned().collect::<Vec<_>>().join(", ");
+        return Err(Error::RestoreConflict { target: opts.target.clone(), count: conflicts.len(), examples });
     }
     Ok(plan)
 }
@@ -216,11 +194,7 @@ pub fn restore_files(
 ) -> Result<RestoreReport> {
     let (_, plan) = plan_file_restore(archive, key, opts)?;
     let created_target = !opts.target.exists();
-    let existing_ancestor = opts
-        .target
-        .ancestors()
-        .find(|a| a.is_dir())
-        .unwrap_or(Path::new("."));
+    let existing_ancestor = opts.target.ancestors().find(|a| a.is_dir()).unwrap_or(Path::new("."));
     if let Some(free) = free_bytes(existing_ancestor) {
         if free < plan.bytes {
             return Err(Error::Usage(format!(
@@ -233,9 +207,7 @@ pub fn restore_files(
     }
     create_private_dir_all(&opts.target)?;
     let staging = Staging {
-        dir: opts
-            .target
-            .join(format!(".hrsm-restore-{}", std::process::id())),
+        dir: opts.target.join(format!(".hrsm-restore-{}", std::process::id())),
         target: opts.target.clone(),
         created_target,
     };
@@ -249,14 +221,9 @@ pub fn restore_files(
         archive,
         key,
         |m| {
-            let wanted: HashMap<String, Entry> = selected(m, only.as_deref())
-                .map(|e| (e.path.clone(), e.clone()))
-                .collect();
-            Ok(Extract {
-                wanted,
-                links: Vec::new(),
-                fixups: Vec::new(),
-            })
+            let wanted: HashMap<String, Entry> =
+                selected(m, only.as_deref()).map(|e| (e.path.clone(), e.clone())).collect();
+            Ok(Extract { wanted, links: Vec::new(), fixups: Vec::new() })
         },
         |st, info, content| {
             if !info.path.starts_with(FILES_PREFIX) {
@@ -268,10 +235,7 @@ pub fn restore_files(
                 _ => None,
             };
             if let Some(reason) = reason {
-                return Err(Error::UnsafeEntry {
-                    path: info.path.clone(),
-                    reason,
-                });
+                return Err(Error::UnsafeEntry { path: info.path.clone(), reason });
             }
             let Some(want) = st.wanted.remove(&info.path) else {
                 if only.is_some() {
@@ -279,10 +243,7 @@ pub fn restore_files(
                 }
                 return Err(Error::Corrupt {
                     path: archive.to_path_buf(),
-                    reason: format!(
-                        "entry {:?} is not in the manifest (or appears twice)",
-                        info.path
-                    ),
+                    reason: format!("entry {:?} is not in the manifest (or appears twice)", info.path),
                 });
             };
             let rel = relative_target(&info.path)?;
@@ -299,10 +260,7 @@ pub fn restore_files(
                     if Some(size) != want.size || Some(&sha) != want.sha256.as_ref() {
                         return Err(Error::Corrupt {
                             path: archive.to_path_buf(),
-                            reason: format!(
-                                "{} does not match the manifest (size or SHA-256 differ)",
-                                info.path
-                            ),
+                            reason: format!("{} does not match the manifest (size or SHA-256 differ)", info.path),
                         });
                     }
                 }
@@ -315,10 +273,7 @@ pub fn restore_files(
                 _ => {
                     return Err(Error::Corrupt {
                         path: archive.to_path_buf(),
-                        reason: format!(
-                            "{} has type {:?} but the manifest says {:?}",
-                            info.path, info.kind, want.kind
-                        ),
+                        reason: format!("{} has type {:?} but the manifest says {:?}", info.path, info.kind, want.kind),
                     })
                 }
             }
@@ -329,10 +284,7 @@ pub fn restore_files(
     if let Some(missing) = state.wanted.keys().next() {
         return Err(Error::Corrupt {
             path: archive.to_path_buf(),
-            reason: format!(
-                "{} manifest entries are missing from the archive, e.g. {missing}",
-                state.wanted.len()
-            ),
+            reason: format!("{} manifest entries are missing from the archive, e.g. {missing}", state.wanted.len()),
         });
     }
     for (path, target) in &state.links {
@@ -350,8 +302,7 @@ pub fn restore_files(
                 filetime::set_file_mtime(&p, t).map_err(|e| Error::io("set time of", &p, e))?;
             }
             EntryType::Symlink => {
-                filetime::set_symlink_file_times(&p, t, t)
-                    .map_err(|e| Error::io("set time of", &p, e))?;
+                filetime::set_symlink_file_times(&p, t, t).map_err(|e| Error::io("set time of", &p, e))?;
             }
             EntryType::Dir => {}
         }
@@ -363,11 +314,7 @@ pub fn restore_files(
         let dent = dent.map_err(|e| Error::io("list", &staging.dir, e))?;
         merge_move(&dent.path(), &opts.target.join(dent.file_name()))?;
     }
-    let mut dirs: Vec<_> = state
-        .fixups
-        .iter()
-        .filter(|f| f.1 == EntryType::Dir)
-        .collect();
+    let mut dirs: Vec<_> = state.fixups.iter().filter(|f| f.1 == EntryType::Dir).collect();
     dirs.sort_by_key(|f| std::cmp::Reverse(f.0.components().count()));
     for (rel, _, mode, mtime) in dirs {
         let p = opts.target.join(rel);
@@ -379,10 +326,7 @@ pub fn restore_files(
     let mut staging = staging;
     staging.created_target = false;
     drop(staging);
-    Ok(RestoreReport {
-        target: opts.target.clone(),
-        plan,
-    })
+    Ok(RestoreReport { target: opts.target.clone(), plan })
 }
 
 struct Extract {
@@ -391,25 +335,18 @@ struct Extract {
     fixups: Vec<(PathBuf, EntryType, u32, i64)>,
 }
 
-fn write_file(
-    dest: &Path,
-    content: &mut dyn io::Read,
-    progress: &dyn Progress,
-) -> Result<(u64, String)> {
+fn write_file(dest: &Path, content: &mut dyn io::Read, progress: &dyn Progress) -> Result<(u64, String)> {
     let mut f = create_private_file(dest)?;
     let mut h = Sha256::new();
     let mut buf = vec![0u8; 256 * 1024];
     let mut size = 0u64;
     loop {
-        let n = content
-            .read(&mut buf)
-            .map_err(|e| Error::io("read archive entry for", dest, e))?;
+        let n = content.read(&mut buf).map_err(|e| Error::io("read archive entry for", dest, e))?;
         if n == 0 {
             break;
         }
         h.update(&buf[..n]);
-        f.write_all(&buf[..n])
-            .map_err(|e| Error::io("write", dest, e))?;
+        f.write_all(&buf[..n]).map_err(|e| Error::io("write", dest, e))?;
         size += n as u64;
         progress.event(Event::Advance(n as u64));
     }
@@ -424,12 +361,7 @@ fn merge_move(src: &Path, dst: &Path) -> Result<()> {
             fs::rename(src, dst).map_err(|e| Error::io("move into place", dst, e))
         }
         Err(e) => Err(Error::io("inspect", dst, e)),
-        Ok(m)
-            if m.is_dir()
-                && fs::symlink_metadata(src)
-                    .map(|s| s.is_dir())
-                    .unwrap_or(false) =>
-        {
+        Ok(m) if m.is_dir() && fs::symlink_metadata(src).map(|s| s.is_dir()).unwrap_or(false) => {
             let rd = fs::read_dir(src).map_err(|e| Error::io("list", src, e))?;
             for dent in rd {
                 let dent = dent.map_err(|e| Error::io("list", src, e))?;
@@ -438,11 +370,9 @@ fn merge_move(src: &Path, dst: &Path) -> Result<()> {
             fs::remove_dir(src).map_err(|e| Error::io("remove", src, e))
         }
         Ok(m) if !m.is_dir() => fs::rename(src, dst).map_err(|e| Error::io("replace", dst, e)),
-        Ok(_) => Err(Error::RestoreConflict {
-            target: dst.to_path_buf(),
-            count: 1,
-            examples: dst.display().to_string(),
-        }),
+        Ok(_) => {
+            Err(Error::RestoreConflict { target: dst.to_path_buf(), count: 1, examples: dst.display().to_string() })
+        }
     }
 }
 

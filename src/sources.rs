@@ -40,11 +40,7 @@ pub fn collect(
     let root_meta = match fs::symlink_metadata(&src.path) {
         Ok(m) => m,
         Err(e) if e.kind() == io::ErrorKind::NotFound && !src.required => {
-            let w = format!(
-                "source '{}': {} does not exist (optional source, skipped)",
-                src.name,
-                src.path.display()
-            );
+            let w = format!("source '{}': {} does not exist (optional source, skipped)", src.name, src.path.display());
             progress.event(Event::Warning(w.clone()));
             warnings.push(w);
             return Ok(None);
@@ -73,14 +69,10 @@ pub fn collect(
         walker.walk_dir(&prefix)?;
     } else {
         // A single file: stored as files/<name>/<file name>, under a folder entry like any other.
-        let name = src
-            .path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .ok_or_else(|| Error::Source {
-                source_name: src.name.clone(),
-                message: format!("{} has no usable file name", src.path.display()),
-            })?;
+        let name = src.path.file_name().and_then(|n| n.to_str()).ok_or_else(|| Error::Source {
+            source_name: src.name.clone(),
+            message: format!("{} has no usable file name", src.path.display()),
+        })?;
         walker.items.push(Item {
             entry: Entry {
                 path: prefix.clone(),
@@ -97,18 +89,10 @@ pub fn collect(
         walker.add(&path, &format!("{prefix}/{name}"), root_meta)?;
     }
     let items = walker.items;
-    let files = items
-        .iter()
-        .filter(|i| i.entry.kind == EntryType::File)
-        .count() as u64;
+    let files = items.iter().filter(|i| i.entry.kind == EntryType::File).count() as u64;
     let bytes = items.iter().filter_map(|i| i.entry.size).sum();
     Ok(Some(CollectedSource {
-        summary: SourceSummary {
-            name: src.name.clone(),
-            path: src.path.display().to_string(),
-            files,
-            bytes,
-        },
+        summary: SourceSummary { name: src.name.clone(), path: src.path.display().to_string(), files, bytes },
         items,
     }))
 }
@@ -116,14 +100,9 @@ pub fn collect(
 fn build_globs(src: &SourceConfig, patterns: &[String]) -> Result<GlobSet> {
     let mut b = GlobSetBuilder::new();
     for p in patterns {
-        b.add(
-            globset::Glob::new(p).map_err(|e| {
-                Error::Config(format!("source {:?}: bad glob {p:?}: {e}", src.name))
-            })?,
-        );
+        b.add(globset::Glob::new(p).map_err(|e| Error::Config(format!("source {:?}: bad glob {p:?}: {e}", src.name)))?);
     }
-    b.build()
-        .map_err(|e| Error::Config(format!("source {:?}: {e}", src.name)))
+    b.build().map_err(|e| Error::Config(format!("source {:?}: {e}", src.name)))
 }
 
 struct Walker<'a> {
@@ -155,19 +134,13 @@ impl Walker<'_> {
 
     fn walk_dir(&mut self, prefix: &str) -> Result<()> {
         let root = self.src.path.clone();
-        let mut it = walkdir::WalkDir::new(&root)
-            .follow_links(false)
-            .sort_by_file_name()
-            .into_iter();
+        let mut it = walkdir::WalkDir::new(&root).follow_links(false).sort_by_file_name().into_iter();
         while let Some(next) = it.next() {
             let dent = match next {
                 Ok(d) => d,
                 Err(e) => {
                     let path = e.path().unwrap_or(&root).to_path_buf();
-                    let why = e
-                        .io_error()
-                        .map(describe_io)
-                        .unwrap_or_else(|| e.to_string());
+                    let why = e.io_error().map(describe_io).unwrap_or_else(|| e.to_string());
                     self.unreadable(&path, why)?;
                     continue;
                 }
@@ -193,26 +166,15 @@ impl Walker<'_> {
             let meta = match dent.metadata() {
                 Ok(m) => m,
                 Err(e) => {
-                    let why = e
-                        .io_error()
-                        .map(describe_io)
-                        .unwrap_or_else(|| e.to_string());
+                    let why = e.io_error().map(describe_io).unwrap_or_else(|| e.to_string());
                     self.unreadable(dent.path(), why)?;
                     continue;
                 }
             };
-            if !is_root
-                && !meta.is_dir()
-                && !self.include.is_empty()
-                && !self.include.is_match(&rel)
-            {
+            if !is_root && !meta.is_dir() && !self.include.is_empty() && !self.include.is_match(&rel) {
                 continue;
             }
-            let tar_path = if is_root {
-                prefix.to_string()
-            } else {
-                format!("{prefix}/{rel_str}")
-            };
+            let tar_path = if is_root { prefix.to_string() } else { format!("{prefix}/{rel_str}") };
             self.add(dent.path(), &tar_path, meta)?;
         }
         if !self.include.is_empty() {
@@ -229,15 +191,11 @@ impl Walker<'_> {
             .filter(|i| i.entry.kind != EntryType::Dir)
             .flat_map(|i| {
                 let p = i.entry.path.as_str();
-                p.match_indices('/')
-                    .map(|(at, _)| p[..at].to_string())
-                    .collect::<Vec<_>>()
+                p.match_indices('/').map(|(at, _)| p[..at].to_string()).collect::<Vec<_>>()
             })
             .collect();
         let root = format!("{FILES_PREFIX}{}", self.src.name);
-        self.items.retain(|i| {
-            i.entry.kind != EntryType::Dir || i.entry.path == root || needed.contains(&i.entry.path)
-        });
+        self.items.retain(|i| i.entry.kind != EntryType::Dir || i.entry.path == root || needed.contains(&i.entry.path));
     }
 
     fn add(&mut self, path: &Path, tar_path: &str, meta: fs::Metadata) -> Result<()> {
@@ -285,10 +243,7 @@ impl Walker<'_> {
             };
             return self.unreadable(path, format!("{what}, which a backup cannot hold"));
         }
-        self.items.push(Item {
-            entry,
-            fs_path: path.to_path_buf(),
-        });
+        self.items.push(Item { entry, fs_path: path.to_path_buf() });
         Ok(())
     }
 }

@@ -53,30 +53,18 @@ fn open_file(path: &Path) -> Result<File> {
 /// The header fields readable without a key (key id, chunk size).
 pub fn header_info(path: &Path) -> Result<HeaderInfo> {
     let mut f = BufReader::new(open_file(path)?);
-    peek_key_id(&mut f).map_err(|source| Error::Archive {
-        path: path.to_path_buf(),
-        source,
-    })
+    peek_key_id(&mut f).map_err(|source| Error::Archive { path: path.to_path_buf(), source })
 }
 
 /// Maps a failure anywhere in the stack to the most precise error: the container's reason if
 /// the container failed (gzip and tar only see a generic io error), else the io error.
 fn explain(path: &Path, sticky: &StickyError, e: io::Error, what: &str) -> Error {
     if let Some(u) = e.get_ref().and_then(|x| x.downcast_ref::<UnsafeName>()) {
-        return Error::UnsafeEntry {
-            path: u.path.clone(),
-            reason: u.reason,
-        };
+        return Error::UnsafeEntry { path: u.path.clone(), reason: u.reason };
     }
     match sticky.get() {
-        Some(source) => Error::Archive {
-            path: path.to_path_buf(),
-            source,
-        },
-        None => Error::Corrupt {
-            path: path.to_path_buf(),
-            reason: format!("{what}: {e}"),
-        },
+        Some(source) => Error::Archive { path: path.to_path_buf(), source },
+        None => Error::Corrupt { path: path.to_path_buf(), reason: format!("{what}: {e}") },
     }
 }
 
@@ -90,13 +78,8 @@ pub fn read_archive<T>(
     mut visit: impl FnMut(&mut T, &EntryInfo, &mut dyn Read) -> Result<()>,
 ) -> Result<(ReadSummary, T)> {
     let file = open_file(path)?;
-    let container =
-        ContainerReader::open(BufReader::with_capacity(1 << 20, file), key).map_err(|source| {
-            Error::Archive {
-                path: path.to_path_buf(),
-                source,
-            }
-        })?;
+    let container = ContainerReader::open(BufReader::with_capacity(1 << 20, file), key)
+        .map_err(|source| Error::Archive { path: path.to_path_buf(), source })?;
     let sticky = container.sticky_error();
     let mut archive = tar::Archive::new(MultiGzDecoder::new(container));
     let mut manifest: Option<Manifest> = None;
@@ -104,14 +87,10 @@ pub fn read_archive<T>(
     let mut state: Option<T> = None;
     let mut count = 0u64;
     {
-        let entries = archive
-            .entries()
-            .map_err(|e| explain(path, &sticky, e, "cannot read the tar stream"))?;
+        let entries = archive.entries().map_err(|e| explain(path, &sticky, e, "cannot read the tar stream"))?;
         for entry in entries {
-            let mut entry =
-                entry.map_err(|e| explain(path, &sticky, e, "cannot read the tar stream"))?;
-            let info =
-                describe(&mut entry).map_err(|e| explain(path, &sticky, e, "bad tar entry"))?;
+            let mut entry = entry.map_err(|e| explain(path, &sticky, e, "cannot read the tar stream"))?;
+            let info = describe(&mut entry).map_err(|e| explain(path, &sticky, e, "bad tar entry"))?;
             count += 1;
             if manifest.is_none() {
                 if info.path != MANIFEST_PATH || info.kind != Kind::File {
@@ -127,32 +106,22 @@ pub fn read_archive<T>(
                     });
                 }
                 let mut bytes = Vec::with_capacity(info.size as usize);
-                entry
-                    .read_to_end(&mut bytes)
-                    .map_err(|e| explain(path, &sticky, e, "cannot read manifest.json"))?;
-                let m = Manifest::parse(&bytes).map_err(|reason| Error::Corrupt {
-                    path: path.to_path_buf(),
-                    reason,
-                })?;
+                entry.read_to_end(&mut bytes).map_err(|e| explain(path, &sticky, e, "cannot read manifest.json"))?;
+                let m =
+                    Manifest::parse(&bytes).map_err(|reason| Error::Corrupt { path: path.to_path_buf(), reason })?;
                 if let Some(f) = on_manifest.take() {
                     state = Some(f(&m)?);
                 }
                 manifest = Some(m);
                 continue;
             }
-            let Some(st) = state.as_mut() else {
-                unreachable!("state is set with the manifest")
-            };
-            let mut reader = StickyRead {
-                inner: &mut entry,
-                sticky: &sticky,
-            };
+            let Some(st) = state.as_mut() else { unreachable!("state is set with the manifest") };
+            let mut reader = StickyRead { inner: &mut entry, sticky: &sticky };
             visit(st, &info, &mut reader).map_err(|e| match (&e, sticky.get()) {
                 // A visitor's io error may really be the container failing underneath it.
-                (Error::Io { .. } | Error::Corrupt { .. }, Some(source)) => Error::Archive {
-                    path: path.to_path_buf(),
-                    source,
-                },
+                (Error::Io { .. } | Error::Corrupt { .. }, Some(source)) => {
+                    Error::Archive { path: path.to_path_buf(), source }
+                }
                 _ => e,
             })?;
         }
@@ -160,15 +129,12 @@ pub fn read_archive<T>(
     // Tar's end marker is not the end of the archive: read on to the final chunk so that
     // truncation and appended data are caught here, not ignored.
     let mut rest = archive.into_inner();
-    io::copy(&mut rest, &mut io::sink())
-        .map_err(|e| explain(path, &sticky, e, "bad data after the tar stream"))?;
+    io::copy(&mut rest, &mut io::sink()).map_err(|e| explain(path, &sticky, e, "bad data after the tar stream"))?;
     let container = rest.into_inner();
     if !container.is_complete() {
         return Err(Error::Archive {
             path: path.to_path_buf(),
-            source: crate::container::ContainerError::Truncated {
-                chunks: container.chunks_read(),
-            },
+            source: crate::container::ContainerError::Truncated { chunks: container.chunks_read() },
         });
     }
     let manifest = manifest.ok_or_else(|| Error::Corrupt {
@@ -179,38 +145,21 @@ pub fn read_archive<T>(
         path: path.to_path_buf(),
         reason: "the archive holds no manifest.json".into(),
     })?;
-    Ok((
-        ReadSummary {
-            manifest,
-            chunks: container.chunks_read(),
-            entries: count,
-        },
-        state,
-    ))
+    Ok((ReadSummary { manifest, chunks: container.chunks_read(), entries: count }, state))
 }
 
 /// Reads only as far as the manifest: fast (first chunk), for `inspect` and restore planning.
 /// Authenticates what it reads, but does not check the rest of the archive.
 pub fn read_manifest(path: &Path, key: &MasterKey) -> Result<Manifest> {
     let file = open_file(path)?;
-    let container =
-        ContainerReader::open(BufReader::new(file), key).map_err(|source| Error::Archive {
-            path: path.to_path_buf(),
-            source,
-        })?;
+    let container = ContainerReader::open(BufReader::new(file), key)
+        .map_err(|source| Error::Archive { path: path.to_path_buf(), source })?;
     let sticky = container.sticky_error();
     let mut archive = tar::Archive::new(MultiGzDecoder::new(container));
-    let mut entries = archive
-        .entries()
-        .map_err(|e| explain(path, &sticky, e, "cannot read the tar stream"))?;
+    let mut entries = archive.entries().map_err(|e| explain(path, &sticky, e, "cannot read the tar stream"))?;
     let mut entry = match entries.next() {
         Some(e) => e.map_err(|e| explain(path, &sticky, e, "cannot read the tar stream"))?,
-        None => {
-            return Err(Error::Corrupt {
-                path: path.to_path_buf(),
-                reason: "the archive is empty".into(),
-            })
-        }
+        None => return Err(Error::Corrupt { path: path.to_path_buf(), reason: "the archive is empty".into() }),
     };
     let info = describe(&mut entry).map_err(|e| explain(path, &sticky, e, "bad tar entry"))?;
     if info.path != MANIFEST_PATH || info.size > 1 << 30 {
@@ -220,13 +169,8 @@ pub fn read_manifest(path: &Path, key: &MasterKey) -> Result<Manifest> {
         });
     }
     let mut bytes = Vec::new();
-    entry
-        .read_to_end(&mut bytes)
-        .map_err(|e| explain(path, &sticky, e, "cannot read manifest.json"))?;
-    Manifest::parse(&bytes).map_err(|reason| Error::Corrupt {
-        path: path.to_path_buf(),
-        reason,
-    })
+    entry.read_to_end(&mut bytes).map_err(|e| explain(path, &sticky, e, "cannot read manifest.json"))?;
+    Manifest::parse(&bytes).map_err(|reason| Error::Corrupt { path: path.to_path_buf(), reason })
 }
 
 struct StickyRead<'a, R> {
@@ -246,13 +190,7 @@ impl<R: Read> Read for StickyRead<'_, R> {
 fn describe<R: Read>(entry: &mut tar::Entry<'_, R>) -> io::Result<EntryInfo> {
     let raw = entry.path()?.into_owned();
     let path = safe_name(&raw).map_err(|reason| {
-        io::Error::new(
-            io::ErrorKind::InvalidData,
-            UnsafeName {
-                path: raw.display().to_string(),
-                reason,
-            },
-        )
+        io::Error::new(io::ErrorKind::InvalidData, UnsafeName { path: raw.display().to_string(), reason })
     })?;
     let h = entry.header();
     let kind = match h.entry_type() {
@@ -263,9 +201,7 @@ fn describe<R: Read>(entry: &mut tar::Entry<'_, R>) -> io::Result<EntryInfo> {
         other => Kind::Other(other.as_byte()),
     };
     let link = match kind {
-        Kind::Symlink | Kind::HardLink => {
-            entry.link_name()?.map(|l| l.to_string_lossy().into_owned())
-        }
+        Kind::Symlink | Kind::HardLink => entry.link_name()?.map(|l| l.to_string_lossy().into_owned()),
         _ => None,
     };
     let h = entry.header();

@@ -12,6 +12,7 @@ use sha2::{Digest, Sha256};
 use crate::crypto::MasterKey;
 use crate::error::{Error, Result};
 use crate::manifest::{Entry, EntryType, Manifest, FILES_PREFIX};
+use crate::mongo::{MongoPart, MONGO_PREFIX};
 use crate::progress::{Event, Progress};
 use crate::unpack::{read_archive, Kind};
 
@@ -24,45 +25,37 @@ pub struct VerifyReport {
     pub entries: u64,
 }
 
-/// Prefix of the MongoDB part; checked by the MongoDB module's own rules.
-pub const MONGO_PREFIX: &str = "mongo/";
-
-pub fn verify_archive(
-    path: &Path,
-    key: &MasterKey,
-    progress: &dyn Progress,
-) -> Result<VerifyReport> {
+pub fn verify_archive(path: &Path, key: &MasterKey, progress: &dyn Progress) -> Result<VerifyReport> {
     progress.event(Event::Phase("verifying"));
-    let corrupt = |reason: String| Error::Corrupt {
-        path: path.to_path_buf(),
-        reason,
-    };
+    let corrupt = |reason: String| Error::Corrupt { path: path.to_path_buf(), reason };
     let (mut files, mut bytes) = (0u64, 0u64);
-    let (summary, expected) = read_archive(
+    let (summary, (expected, mongo)) = read_archive(
         path,
         key,
         |m| {
             progress.event(Event::Total(m.file_bytes()));
-            Ok(m.entries
-                .iter()
-                .map(|e| (e.path.clone(), e.clone()))
-                .collect::<HashMap<String, Entry>>())
+            let files = m.entries.iter().map(|e| (e.path.clone(), e.clone())).collect::<HashMap<String, Entry>>();
+            let mongo = mongo_files(m).map_err(corrupt)?;
+            Ok((files, mongo))
         },
-        |expected, info, content| {
-            if info.path.starts_with(MONGO_PREFIX) {
+        |(expected, mongo), info, content| {
+            if let Some(rel) = info.path.strip_prefix(MONGO_PREFIX) {
+                let Some((size, sha)) = mongo.remove(rel) else {
+                    return Err(corrupt(format!("entry {:?} is not in the manifest (or appears twice)", info.path)));
+                };
+                let got =
+                    hash_stream(content, progress).map_err(|e| corrupt(format!("cannot read {}: {e}", info.path)))?;
+                if info.kind != Kind::File || got != (size, sha) {
+                    return Err(corrupt(format!("{} does not match the manifest (size or SHA-256 differ)", info.path)));
+                }
+                bytes += size;
                 return Ok(());
             }
             if !info.path.starts_with(FILES_PREFIX) {
-                return Err(corrupt(format!(
-                    "unexpected entry {:?} outside files/ and mongo/",
-                    info.path
-                )));
+                return Err(corrupt(format!("unexpected entry {:?} outside files/ and mongo/", info.path)));
             }
             let Some(want) = expected.remove(&info.path) else {
-                return Err(corrupt(format!(
-                    "entry {:?} is not in the manifest (or appears twice)",
-                    info.path
-                )));
+                return Err(corrupt(format!("entry {:?} is not in the manifest (or appears twice)", info.path)));
             };
             match (info.kind, want.kind) {
                 (Kind::File, EntryType::File) => {
@@ -89,19 +82,13 @@ pub fn verify_archive(
             Ok(())
         },
     )?;
-    if let Some(missing) = expected.keys().next() {
+    if let Some(missing) = expected.keys().chain(mongo.keys()).next() {
         return Err(corrupt(format!(
             "{} manifest entries are missing from the archive, e.g. {missing}",
             expected.len()
         )));
     }
-    Ok(VerifyReport {
-        manifest: summary.manifest,
-        files,
-        bytes,
-        chunks: summary.chunks,
-        entries: summary.entries,
-    })
+    Ok(VerifyReport { manifest: summary.manifest, files, bytes, chunks: summary.chunks, entries: summary.entries })
 }
 
 /// Size and SHA-256 (hex) of a stream, reporting progress.
@@ -119,4 +106,17 @@ pub fn hash_stream(r: &mut dyn Read, progress: &dyn Progress) -> io::Result<(u64
         progress.event(Event::Advance(n as u64));
     }
     Ok((size, hex::encode(h.finalize())))
+}
+
+/// The MongoDB files the manifest promises: path under `mongo/` -> (size, SHA-256).
+pub fn mongo_files(m: &Manifest) -> std::result::Result<HashMap<String, (u64, String)>, String> {
+    let Some(v) = &m.mongo else { return Ok(HashMap::new()) };
+    let part: MongoPart =
+        serde_json::from_value(v.clone()).map_err(|e| format!("the manifest's mongo part is invalid: {e}"))?;
+    Ok(part
+        .databases
+        .iter()
+        .flat_map(|d| d.files.iter())
+        .map(|f| (f.path.clone(), (f.size, f.sha256.clone())))
+        .collect())
 }

@@ -26,9 +26,7 @@ fn parse(text: &str) -> BTreeMap<String, String> {
     text.lines()
         .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
         .map(|l| {
-            let (k, v) = l
-                .split_once(": ")
-                .unwrap_or_else(|| panic!("bad line {l:?}"));
+            let (k, v) = l.split_once(": ").unwrap_or_else(|| panic!("bad line {l:?}"));
             (k.to_string(), v.to_string())
         })
         .collect()
@@ -45,24 +43,13 @@ fn every_vector_gives_its_expected_result() {
             continue;
         }
         let fields = parse(&std::fs::read_to_string(&path).unwrap());
-        let expect = fields
-            .get("expect")
-            .unwrap_or_else(|| panic!("{}: no expect line", path.display()));
-        assert!(
-            KNOWN.contains(&expect.as_str()),
-            "{}: unknown expectation {expect:?}",
-            path.display()
-        );
+        let expect = fields.get("expect").unwrap_or_else(|| panic!("{}: no expect line", path.display()));
+        assert!(KNOWN.contains(&expect.as_str()), "{}: unknown expectation {expect:?}", path.display());
         let key: [u8; 32] = hex::decode(&fields["key"]).unwrap().try_into().unwrap();
         let archive = hex::decode(&fields["archive"]).unwrap();
         let got = open_all(&archive, &MasterKey::from_bytes(key));
         match (expect.as_str(), got) {
-            ("ok", Ok(payload)) => assert_eq!(
-                hex::encode(payload),
-                fields["payload"],
-                "{}",
-                path.display()
-            ),
+            ("ok", Ok(payload)) => assert_eq!(hex::encode(payload), fields["payload"], "{}", path.display()),
             ("ok", Err(e)) => panic!("{}: expected ok, got {e}", path.display()),
             (want, Ok(_)) => panic!("{}: expected {want}, but it decrypted", path.display()),
             (want, Err(e)) => assert_eq!(e.kind(), want, "{}: {e}", path.display()),
@@ -71,24 +58,15 @@ fn every_vector_gives_its_expected_result() {
         seen += 1;
     }
     assert!(seen >= 25, "only {seen} vectors in {}", dir.display());
-    assert_eq!(
-        kinds.len(),
-        KNOWN.len(),
-        "some expectation has no vector: {kinds:?}"
-    );
+    assert_eq!(kinds.len(), KNOWN.len(), "some expectation has no vector: {kinds:?}");
 }
 
 #[test]
 fn vector_files_match_the_generator() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/vectors");
     for v in vectorgen::all() {
-        let on_disk =
-            std::fs::read_to_string(dir.join(format!("{}.vec", v.name))).unwrap_or_else(|_| {
-                panic!(
-                    "{}.vec missing: run `cargo run --example gen_vectors`",
-                    v.name
-                )
-            });
+        let on_disk = std::fs::read_to_string(dir.join(format!("{}.vec", v.name)))
+            .unwrap_or_else(|_| panic!("{}.vec missing: run `cargo run --example gen_vectors`", v.name));
         assert_eq!(
             on_disk,
             v.to_text(),
@@ -100,13 +78,8 @@ fn vector_files_match_the_generator() {
 
 #[test]
 fn wrong_key_error_names_the_key_the_archive_needs() {
-    let v = vectorgen::all()
-        .into_iter()
-        .find(|v| v.name == "wrong-key")
-        .unwrap();
-    let err = open_all(&v.archive, &MasterKey::from_bytes(v.key))
-        .unwrap_err()
-        .to_string();
+    let v = vectorgen::all().into_iter().find(|v| v.name == "wrong-key").unwrap();
+    let err = open_all(&v.archive, &MasterKey::from_bytes(v.key)).unwrap_err().to_string();
     let needed = hex::encode(&v.archive[16..32]);
     assert!(err.contains(&needed) && err.contains("key import"), "{err}");
 }

@@ -4,11 +4,11 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use chrono::Utc;
+use hrsm_backup::mongo::MongoSource;
 use hrsm_backup::{
-    key_file_from, parse_enabled, parse_key_text, plan_file_restore, recovery_text, resolve_key,
-    restore_files, run_backup, verify_archive, BackupOptions, Catalog, CatalogEntry, Config,
-    EnvOverrides, Error, FileRestoreOptions, KeyFile, KeyStore, MasterKey, PayloadOptions, Result,
-    Status, ENV_KEY,
+    key_file_from, parse_enabled, parse_key_text, plan_file_restore, recovery_text, resolve_key, restore_files,
+    run_backup, verify_archive, BackupOptions, Catalog, CatalogEntry, Config, EnvOverrides, Error, FileRestoreOptions,
+    KeyFile, KeyStore, MasterKey, PayloadOptions, Result, Status, ENV_KEY,
 };
 use serde_json::json;
 
@@ -22,20 +22,9 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::List => list(&cli),
         Command::Inspect(a) => inspect(&cli, &a.archive),
         Command::Verify(a) => verify(&cli, &a.archive),
-        Command::Restore {
-            archive,
-            files_to,
-            only,
-            overwrite,
-            dry_run,
-        } => restore(
-            &cli,
-            &archive.archive,
-            files_to,
-            only.clone(),
-            *overwrite,
-            *dry_run,
-        ),
+        Command::Restore { archive, files_to, only, overwrite, dry_run } => {
+            restore(&cli, &archive.archive, files_to, only.clone(), *overwrite, *dry_run)
+        }
         Command::Decrypt { archive, output } => decrypt(&cli, &archive.archive, output),
         Command::Key(k) => key_command(&cli, k),
         Command::Demo { dir } => super::demo::run(dir, json),
@@ -45,16 +34,13 @@ pub fn run(cli: Cli) -> Result<()> {
 /// The config: --config, $HRSM_BACKUP_CONFIG, ./hrsm-backup.toml, or the defaults; then the
 /// environment (MONGODB_URI, BACKUPS_ENABLED) on top.
 pub fn load_config(cli: &Cli) -> Result<Config> {
-    let explicit = cli.config.clone().or_else(|| {
-        std::env::var_os("HRSM_BACKUP_CONFIG")
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from)
-    });
+    let explicit = cli
+        .config
+        .clone()
+        .or_else(|| std::env::var_os("HRSM_BACKUP_CONFIG").filter(|v| !v.is_empty()).map(PathBuf::from));
     let mut cfg = match explicit {
         Some(p) => Config::load(&p)?,
-        None if Path::new("hrsm-backup.toml").exists() => {
-            Config::load(Path::new("hrsm-backup.toml"))?
-        }
+        None if Path::new("hrsm-backup.toml").exists() => Config::load(Path::new("hrsm-backup.toml"))?,
         None => Config::default(),
     };
     cfg.apply_env(&EnvOverrides::from_process());
@@ -88,12 +74,7 @@ fn find_archive(cli: &Cli, arg: &str) -> Result<PathBuf> {
             .rev()
             .find(|e| e.status == Status::Ok)
             .and_then(|e| e.archive.as_ref().map(|a| catalog.dir().join(a)))
-            .ok_or_else(|| {
-                Error::Usage(format!(
-                    "there is no good backup in {}",
-                    catalog.dir().display()
-                ))
-            });
+            .ok_or_else(|| Error::Usage(format!("there is no good backup in {}", catalog.dir().display())));
     }
     let by_id = catalog.archive_path(arg);
     if by_id.exists() {
@@ -118,11 +99,14 @@ fn backup(cli: &Cli, verify: bool, force: bool) -> Result<()> {
     let opts = BackupOptions {
         destination: cfg.destination.clone(),
         sources: cfg.file_sources(),
-        payload: PayloadOptions {
-            level: cfg.compression_level,
+        mongo: cfg.mongodb.enabled.then(|| MongoSource {
+            uri: cfg.mongodb.uri.clone(),
+            databases: cfg.mongodb.databases.clone(),
+            tools_dir: cfg.mongodb.tools_path.clone(),
+            use_tools: true,
             threads: cfg.threads,
-            ..Default::default()
-        },
+        }),
+        payload: PayloadOptions { level: cfg.compression_level, threads: cfg.threads, ..Default::default() },
         verify: verify && cfg.verify_after_backup,
     };
     let bar = Bar::new(cli.json);
@@ -166,15 +150,10 @@ fn list(cli: &Cli) -> Result<()> {
     };
     let listing = catalog.list()?;
     if cli.json {
-        print_json(
-            &json!({ "ok": true, "backups": listing.entries, "problems": listing.problems }),
-        );
+        print_json(&json!({ "ok": true, "backups": listing.entries, "problems": listing.problems }));
         return Ok(());
     }
-    println!(
-        "{:<32} {:<20} {:>10} {:>9} {:<9} VERIFIED",
-        "ID", "STARTED (UTC)", "SIZE", "DURATION", "STATUS"
-    );
+    println!("{:<32} {:<20} {:>10} {:>9} {:<9} VERIFIED", "ID", "STARTED (UTC)", "SIZE", "DURATION", "STATUS");
     for e in &listing.entries {
         let status = match e.status {
             Status::Ok => "ok",
@@ -185,11 +164,7 @@ fn list(cli: &Cli) -> Result<()> {
             "{:<32} {:<20} {:>10} {:>8.1}s {:<9} {}",
             e.id,
             e.started.format("%Y-%m-%d %H:%M:%S"),
-            if e.archive.is_some() {
-                human_bytes(e.size)
-            } else {
-                "-".into()
-            },
+            if e.archive.is_some() { human_bytes(e.size) } else { "-".into() },
             e.duration_ms as f64 / 1000.0,
             status,
             if e.verified { "yes" } else { "no" }
@@ -212,24 +187,11 @@ fn inspect(cli: &Cli, arg: &str) -> Result<()> {
         print_json(&json!({ "ok": true, "manifest": m }));
         return Ok(());
     }
-    println!(
-        "backup {} made on {} with hrsm-backup {}",
-        m.backup_id, m.host, m.app_version
-    );
-    println!(
-        "started {}  data read by {}",
-        m.started.to_rfc3339(),
-        m.finished.to_rfc3339()
-    );
+    println!("backup {} made on {} with hrsm-backup {}", m.backup_id, m.host, m.app_version);
+    println!("started {}  data read by {}", m.started.to_rfc3339(), m.finished.to_rfc3339());
     println!("key id {}", m.key_id);
     for s in &m.sources {
-        println!(
-            "  source {:<16} {:>7} files {:>10}  from {}",
-            s.name,
-            s.files,
-            human_bytes(s.bytes),
-            s.path
-        );
+        println!("  source {:<16} {:>7} files {:>10}  from {}", s.name, s.files, human_bytes(s.bytes), s.path);
     }
     for w in &m.warnings {
         println!("  warning: {w}");
@@ -267,11 +229,7 @@ fn record_verification(path: &Path, result: &Result<hrsm_backup::VerifyReport>) 
     let (Some(dir), Some(id)) = (path.parent(), Catalog::id_of(path)) else {
         return;
     };
-    let Ok(catalog) = Catalog::existing(if dir.as_os_str().is_empty() {
-        Path::new(".")
-    } else {
-        dir
-    }) else {
+    let Ok(catalog) = Catalog::existing(if dir.as_os_str().is_empty() { Path::new(".") } else { dir }) else {
         return;
     };
     let existing = catalog.get(&id).ok().flatten();
@@ -303,6 +261,10 @@ fn record_verification(path: &Path, result: &Result<hrsm_backup::VerifyReport>) 
                 files: m.file_count(),
                 bytes: m.file_bytes(),
                 sources: m.sources.iter().map(|s| s.name.clone()).collect(),
+                databases: hrsm_backup::mongo::MongoPart::of(m)
+                    .map(|p| p.databases.iter().map(|d| d.name.clone()).collect())
+                    .unwrap_or_default(),
+                documents: hrsm_backup::mongo::MongoPart::of(m).map(|p| p.total_documents()).unwrap_or(0),
                 error: None,
                 host: m.host.clone(),
                 app_version: m.app_version.clone(),
@@ -316,27 +278,14 @@ fn record_verification(path: &Path, result: &Result<hrsm_backup::VerifyReport>) 
     }
 }
 
-fn restore(
-    cli: &Cli,
-    arg: &str,
-    target: &Path,
-    only: Option<String>,
-    overwrite: bool,
-    dry_run: bool,
-) -> Result<()> {
+fn restore(cli: &Cli, arg: &str, target: &Path, only: Option<String>, overwrite: bool, dry_run: bool) -> Result<()> {
     let path = find_archive(cli, arg)?;
     let key = load_key(cli)?;
-    let opts = FileRestoreOptions {
-        target: target.to_path_buf(),
-        only,
-        overwrite,
-    };
+    let opts = FileRestoreOptions { target: target.to_path_buf(), only, overwrite };
     if dry_run {
         let (m, plan) = plan_file_restore(&path, &key, &opts)?;
         if cli.json {
-            print_json(
-                &json!({ "ok": true, "dry_run": true, "backup_id": m.backup_id, "plan": plan }),
-            );
+            print_json(&json!({ "ok": true, "dry_run": true, "backup_id": m.backup_id, "plan": plan }));
         } else {
             println!(
                 "would restore {} files ({}), {} folders, {} links of {} into {}",
@@ -378,18 +327,11 @@ fn decrypt(cli: &Cli, arg: &str, output: &Path) -> Result<()> {
     let path = find_archive(cli, arg)?;
     let key = load_key(cli)?;
     if output.exists() {
-        return Err(Error::Usage(format!(
-            "{} already exists; choose a new output file",
-            output.display()
-        )));
+        return Err(Error::Usage(format!("{} already exists; choose a new output file", output.display())));
     }
     let input = std::fs::File::open(&path).map_err(|e| Error::io("open archive", &path, e))?;
-    let mut reader =
-        hrsm_backup::ContainerReader::open(std::io::BufReader::with_capacity(1 << 20, input), &key)
-            .map_err(|source| Error::Archive {
-                path: path.clone(),
-                source,
-            })?;
+    let mut reader = hrsm_backup::ContainerReader::open(std::io::BufReader::with_capacity(1 << 20, input), &key)
+        .map_err(|source| Error::Archive { path: path.clone(), source })?;
     // Written under a temp name and renamed only once the final chunk authenticated: a
     // truncated or tampered archive never leaves a plausible-looking .tar.gz behind.
     let mut out = hrsm_backup::AtomicFile::create(output)?;
@@ -421,23 +363,21 @@ fn key_command(cli: &Cli, cmd: &KeyCommand) -> Result<()> {
             let key = MasterKey::generate(&mut rand::rngs::OsRng);
             if *print {
                 println!("{}", recovery_text(&key));
-                eprintln!(
-                    "hrsm-backup: new key {} printed; store it safely, e.g. as {ENV_KEY}",
-                    key.id()
-                );
+                eprintln!("hrsm-backup: new key {} printed; store it safely, e.g. as {ENV_KEY}", key.id());
                 return Ok(());
             }
             let store = key_store(cli).ok_or_else(|| {
-                Error::Usage("where should the key go? pass --key-file FILE (or set HRSM_BACKUP_KEY_FILE), or use --print".into())
+                Error::Usage(
+                    "where should the key go? pass --key-file FILE (or set HRSM_BACKUP_KEY_FILE), or use --print"
+                        .into(),
+                )
             })?;
             store.store(&key)?;
-            done_key(
-                cli,
-                &key,
-                &format!("new key stored in {}", store.describe()),
-            );
+            done_key(cli, &key, &format!("new key stored in {}", store.describe()));
             if !cli.json {
-                println!("next: export a recovery copy and keep it off this machine: hrsm-backup key export --out FILE");
+                println!(
+                    "next: export a recovery copy and keep it off this machine: hrsm-backup key export --out FILE"
+                );
             }
             Ok(())
         }
@@ -447,22 +387,13 @@ fn key_command(cli: &Cli, cmd: &KeyCommand) -> Result<()> {
             match out {
                 Some(path) => {
                     if path.exists() {
-                        return Err(Error::Usage(format!(
-                            "{} already exists; choose a new file",
-                            path.display()
-                        )));
+                        return Err(Error::Usage(format!("{} already exists; choose a new file", path.display())));
                     }
                     hrsm_backup::write_atomic(path, text.as_bytes())?;
-                    done_key(
-                        cli,
-                        &key,
-                        &format!("recovery key written to {} (mode 0600)", path.display()),
-                    );
+                    done_key(cli, &key, &format!("recovery key written to {} (mode 0600)", path.display()));
                 }
                 None => {
-                    std::io::stdout()
-                        .write_all(text.as_bytes())
-                        .map_err(|e| Error::io("write", "stdout", e))?;
+                    std::io::stdout().write_all(text.as_bytes()).map_err(|e| Error::io("write", "stdout", e))?;
                 }
             }
             Ok(())
@@ -470,23 +401,17 @@ fn key_command(cli: &Cli, cmd: &KeyCommand) -> Result<()> {
         KeyCommand::Import { from } => {
             let mut text = String::new();
             match from {
-                Some(p) => {
-                    text = std::fs::read_to_string(p).map_err(|e| Error::io("read", p, e))?
-                }
+                Some(p) => text = std::fs::read_to_string(p).map_err(|e| Error::io("read", p, e))?,
                 None => {
-                    std::io::stdin()
-                        .read_to_string(&mut text)
-                        .map_err(|e| Error::io("read", "stdin", e))?;
+                    std::io::stdin().read_to_string(&mut text).map_err(|e| Error::io("read", "stdin", e))?;
                 }
             }
             let key = parse_key_text(&text, "the recovery key")?;
-            let store = key_store(cli).ok_or_else(|| Error::Usage("pass --key-file FILE (or set HRSM_BACKUP_KEY_FILE) to say where to keep the key".into()))?;
+            let store = key_store(cli).ok_or_else(|| {
+                Error::Usage("pass --key-file FILE (or set HRSM_BACKUP_KEY_FILE) to say where to keep the key".into())
+            })?;
             store.store(&key)?;
-            done_key(
-                cli,
-                &key,
-                &format!("key imported into {}", store.describe()),
-            );
+            done_key(cli, &key, &format!("key imported into {}", store.describe()));
             Ok(())
         }
         KeyCommand::Id => {

@@ -6,8 +6,8 @@ use std::fs;
 use std::path::Path;
 
 use hrsm_backup::{
-    restore_files, run_backup, BackupOptions, Catalog, Config, Error, FileRestoreOptions, KeyFile,
-    KeyStore, MasterKey, PayloadOptions, Result,
+    restore_files, run_backup, BackupOptions, Catalog, Config, Error, FileRestoreOptions, KeyFile, KeyStore, MasterKey,
+    PayloadOptions, Result,
 };
 use rand::{Rng, RngCore, SeedableRng};
 
@@ -32,14 +32,7 @@ fn write(path: &Path, bytes: &[u8]) -> Result<()> {
 /// The sample installation: deterministic content, a few MiB.
 fn seed(root: &Path) -> Result<()> {
     let mut rng = rand::rngs::StdRng::seed_from_u64(2026);
-    let employees = [
-        "amira.hassan",
-        "omar.farouk",
-        "laila.nabil",
-        "youssef.adel",
-        "mona.samir",
-        "karim.tarek",
-    ];
+    let employees = ["amira.hassan", "omar.farouk", "laila.nabil", "youssef.adel", "mona.samir", "karim.tarek"];
     for (i, who) in employees.iter().enumerate() {
         let mut pdf = format!("%PDF-1.7\n% employment contract of {who}\n").into_bytes();
         let mut body = vec![0u8; 40_000 + i * 9_000];
@@ -52,18 +45,10 @@ fn seed(root: &Path) -> Result<()> {
         write(&root.join(format!("uploads/photos/{who}.jpg")), &photo)?;
         let notes: String = (0..200)
             .map(|d| {
-                format!(
-                    "2026-{:02}-{:02} {who}: attendance ok, {} h\n",
-                    d % 12 + 1,
-                    d % 28 + 1,
-                    rng.gen_range(6..10)
-                )
+                format!("2026-{:02}-{:02} {who}: attendance ok, {} h\n", d % 12 + 1, d % 28 + 1, rng.gen_range(6..10))
             })
             .collect();
-        write(
-            &root.join(format!("uploads/attendance/{who}.csv")),
-            notes.as_bytes(),
-        )?;
+        write(&root.join(format!("uploads/attendance/{who}.csv")), notes.as_bytes())?;
     }
     write(&root.join("uploads/insurance/claims/2026/claim-00017 (dental, Amira Hassan) - receipts and medical report scanned.pdf"), b"%PDF-1.4 demo claim")?;
     write(
@@ -74,28 +59,18 @@ fn seed(root: &Path) -> Result<()> {
         &root.join("config/app.json"),
         br#"{"company":"Demo Co","timezone":"Africa/Cairo","leavePolicy":{"annualDays":21}}"#,
     )?;
-    write(
-        &root.join("hrsm-license-server/.env"),
-        b"PORT=4000\nMONGODB_URI=mongodb://localhost:27017/hrsm-licenses\n",
-    )?;
+    write(&root.join("hrsm-license-server/.env"), b"PORT=4000\nMONGODB_URI=mongodb://localhost:27017/hrsm-licenses\n")?;
     let mut fake_key = vec![0u8; 1200];
     rng.fill_bytes(&mut fake_key);
-    let pem = format!(
-        "-----BEGIN DEMO PRIVATE KEY-----\n{}\n-----END DEMO PRIVATE KEY-----\n",
-        hex::encode(&fake_key)
-    );
-    write(
-        &root.join("hrsm-license-server/keys/private.pem"),
-        pem.as_bytes(),
-    )?;
+    let pem = format!("-----BEGIN DEMO PRIVATE KEY-----\n{}\n-----END DEMO PRIVATE KEY-----\n", hex::encode(&fake_key));
+    write(&root.join("hrsm-license-server/keys/private.pem"), pem.as_bytes())?;
     write(
         &root.join("hrsm-license-server/keys/public.pem"),
         b"-----BEGIN PUBLIC KEY-----\ndemo\n-----END PUBLIC KEY-----\n",
     )?;
     use std::os::unix::fs::PermissionsExt;
     let p = root.join("hrsm-license-server/keys/private.pem");
-    fs::set_permissions(&p, fs::Permissions::from_mode(0o600))
-        .map_err(|e| Error::io("chmod", &p, e))?;
+    fs::set_permissions(&p, fs::Permissions::from_mode(0o600)).map_err(|e| Error::io("chmod", &p, e))?;
     Ok(())
 }
 
@@ -110,9 +85,7 @@ pub fn run(dir: &Path, json: bool) -> Result<()> {
         write(&config_path, CONFIG.as_bytes())?;
     }
     let cfg = Config::load(&config_path)?;
-    let store = KeyFile {
-        path: dir.join("demo.key"),
-    };
+    let store = KeyFile { path: dir.join("demo.key") };
     let key = match store.load()? {
         Some(k) => k,
         None => {
@@ -124,6 +97,7 @@ pub fn run(dir: &Path, json: bool) -> Result<()> {
     let opts = BackupOptions {
         destination: cfg.destination.clone(),
         sources: cfg.file_sources(),
+        mongo: None,
         payload: PayloadOptions::default(),
         verify: true,
     };
@@ -133,11 +107,7 @@ pub fn run(dir: &Path, json: bool) -> Result<()> {
     let report = restore_files(
         &done.archive,
         &key,
-        &FileRestoreOptions {
-            target: restored.clone(),
-            only: None,
-            overwrite: false,
-        },
+        &FileRestoreOptions { target: restored.clone(), only: None, overwrite: false },
         &progress,
     )?;
     progress.done();
@@ -151,11 +121,7 @@ pub fn run(dir: &Path, json: bool) -> Result<()> {
     let e = &done.entry;
     println!("HR-SM Backup demo in {}", dir.display());
     println!("  sample installation   {}", root.display());
-    println!(
-        "  key (demo only)       {} (id {})",
-        store.path.display(),
-        key.id()
-    );
+    println!("  key (demo only)       {} (id {})", store.path.display(), key.id());
     println!(
         "  backup                {}: {} files, {} -> {} encrypted, verified",
         e.id,
@@ -163,17 +129,9 @@ pub fn run(dir: &Path, json: bool) -> Result<()> {
         human_bytes(e.bytes),
         human_bytes(e.size)
     );
-    println!(
-        "  restored              {} files into {}",
-        report.plan.files,
-        restored.display()
-    );
+    println!("  restored              {} files into {}", report.plan.files, restored.display());
     println!("  backups in catalog    {count}");
-    let cfg_arg = format!(
-        "--config {} --key-file {}",
-        config_path.display(),
-        store.path.display()
-    );
+    let cfg_arg = format!("--config {} --key-file {}", config_path.display(), store.path.display());
     println!("\nTry next:");
     println!("  cargo run --release -- {cfg_arg} list");
     println!("  cargo run --release -- {cfg_arg} verify latest");

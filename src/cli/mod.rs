@@ -10,11 +10,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 
 #[derive(Parser, Debug)]
-#[command(
-    name = "hrsm-backup",
-    version,
-    about = "Encrypted, verified backups of an HR-SM installation"
-)]
+#[command(name = "hrsm-backup", version, about = "Encrypted, verified backups of an HR-SM installation")]
 pub struct Cli {
     /// Config file (default: $HRSM_BACKUP_CONFIG, else ./hrsm-backup.toml if present).
     #[arg(long, global = true, value_name = "FILE")]

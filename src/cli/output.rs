@@ -18,11 +18,9 @@ impl Bar {
         }
         let bar = ProgressBar::new(0);
         bar.set_style(
-            ProgressStyle::with_template(
-                "{msg:>10} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} {eta}",
-            )
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> "),
+            ProgressStyle::with_template("{msg:>10} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} {eta}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> "),
         );
         Bar { bar: Some(bar) }
     }
@@ -55,10 +53,7 @@ impl Progress for Bar {
 
 pub fn report_error(e: &Error, json: bool) {
     if json {
-        println!(
-            "{}",
-            serde_json::json!({ "ok": false, "error": e.to_string() })
-        );
+        println!("{}", serde_json::json!({ "ok": false, "error": e.to_string() }));
     } else {
         eprintln!("hrsm-backup: error: {e}");
     }

@@ -18,14 +18,8 @@ pub struct Vector {
 
 impl Vector {
     pub fn to_text(&self) -> String {
-        let mut s =
-            String::from("# HR-SM Backup container test vector (docs/FORMAT.md section 4)\n");
-        s += &format!(
-            "expect: {}\ncomment: {}\nkey: {}\n",
-            self.expect,
-            self.comment,
-            hex::encode(self.key)
-        );
+        let mut s = String::from("# HR-SM Backup container test vector (docs/FORMAT.md section 4)\n");
+        s += &format!("expect: {}\ncomment: {}\nkey: {}\n", self.expect, self.comment, hex::encode(self.key));
         if let Some(p) = &self.payload {
             s += &format!("payload: {}\n", hex::encode(p));
         }
@@ -35,8 +29,7 @@ impl Vector {
 }
 
 const MAX_PLAIN: u32 = 32;
-const TEXT: &[u8] =
-    b"HR-SM restore point: 80 bytes of payload that spans three chunks of 32 bytes!!";
+const TEXT: &[u8] = b"HR-SM restore point: 80 bytes of payload that spans three chunks of 32 bytes!!";
 
 fn rng(seed: u64) -> ChaCha20Rng {
     ChaCha20Rng::seed_from_u64(seed)
@@ -49,13 +42,7 @@ fn master(seed: u64) -> [u8; 32] {
 }
 
 fn seal(key: &[u8; 32], seed: u64, payload: &[u8]) -> Vec<u8> {
-    let w = ContainerWriter::new(
-        Vec::new(),
-        &MasterKey::from_bytes(*key),
-        MAX_PLAIN,
-        rng(seed),
-    )
-    .unwrap();
+    let w = ContainerWriter::new(Vec::new(), &MasterKey::from_bytes(*key), MAX_PLAIN, rng(seed)).unwrap();
     w.write_all_final(payload).unwrap()
 }
 
@@ -92,14 +79,7 @@ pub fn all() -> Vec<Vector> {
     let good = seal(&key, 10, TEXT);
     let c = chunks(&good);
     assert_eq!(c.len(), 3);
-    let v = |name, expect, comment, archive: Vec<u8>| Vector {
-        name,
-        expect,
-        comment,
-        key,
-        payload: None,
-        archive,
-    };
+    let v = |name, expect, comment, archive: Vec<u8>| Vector { name, expect, comment, key, payload: None, archive };
     let ok = |name, comment, payload: &[u8], seed| Vector {
         name,
         expect: "ok",
@@ -108,8 +88,7 @@ pub fn all() -> Vec<Vector> {
         payload: Some(payload.to_vec()),
         archive: seal(&key, seed, payload),
     };
-    let mut empty_nonfinal =
-        ContainerWriter::new(Vec::new(), &MasterKey::from_bytes(key), MAX_PLAIN, rng(12)).unwrap();
+    let mut empty_nonfinal = ContainerWriter::new(Vec::new(), &MasterKey::from_bytes(key), MAX_PLAIN, rng(12)).unwrap();
     empty_nonfinal.write_chunk(b"", false).unwrap();
     let empty_nonfinal = empty_nonfinal.write_all_final(b"tail").unwrap();
     let other_archive = seal(&key, 11, TEXT);
@@ -132,36 +111,11 @@ pub fn all() -> Vec<Vector> {
     zero_chunk_size[12..16].copy_from_slice(&0u32.to_be_bytes());
 
     vec![
-        ok(
-            "ok-empty",
-            "an empty payload: one final chunk with an empty plaintext",
-            b"",
-            20,
-        ),
-        ok(
-            "ok-one-chunk",
-            "a payload that fits in one chunk",
-            b"manifest.json first, always",
-            21,
-        ),
-        ok(
-            "ok-three-chunks",
-            "80 bytes in chunks of 32, 32 and 16",
-            TEXT,
-            10,
-        ),
-        ok(
-            "ok-exact-multiple",
-            "64 bytes: two full chunks, the second one final",
-            &TEXT[..64],
-            22,
-        ),
-        v(
-            "truncated-header",
-            "truncated",
-            "the file ends inside the header",
-            good[..50].to_vec(),
-        ),
+        ok("ok-empty", "an empty payload: one final chunk with an empty plaintext", b"", 20),
+        ok("ok-one-chunk", "a payload that fits in one chunk", b"manifest.json first, always", 21),
+        ok("ok-three-chunks", "80 bytes in chunks of 32, 32 and 16", TEXT, 10),
+        ok("ok-exact-multiple", "64 bytes: two full chunks, the second one final", &TEXT[..64], 22),
+        v("truncated-header", "truncated", "the file ends inside the header", good[..50].to_vec()),
         v(
             "truncated-at-chunk-boundary",
             "truncated",
@@ -174,35 +128,15 @@ pub fn all() -> Vec<Vector> {
             "the file ends in the middle of chunk 1",
             good[..c[1].start + 30].to_vec(),
         ),
-        v(
-            "truncated-no-chunks",
-            "truncated",
-            "only the header",
-            good[..96].to_vec(),
-        ),
-        v(
-            "not-an-archive",
-            "not-an-archive",
-            "first magic byte changed",
-            flip(good.clone(), 0),
-        ),
+        v("truncated-no-chunks", "truncated", "only the header", good[..96].to_vec()),
+        v("not-an-archive", "not-an-archive", "first magic byte changed", flip(good.clone(), 0)),
         v("unsupported-version", "unsupported", "version byte is 3", {
             let mut a = good.clone();
             a[8] = 3;
             a
         }),
-        v(
-            "bad-header-reserved",
-            "bad-header",
-            "reserved bytes are not zero",
-            reserved,
-        ),
-        v(
-            "bad-header-chunk-size",
-            "bad-header",
-            "max_plain is 0",
-            zero_chunk_size,
-        ),
+        v("bad-header-reserved", "bad-header", "reserved bytes are not zero", reserved),
+        v("bad-header-chunk-size", "bad-header", "max_plain is 0", zero_chunk_size),
         Vector {
             name: "wrong-key",
             expect: "wrong-key",
@@ -211,105 +145,40 @@ pub fn all() -> Vec<Vector> {
             payload: None,
             archive: good.clone(),
         },
-        v(
-            "header-damaged-salt",
-            "header-damaged",
-            "one bit of the salt flipped",
-            flip(good.clone(), 40),
-        ),
-        v(
-            "header-damaged-mac",
-            "header-damaged",
-            "one bit of the header MAC flipped",
-            flip(good.clone(), 70),
-        ),
-        v(
-            "header-damaged-chunk-size",
-            "header-damaged",
-            "max_plain changed from 32 to 48",
-            {
-                let mut a = good.clone();
-                a[15] = 48;
-                a
-            },
-        ),
+        v("header-damaged-salt", "header-damaged", "one bit of the salt flipped", flip(good.clone(), 40)),
+        v("header-damaged-mac", "header-damaged", "one bit of the header MAC flipped", flip(good.clone(), 70)),
+        v("header-damaged-chunk-size", "header-damaged", "max_plain changed from 32 to 48", {
+            let mut a = good.clone();
+            a[15] = 48;
+            a
+        }),
         v(
             "chunk-damaged-ciphertext",
             "chunk-damaged",
             "one bit of chunk 1's ciphertext flipped",
             flip(good.clone(), c[1].start + 21 + 5),
         ),
-        v(
-            "chunk-damaged-iv",
-            "chunk-damaged",
-            "one bit of chunk 0's IV flipped",
-            flip(good.clone(), c[0].start + 6),
-        ),
+        v("chunk-damaged-iv", "chunk-damaged", "one bit of chunk 0's IV flipped", flip(good.clone(), c[0].start + 6)),
         v(
             "chunk-damaged-tag",
             "chunk-damaged",
             "one bit of the final chunk's tag flipped",
             flip(good.clone(), c[2].end - 1),
         ),
-        v(
-            "chunk-swapped",
-            "chunk-damaged",
-            "chunks 0 and 1 swapped",
-            reorder(&good, &[1, 0, 2]),
-        ),
-        v(
-            "chunk-dropped",
-            "chunk-damaged",
-            "chunk 1 removed",
-            reorder(&good, &[0, 2]),
-        ),
-        v(
-            "chunk-duplicated",
-            "chunk-damaged",
-            "chunk 0 repeated",
-            reorder(&good, &[0, 0, 1, 2]),
-        ),
+        v("chunk-swapped", "chunk-damaged", "chunks 0 and 1 swapped", reorder(&good, &[1, 0, 2])),
+        v("chunk-dropped", "chunk-damaged", "chunk 1 removed", reorder(&good, &[0, 2])),
+        v("chunk-duplicated", "chunk-damaged", "chunk 0 repeated", reorder(&good, &[0, 0, 1, 2])),
         v(
             "chunk-from-other-archive",
             "chunk-damaged",
             "chunk 1 replaced by chunk 1 of another archive with the same key",
             spliced,
         ),
-        v(
-            "final-flag-cleared",
-            "chunk-damaged",
-            "the final chunk's flag set to 00",
-            unflagged_final,
-        ),
-        v(
-            "bad-chunk-flags",
-            "bad-chunk",
-            "chunk 0 has flags 02",
-            bad_flags,
-        ),
-        v(
-            "bad-chunk-length",
-            "bad-chunk",
-            "chunk 0's ct_len is 17, not a multiple of 16",
-            bad_len,
-        ),
-        v(
-            "bad-chunk-too-long",
-            "bad-chunk",
-            "chunk 0's ct_len is 64, more than max_plain 32 allows",
-            too_long,
-        ),
-        v(
-            "bad-chunk-empty-nonfinal",
-            "bad-chunk",
-            "an authentic but empty non-final chunk",
-            empty_nonfinal,
-        ),
-        v(
-            "trailing-data",
-            "trailing-data",
-            "one byte after the final chunk",
-            trailing,
-        ),
+        v("final-flag-cleared", "chunk-damaged", "the final chunk's flag set to 00", unflagged_final),
+        v("bad-chunk-flags", "bad-chunk", "chunk 0 has flags 02", bad_flags),
+        v("bad-chunk-length", "bad-chunk", "chunk 0's ct_len is 17, not a multiple of 16", bad_len),
+        v("bad-chunk-too-long", "bad-chunk", "chunk 0's ct_len is 64, more than max_plain 32 allows", too_long),
+        v("bad-chunk-empty-nonfinal", "bad-chunk", "an authentic but empty non-final chunk", empty_nonfinal),
+        v("trailing-data", "trailing-data", "one byte after the final chunk", trailing),
     ]
 }

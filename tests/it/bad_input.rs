@@ -6,8 +6,8 @@ use std::path::Path;
 use std::process::Command;
 
 use hrsm_backup::{
-    restore_files, run_backup, verify_archive, BackupOptions, Catalog, FileRestoreOptions,
-    MasterKey, NoProgress, OnUnreadable, PayloadOptions, SourceConfig, Status,
+    restore_files, run_backup, verify_archive, BackupOptions, Catalog, FileRestoreOptions, MasterKey, NoProgress,
+    OnUnreadable, PayloadOptions, SourceConfig, Status,
 };
 
 use super::util::*;
@@ -17,43 +17,24 @@ fn setup() -> (tempfile::TempDir, std::path::PathBuf, std::path::PathBuf) {
     let t = tmp();
     let src = t.path().join("data");
     sample_tree(&src);
-    let done = backup_of(
-        &t.path().join("backups"),
-        vec![SourceConfig::folder("data", &src)],
-        64 * 1024,
-    );
+    let done = backup_of(&t.path().join("backups"), vec![SourceConfig::folder("data", &src)], 64 * 1024);
     let target = t.path().join("target");
     write(&target.join("keep.txt"), b"precious", 0o644, 1_700_000_000);
     (t, done.archive, target)
 }
 
-fn restore_into(
-    archive: &Path,
-    target: &Path,
-    key: &MasterKey,
-) -> hrsm_backup::Result<hrsm_backup::RestoreReport> {
+fn restore_into(archive: &Path, target: &Path, key: &MasterKey) -> hrsm_backup::Result<hrsm_backup::RestoreReport> {
     restore_files(
         archive,
         key,
-        &FileRestoreOptions {
-            target: target.to_path_buf(),
-            only: None,
-            overwrite: false,
-        },
+        &FileRestoreOptions { target: target.to_path_buf(), only: None, overwrite: false },
         &NoProgress,
     )
 }
 
 fn assert_untouched(target: &Path) {
-    let names: Vec<_> = fs::read_dir(target)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .collect();
-    assert_eq!(
-        names,
-        vec!["keep.txt"],
-        "the target must be exactly as before"
-    );
+    let names: Vec<_> = fs::read_dir(target).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    assert_eq!(names, vec!["keep.txt"], "the target must be exactly as before");
     assert_eq!(fs::read(target.join("keep.txt")).unwrap(), b"precious");
 }
 
@@ -79,27 +60,11 @@ fn a_flipped_bit_anywhere_is_rejected_before_the_target_changes() {
     let (_t, archive, target) = setup();
     let good = fs::read(&archive).unwrap();
     let len = good.len();
-    for at in [
-        0,
-        9,
-        20,
-        40,
-        70,
-        95,
-        96,
-        100,
-        120,
-        1000,
-        len / 3,
-        len / 2,
-        len - 40,
-        len - 1,
-    ] {
+    for at in [0, 9, 20, 40, 70, 95, 96, 100, 120, 1000, len / 3, len / 2, len - 40, len - 1] {
         let mut bad = good.clone();
         bad[at] ^= 0x10;
         fs::write(&archive, &bad).unwrap();
-        let err = restore_into(&archive, &target, &key())
-            .expect_err(&format!("flip at {at} was accepted"));
+        let err = restore_into(&archive, &target, &key()).expect_err(&format!("flip at {at} was accepted"));
         let msg = err.to_string();
         assert!(
             [
@@ -124,34 +89,19 @@ fn a_flipped_bit_anywhere_is_rejected_before_the_target_changes() {
 fn truncation_anywhere_is_rejected_before_the_target_changes() {
     let (_t, archive, target) = setup();
     let good = fs::read(&archive).unwrap();
-    for cut in [
-        0,
-        10,
-        95,
-        96,
-        97,
-        500,
-        good.len() / 2,
-        good.len() - 33,
-        good.len() - 1,
-    ] {
+    for cut in [0, 10, 95, 96, 97, 500, good.len() / 2, good.len() - 33, good.len() - 1] {
         fs::write(&archive, &good[..cut]).unwrap();
-        let err = restore_into(&archive, &target, &key())
-            .expect_err(&format!("cut at {cut} was accepted"));
+        let err = restore_into(&archive, &target, &key()).expect_err(&format!("cut at {cut} was accepted"));
         assert!(
-            err.to_string().contains("truncated")
-                || err.to_string().contains("failed authentication"),
+            err.to_string().contains("truncated") || err.to_string().contains("failed authentication"),
             "cut at {cut}: {err}"
         );
         assert_untouched(&target);
     }
     fs::write(&archive, &good[..good.len() / 2]).unwrap();
-    let msg = verify_archive(&archive, &key(), &NoProgress)
-        .unwrap_err()
-        .to_string();
+    let msg = verify_archive(&archive, &key(), &NoProgress).unwrap_err().to_string();
     assert!(
-        msg.contains("the archive is truncated: it ends after")
-            && msg.contains("without its final chunk"),
+        msg.contains("the archive is truncated: it ends after") && msg.contains("without its final chunk"),
         "{msg}"
     );
 }
@@ -162,9 +112,7 @@ fn appended_data_is_rejected() {
     let mut bytes = fs::read(&archive).unwrap();
     bytes.extend_from_slice(b"garbage");
     fs::write(&archive, &bytes).unwrap();
-    let msg = restore_into(&archive, &target, &key())
-        .unwrap_err()
-        .to_string();
+    let msg = restore_into(&archive, &target, &key()).unwrap_err().to_string();
     assert!(msg.contains("data after its final chunk"), "{msg}");
     assert_untouched(&target);
 }
@@ -174,39 +122,17 @@ fn a_file_that_is_not_an_archive_says_so() {
     let t = tmp();
     let p = t.path().join("notes.txt");
     fs::write(&p, vec![b'a'; 500]).unwrap();
-    let msg = verify_archive(&p, &key(), &NoProgress)
-        .unwrap_err()
-        .to_string();
-    assert_eq!(
-        msg,
-        format!(
-            "{}: not an HR-SM Backup archive (bad magic bytes)",
-            p.display()
-        )
-    );
+    let msg = verify_archive(&p, &key(), &NoProgress).unwrap_err().to_string();
+    assert_eq!(msg, format!("{}: not an HR-SM Backup archive (bad magic bytes)", p.display()));
 }
 
 #[test]
 fn existing_files_are_not_overwritten_unless_asked() {
     let t = tmp();
-    write(
-        &t.path().join("src/a.txt"),
-        b"from backup",
-        0o644,
-        1_700_000_000,
-    );
-    let done = backup_of(
-        &t.path().join("backups"),
-        vec![SourceConfig::folder("data", t.path().join("src"))],
-        1 << 20,
-    );
+    write(&t.path().join("src/a.txt"), b"from backup", 0o644, 1_700_000_000);
+    let done = backup_of(&t.path().join("backups"), vec![SourceConfig::folder("data", t.path().join("src"))], 1 << 20);
     let target = t.path().join("target");
-    write(
-        &target.join("data/a.txt"),
-        b"newer local edit",
-        0o644,
-        1_700_000_100,
-    );
+    write(&target.join("data/a.txt"), b"newer local edit", 0o644, 1_700_000_100);
     let err = restore_into(&done.archive, &target, &key()).unwrap_err();
     assert_eq!(
         err.to_string(),
@@ -216,18 +142,11 @@ fn existing_files_are_not_overwritten_unless_asked() {
             target.join("data/a.txt").display()
         )
     );
-    assert_eq!(
-        fs::read(target.join("data/a.txt")).unwrap(),
-        b"newer local edit"
-    );
+    assert_eq!(fs::read(target.join("data/a.txt")).unwrap(), b"newer local edit");
     restore_files(
         &done.archive,
         &key(),
-        &FileRestoreOptions {
-            target: target.clone(),
-            only: None,
-            overwrite: true,
-        },
+        &FileRestoreOptions { target: target.clone(), only: None, overwrite: true },
         &NoProgress,
     )
     .unwrap();
@@ -247,20 +166,12 @@ fn an_unbackupable_file_fails_the_run_naming_it_or_warns_if_configured() {
     fifo(&src.join("pipe"));
     let opts = |on_unreadable| BackupOptions {
         destination: t.path().join("backups"),
-        sources: vec![SourceConfig {
-            on_unreadable,
-            ..SourceConfig::folder("data", &src)
-        }],
+        sources: vec![SourceConfig { on_unreadable, ..SourceConfig::folder("data", &src) }],
+        mongo: None,
         payload: PayloadOptions::default(),
         verify: true,
     };
-    let err = run_backup(
-        &opts(OnUnreadable::Fail),
-        &key(),
-        &NoProgress,
-        Box::new(rand::rngs::OsRng),
-    )
-    .unwrap_err();
+    let err = run_backup(&opts(OnUnreadable::Fail), &key(), &NoProgress, Box::new(rand::rngs::OsRng)).unwrap_err();
     assert_eq!(
         err.to_string(),
         format!(
@@ -268,31 +179,13 @@ fn an_unbackupable_file_fails_the_run_naming_it_or_warns_if_configured() {
             src.join("pipe").display()
         )
     );
-    let listing = Catalog::existing(&t.path().join("backups"))
-        .unwrap()
-        .list()
-        .unwrap();
+    let listing = Catalog::existing(&t.path().join("backups")).unwrap().list().unwrap();
     assert_eq!(listing.entries.len(), 1);
-    assert_eq!(
-        listing.entries[0].status,
-        Status::Failed,
-        "a failed run is recorded as failed"
-    );
+    assert_eq!(listing.entries[0].status, Status::Failed, "a failed run is recorded as failed");
     assert!(listing.entries[0].archive.is_none());
 
-    let done = run_backup(
-        &opts(OnUnreadable::Warn),
-        &key(),
-        &NoProgress,
-        Box::new(rand::rngs::OsRng),
-    )
-    .unwrap();
-    assert_eq!(
-        done.manifest.warnings.len(),
-        1,
-        "{:?}",
-        done.manifest.warnings
-    );
+    let done = run_backup(&opts(OnUnreadable::Warn), &key(), &NoProgress, Box::new(rand::rngs::OsRng)).unwrap();
+    assert_eq!(done.manifest.warnings.len(), 1, "{:?}", done.manifest.warnings);
     assert!(done.manifest.warnings[0].contains("pipe"));
     assert_eq!(done.entry.files, 1);
 }
@@ -300,17 +193,9 @@ fn an_unbackupable_file_fails_the_run_naming_it_or_warns_if_configured() {
 #[test]
 fn permission_denied_names_the_file() {
     // Root reads everything, so the CLI runs as `nobody` here; CI runs as root.
-    assert_eq!(
-        unsafe { libc::geteuid() },
-        0,
-        "this test needs root to switch to nobody (CI runs as root)"
-    );
+    assert_eq!(unsafe { libc::geteuid() }, 0, "this test needs root to switch to nobody (CI runs as root)");
     let t = tmp();
-    fs::set_permissions(
-        t.path(),
-        std::os::unix::fs::PermissionsExt::from_mode(0o777),
-    )
-    .unwrap();
+    fs::set_permissions(t.path(), std::os::unix::fs::PermissionsExt::from_mode(0o777)).unwrap();
     let src = t.path().join("src");
     write(&src.join("readable.txt"), b"ok", 0o644, 1_700_000_000);
     write(&src.join("secret.pdf"), b"no", 0o000, 1_700_000_000);
@@ -328,10 +213,7 @@ fn permission_denied_names_the_file() {
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert!(
-        stderr.contains(&format!(
-            "cannot back up {}: permission denied",
-            src.join("secret.pdf").display()
-        )),
+        stderr.contains(&format!("cannot back up {}: permission denied", src.join("secret.pdf").display())),
         "{}",
         text(&o)
     );
@@ -343,10 +225,8 @@ fn a_missing_source_says_what_to_fix() {
     let t = tmp();
     let opts = BackupOptions {
         destination: t.path().join("backups"),
-        sources: vec![SourceConfig::folder(
-            "uploads",
-            "/nonexistent/hr-sm/uploads",
-        )],
+        sources: vec![SourceConfig::folder("uploads", "/nonexistent/hr-sm/uploads")],
+        mongo: None,
         payload: PayloadOptions::default(),
         verify: true,
     };
@@ -367,10 +247,7 @@ impl SmallDisk {
             .arg(path)
             .status()
             .unwrap();
-        assert!(
-            st.success(),
-            "mounting a tmpfs needs root (CI runs as root)"
-        );
+        assert!(st.success(), "mounting a tmpfs needs root (CI runs as root)");
         SmallDisk(path.to_path_buf())
     }
 }
@@ -388,28 +265,18 @@ fn a_full_disk_fails_clearly_and_keeps_old_backups() {
     write(&src.join("small.txt"), b"small", 0o644, 1_700_000_000);
     let dest = disk.0.join("daily");
     let first = backup_of(&dest, vec![SourceConfig::folder("data", &src)], 1 << 20);
-    write(
-        &src.join("big.bin"),
-        &random_bytes(3 << 20, 9),
-        0o644,
-        1_700_000_000,
-    );
+    write(&src.join("big.bin"), &random_bytes(3 << 20, 9), 0o644, 1_700_000_000);
     let opts = BackupOptions {
         destination: dest.clone(),
         sources: vec![SourceConfig::folder("data", &src)],
+        mongo: None,
         payload: PayloadOptions::default(),
         verify: true,
     };
     let err = run_backup(&opts, &key(), &NoProgress, Box::new(rand::rngs::OsRng)).unwrap_err();
     let msg = err.to_string();
-    assert!(
-        msg.starts_with(&format!("cannot write {}/.hrsm-", dest.display())),
-        "{msg}"
-    );
-    assert!(
-        msg.ends_with("no space left on the device; free space or choose another destination"),
-        "{msg}"
-    );
+    assert!(msg.starts_with(&format!("cannot write {}/.hrsm-", dest.display())), "{msg}");
+    assert!(msg.ends_with("no space left on the device; free space or choose another destination"), "{msg}");
     let leftovers: Vec<String> = fs::read_dir(&dest)
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
@@ -417,4 +284,24 @@ fn a_full_disk_fails_clearly_and_keeps_old_backups() {
         .collect();
     assert!(leftovers.is_empty(), "temp files left: {leftovers:?}");
     verify_archive(&first.archive, &key(), &NoProgress).expect("the earlier backup is intact");
+}
+
+#[test]
+fn a_second_backup_while_one_runs_is_refused_and_the_lock_dies_with_its_holder() {
+    let t = tmp();
+    write(&t.path().join("d/x"), b"x", 0o644, 1_700_000_000);
+    write_config(t.path(), &t.path().join("d"));
+    let dest = t.path().join("backups");
+    fs::create_dir_all(&dest).unwrap();
+    // Another process holds the lock: `flock` from util-linux, like a running backup would.
+    let mut holder = Command::new("flock").arg(dest.join(".lock")).args(["sleep", "30"]).spawn().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let o = cli(t.path(), &["--config", "hrsm-backup.toml", "backup"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("backups is busy") && err.contains("wait for it to finish"), "{err}");
+    holder.kill().unwrap();
+    holder.wait().unwrap();
+    let o = cli(t.path(), &["--config", "hrsm-backup.toml", "backup"]);
+    assert!(o.status.success(), "the lock of a killed holder must not block: {}", text(&o));
 }

@@ -28,59 +28,25 @@ fn backup_list_verify_restore_through_the_cli() {
     assert!(o.status.success(), "{}", text(&o));
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(out.starts_with("ID "), "{out}");
-    assert!(
-        out.contains(&id) && out.contains(" ok ") && out.trim_end().ends_with("yes"),
-        "{out}"
-    );
+    assert!(out.contains(&id) && out.contains(" ok ") && out.trim_end().ends_with("yes"), "{out}");
 
     let o = cli(t.path(), &[&c[..], &["verify", &id]].concat());
     assert!(o.status.success(), "{}", text(&o));
-    assert!(
-        String::from_utf8_lossy(&o.stdout).contains(": OK (11 files"),
-        "{}",
-        text(&o)
-    );
+    assert!(String::from_utf8_lossy(&o.stdout).contains(": OK (11 files"), "{}", text(&o));
 
     let o = cli(t.path(), &[&c[..], &["inspect", "latest"]].concat());
-    assert!(
-        String::from_utf8_lossy(&o.stdout).contains("source data"),
-        "{}",
-        text(&o)
-    );
+    assert!(String::from_utf8_lossy(&o.stdout).contains("source data"), "{}", text(&o));
 
-    let o = cli(
-        t.path(),
-        &[
-            &c[..],
-            &["restore", "latest", "--files-to", "out", "--dry-run"],
-        ]
-        .concat(),
-    );
-    assert!(
-        String::from_utf8_lossy(&o.stdout).starts_with("would restore 11 files"),
-        "{}",
-        text(&o)
-    );
+    let o = cli(t.path(), &[&c[..], &["restore", "latest", "--files-to", "out", "--dry-run"]].concat());
+    assert!(String::from_utf8_lossy(&o.stdout).starts_with("would restore 11 files"), "{}", text(&o));
     assert!(!t.path().join("out").exists(), "a dry run writes nothing");
-    let o = cli(
-        t.path(),
-        &[&c[..], &["restore", "latest", "--files-to", "out"]].concat(),
-    );
+    let o = cli(t.path(), &[&c[..], &["restore", "latest", "--files-to", "out"]].concat());
     assert!(o.status.success(), "{}", text(&o));
     assert_eq!(snapshot(&src), snapshot(&t.path().join("out/data")));
-    let o = cli(
-        t.path(),
-        &[&c[..], &["restore", "latest", "--files-to", "out"]].concat(),
-    );
-    assert_eq!(
-        o.status.code(),
-        Some(1),
-        "a second restore onto the same files must refuse: {}",
-        text(&o)
-    );
+    let o = cli(t.path(), &[&c[..], &["restore", "latest", "--files-to", "out"]].concat());
+    assert_eq!(o.status.code(), Some(1), "a second restore onto the same files must refuse: {}", text(&o));
     assert!(
-        String::from_utf8_lossy(&o.stderr)
-            .starts_with("hrsm-backup: error: 13 item(s) already exist in out"),
+        String::from_utf8_lossy(&o.stderr).starts_with("hrsm-backup: error: 13 item(s) already exist in out"),
         "{}",
         text(&o)
     );
@@ -105,18 +71,12 @@ fn exit_codes_are_0_ok_1_failure_2_usage() {
 #[test]
 fn unknown_config_keys_are_refused_by_name() {
     let t = tmp();
-    fs::write(
-        t.path().join("c.toml"),
-        "destination = \"b\"\nretension_days = 3\n",
-    )
-    .unwrap();
+    fs::write(t.path().join("c.toml"), "destination = \"b\"\nretension_days = 3\n").unwrap();
     let o = cli(t.path(), &["--config", "c.toml", "list"]);
     assert_eq!(o.status.code(), Some(1));
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(
-        err.contains("unknown field `retension_days`")
-            && err.contains("c.toml")
-            && err.contains("line 2"),
+        err.contains("unknown field `retension_days`") && err.contains("c.toml") && err.contains("line 2"),
         "{err}"
     );
 }
@@ -166,31 +126,17 @@ fn key_generate_export_import_and_no_secret_leaks() {
     assert!(o.status.success(), "{}", text(&o));
     let key_text = fs::read_to_string(p.join("k1")).unwrap();
     use std::os::unix::fs::PermissionsExt;
-    assert_eq!(
-        fs::metadata(p.join("k1")).unwrap().permissions().mode() & 0o777,
-        0o600
-    );
-    let secret = key_text
-        .trim()
-        .trim_start_matches("hrsm-key-v1:")
-        .to_string();
+    assert_eq!(fs::metadata(p.join("k1")).unwrap().permissions().mode() & 0o777, 0o600);
+    let secret = key_text.trim().trim_start_matches("hrsm-key-v1:").to_string();
     assert!(
-        !String::from_utf8_lossy(&o.stdout).contains(&secret)
-            && !String::from_utf8_lossy(&o.stderr).contains(&secret)
+        !String::from_utf8_lossy(&o.stdout).contains(&secret) && !String::from_utf8_lossy(&o.stderr).contains(&secret)
     );
     let o = run(&["--key-file", "k1", "key", "generate"]);
     assert_eq!(o.status.code(), Some(1), "a key is never overwritten");
     let id = String::from_utf8_lossy(&run(&["--key-file", "k1", "key", "id"]).stdout).to_string();
     let o = run(&["--key-file", "k1", "key", "export", "--out", "recovery.txt"]);
     assert!(o.status.success(), "{}", text(&o));
-    let o = run(&[
-        "--key-file",
-        "k2",
-        "key",
-        "import",
-        "--from",
-        "recovery.txt",
-    ]);
+    let o = run(&["--key-file", "k2", "key", "import", "--from", "recovery.txt"]);
     assert!(o.status.success(), "{}", text(&o));
     let id2 = String::from_utf8_lossy(&run(&["--key-file", "k2", "key", "id"]).stdout).to_string();
     assert_eq!(id.split("key id").nth(1), id2.split("key id").nth(1));
@@ -202,35 +148,18 @@ fn key_generate_export_import_and_no_secret_leaks() {
     assert!(o.status.success(), "{}", text(&o));
     fs::write(p.join("k3"), "hrsm-key-v1:".to_string() + &"ab".repeat(32)).unwrap();
     fs::set_permissions(p.join("k3"), fs::Permissions::from_mode(0o600)).unwrap();
-    let o = run(&[
-        "--config",
-        "hrsm-backup.toml",
-        "--key-file",
-        "k3",
-        "verify",
-        "latest",
-    ]);
+    let o = run(&["--config", "hrsm-backup.toml", "--key-file", "k3", "verify", "latest"]);
     assert_eq!(o.status.code(), Some(1));
     let all = text(&o);
-    assert!(
-        all.contains("wrong key") && !all.contains(&secret) && !all.contains(&"ab".repeat(32)),
-        "{all}"
-    );
+    assert!(all.contains("wrong key") && !all.contains(&secret) && !all.contains(&"ab".repeat(32)), "{all}");
     for f in fs::read_dir(p.join("backups")).unwrap() {
         let bytes = fs::read(f.unwrap().path()).unwrap();
-        assert!(
-            !String::from_utf8_lossy(&bytes).contains(&secret),
-            "the key leaked into the backup folder"
-        );
+        assert!(!String::from_utf8_lossy(&bytes).contains(&secret), "the key leaked into the backup folder");
     }
     // Group-readable key files are refused.
     fs::set_permissions(p.join("k3"), fs::Permissions::from_mode(0o644)).unwrap();
     let o = run(&["--key-file", "k3", "key", "id"]);
-    assert!(
-        String::from_utf8_lossy(&o.stderr).contains("chmod 600"),
-        "{}",
-        text(&o)
-    );
+    assert!(String::from_utf8_lossy(&o.stderr).contains("chmod 600"), "{}", text(&o));
 }
 
 #[test]
@@ -238,25 +167,15 @@ fn listing_a_thousand_backups_reads_only_the_catalog() {
     let t = tmp();
     write(&t.path().join("d/x"), b"x", 0o644, 1_700_000_000);
     write_config(t.path(), &t.path().join("d"));
-    let o = cli(
-        t.path(),
-        &["--config", "hrsm-backup.toml", "--json", "backup"],
-    );
+    let o = cli(t.path(), &["--config", "hrsm-backup.toml", "--json", "backup"]);
     let entry = json(&o)["backup"].clone();
     let dir = t.path().join("backups");
     for i in 0..999 {
         let mut e = entry.clone();
         e["id"] = format!("hrsm-20250101T000000Z-{i:04x}").into();
-        fs::write(
-            dir.join(format!("hrsm-20250101T000000Z-{i:04x}.json")),
-            serde_json::to_vec(&e).unwrap(),
-        )
-        .unwrap();
+        fs::write(dir.join(format!("hrsm-20250101T000000Z-{i:04x}.json")), serde_json::to_vec(&e).unwrap()).unwrap();
     }
-    let o = cli(
-        t.path(),
-        &["--config", "hrsm-backup.toml", "--json", "list"],
-    );
+    let o = cli(t.path(), &["--config", "hrsm-backup.toml", "--json", "list"]);
     assert!(o.status.success(), "{}", text(&o));
     assert_eq!(json(&o)["backups"].as_array().unwrap().len(), 1000);
 }
@@ -264,41 +183,17 @@ fn listing_a_thousand_backups_reads_only_the_catalog() {
 #[test]
 fn decrypt_never_leaves_output_for_a_damaged_archive() {
     let t = tmp();
-    write(
-        &t.path().join("d/x"),
-        &random_bytes(300_000, 5),
-        0o644,
-        1_700_000_000,
-    );
+    write(&t.path().join("d/x"), &random_bytes(300_000, 5), 0o644, 1_700_000_000);
     write_config(t.path(), &t.path().join("d"));
-    let o = cli(
-        t.path(),
-        &["--config", "hrsm-backup.toml", "--json", "backup"],
-    );
+    let o = cli(t.path(), &["--config", "hrsm-backup.toml", "--json", "backup"]);
     let archive = json(&o)["archive"].as_str().unwrap().to_string();
     let archive = t.path().join(archive);
     let bytes = fs::read(&archive).unwrap();
     fs::write(&archive, &bytes[..bytes.len() - 10]).unwrap();
-    let o = cli(
-        t.path(),
-        &[
-            "--config",
-            "hrsm-backup.toml",
-            "decrypt",
-            "latest",
-            "-o",
-            "out.tar.gz",
-        ],
-    );
+    let o = cli(t.path(), &["--config", "hrsm-backup.toml", "decrypt", "latest", "-o", "out.tar.gz"]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
-    assert!(
-        String::from_utf8_lossy(&o.stderr).contains("truncated"),
-        "{}",
-        text(&o)
-    );
-    let names: Vec<_> = fs::read_dir(t.path())
-        .unwrap()
-        .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .collect();
+    assert!(String::from_utf8_lossy(&o.stderr).contains("truncated"), "{}", text(&o));
+    let names: Vec<_> =
+        fs::read_dir(t.path()).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
     assert!(!names.iter().any(|n| n.contains("out.tar.gz")), "{names:?}");
 }

@@ -8,20 +8,13 @@ use std::path::{Path, PathBuf};
 
 use chrono::Utc;
 use hrsm_backup::{
-    restore_files, ContainerWriter, Entry, EntryType, FileRestoreOptions, Manifest, NoProgress,
-    SourceSummary,
+    restore_files, ContainerWriter, Entry, EntryType, FileRestoreOptions, Manifest, NoProgress, SourceSummary,
 };
 use tar::{EntryType as T, Header};
 
 use super::util::*;
 
-fn entry(
-    path: &str,
-    kind: EntryType,
-    size: Option<u64>,
-    sha: Option<&str>,
-    target: Option<&str>,
-) -> Entry {
+fn entry(path: &str, kind: EntryType, size: Option<u64>, sha: Option<&str>, target: Option<&str>) -> Entry {
     Entry {
         path: path.into(),
         kind,
@@ -43,12 +36,7 @@ fn manifest(entries: Vec<Entry>) -> Vec<u8> {
         key_id: key().id().to_string(),
         started: Utc::now(),
         finished: Utc::now(),
-        sources: vec![SourceSummary {
-            name: "s".into(),
-            path: "/x".into(),
-            files: 1,
-            bytes: 1,
-        }],
+        sources: vec![SourceSummary { name: "s".into(), path: "/x".into(), files: 1, bytes: 1 }],
         entries,
         mongo: None,
         warnings: vec![],
@@ -70,11 +58,7 @@ fn raw(b: &mut tar::Builder<Vec<u8>>, name: &str, kind: T, link: &str, data: &[u
 const SHA_X: &str = "2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881"; // sha256("x")
 
 /// Seals a hand-made tar stream (manifest first) with the test key.
-fn forge(
-    dir: &Path,
-    entries: Vec<Entry>,
-    body: impl FnOnce(&mut tar::Builder<Vec<u8>>),
-) -> PathBuf {
+fn forge(dir: &Path, entries: Vec<Entry>, body: impl FnOnce(&mut tar::Builder<Vec<u8>>)) -> PathBuf {
     let mut b = tar::Builder::new(Vec::new());
     raw(&mut b, "manifest.json", T::Regular, "", &manifest(entries));
     body(&mut b);
@@ -99,35 +83,17 @@ fn assert_refused(t: &Path, archive: &Path, needle: &str) {
     let err = restore_files(
         archive,
         &key(),
-        &FileRestoreOptions {
-            target: target.clone(),
-            only: None,
-            overwrite: true,
-        },
+        &FileRestoreOptions { target: target.clone(), only: None, overwrite: true },
         &NoProgress,
     )
     .expect_err("a hostile archive was restored");
-    assert!(
-        err.to_string().contains(needle),
-        "expected {needle:?} in: {err}"
-    );
+    assert!(err.to_string().contains(needle), "expected {needle:?} in: {err}");
     let mut seen: Vec<String> = walkdir::WalkDir::new(&area)
         .into_iter()
-        .map(|e| {
-            e.unwrap()
-                .path()
-                .strip_prefix(&area)
-                .unwrap()
-                .display()
-                .to_string()
-        })
+        .map(|e| e.unwrap().path().strip_prefix(&area).unwrap().display().to_string())
         .collect();
     seen.sort();
-    assert_eq!(
-        seen,
-        vec!["", "target", "target/keep.txt"],
-        "something was written"
-    );
+    assert_eq!(seen, vec!["", "target", "target/keep.txt"], "something was written");
     assert!(!Path::new("/tmp/hrsm-pwned").exists());
     fs::remove_dir_all(&area).unwrap();
 }
@@ -135,42 +101,26 @@ fn assert_refused(t: &Path, archive: &Path, needle: &str) {
 #[test]
 fn dot_dot_names_are_refused() {
     let t = tmp();
-    let a = forge(
-        t.path(),
-        vec![entry("files/s", EntryType::Dir, None, None, None)],
-        |b| {
-            raw(b, "files/s", T::Directory, "", b"");
-            raw(b, "files/s/../../../evil", T::Regular, "", b"x");
-        },
-    );
+    let a = forge(t.path(), vec![entry("files/s", EntryType::Dir, None, None, None)], |b| {
+        raw(b, "files/s", T::Directory, "", b"");
+        raw(b, "files/s/../../../evil", T::Regular, "", b"x");
+    });
     assert_refused(t.path(), &a, "it contains '..'");
 }
 
 #[test]
 fn dot_dot_names_in_the_manifest_are_refused_before_reading_on() {
     let t = tmp();
-    let a = forge(
-        t.path(),
-        vec![entry(
-            "files/s/../../evil",
-            EntryType::File,
-            Some(1),
-            Some(SHA_X),
-            None,
-        )],
-        |b| {
-            raw(b, "files/s/x", T::Regular, "", b"x");
-        },
-    );
+    let a = forge(t.path(), vec![entry("files/s/../../evil", EntryType::File, Some(1), Some(SHA_X), None)], |b| {
+        raw(b, "files/s/x", T::Regular, "", b"x");
+    });
     assert_refused(t.path(), &a, "it contains '..'");
 }
 
 #[test]
 fn absolute_names_are_refused() {
     let t = tmp();
-    let a = forge(t.path(), vec![], |b| {
-        raw(b, "/tmp/hrsm-pwned", T::Regular, "", b"x")
-    });
+    let a = forge(t.path(), vec![], |b| raw(b, "/tmp/hrsm-pwned", T::Regular, "", b"x"));
     assert_refused(t.path(), &a, "it is an absolute path");
 }
 
@@ -205,13 +155,7 @@ fn a_file_written_through_an_escaping_link_never_happens() {
         vec![
             entry("files/s", EntryType::Dir, None, None, None),
             entry("files/s/l", EntryType::Symlink, None, None, Some("/tmp")),
-            entry(
-                "files/s/l/hrsm-pwned",
-                EntryType::File,
-                Some(1),
-                Some(SHA_X),
-                None,
-            ),
+            entry("files/s/l/hrsm-pwned", EntryType::File, Some(1), Some(SHA_X), None),
         ],
         |b| {
             raw(b, "files/s", T::Directory, "", b"");
@@ -225,41 +169,25 @@ fn a_file_written_through_an_escaping_link_never_happens() {
 #[test]
 fn hard_links_and_devices_are_refused() {
     let t = tmp();
-    let a = forge(
-        t.path(),
-        vec![entry("files/s", EntryType::Dir, None, None, None)],
-        |b| {
-            raw(b, "files/s", T::Directory, "", b"");
-            raw(b, "files/s/h", T::Link, "/etc/passwd", b"");
-        },
-    );
+    let a = forge(t.path(), vec![entry("files/s", EntryType::Dir, None, None, None)], |b| {
+        raw(b, "files/s", T::Directory, "", b"");
+        raw(b, "files/s/h", T::Link, "/etc/passwd", b"");
+    });
     assert_refused(t.path(), &a, "hard links are refused");
-    let a = forge(
-        t.path(),
-        vec![entry("files/s", EntryType::Dir, None, None, None)],
-        |b| {
-            raw(b, "files/s", T::Directory, "", b"");
-            raw(b, "files/s/dev", T::Char, "", b"");
-        },
-    );
-    assert_refused(
-        t.path(),
-        &a,
-        "device files, FIFOs and other special files are refused",
-    );
+    let a = forge(t.path(), vec![entry("files/s", EntryType::Dir, None, None, None)], |b| {
+        raw(b, "files/s", T::Directory, "", b"");
+        raw(b, "files/s/dev", T::Char, "", b"");
+    });
+    assert_refused(t.path(), &a, "device files, FIFOs and other special files are refused");
 }
 
 #[test]
 fn entries_missing_from_the_manifest_are_refused() {
     let t = tmp();
-    let a = forge(
-        t.path(),
-        vec![entry("files/s", EntryType::Dir, None, None, None)],
-        |b| {
-            raw(b, "files/s", T::Directory, "", b"");
-            raw(b, "files/s/smuggled", T::Regular, "", b"x");
-        },
-    );
+    let a = forge(t.path(), vec![entry("files/s", EntryType::Dir, None, None, None)], |b| {
+        raw(b, "files/s", T::Directory, "", b"");
+        raw(b, "files/s/smuggled", T::Regular, "", b"x");
+    });
     assert_refused(t.path(), &a, "is not in the manifest");
 }
 
@@ -287,13 +215,7 @@ fn absurd_sizes_are_refused_before_writing() {
         t.path(),
         vec![
             entry("files/s", EntryType::Dir, None, None, None),
-            entry(
-                "files/s/x",
-                EntryType::File,
-                Some(1 << 52),
-                Some(SHA_X),
-                None,
-            ),
+            entry("files/s/x", EntryType::File, Some(1 << 52), Some(SHA_X), None),
         ],
         |b| {
             raw(b, "files/s", T::Directory, "", b"");
@@ -316,9 +238,5 @@ fn an_archive_whose_first_entry_is_not_the_manifest_is_refused() {
         .unwrap();
     let p = t.path().join("nomanifest.hrsmbk");
     fs::write(&p, sealed).unwrap();
-    assert_refused(
-        t.path(),
-        &p,
-        "the first entry is \"files/s/x\", not manifest.json",
-    );
+    assert_refused(t.path(), &p, "the first entry is \"files/s/x\", not manifest.json");
 }

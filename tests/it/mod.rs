@@ -2,5 +2,6 @@ mod bad_input;
 mod cli;
 mod hostile;
 mod interop;
+mod mongo;
 mod roundtrip;
 pub mod util;

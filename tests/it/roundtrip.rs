@@ -13,32 +13,21 @@ fn folder_tree_round_trip_is_byte_identical_with_modes_and_mtimes() {
     let src = t.path().join("src/data");
     sample_tree(&src);
     // 64 KiB blocks: the 3 MiB file spans ~50 chunks, so chunk order and gzip members matter.
-    let done = backup_of(
-        &t.path().join("backups"),
-        vec![SourceConfig::folder("data", &src)],
-        64 * 1024,
-    );
+    let done = backup_of(&t.path().join("backups"), vec![SourceConfig::folder("data", &src)], 64 * 1024);
     assert!(done.entry.verified);
     assert_eq!(done.entry.files, 11);
     let out = t.path().join("restored");
     let report = restore_files(
         &done.archive,
         &key(),
-        &FileRestoreOptions {
-            target: out.clone(),
-            only: None,
-            overwrite: false,
-        },
+        &FileRestoreOptions { target: out.clone(), only: None, overwrite: false },
         &NoProgress,
     )
     .unwrap();
     assert_eq!(report.plan.files, 11);
     assert_eq!(report.plan.symlinks, 2);
     assert_eq!(snapshot(&src), snapshot(&out.join("data")));
-    let leftovers: Vec<_> = fs::read_dir(&out)
-        .unwrap()
-        .map(|e| e.unwrap().file_name())
-        .collect();
+    let leftovers: Vec<_> = fs::read_dir(&out).unwrap().map(|e| e.unwrap().file_name()).collect();
     assert_eq!(leftovers, vec!["data"], "the staging folder must be gone");
 }
 
@@ -50,49 +39,17 @@ fn plain_tar_reads_the_decrypted_payload() {
     write_config(t.path(), &src);
     let o = cli(t.path(), &["--config", "hrsm-backup.toml", "backup"]);
     assert!(o.status.success(), "{}", text(&o));
-    let o = cli(
-        t.path(),
-        &[
-            "--config",
-            "hrsm-backup.toml",
-            "decrypt",
-            "latest",
-            "-o",
-            "plain.tar.gz",
-        ],
-    );
+    let o = cli(t.path(), &["--config", "hrsm-backup.toml", "decrypt", "latest", "-o", "plain.tar.gz"]);
     assert!(o.status.success(), "{}", text(&o));
     let x = t.path().join("x");
     fs::create_dir(&x).unwrap();
-    let tar = Command::new("tar")
-        .arg("-xzpf")
-        .arg(t.path().join("plain.tar.gz"))
-        .arg("-C")
-        .arg(&x)
-        .output()
-        .unwrap();
-    assert!(
-        tar.status.success(),
-        "tar: {}",
-        String::from_utf8_lossy(&tar.stderr)
-    );
-    let names = Command::new("tar")
-        .arg("-tzf")
-        .arg(t.path().join("plain.tar.gz"))
-        .output()
-        .unwrap();
-    let first = String::from_utf8_lossy(&names.stdout)
-        .lines()
-        .next()
-        .unwrap_or_default()
-        .to_string();
-    assert_eq!(
-        first, "manifest.json",
-        "the manifest must be the first entry"
-    );
+    let tar = Command::new("tar").arg("-xzpf").arg(t.path().join("plain.tar.gz")).arg("-C").arg(&x).output().unwrap();
+    assert!(tar.status.success(), "tar: {}", String::from_utf8_lossy(&tar.stderr));
+    let names = Command::new("tar").arg("-tzf").arg(t.path().join("plain.tar.gz")).output().unwrap();
+    let first = String::from_utf8_lossy(&names.stdout).lines().next().unwrap_or_default().to_string();
+    assert_eq!(first, "manifest.json", "the manifest must be the first entry");
     assert_eq!(snapshot(&src), snapshot(&x.join("files/data")));
-    let manifest: serde_json::Value =
-        serde_json::from_slice(&fs::read(x.join("manifest.json")).unwrap()).unwrap();
+    let manifest: serde_json::Value = serde_json::from_slice(&fs::read(x.join("manifest.json")).unwrap()).unwrap();
     assert_eq!(manifest["format"], "hrsm-backup-manifest");
     assert!(manifest["entries"]
         .as_array()
@@ -118,11 +75,7 @@ fn only_the_chosen_source_is_restored() {
     restore_files(
         &done.archive,
         &key(),
-        &FileRestoreOptions {
-            target: out.clone(),
-            only: Some("license-keys".into()),
-            overwrite: false,
-        },
+        &FileRestoreOptions { target: out.clone(), only: Some("license-keys".into()), overwrite: false },
         &NoProgress,
     )
     .unwrap();
@@ -131,18 +84,11 @@ fn only_the_chosen_source_is_restored() {
     let err = restore_files(
         &done.archive,
         &key(),
-        &FileRestoreOptions {
-            target: out,
-            only: Some("nope".into()),
-            overwrite: false,
-        },
+        &FileRestoreOptions { target: out, only: Some("nope".into()), overwrite: false },
         &NoProgress,
     )
     .unwrap_err();
-    assert_eq!(
-        err.to_string(),
-        "source \"nope\" is not in this backup; it holds: uploads, license-keys"
-    );
+    assert_eq!(err.to_string(), "source \"nope\" is not in this backup; it holds: uploads, license-keys");
 }
 
 #[test]
@@ -150,35 +96,18 @@ fn include_and_exclude_globs_select_what_is_backed_up() {
     let t = tmp();
     let root = t.path().join("hr-sm");
     write(&root.join(".env"), b"PORT=5000", 0o600, 1_700_000_000);
-    write(
-        &root.join("server/config/db.js"),
-        b"module.exports={}",
-        0o644,
-        1_700_000_000,
-    );
-    write(
-        &root.join("server/index.js"),
-        b"big app code",
-        0o644,
-        1_700_000_000,
-    );
+    write(&root.join("server/config/db.js"), b"module.exports={}", 0o644, 1_700_000_000);
+    write(&root.join("server/index.js"), b"big app code", 0o644, 1_700_000_000);
     write(&root.join("uploads/a.tmp"), b"temp", 0o644, 1_700_000_000);
     write(&root.join("uploads/a.pdf"), b"pdf", 0o644, 1_700_000_000);
     let config = SourceConfig {
         include: vec![".env".into(), "server/config/**".into()],
         ..SourceConfig::folder("config", &root)
     };
-    let uploads = SourceConfig {
-        exclude: vec!["*.tmp".into()],
-        ..SourceConfig::folder("uploads", root.join("uploads"))
-    };
+    let uploads =
+        SourceConfig { exclude: vec!["*.tmp".into()], ..SourceConfig::folder("uploads", root.join("uploads")) };
     let done = backup_of(&t.path().join("backups"), vec![config, uploads], 1 << 20);
-    let paths: Vec<&str> = done
-        .manifest
-        .entries
-        .iter()
-        .map(|e| e.path.as_str())
-        .collect();
+    let paths: Vec<&str> = done.manifest.entries.iter().map(|e| e.path.as_str()).collect();
     assert_eq!(
         paths,
         vec![
@@ -196,36 +125,21 @@ fn include_and_exclude_globs_select_what_is_backed_up() {
 #[test]
 fn a_single_file_can_be_a_source() {
     let t = tmp();
-    write(
-        &t.path().join("keys/private.pem"),
-        b"-----BEGIN KEY-----",
-        0o600,
-        1_700_000_000,
-    );
+    write(&t.path().join("keys/private.pem"), b"-----BEGIN KEY-----", 0o600, 1_700_000_000);
     let done = backup_of(
         &t.path().join("backups"),
-        vec![SourceConfig::folder(
-            "license-key",
-            t.path().join("keys/private.pem"),
-        )],
+        vec![SourceConfig::folder("license-key", t.path().join("keys/private.pem"))],
         1 << 20,
     );
     let out = t.path().join("out");
     restore_files(
         &done.archive,
         &key(),
-        &FileRestoreOptions {
-            target: out.clone(),
-            only: None,
-            overwrite: false,
-        },
+        &FileRestoreOptions { target: out.clone(), only: None, overwrite: false },
         &NoProgress,
     )
     .unwrap();
-    assert_eq!(
-        fs::read(out.join("license-key/private.pem")).unwrap(),
-        b"-----BEGIN KEY-----"
-    );
+    assert_eq!(fs::read(out.join("license-key/private.pem")).unwrap(), b"-----BEGIN KEY-----");
 }
 
 #[test]
@@ -240,21 +154,13 @@ fn thousands_of_small_files_round_trip() {
             1_700_000_000 + i,
         );
     }
-    let done = backup_of(
-        &t.path().join("backups"),
-        vec![SourceConfig::folder("uploads", &src)],
-        1 << 20,
-    );
+    let done = backup_of(&t.path().join("backups"), vec![SourceConfig::folder("uploads", &src)], 1 << 20);
     assert_eq!(done.entry.files, 3000);
     let out = t.path().join("out");
     restore_files(
         &done.archive,
         &key(),
-        &FileRestoreOptions {
-            target: out.clone(),
-            only: None,
-            overwrite: false,
-        },
+        &FileRestoreOptions { target: out.clone(), only: None, overwrite: false },
         &NoProgress,
     )
     .unwrap();
@@ -270,16 +176,9 @@ fn an_optional_missing_source_is_a_warning_not_a_silent_skip() {
         on_unreadable: OnUnreadable::Fail,
         ..SourceConfig::folder("gone", t.path().join("nope"))
     };
-    let done = backup_of(
-        &t.path().join("backups"),
-        vec![SourceConfig::folder("a", t.path().join("a")), missing],
-        1 << 20,
-    );
+    let done =
+        backup_of(&t.path().join("backups"), vec![SourceConfig::folder("a", t.path().join("a")), missing], 1 << 20);
     assert_eq!(done.manifest.warnings.len(), 1);
-    assert!(
-        done.manifest.warnings[0].contains("does not exist"),
-        "{:?}",
-        done.manifest.warnings
-    );
+    assert!(done.manifest.warnings[0].contains("does not exist"), "{:?}", done.manifest.warnings);
     assert_eq!(done.entry.warnings, 1);
 }

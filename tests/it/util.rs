@@ -7,9 +7,7 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use hrsm_backup::{
-    run_backup, BackupOptions, BackupOutcome, MasterKey, NoProgress, PayloadOptions, SourceConfig,
-};
+use hrsm_backup::{run_backup, BackupOptions, BackupOutcome, MasterKey, NoProgress, PayloadOptions, SourceConfig};
 use rand::{RngCore, SeedableRng};
 
 pub fn key() -> MasterKey {
@@ -21,10 +19,7 @@ pub fn key_hex() -> String {
 }
 
 pub fn tmp() -> tempfile::TempDir {
-    tempfile::Builder::new()
-        .prefix("hrsm-it-")
-        .tempdir()
-        .unwrap()
+    tempfile::Builder::new().prefix("hrsm-it-").tempdir().unwrap()
 }
 
 pub fn write(path: &Path, bytes: &[u8], mode: u32, mtime: i64) {
@@ -46,83 +41,26 @@ pub fn random_bytes(n: usize, seed: u64) -> Vec<u8> {
 pub fn sample_tree(root: &Path) {
     write(&root.join("empty.txt"), b"", 0o644, 1_000_000_000);
     write(&root.join("one.txt"), b"x", 0o600, 1_100_000_000);
-    write(
-        &root.join("block-511.bin"),
-        &random_bytes(511, 1),
-        0o640,
-        1_200_000_000,
-    );
-    write(
-        &root.join("block-512.bin"),
-        &random_bytes(512, 2),
-        0o644,
-        1_200_000_001,
-    );
-    write(
-        &root.join("block-513.bin"),
-        &random_bytes(513, 3),
-        0o644,
-        1_200_000_002,
-    );
-    write(
-        &root.join("contracts/big-random.pdf"),
-        &random_bytes(3 * 1024 * 1024 + 7, 4),
-        0o644,
-        1_700_000_000,
-    );
+    write(&root.join("block-511.bin"), &random_bytes(511, 1), 0o640, 1_200_000_000);
+    write(&root.join("block-512.bin"), &random_bytes(512, 2), 0o644, 1_200_000_001);
+    write(&root.join("block-513.bin"), &random_bytes(513, 3), 0o644, 1_200_000_002);
+    write(&root.join("contracts/big-random.pdf"), &random_bytes(3 * 1024 * 1024 + 7, 4), 0o644, 1_700_000_000);
     let text: Vec<u8> = (0..60_000)
-        .flat_map(|i| {
-            format!(
-                "{{\"employee\":{i},\"dept\":\"HR\",\"salary\":{}}}\n",
-                i * 7 % 9000
-            )
-            .into_bytes()
-        })
+        .flat_map(|i| format!("{{\"employee\":{i},\"dept\":\"HR\",\"salary\":{}}}\n", i * 7 % 9000).into_bytes())
         .collect();
-    write(
-        &root.join("exports/employees.jsonl"),
-        &text,
-        0o644,
-        1_750_000_000,
-    );
-    write(
-        &root.join("scripts/run.sh"),
-        b"#!/bin/sh\necho hi\n",
-        0o755,
-        1_600_000_000,
-    );
+    write(&root.join("exports/employees.jsonl"), &text, 0o644, 1_750_000_000);
+    write(&root.join("scripts/run.sh"), b"#!/bin/sh\necho hi\n", 0o755, 1_600_000_000);
     let long = format!("deep/{}/{}.txt", "d".repeat(120), "f".repeat(140));
     write(&root.join(long), b"long name", 0o644, 1_650_000_000);
-    write(
-        &root.join("café/ملف الموظف.txt"),
-        "عقد العمل".as_bytes(),
-        0o644,
-        1_660_000_000,
-    );
-    write(
-        &root.join("with space/a b.txt"),
-        b"spaces",
-        0o644,
-        1_660_000_001,
-    );
+    write(&root.join("café/ملف الموظف.txt"), "عقد العمل".as_bytes(), 0o644, 1_660_000_000);
+    write(&root.join("with space/a b.txt"), b"spaces", 0o644, 1_660_000_001);
     fs::create_dir_all(root.join("empty-dir")).unwrap();
     std::os::unix::fs::symlink("../one.txt", root.join("scripts/link-to-one")).unwrap();
     std::os::unix::fs::symlink("exports", root.join("exports-link")).unwrap();
     fs::set_permissions(root.join("scripts"), fs::Permissions::from_mode(0o750)).unwrap();
     fs::set_permissions(root.join("empty-dir"), fs::Permissions::from_mode(0o700)).unwrap();
-    for d in [
-        "empty-dir",
-        "scripts",
-        "exports",
-        "contracts",
-        "café",
-        "with space",
-    ] {
-        filetime::set_file_mtime(
-            root.join(d),
-            filetime::FileTime::from_unix_time(1_500_000_000, 0),
-        )
-        .unwrap();
+    for d in ["empty-dir", "scripts", "exports", "contracts", "café", "with space"] {
+        filetime::set_file_mtime(root.join(d), filetime::FileTime::from_unix_time(1_500_000_000, 0)).unwrap();
     }
 }
 
@@ -130,26 +68,14 @@ pub fn sample_tree(root: &Path) {
 /// permission bits, mtime, and content or link target.
 pub fn snapshot(root: &Path) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
-    for e in walkdir::WalkDir::new(root)
-        .follow_links(false)
-        .sort_by_file_name()
-    {
+    for e in walkdir::WalkDir::new(root).follow_links(false).sort_by_file_name() {
         let e = e.unwrap();
-        let rel = e
-            .path()
-            .strip_prefix(root)
-            .unwrap()
-            .to_string_lossy()
-            .into_owned();
+        let rel = e.path().strip_prefix(root).unwrap().to_string_lossy().into_owned();
         let m = e.path().symlink_metadata().unwrap();
         let desc = if m.file_type().is_symlink() {
             format!("link -> {}", fs::read_link(e.path()).unwrap().display())
         } else if m.is_dir() {
-            format!(
-                "dir {:o} {}",
-                m.mode() & 0o7777,
-                if rel.is_empty() { 0 } else { m.mtime() }
-            )
+            format!("dir {:o} {}", m.mode() & 0o7777, if rel.is_empty() { 0 } else { m.mtime() })
         } else {
             let data = fs::read(e.path()).unwrap();
             use sha2::Digest;
@@ -170,11 +96,8 @@ pub fn backup_of(dest: &Path, sources: Vec<SourceConfig>, block_size: usize) -> 
     let opts = BackupOptions {
         destination: dest.to_path_buf(),
         sources,
-        payload: PayloadOptions {
-            block_size,
-            level: 6,
-            threads: 2,
-        },
+        mongo: None,
+        payload: PayloadOptions { block_size, level: 6, threads: 2 },
         verify: true,
     };
     run_backup(&opts, &key(), &NoProgress, Box::new(rand::rngs::OsRng)).unwrap()
@@ -219,4 +142,71 @@ pub fn write_config(dir: &Path, source: &Path) -> PathBuf {
     )
     .unwrap();
     p
+}
+
+/// The URI of the test MongoDB-wire server (SecantusDB): $HRSM_TEST_MONGODB_URI as started by
+/// scripts/test, else one this test process starts from the cached build. A test that needs it
+/// and cannot have it fails: it never passes silently.
+pub fn mongo_uri() -> String {
+    static URI: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    URI.get_or_init(|| {
+        if let Ok(u) = std::env::var("HRSM_TEST_MONGODB_URI") {
+            if !u.is_empty() {
+                return u;
+            }
+        }
+        start_secantus()
+    })
+    .clone()
+}
+
+fn start_secantus() -> String {
+    let bin = std::env::var("HRSM_SECANTUSD").map(PathBuf::from).unwrap_or_else(|_| {
+        PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".cache/hrsm-tools/bin/secantusd-rs")
+    });
+    assert!(
+        bin.exists(),
+        "no MongoDB test server: set HRSM_TEST_MONGODB_URI or run scripts/test (it builds SecantusDB into {})",
+        bin.display()
+    );
+    let dir = tempfile::Builder::new().prefix("hrsm-secantus-").tempdir().unwrap().keep();
+    let log = dir.join("log");
+    let (tx, rx) = std::sync::mpsc::channel();
+    // Spawned from a thread that never ends, with PDEATHSIG: the server dies with this test
+    // process, whatever test thread asked for it first.
+    std::thread::spawn(move || {
+        use std::os::unix::process::CommandExt;
+        let mut cmd = Command::new(bin);
+        cmd.args(["--port", "0", "--log-file-max", "16MB", "--cache-size", "1G", "--storage-path"])
+            .arg(dir.join("data"))
+            .stdout(fs::File::create(&log).unwrap())
+            .stderr(std::process::Stdio::null());
+        // SAFETY: prctl in the forked child before exec, no allocation.
+        unsafe {
+            cmd.pre_exec(|| {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                Ok(())
+            });
+        }
+        let mut child = cmd.spawn().unwrap();
+        tx.send((child.id(), log)).unwrap();
+        // This thread lives as long as the server: PDEATHSIG fires when it ends.
+        let _ = child.wait();
+    });
+    let (_pid, log) = rx.recv().unwrap();
+    for _ in 0..200 {
+        if let Ok(text) = fs::read_to_string(&log) {
+            if let Some(i) = text.find("listening on ") {
+                let addr: String = text[i + 13..].chars().take_while(|c| !c.is_whitespace()).collect();
+                return format!("mongodb://{addr}/?directConnection=true");
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    panic!("SecantusDB did not start: {}", fs::read_to_string(&log).unwrap_or_default());
+}
+
+/// A database name no other test uses.
+pub fn fresh_db(prefix: &str) -> String {
+    format!("{prefix}_{:08x}", rand::random::<u32>())
 }

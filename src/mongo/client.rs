@@ -1,0 +1,102 @@
+//! Connecting to MongoDB with the official driver (sync API): bounded timeouts, a URI that is
+//! never shown with its password, and driver errors turned into messages an admin can act on.
+//!
+//! Depends on `mongodb` and `error`.
+
+use std::time::Duration;
+
+use bson::{doc, Document};
+use mongodb::options::ClientOptions;
+use mongodb::sync::Client;
+
+use crate::error::{Error, Result};
+
+/// The URI with any password replaced by `***`, for messages and logs.
+pub fn redact_uri(uri: &str) -> String {
+    let Some((scheme, rest)) = uri.split_once("://") else { return "<invalid URI>".into() };
+    let end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(end);
+    match authority.rsplit_once('@') {
+        Some((userinfo, hosts)) => {
+            let user = userinfo.split(':').next().unwrap_or("");
+            format!("{scheme}://{user}:***@{hosts}{tail}")
+        }
+        None => uri.to_string(),
+    }
+}
+
+/// Hosts of the URI, for "cannot reach" messages.
+fn hosts(uri: &str) -> String {
+    let rest = uri.split_once("://").map(|(_, r)| r).unwrap_or(uri);
+    let end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let authority = &rest[..end];
+    authority.rsplit_once('@').map(|(_, h)| h).unwrap_or(authority).to_string()
+}
+
+/// Turns a driver error into an actionable message.
+pub fn explain(uri: &str, what: &str, e: mongodb::error::Error) -> Error {
+    use mongodb::error::ErrorKind;
+    let message = match e.kind.as_ref() {
+        ErrorKind::ServerSelection { .. } => format!(
+            "cannot reach MongoDB at {} while trying to {what}; check that the server is running and that MONGODB_URI / mongodb.uri is right",
+            hosts(uri)
+        ),
+        ErrorKind::Authentication { .. } => format!(
+            "MongoDB at {} rejected the credentials while trying to {what}; check the user name and password in MONGODB_URI (and authSource)",
+            hosts(uri)
+        ),
+        ErrorKind::InvalidArgument { message, .. } => format!("the MongoDB URI is not valid ({message}); check MONGODB_URI / mongodb.uri"),
+        _ => {
+            // Driver messages can quote the URI; never let a password through.
+            let text = e.to_string().replace(uri, &redact_uri(uri));
+            format!("MongoDB error while trying to {what}: {text}")
+        }
+    };
+    Error::Mongo(message)
+}
+
+/// A connected client (server selection is lazy; `ping` proves the server answers).
+pub fn connect(uri: &str) -> Result<Client> {
+    let mut opts = ClientOptions::parse(uri).run().map_err(|e| explain(uri, "read the connection string", e))?;
+    opts.app_name = Some("hrsm-backup".into());
+    opts.server_selection_timeout =
+        Some(opts.server_selection_timeout.unwrap_or(Duration::from_secs(10)).min(Duration::from_secs(30)));
+    opts.connect_timeout = Some(opts.connect_timeout.unwrap_or(Duration::from_secs(10)));
+    let client = Client::with_options(opts).map_err(|e| explain(uri, "connect", e))?;
+    client.database("admin").run_command(doc! {"ping": 1}).run().map_err(|e| explain(uri, "connect", e))?;
+    Ok(client)
+}
+
+/// What kind of deployment answers: replica set (snapshot reads possible) or standalone.
+#[derive(Debug, Clone)]
+pub struct ServerInfo {
+    pub version: String,
+    pub replica_set: Option<String>,
+}
+
+pub fn server_info(client: &Client, uri: &str) -> Result<ServerInfo> {
+    let admin = client.database("admin");
+    let hello: Document =
+        admin.run_command(doc! {"hello": 1}).run().map_err(|e| explain(uri, "ask the server what it is", e))?;
+    let build: Document =
+        admin.run_command(doc! {"buildInfo": 1}).run().map_err(|e| explain(uri, "read the server version", e))?;
+    Ok(ServerInfo {
+        version: build.get_str("version").unwrap_or("unknown").to_string(),
+        replica_set: hello.get_str("setName").ok().map(str::to_owned),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_never_show() {
+        assert_eq!(
+            redact_uri("mongodb://admin:s3cret@db1:27017,db2/hrms?authSource=admin"),
+            "mongodb://admin:***@db1:27017,db2/hrms?authSource=admin"
+        );
+        assert_eq!(redact_uri("mongodb://db:27017"), "mongodb://db:27017");
+        assert_eq!(hosts("mongodb://a:b@h1:1,h2:2/?x=y"), "h1:1,h2:2");
+    }
+}

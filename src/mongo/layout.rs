@@ -1,0 +1,217 @@
+//! The on-disk layout `mongodump --out` writes and `mongorestore --dir` reads (see
+//! ../shared/reference/mongodump-format.md and mongo-tools' prepare.go / filepath.go): file
+//! names of collections, which namespaces are skipped, and `<name>.metadata.json`.
+//!
+//! Pure: no I/O. Depends on `bson` and `serde_json` (with `preserve_order`, so index keys keep
+//! their order: `{a: 1, b: -1}` is not `{b: -1, a: 1}`).
+
+use base64::Engine;
+use bson::{Bson, Document};
+use serde_json::{Map, Value};
+use sha1::{Digest, Sha1};
+
+/// Escaped file-name stem of a collection, exactly as mongodump makes it: Go's
+/// `url.PathEscape` (mongo-tools `util.EscapeCollectionName`; note: not QueryEscape, so a
+/// space is `%20` and `$ & + = : @` stay as they are), and for stems over 238 bytes the first
+/// 208 bytes + `%24` + base64url(SHA-1(name)) so that `.metadata.json.gz` still fits 255 bytes.
+pub fn file_stem(collection: &str) -> String {
+    let escaped = path_escape(collection);
+    if escaped.len() <= 238 {
+        return escaped;
+    }
+    let hash = Sha1::digest(collection.as_bytes());
+    // The escaped form is ASCII, so any byte index is a char boundary.
+    format!("{}%24{}", &escaped[..208], base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(hash))
+}
+
+/// Go's `url.PathEscape`.
+pub fn path_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for &b in s.as_bytes() {
+        let keep = b.is_ascii_alphanumeric()
+            || matches!(b, b'-' | b'_' | b'.' | b'~' | b'$' | b'&' | b'+' | b'=' | b':' | b'@');
+        if keep {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// Go's `url.PathUnescape`; None for a malformed escape.
+pub fn path_unescape(s: &str) -> Option<String> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' {
+            let hex = s.get(i + 1..i + 3)?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+/// mongodump's `shouldSkipSystemNamespace` for the databases we dump (never admin, local or
+/// config): `system.*` except `system.js`, and names with `$`.
+pub fn skipped_collection(name: &str) -> bool {
+    (name.starts_with("system.") && name != "system.js") || (name.contains('$') && !name.contains(".oplog.$"))
+}
+
+/// What `listCollections` said of one collection, kept verbatim.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CollectionInfo {
+    pub name: String,
+    /// "collection", "view" or "timeseries".
+    pub kind: String,
+    pub options: Document,
+    /// 16 bytes, when the server reports one.
+    pub uuid: Option<Vec<u8>>,
+}
+
+impl CollectionInfo {
+    pub fn from_list_collections(doc: &Document) -> Option<Self> {
+        let name = doc.get_str("name").ok()?.to_string();
+        let kind = doc.get_str("type").unwrap_or("collection").to_string();
+        let options = doc.get_document("options").cloned().unwrap_or_default();
+        let uuid = doc.get_document("info").ok().and_then(|i| match i.get("uuid") {
+            Some(Bson::Binary(b)) => Some(b.bytes.clone()),
+            _ => None,
+        });
+        Some(CollectionInfo { name, kind, options, uuid })
+    }
+
+    pub fn is_view(&self) -> bool {
+        self.kind == "view"
+    }
+}
+
+/// The `.metadata.json` text mongodump writes: canonical extended JSON v2, compact, keys in
+/// the order options (omitted when empty), indexes, uuid (omitted when absent),
+/// collectionName, type.
+pub fn metadata_json(info: &CollectionInfo, indexes: &[Document]) -> String {
+    let mut m = Map::new();
+    if !info.options.is_empty() {
+        m.insert("options".into(), Bson::Document(info.options.clone()).into_canonical_extjson());
+    }
+    m.insert(
+        "indexes".into(),
+        Value::Array(indexes.iter().map(|d| Bson::Document(d.clone()).into_canonical_extjson()).collect()),
+    );
+    if let Some(u) = &info.uuid {
+        m.insert("uuid".into(), Value::String(hex::encode(u)));
+    }
+    m.insert("collectionName".into(), Value::String(info.name.clone()));
+    m.insert("type".into(), Value::String(info.kind.clone()));
+    Value::Object(m).to_string()
+}
+
+/// A parsed `.metadata.json` (ours, mongodump's, or the legacy relaxed form of old tools).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Metadata {
+    pub options: Document,
+    pub indexes: Vec<Document>,
+    pub uuid: Option<String>,
+    pub collection_name: Option<String>,
+    pub kind: String,
+}
+
+pub fn parse_metadata(text: &str) -> Result<Metadata, String> {
+    let v: Value = serde_json::from_str(text).map_err(|e| format!("not valid JSON: {e}"))?;
+    let obj = v.as_object().ok_or("not a JSON object")?;
+    let doc = |key: &str| -> Result<Document, String> {
+        match obj.get(key) {
+            None | Some(Value::Null) => Ok(Document::new()),
+            Some(v) => match Bson::try_from(v.clone()).map_err(|e| format!("{key}: {e}"))? {
+                Bson::Document(d) => Ok(d),
+                other => Err(format!("{key} is {:?}, not a document", other.element_type())),
+            },
+        }
+    };
+    let options = doc("options")?;
+    let mut indexes = Vec::new();
+    if let Some(list) = obj.get("indexes") {
+        let list = list.as_array().ok_or("indexes is not an array")?;
+        for (i, ix) in list.iter().enumerate() {
+            match Bson::try_from(ix.clone()).map_err(|e| format!("indexes.{i}: {e}"))? {
+                Bson::Document(d) => indexes.push(d),
+                _ => return Err(format!("indexes.{i} is not a document")),
+            }
+        }
+    }
+    Ok(Metadata {
+        options,
+        indexes,
+        uuid: obj.get("uuid").and_then(Value::as_str).map(str::to_owned),
+        collection_name: obj.get("collectionName").and_then(Value::as_str).map(str::to_owned),
+        kind: obj.get("type").and_then(Value::as_str).unwrap_or("collection").to_string(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bson::doc;
+
+    #[test]
+    fn names_are_escaped_like_mongodump() {
+        assert_eq!(file_stem("cafés"), "caf%C3%A9s");
+        assert_eq!(file_stem("a b/c;d,e?f"), "a%20b%2Fc%3Bd%2Ce%3Ff");
+        assert_eq!(file_stem("users$x&y+z=w:v@u~t"), "users$x&y+z=w:v@u~t");
+        assert_eq!(path_unescape("caf%C3%A9s").unwrap(), "cafés");
+    }
+
+    #[test]
+    fn long_names_are_truncated_and_hashed_like_the_fixture() {
+        // ../shared/fixtures/mongodump/longcollectionname holds the real mongodump output.
+        let name =
+            format!("{}LongCollectionNameConsistingOfExactlyTwoHundredAndFiftyFiveCharacters", "aVery".repeat(44));
+        let stem = file_stem(&name);
+        assert_eq!(stem.len(), 238);
+        assert!(stem.starts_with("aVeryVery") && stem.contains("%24"));
+    }
+
+    #[test]
+    fn system_collections_are_skipped_like_mongodump() {
+        assert!(skipped_collection("system.views"));
+        assert!(skipped_collection("system.profile"));
+        assert!(!skipped_collection("system.js"));
+        assert!(!skipped_collection("users"));
+    }
+
+    #[test]
+    fn metadata_has_mongodumps_key_order_and_canonical_numbers() {
+        let info = CollectionInfo {
+            name: "coll1".into(),
+            kind: "collection".into(),
+            options: doc! {},
+            uuid: Some(hex::decode("ffa7054f30dc422696fa9607e150cb53").unwrap()),
+        };
+        let indexes = vec![
+            doc! {"v": 2, "key": {"_id": 1}, "name": "_id_"},
+            doc! {"v": 2, "key": {"a": 1}, "name": "a_1", "expireAfterSeconds": 1000},
+        ];
+        // The example from mongo-tools' testdata, byte for byte.
+        assert_eq!(
+            metadata_json(&info, &indexes),
+            r#"{"indexes":[{"v":{"$numberInt":"2"},"key":{"_id":{"$numberInt":"1"}},"name":"_id_"},{"v":{"$numberInt":"2"},"key":{"a":{"$numberInt":"1"}},"name":"a_1","expireAfterSeconds":{"$numberInt":"1000"}}],"uuid":"ffa7054f30dc422696fa9607e150cb53","collectionName":"coll1","type":"collection"}"#
+        );
+        let back = parse_metadata(&metadata_json(&info, &indexes)).unwrap();
+        assert_eq!(back.indexes, indexes);
+        assert_eq!(back.collection_name.as_deref(), Some("coll1"));
+    }
+
+    #[test]
+    fn compound_index_key_order_survives() {
+        let info = CollectionInfo { name: "c".into(), kind: "collection".into(), options: doc! {}, uuid: None };
+        let ix = vec![doc! {"v": 2, "key": {"z": 1, "a": -1}, "name": "z_1_a_-1"}];
+        let back = parse_metadata(&metadata_json(&info, &ix)).unwrap();
+        let keys: Vec<&String> = back.indexes[0].get_document("key").unwrap().keys().collect();
+        assert_eq!(keys, vec!["z", "a"]);
+    }
+}

@@ -1,0 +1,17 @@
+//! MongoDB: export into and restore from the `mongo/` part of an archive, in the layout
+//! `mongodump --out` writes, through the Database Tools when present or natively through the
+//! official driver. See ../shared/reference/mongodump-format.md.
+//!
+//! Depends on the crate's lower layers (error, progress, fsutil) only; the job wires it in.
+
+pub mod client;
+pub mod dump;
+pub mod layout;
+pub mod restore;
+pub mod tools;
+
+pub use dump::{dump, scan_bson, CollectionPart, DatabasePart, FilePart, MongoPart, MongoSource};
+pub use restore::{restore_mongo, MongoRestoreOptions, MongoRestoreReport, RestoredCollection};
+
+/// Tar prefix of the MongoDB part.
+pub const MONGO_PREFIX: &str = "mongo/";
