@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use chrono::Utc;
 use hrsm_backup::mongo::MongoSource;
 use hrsm_backup::{
-    key_file_from, parse_enabled, parse_key_text, plan_file_restore, recovery_text, resolve_key, restore_files,
-    run_backup, verify_archive, BackupOptions, Catalog, CatalogEntry, Config, EnvOverrides, Error, FileRestoreOptions,
+    key_file_from, parse_enabled, parse_key_text, recovery_text, resolve_key,
+    run_backup, verify_archive, BackupOptions, Catalog, CatalogEntry, Config, EnvOverrides, Error,
     KeyFile, KeyStore, MasterKey, PayloadOptions, Result, Status, ENV_KEY,
 };
 use serde_json::json;
@@ -22,9 +22,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::List => list(&cli),
         Command::Inspect(a) => inspect(&cli, &a.archive),
         Command::Verify(a) => verify(&cli, &a.archive),
-        Command::Restore { archive, files_to, only, overwrite, dry_run } => {
-            restore(&cli, &archive.archive, files_to, only.clone(), *overwrite, *dry_run)
-        }
+        Command::Restore(args) => super::restore::run(&cli, args),
         Command::Decrypt { archive, output } => decrypt(&cli, &archive.archive, output),
         Command::Key(k) => key_command(&cli, k),
         Command::Demo { dir } => super::demo::run(dir, json),
@@ -59,7 +57,7 @@ pub fn load_key(cli: &Cli) -> Result<MasterKey> {
 }
 
 /// An archive given as a path, an id in the destination, or `latest`.
-fn find_archive(cli: &Cli, arg: &str) -> Result<PathBuf> {
+pub fn find_archive(cli: &Cli, arg: &str) -> Result<PathBuf> {
     let p = Path::new(arg);
     if p.exists() {
         return Ok(p.to_path_buf());
@@ -193,6 +191,19 @@ fn inspect(cli: &Cli, arg: &str) -> Result<()> {
     for s in &m.sources {
         println!("  source {:<16} {:>7} files {:>10}  from {}", s.name, s.files, human_bytes(s.bytes), s.path);
     }
+    if let Some(part) = hrsm_backup::mongo::MongoPart::of(&m) {
+        println!("MongoDB via {} from {}: {}", part.method, part.uri, part.consistency);
+        if let Some(note) = &part.method_note {
+            println!("  note: {note}");
+        }
+        for db in &part.databases {
+            let docs: u64 = db.collections.iter().map(|c| c.documents).sum();
+            println!("  database {} (server {}): {} collections, {docs} documents", db.name, db.server_version, db.collections.len());
+            for c in &db.collections {
+                println!("    {:<28} {:<10} {:>10} docs {:>10}", c.name, c.kind, c.documents, human_bytes(c.bytes));
+            }
+        }
+    }
     for w in &m.warnings {
         println!("  warning: {w}");
     }
@@ -276,51 +287,6 @@ fn record_verification(path: &Path, result: &Result<hrsm_backup::VerifyReport>) 
     if let Err(e) = catalog.put(&entry) {
         eprintln!("hrsm-backup: warning: could not update the catalog: {e}");
     }
-}
-
-fn restore(cli: &Cli, arg: &str, target: &Path, only: Option<String>, overwrite: bool, dry_run: bool) -> Result<()> {
-    let path = find_archive(cli, arg)?;
-    let key = load_key(cli)?;
-    let opts = FileRestoreOptions { target: target.to_path_buf(), only, overwrite };
-    if dry_run {
-        let (m, plan) = plan_file_restore(&path, &key, &opts)?;
-        if cli.json {
-            print_json(&json!({ "ok": true, "dry_run": true, "backup_id": m.backup_id, "plan": plan }));
-        } else {
-            println!(
-                "would restore {} files ({}), {} folders, {} links of {} into {}",
-                plan.files,
-                human_bytes(plan.bytes),
-                plan.dirs,
-                plan.symlinks,
-                plan.sources.join(", "),
-                target.display()
-            );
-            for r in &plan.replaced {
-                println!("  would replace {r}");
-            }
-        }
-        return Ok(());
-    }
-    let bar = Bar::new(cli.json);
-    let result = restore_files(&path, &key, &opts, &bar);
-    bar.done();
-    let report = result?;
-    if cli.json {
-        print_json(&json!({ "ok": true, "restored": report }));
-    } else {
-        let p = &report.plan;
-        println!(
-            "restored {} files ({}), {} folders, {} links of {} into {}",
-            p.files,
-            human_bytes(p.bytes),
-            p.dirs,
-            p.symlinks,
-            p.sources.join(", "),
-            target.display()
-        );
-    }
-    Ok(())
 }
 
 fn decrypt(cli: &Cli, arg: &str, output: &Path) -> Result<()> {

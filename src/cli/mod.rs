@@ -3,6 +3,7 @@
 mod commands;
 mod demo;
 mod output;
+mod restore;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -43,23 +44,8 @@ pub enum Command {
     Inspect(ArchiveArg),
     /// Read an archive end to end and check every MAC and checksum.
     Verify(ArchiveArg),
-    /// Restore files from an archive.
-    Restore {
-        #[command(flatten)]
-        archive: ArchiveArg,
-        /// Folder to restore the file sources into (as <DIR>/<source>/...).
-        #[arg(long, value_name = "DIR")]
-        files_to: PathBuf,
-        /// Restore only this source.
-        #[arg(long, value_name = "SOURCE")]
-        only: Option<String>,
-        /// Replace files that already exist.
-        #[arg(long)]
-        overwrite: bool,
-        /// Show what would be restored, write nothing.
-        #[arg(long)]
-        dry_run: bool,
-    },
+    /// Restore files and/or MongoDB databases from an archive (checks everything first).
+    Restore(RestoreArgs),
     /// Decrypt an archive to a plain .tar.gz (the escape hatch to standard tools).
     Decrypt {
         #[command(flatten)]
@@ -76,6 +62,33 @@ pub enum Command {
         #[arg(long, default_value = "demo")]
         dir: PathBuf,
     },
+}
+
+#[derive(Args, Debug)]
+pub struct RestoreArgs {
+    #[command(flatten)]
+    pub archive: ArchiveArg,
+    /// Folder to restore the file sources into (as <DIR>/<source>/...).
+    #[arg(long, value_name = "DIR")]
+    pub files_to: Option<PathBuf>,
+    /// Restore only this file source.
+    #[arg(long, value_name = "SOURCE", requires = "files_to")]
+    pub only: Option<String>,
+    /// Replace files that already exist.
+    #[arg(long, requires = "files_to")]
+    pub overwrite: bool,
+    /// Restore every MongoDB database of the backup under its own name.
+    #[arg(long)]
+    pub mongo: bool,
+    /// Restore this database (FROM, or FROM=TO to restore it under another name); repeatable.
+    #[arg(long = "db", value_name = "FROM[=TO]")]
+    pub dbs: Vec<String>,
+    /// Restore only these collections; repeatable.
+    #[arg(long = "collection", value_name = "NAME")]
+    pub collections: Vec<String>,
+    /// Show what would be restored, write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 #[derive(Args, Debug)]

@@ -337,3 +337,32 @@ fn the_archive_holds_mongodumps_layout_and_records_consistency() {
     assert!(part.consistent, "{}", part.consistency);
     assert!(part.cluster_time.is_some());
 }
+
+#[test]
+fn the_cli_backs_up_inspects_and_restores_a_database() {
+    let db = fresh_db("it_cli");
+    client().database(&db).collection::<Document>("tenants").insert_many((0..30).map(|i| doc! {"i": i})).run().unwrap();
+    let t = tmp();
+    write(&t.path().join("uploads/a.pdf"), b"%PDF", 0o644, 1_700_000_000);
+    std::fs::write(
+        t.path().join("hrsm-backup.toml"),
+        format!("destination = \"backups\"\n[mongodb]\nuri = \"{}\"\ndatabases = [\"{db}\"]\n[[sources]]\nname = \"uploads\"\npath = \"uploads\"\n", mongo_uri()),
+    )
+    .unwrap();
+    let o = cli(t.path(), &["--config", "hrsm-backup.toml", "backup"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = cli(t.path(), &["--config", "hrsm-backup.toml", "inspect", "latest"]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains(&format!("database {db} (server ")) && out.contains("1 collections, 30 documents"), "{out}");
+    let copy = format!("{db}_cli");
+    let to = format!("{db}={copy}");
+    let o = cli(t.path(), &["--config", "hrsm-backup.toml", "restore", "latest", "--db", &to, "--dry-run"]);
+    assert_eq!(String::from_utf8_lossy(&o.stdout), format!("would restore {db}.tenants -> {copy}.tenants: collection 30 documents\n"), "{}", text(&o));
+    assert!(!client().list_database_names().run().unwrap().contains(&copy), "a dry run writes nothing");
+    let o = cli(t.path(), &["--config", "hrsm-backup.toml", "restore", "latest", "--db", &to, "--files-to", "out"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(raw_docs(&db, "tenants"), raw_docs(&copy, "tenants"));
+    assert!(t.path().join("out/uploads/a.pdf").exists());
+    let o = cli(t.path(), &["--config", "hrsm-backup.toml", "restore", "latest"]);
+    assert_eq!(o.status.code(), Some(2), "nothing to restore is a usage error: {}", text(&o));
+}

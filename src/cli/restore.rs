@@ -1,0 +1,135 @@
+//! `hrsm-backup restore`: files into a folder, MongoDB databases into a server, or both; a dry
+//! run shows the plan without writing.
+
+use std::path::Path;
+
+use hrsm_backup::mongo::{restore_mongo, MongoPart, MongoRestoreOptions};
+use hrsm_backup::{plan_file_restore, read_manifest, restore_files, Error, FileRestoreOptions, Result};
+use serde_json::json;
+
+use super::commands::{find_archive, load_config, load_key};
+use super::output::{human_bytes, print_json, Bar};
+use super::{Cli, RestoreArgs};
+
+pub fn run(cli: &Cli, args: &RestoreArgs) -> Result<()> {
+    let wants_mongo = args.mongo || !args.dbs.is_empty() || !args.collections.is_empty();
+    if args.files_to.is_none() && !wants_mongo {
+        return Err(Error::Usage(
+            "say what to restore: --files-to DIR for the files, --mongo (or --db FROM[=TO]) for the databases".into(),
+        ));
+    }
+    let path = find_archive(cli, &args.archive.archive)?;
+    let key = load_key(cli)?;
+    // Plan both parts before writing anything.
+    let file_opts = args.files_to.as_ref().map(|t| FileRestoreOptions { target: t.clone(), only: args.only.clone(), overwrite: args.overwrite });
+    let file_plan = match &file_opts {
+        Some(o) => Some(plan_file_restore(&path, &key, o)?.1),
+        None => None,
+    };
+    let mongo_opts = if wants_mongo { Some(mongo_options(cli, args)?) } else { None };
+    let mongo_plan = match &mongo_opts {
+        Some(o) => Some(plan_mongo(&path, &key, o, &args.collections)?),
+        None => None,
+    };
+    if args.dry_run {
+        if cli.json {
+            print_json(&json!({ "ok": true, "dry_run": true, "files": file_plan, "mongo": mongo_plan }));
+        } else {
+            if let (Some(p), Some(o)) = (&file_plan, &file_opts) {
+                println!(
+                    "would restore {} files ({}), {} folders, {} links of {} into {}",
+                    p.files,
+                    human_bytes(p.bytes),
+                    p.dirs,
+                    p.symlinks,
+                    p.sources.join(", "),
+                    o.target.display()
+                );
+                for r in &p.replaced {
+                    println!("  would replace {r}");
+                }
+            }
+            for line in mongo_plan.iter().flatten() {
+                println!("would restore {line}");
+            }
+        }
+        return Ok(());
+    }
+    let bar = Bar::new(cli.json);
+    let files = match &file_opts {
+        Some(o) => Some(restore_files(&path, &key, o, &bar).inspect_err(|_| bar.done())?),
+        None => None,
+    };
+    let mongo = match &mongo_opts {
+        Some(o) => Some(restore_mongo(&path, &key, o, &bar).inspect_err(|_| bar.done())?),
+        None => None,
+    };
+    bar.done();
+    if cli.json {
+        print_json(&json!({ "ok": true, "files": files, "mongo": mongo }));
+        return Ok(());
+    }
+    if let Some(r) = files {
+        let p = &r.plan;
+        println!(
+            "restored {} files ({}), {} folders, {} links of {} into {}",
+            p.files,
+            human_bytes(p.bytes),
+            p.dirs,
+            p.symlinks,
+            p.sources.join(", "),
+            r.target.display()
+        );
+    }
+    if let Some(r) = mongo {
+        for c in &r.collections {
+            println!("restored {}.{}: {} documents", c.db, c.name, c.documents);
+        }
+        for v in &r.views {
+            println!("restored view {v}");
+        }
+    }
+    Ok(())
+}
+
+fn mongo_options(cli: &Cli, args: &RestoreArgs) -> Result<MongoRestoreOptions> {
+    let cfg = load_config(cli)?;
+    let mut databases = Vec::new();
+    for spec in &args.dbs {
+        let (from, to) = spec.split_once('=').unwrap_or((spec, spec));
+        if from.is_empty() || to.is_empty() {
+            return Err(Error::Usage(format!("--db {spec:?}: write FROM or FROM=TO")));
+        }
+        databases.push((from.to_string(), to.to_string()));
+    }
+    Ok(MongoRestoreOptions {
+        uri: cfg.mongodb.uri.clone(),
+        databases,
+        collections: (!args.collections.is_empty()).then(|| args.collections.clone()),
+        threads: if cfg.threads == 0 { 4 } else { cfg.threads },
+    })
+}
+
+/// One line per collection that would be restored, from the manifest alone.
+fn plan_mongo(path: &Path, key: &hrsm_backup::MasterKey, o: &MongoRestoreOptions, only: &[String]) -> Result<Vec<String>> {
+    let m = read_manifest(path, key)?;
+    let part = MongoPart::of(&m).ok_or_else(|| Error::Usage("this backup holds no MongoDB data".into()))?;
+    let mut lines = Vec::new();
+    for db in &part.databases {
+        let to = if o.databases.is_empty() {
+            Some(db.name.clone())
+        } else {
+            o.databases.iter().find(|(f, _)| f == &db.name).map(|(_, t)| t.clone())
+        };
+        let Some(to) = to else { continue };
+        for c in &db.collections {
+            if only.is_empty() || only.contains(&c.name) {
+                lines.push(format!("{}.{} -> {to}.{}: {} {} documents", db.name, c.name, c.name, c.kind, c.documents));
+            }
+        }
+    }
+    if lines.is_empty() {
+        return Err(Error::Usage("nothing in this backup matches --db / --collection".into()));
+    }
+    Ok(lines)
+}
