@@ -22,6 +22,7 @@ use crate::mongo::{MongoPart, MongoSource, MONGO_PREFIX};
 use crate::pack::Packer;
 use crate::payload::{PayloadOptions, PayloadWriter, SecureRng};
 use crate::progress::{Event, Progress};
+use crate::runlog::{self, MongoLog, RunRecord};
 use crate::sources::{collect, Item};
 use crate::verify::verify_archive;
 
@@ -64,7 +65,7 @@ pub fn run_backup(
     let id = new_id(started, (rng.next_u32() & 0xffff) as u16);
     let result = write_archive(opts, key, progress, rng, &catalog, &id, started);
     let finished = Utc::now();
-    let duration_ms = clock.elapsed().as_millis() as u64;
+    let duration_ms = 0;
     let mut entry = CatalogEntry {
         id: id.clone(),
         status: Status::Ok,
@@ -86,13 +87,30 @@ pub fn run_backup(
         app_version: APP_VERSION.into(),
         warnings: 0,
     };
+    let outcome = finish(result, &mut entry, opts, key, progress, &catalog);
+    entry.finished = Utc::now();
+    entry.duration_ms = clock.elapsed().as_millis() as u64;
+    log_run(&catalog, opts, &entry, progress);
+    let (archive, manifest) = outcome?;
+    Ok(BackupOutcome { entry, archive, manifest })
+}
+
+/// Records the written archive (or the failure) in the catalog and verifies it.
+fn finish(
+    result: Result<(PathBuf, Manifest)>,
+    entry: &mut CatalogEntry,
+    opts: &BackupOptions,
+    key: &MasterKey,
+    progress: &dyn Progress,
+    catalog: &Catalog,
+) -> Result<(PathBuf, Manifest)> {
     let (archive, manifest) = match result {
         Ok(ok) => ok,
         Err(e) => {
             entry.status = Status::Failed;
             entry.error = Some(e.to_string());
             // The run already failed; failing to record it must not hide the first error.
-            let _ = catalog.put(&entry);
+            let _ = catalog.put(entry);
             return Err(e);
         }
     };
@@ -102,23 +120,45 @@ pub fn run_backup(
     entry.bytes = manifest.file_bytes();
     entry.warnings = manifest.warnings.len() as u64;
     entry.documents = MongoPart::of(&manifest).map(|m| m.total_documents()).unwrap_or(0);
-    catalog.put(&entry)?;
+    catalog.put(entry)?;
     if opts.verify {
-        match verify_archive(&archive, key, progress) {
-            Ok(_) => {
-                entry.verified = true;
-                entry.verified_at = Some(Utc::now());
-                catalog.put(&entry)?;
-            }
-            Err(e) => {
-                entry.status = Status::Failed;
-                entry.error = Some(format!("verification after writing failed: {e}"));
-                let _ = catalog.put(&entry);
-                return Err(e);
-            }
+        if let Err(e) = verify_archive(&archive, key, progress) {
+            entry.status = Status::Failed;
+            entry.error = Some(format!("verification after writing failed: {e}"));
+            let _ = catalog.put(entry);
+            return Err(e);
         }
+        entry.verified = true;
+        entry.verified_at = Some(Utc::now());
+        catalog.put(entry)?;
     }
-    Ok(BackupOutcome { entry, archive, manifest })
+    Ok((archive, manifest))
+}
+
+/// One line in the local log, one document in MongoDB; problems become warnings.
+fn log_run(catalog: &Catalog, opts: &BackupOptions, entry: &CatalogEntry, progress: &dyn Progress) {
+    let rec = RunRecord {
+        kind: "backup",
+        backup_id: entry.id.clone(),
+        status: if entry.status == Status::Ok { "ok" } else { "failed" },
+        started: entry.started,
+        finished: entry.finished,
+        duration_ms: entry.duration_ms,
+        size: entry.size,
+        files: entry.files,
+        documents: entry.documents,
+        databases: entry.databases.clone(),
+        error: entry.error.clone(),
+        host: entry.host.clone(),
+        app_version: entry.app_version.clone(),
+    };
+    let mongo_log = opts
+        .mongo
+        .as_ref()
+        .and_then(|m| m.log_collection.clone().map(|namespace| MongoLog { uri: m.uri.clone(), namespace }));
+    for w in runlog::record(catalog.dir(), mongo_log.as_ref(), &rec) {
+        progress.event(Event::Warning(w));
+    }
 }
 
 fn write_archive(

@@ -6,9 +6,9 @@ use std::path::{Path, PathBuf};
 use chrono::Utc;
 use hrsm_backup::mongo::MongoSource;
 use hrsm_backup::{
-    key_file_from, parse_enabled, parse_key_text, recovery_text, resolve_key,
-    run_backup, verify_archive, BackupOptions, Catalog, CatalogEntry, Config, EnvOverrides, Error,
-    KeyFile, KeyStore, MasterKey, PayloadOptions, Result, Status, ENV_KEY,
+    key_file_from, parse_enabled, parse_key_text, recovery_text, resolve_key, run_backup, verify_archive,
+    BackupOptions, Catalog, CatalogEntry, Config, EnvOverrides, Error, KeyFile, KeyStore, MasterKey, PayloadOptions,
+    Result, Status, ENV_KEY,
 };
 use serde_json::json;
 
@@ -103,6 +103,7 @@ fn backup(cli: &Cli, verify: bool, force: bool) -> Result<()> {
             tools_dir: cfg.mongodb.tools_path.clone(),
             use_tools: true,
             threads: cfg.threads,
+            log_collection: Some(cfg.mongodb.log_collection.clone()).filter(|s| !s.is_empty()),
         }),
         payload: PayloadOptions { level: cfg.compression_level, threads: cfg.threads, ..Default::default() },
         verify: verify && cfg.verify_after_backup,
@@ -198,7 +199,12 @@ fn inspect(cli: &Cli, arg: &str) -> Result<()> {
         }
         for db in &part.databases {
             let docs: u64 = db.collections.iter().map(|c| c.documents).sum();
-            println!("  database {} (server {}): {} collections, {docs} documents", db.name, db.server_version, db.collections.len());
+            println!(
+                "  database {} (server {}): {} collections, {docs} documents",
+                db.name,
+                db.server_version,
+                db.collections.len()
+            );
             for c in &db.collections {
                 println!("    {:<28} {:<10} {:>10} docs {:>10}", c.name, c.kind, c.documents, human_bytes(c.bytes));
             }

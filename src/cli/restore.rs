@@ -21,7 +21,11 @@ pub fn run(cli: &Cli, args: &RestoreArgs) -> Result<()> {
     let path = find_archive(cli, &args.archive.archive)?;
     let key = load_key(cli)?;
     // Plan both parts before writing anything.
-    let file_opts = args.files_to.as_ref().map(|t| FileRestoreOptions { target: t.clone(), only: args.only.clone(), overwrite: args.overwrite });
+    let file_opts = args.files_to.as_ref().map(|t| FileRestoreOptions {
+        target: t.clone(),
+        only: args.only.clone(),
+        overwrite: args.overwrite,
+    });
     let file_plan = match &file_opts {
         Some(o) => Some(plan_file_restore(&path, &key, o)?.1),
         None => None,
@@ -107,11 +111,17 @@ fn mongo_options(cli: &Cli, args: &RestoreArgs) -> Result<MongoRestoreOptions> {
         databases,
         collections: (!args.collections.is_empty()).then(|| args.collections.clone()),
         threads: if cfg.threads == 0 { 4 } else { cfg.threads },
+        log_collection: Some(cfg.mongodb.log_collection.clone()).filter(|s| !s.is_empty()),
     })
 }
 
 /// One line per collection that would be restored, from the manifest alone.
-fn plan_mongo(path: &Path, key: &hrsm_backup::MasterKey, o: &MongoRestoreOptions, only: &[String]) -> Result<Vec<String>> {
+fn plan_mongo(
+    path: &Path,
+    key: &hrsm_backup::MasterKey,
+    o: &MongoRestoreOptions,
+    only: &[String],
+) -> Result<Vec<String>> {
     let m = read_manifest(path, key)?;
     let part = MongoPart::of(&m).ok_or_else(|| Error::Usage("this backup holds no MongoDB data".into()))?;
     let mut lines = Vec::new();

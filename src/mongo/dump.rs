@@ -34,6 +34,8 @@ pub struct MongoSource {
     /// Use the tools when found (the default); false forces the native path.
     pub use_tools: bool,
     pub threads: usize,
+    /// `<db>.<collection>` receiving one document per run (`hrms.backuplogs`); None = none.
+    pub log_collection: Option<String>,
 }
 
 /// The manifest's `mongo` part.

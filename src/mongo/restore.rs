@@ -39,6 +39,8 @@ pub struct MongoRestoreOptions {
     /// Only these collections (by name); None = all.
     pub collections: Option<Vec<String>>,
     pub threads: usize,
+    /// `<db>.<collection>` receiving one document per run; None = none.
+    pub log_collection: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -68,6 +70,50 @@ struct Staged {
 }
 
 pub fn restore_mongo(
+    archive: &Path,
+    key: &MasterKey,
+    opts: &MongoRestoreOptions,
+    progress: &dyn Progress,
+) -> Result<MongoRestoreReport> {
+    let started = chrono::Utc::now();
+    let clock = std::time::Instant::now();
+    let result = restore_mongo_inner(archive, key, opts, progress);
+    let (status, error, documents) = match &result {
+        Ok(r) => ("ok", None, r.collections.iter().map(|c| c.documents).sum()),
+        Err(e) => ("failed", Some(e.to_string()), 0),
+    };
+    let databases = match &result {
+        Ok(r) => {
+            let mut d: Vec<String> = r.collections.iter().map(|c| c.db.clone()).collect();
+            d.dedup();
+            d
+        }
+        Err(_) => opts.databases.iter().map(|(_, to)| to.clone()).collect(),
+    };
+    let rec = crate::runlog::RunRecord {
+        kind: "restore",
+        backup_id: crate::catalog::Catalog::id_of(archive).unwrap_or_default(),
+        status,
+        started,
+        finished: chrono::Utc::now(),
+        duration_ms: clock.elapsed().as_millis() as u64,
+        size: std::fs::metadata(archive).map(|m| m.len()).unwrap_or(0),
+        files: 0,
+        documents,
+        databases,
+        error,
+        host: crate::job::host_name(),
+        app_version: crate::job::APP_VERSION.into(),
+    };
+    let log = opts.log_collection.clone().map(|namespace| crate::runlog::MongoLog { uri: opts.uri.clone(), namespace });
+    let dir = archive.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    for w in crate::runlog::record(dir, log.as_ref(), &rec) {
+        progress.event(Event::Warning(w));
+    }
+    result
+}
+
+fn restore_mongo_inner(
     archive: &Path,
     key: &MasterKey,
     opts: &MongoRestoreOptions,

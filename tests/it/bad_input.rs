@@ -294,7 +294,7 @@ fn a_second_backup_while_one_runs_is_refused_and_the_lock_dies_with_its_holder()
     let dest = t.path().join("backups");
     fs::create_dir_all(&dest).unwrap();
     // Another process holds the lock: `flock` from util-linux, like a running backup would.
-    let mut holder = Command::new("flock").arg(dest.join(".lock")).args(["sleep", "30"]).spawn().unwrap();
+    let mut holder = Command::new("flock").arg("-o").arg(dest.join(".lock")).args(["sleep", "30"]).spawn().unwrap();
     std::thread::sleep(std::time::Duration::from_millis(300));
     let o = cli(t.path(), &["--config", "hrsm-backup.toml", "backup"]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));

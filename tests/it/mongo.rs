@@ -23,6 +23,7 @@ fn source(dbs: &[&str]) -> MongoSource {
         tools_dir: None,
         use_tools: false,
         threads: 2,
+        log_collection: None,
     }
 }
 
@@ -47,6 +48,7 @@ fn restore_as(
         databases: vec![(from.into(), to.into())],
         collections: None,
         threads: 2,
+        log_collection: None,
     };
     restore_mongo(archive, &key(), &opts, &NoProgress)
 }
@@ -357,7 +359,12 @@ fn the_cli_backs_up_inspects_and_restores_a_database() {
     let copy = format!("{db}_cli");
     let to = format!("{db}={copy}");
     let o = cli(t.path(), &["--config", "hrsm-backup.toml", "restore", "latest", "--db", &to, "--dry-run"]);
-    assert_eq!(String::from_utf8_lossy(&o.stdout), format!("would restore {db}.tenants -> {copy}.tenants: collection 30 documents\n"), "{}", text(&o));
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout),
+        format!("would restore {db}.tenants -> {copy}.tenants: collection 30 documents\n"),
+        "{}",
+        text(&o)
+    );
     assert!(!client().list_database_names().run().unwrap().contains(&copy), "a dry run writes nothing");
     let o = cli(t.path(), &["--config", "hrsm-backup.toml", "restore", "latest", "--db", &to, "--files-to", "out"]);
     assert!(o.status.success(), "{}", text(&o));
@@ -365,4 +372,68 @@ fn the_cli_backs_up_inspects_and_restores_a_database() {
     assert!(t.path().join("out/uploads/a.pdf").exists());
     let o = cli(t.path(), &["--config", "hrsm-backup.toml", "restore", "latest"]);
     assert_eq!(o.status.code(), Some(2), "nothing to restore is a usage error: {}", text(&o));
+}
+
+#[test]
+fn every_run_is_logged_to_mongodb_and_locally_and_a_log_failure_is_only_a_warning() {
+    let db = fresh_db("it_log");
+    client().database(&db).collection::<Document>("users").insert_one(doc! {"u": 1}).run().unwrap();
+    let t = tmp();
+    let dest = t.path().join("b");
+    let mut src = source(&[&db]);
+    src.log_collection = Some(format!("{db}.backuplogs"));
+    let opts = BackupOptions {
+        destination: dest.clone(),
+        sources: vec![],
+        mongo: Some(src.clone()),
+        payload: PayloadOptions::default(),
+        verify: true,
+    };
+    let done = run_backup(&opts, &key(), &NoProgress, Box::new(rand::rngs::OsRng)).unwrap();
+    let logs: Vec<Document> = client()
+        .database(&db)
+        .collection::<Document>("backuplogs")
+        .find(doc! {})
+        .run()
+        .unwrap()
+        .map(|d| d.unwrap())
+        .collect();
+    assert_eq!(logs.len(), 1);
+    assert_eq!(logs[0].get_str("status").unwrap(), "ok");
+    assert_eq!(logs[0].get_str("kind").unwrap(), "backup");
+    assert_eq!(logs[0].get_str("backupId").unwrap(), done.entry.id);
+    assert_eq!(
+        logs[0].get_i64("documents").unwrap(),
+        1,
+        "the log's own collection did not exist yet when the dump ran"
+    );
+    let local = std::fs::read_to_string(dest.join("hrsm-backup.log")).unwrap();
+    assert_eq!(local.lines().count(), 1);
+    assert!(local.contains(&done.entry.id) && local.contains("\"status\":\"ok\""), "{local}");
+
+    // A log that cannot be written: the backup still succeeds, with a warning.
+    src.log_collection = Some("not-a-namespace".into());
+    let recorder = Recorder::default();
+    let opts = BackupOptions { mongo: Some(src), ..opts };
+    run_backup(&opts, &key(), &recorder, Box::new(rand::rngs::OsRng)).unwrap();
+    let warnings = recorder.warnings();
+    assert!(
+        warnings.iter().any(|w| w.starts_with("could not write the run log to MongoDB not-a-namespace")),
+        "{warnings:?}"
+    );
+}
+
+#[derive(Default)]
+struct Recorder(std::sync::Mutex<Vec<String>>);
+impl hrsm_backup::Progress for Recorder {
+    fn event(&self, e: hrsm_backup::Event) {
+        if let hrsm_backup::Event::Warning(w) = e {
+            self.0.lock().unwrap().push(w);
+        }
+    }
+}
+impl Recorder {
+    fn warnings(&self) -> Vec<String> {
+        self.0.lock().unwrap().clone()
+    }
 }
