@@ -23,6 +23,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Inspect(a) => inspect(&cli, &a.archive),
         Command::Verify(a) => verify(&cli, &a.archive),
         Command::Restore(args) => super::restore::run(&cli, args),
+        Command::RestoreDump { path, dbs, collections } => super::restore::run_dump(&cli, path, dbs, collections),
         Command::Decrypt { archive, output } => decrypt(&cli, &archive.archive, output),
         Command::Key(k) => key_command(&cli, k),
         Command::Demo { dir } => super::demo::run(dir, json),

@@ -46,6 +46,18 @@ pub enum Command {
     Verify(ArchiveArg),
     /// Restore files and/or MongoDB databases from an archive (checks everything first).
     Restore(RestoreArgs),
+    /// Restore a dump made by the MongoDB Database Tools (a `mongodump --out` folder or an
+    /// `--archive` file) through the same safe, staged restore.
+    RestoreDump {
+        /// The dump folder or archive file.
+        path: PathBuf,
+        /// Restore this database (FROM, or FROM=TO); repeatable. Default: all, same names.
+        #[arg(long = "db", value_name = "FROM[=TO]")]
+        dbs: Vec<String>,
+        /// Restore only these collections; repeatable.
+        #[arg(long = "collection", value_name = "NAME")]
+        collections: Vec<String>,
+    },
     /// Decrypt an archive to a plain .tar.gz (the escape hatch to standard tools).
     Decrypt {
         #[command(flatten)]

@@ -30,7 +30,7 @@ pub fn run(cli: &Cli, args: &RestoreArgs) -> Result<()> {
         Some(o) => Some(plan_file_restore(&path, &key, o)?.1),
         None => None,
     };
-    let mongo_opts = if wants_mongo { Some(mongo_options(cli, args)?) } else { None };
+    let mongo_opts = if wants_mongo { Some(mongo_options(cli, &args.dbs, &args.collections)?) } else { None };
     let mongo_plan = match &mongo_opts {
         Some(o) => Some(plan_mongo(&path, &key, o, &args.collections)?),
         None => None,
@@ -96,10 +96,34 @@ pub fn run(cli: &Cli, args: &RestoreArgs) -> Result<()> {
     Ok(())
 }
 
-fn mongo_options(cli: &Cli, args: &RestoreArgs) -> Result<MongoRestoreOptions> {
+/// `restore-dump`: a mongodump folder or archive into the configured server.
+pub fn run_dump(cli: &Cli, path: &Path, dbs: &[String], collections: &[String]) -> Result<()> {
+    let opts = mongo_options(cli, dbs, collections)?;
+    let bar = Bar::new(cli.json);
+    let result = if path.is_dir() {
+        hrsm_backup::mongo::restore_dump_dir(path, &opts, &bar)
+    } else {
+        hrsm_backup::mongo::restore_dump_archive(path, &opts, &bar)
+    };
+    bar.done();
+    let r = result?;
+    if cli.json {
+        print_json(&json!({ "ok": true, "mongo": r }));
+    } else {
+        for c in &r.collections {
+            println!("restored {}.{}: {} documents", c.db, c.name, c.documents);
+        }
+        for v in &r.views {
+            println!("restored view {v}");
+        }
+    }
+    Ok(())
+}
+
+fn mongo_options(cli: &Cli, dbs: &[String], collections: &[String]) -> Result<MongoRestoreOptions> {
     let cfg = load_config(cli)?;
     let mut databases = Vec::new();
-    for spec in &args.dbs {
+    for spec in dbs {
         let (from, to) = spec.split_once('=').unwrap_or((spec, spec));
         if from.is_empty() || to.is_empty() {
             return Err(Error::Usage(format!("--db {spec:?}: write FROM or FROM=TO")));
@@ -109,7 +133,7 @@ fn mongo_options(cli: &Cli, args: &RestoreArgs) -> Result<MongoRestoreOptions> {
     Ok(MongoRestoreOptions {
         uri: cfg.mongodb.uri.clone(),
         databases,
-        collections: (!args.collections.is_empty()).then(|| args.collections.clone()),
+        collections: (!collections.is_empty()).then(|| collections.to_vec()),
         threads: if cfg.threads == 0 { 4 } else { cfg.threads },
         log_collection: Some(cfg.mongodb.log_collection.clone()).filter(|s| !s.is_empty()),
     })

@@ -46,6 +46,13 @@ pub fn explain(uri: &str, what: &str, e: mongodb::error::Error) -> Error {
             hosts(uri)
         ),
         ErrorKind::InvalidArgument { message, .. } => format!("the MongoDB URI is not valid ({message}); check MONGODB_URI / mongodb.uri"),
+        ErrorKind::Command(c) => format!("MongoDB refused to {what}: {} (error {} {})", c.message, c.code, c.code_name),
+        ErrorKind::InsertMany(ie) => {
+            let first = ie.write_errors.as_ref().and_then(|w| w.first()).map(|w| format!("{} (error {})", w.message, w.code));
+            let n = ie.write_errors.as_ref().map(|w| w.len()).unwrap_or(0);
+            format!("MongoDB refused to {what}: {n} document(s) failed, first: {}", first.unwrap_or_else(|| "write concern error".into()))
+        }
+        ErrorKind::Write(mongodb::error::WriteFailure::WriteError(w)) => format!("MongoDB refused to {what}: {} (error {})", w.message, w.code),
         _ => {
             // Driver messages can quote the URI; never let a password through.
             let text = e.to_string().replace(uri, &redact_uri(uri));

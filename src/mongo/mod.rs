@@ -6,11 +6,13 @@
 
 pub mod client;
 pub mod dump;
+pub mod foreign;
 pub mod layout;
 pub mod restore;
 pub mod tools;
 
 pub use dump::{dump, scan_bson, CollectionPart, DatabasePart, FilePart, MongoPart, MongoSource};
+pub use foreign::{restore_dump_archive, restore_dump_dir};
 pub use restore::{restore_mongo, MongoRestoreOptions, MongoRestoreReport, RestoredCollection};
 
 /// Tar prefix of the MongoDB part.

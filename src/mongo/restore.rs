@@ -206,7 +206,7 @@ fn restore_mongo_inner(
     restore.swap_in()
 }
 
-struct Restore<'a> {
+pub(super) struct Restore<'a> {
     client: &'a Client,
     uri: &'a str,
     tag: String,
@@ -215,13 +215,38 @@ struct Restore<'a> {
     threads: usize,
 }
 
-impl Restore<'_> {
-    fn begin(&mut self, target_db: String, name: String, metadata: Metadata, expected: Option<u64>) -> Result<()> {
+impl<'a> Restore<'a> {
+    pub(super) fn new(client: &'a Client, uri: &'a str, threads: usize) -> Self {
+        Restore {
+            client,
+            uri,
+            tag: format!("{:04x}", rand::random::<u16>()),
+            staged: Vec::new(),
+            views: Vec::new(),
+            threads: threads.max(1),
+        }
+    }
+
+    pub(super) fn begin(
+        &mut self,
+        target_db: String,
+        name: String,
+        metadata: Metadata,
+        expected: Option<u64>,
+    ) -> Result<()> {
+        let ns_len = target_db.len() + 1 + name.len();
+        if ns_len > 255 {
+            return Err(Error::Mongo(format!(
+                "cannot restore {name} into database {target_db}: the namespace would be {ns_len} bytes, over MongoDB's limit of 255; choose a shorter database name"
+            )));
+        }
         if metadata.kind == "view" {
             self.views.push((target_db, name, metadata));
             return Ok(());
         }
-        let staging = format!("__hrsm_restore_{}.{name}", self.tag);
+        // Short and independent of the name: a long collection name plus a prefix could pass
+        // the server's 255-byte namespace limit.
+        let staging = format!("__hrsm_restore_{}_{}", self.tag, self.staged.len());
         let db = self.client.database(&target_db);
         let _ = db.collection::<Document>(&staging).drop().run();
         let mut create = doc! {"create": &staging};
@@ -235,14 +260,20 @@ impl Restore<'_> {
         Ok(())
     }
 
-    fn find(&self, mapping: &HashMap<String, String>, db: &str, stem: &str, name_guess: &str) -> Option<usize> {
+    pub(super) fn find(
+        &self,
+        mapping: &HashMap<String, String>,
+        db: &str,
+        stem: &str,
+        name_guess: &str,
+    ) -> Option<usize> {
         let target = mapping.get(db)?;
         let stem_name = |s: &Staged| super::layout::file_stem(&s.name);
         self.staged.iter().position(|s| &s.target_db == target && (s.name == name_guess || stem_name(s) == stem))
     }
 
     /// Streams a `.bson` entry into the staging collection with parallel unordered batches.
-    fn fill(&mut self, i: usize, content: &mut dyn Read, progress: &dyn Progress) -> Result<()> {
+    pub(super) fn fill(&mut self, i: usize, content: &mut dyn Read, progress: &dyn Progress) -> Result<()> {
         let coll =
             self.client.database(&self.staged[i].target_db).collection::<RawDocumentBuf>(&self.staged[i].staging);
         let label = format!("{}.{}", self.staged[i].target_db, self.staged[i].name);
@@ -318,7 +349,7 @@ impl Restore<'_> {
         Ok(())
     }
 
-    fn check_counts(&self) -> Result<()> {
+    pub(super) fn check_counts(&self) -> Result<()> {
         for s in &self.staged {
             if let Some(exp) = s.expected {
                 if exp != s.inserted {
@@ -332,18 +363,14 @@ impl Restore<'_> {
         Ok(())
     }
 
-    fn build_indexes(&self) -> Result<()> {
+    pub(super) fn build_indexes(&self) -> Result<()> {
         for s in &self.staged {
             let specs: Vec<Document> = s
                 .metadata
                 .indexes
                 .iter()
                 .filter(|ix| ix.get_str("name").map(|n| n != "_id_").unwrap_or(true))
-                .map(|ix| {
-                    let mut ix = ix.clone();
-                    ix.remove("ns");
-                    ix
-                })
+                .map(sanitize_index)
                 .collect();
             if specs.is_empty() {
                 continue;
@@ -358,14 +385,14 @@ impl Restore<'_> {
         Ok(())
     }
 
-    fn drop_staging(&self) {
+    pub(super) fn drop_staging(&self) {
         for s in &self.staged {
             let _ = self.client.database(&s.target_db).collection::<Document>(&s.staging).drop().run();
         }
     }
 
     /// The point of no return: each staging collection replaces its live one atomically.
-    fn swap_in(self) -> Result<MongoRestoreReport> {
+    pub(super) fn swap_in(self) -> Result<MongoRestoreReport> {
         let admin = self.client.database("admin");
         let mut report = MongoRestoreReport::default();
         for (n, s) in self.staged.iter().enumerate() {
@@ -424,4 +451,46 @@ fn read_exact_or_eof(r: &mut dyn Read, buf: &mut [u8]) -> std::io::Result<bool> 
         }
     }
     Ok(true)
+}
+
+/// Index specs as old tools wrote them (`v: 1`, keys like `true`, `""` or `0`, options like
+/// `safe`) are refused by current servers; turn them into what they meant, as mongorestore's
+/// `--convertLegacyIndexes` does. Valid specs pass through unchanged.
+pub(super) fn sanitize_index(ix: &Document) -> Document {
+    let mut out = Document::new();
+    for (k, v) in ix {
+        match k.as_str() {
+            "ns" | "safe" | "dropDups" => {}
+            "key" => {
+                let mut key = Document::new();
+                if let Bson::Document(d) = v {
+                    for (f, val) in d {
+                        key.insert(f.clone(), legacy_key_value(val));
+                    }
+                }
+                out.insert("key", key);
+            }
+            _ => {
+                out.insert(k.clone(), v.clone());
+            }
+        }
+    }
+    out
+}
+
+fn legacy_key_value(v: &Bson) -> Bson {
+    match v {
+        Bson::Int32(n) if *n != 0 => v.clone(),
+        Bson::Int64(n) if *n != 0 => v.clone(),
+        Bson::Double(n) if *n != 0.0 && n.is_finite() => v.clone(),
+        Bson::Decimal128(d) => {
+            let text = d.to_string();
+            match text.parse::<f64>() {
+                Ok(n) if n < 0.0 => Bson::Int32(-1),
+                _ => Bson::Int32(1),
+            }
+        }
+        Bson::String(s) if !s.is_empty() => v.clone(),
+        _ => Bson::Int32(1),
+    }
 }

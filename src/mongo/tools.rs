@@ -225,8 +225,11 @@ impl ToolOutcome {
 /// Runs a tool, feeding each stderr line to `on_line`. If it prints nothing for `idle`
 /// (mongodump hangs silently on an unreachable server), it gets SIGTERM, then SIGKILL.
 pub fn run_tool(program: &Path, args: &[String], idle: Duration, mut on_line: impl FnMut(&str)) -> Result<ToolOutcome> {
+    use std::os::unix::process::CommandExt;
     let mut child = Command::new(program)
         .args(args)
+        // Its own process group, so a stop reaches anything it started too.
+        .process_group(0)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -276,14 +279,17 @@ pub fn run_tool(program: &Path, args: &[String], idle: Duration, mut on_line: im
 
 /// SIGTERM, a few seconds' grace, then SIGKILL.
 fn stop(child: &mut Child) {
-    // SAFETY: kill(2) on our own child's pid.
-    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
+    let group = -(child.id() as libc::pid_t);
+    // SAFETY: kill(2) on the process group of our own child.
+    unsafe { libc::kill(group, libc::SIGTERM) };
     for _ in 0..50 {
         if let Ok(Some(_)) = child.try_wait() {
             return;
         }
         std::thread::sleep(Duration::from_millis(100));
     }
+    // SAFETY: as above.
+    unsafe { libc::kill(group, libc::SIGKILL) };
     let _ = child.kill();
 }
 

@@ -1,5 +1,6 @@
 mod bad_input;
 mod cli;
+mod fixtures;
 mod hostile;
 mod interop;
 mod mongo;

@@ -1,0 +1,147 @@
+//! Real `mongodump` output (../shared/fixtures/mongodump, from the Database Tools' own test
+//! data) restores through our reader: plain and --gzip folders, prelude.json, escaped and
+//! hashed long names, legacy index specs, the --archive stream; a malformed archive is refused
+//! with a clear message before anything is written.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use bson::Document;
+use hrsm_backup::mongo::{restore_dump_archive, restore_dump_dir, MongoRestoreOptions};
+use hrsm_backup::NoProgress;
+use mongodb::sync::Client;
+
+use super::util::*;
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/mongodump")
+}
+
+fn opts(map: Vec<(String, String)>) -> MongoRestoreOptions {
+    MongoRestoreOptions { uri: mongo_uri(), databases: map, collections: None, threads: 2, log_collection: None }
+}
+
+/// Documents in a .bson or .bson.gz file.
+fn count_docs(path: &Path) -> u64 {
+    let mut bytes = Vec::new();
+    let f = std::fs::File::open(path).unwrap();
+    if path.extension().is_some_and(|e| e == "gz") {
+        flate2::read::GzDecoder::new(f).read_to_end(&mut bytes).unwrap();
+    } else {
+        std::io::BufReader::new(f).read_to_end(&mut bytes).unwrap();
+    }
+    let (mut at, mut n) = (0, 0);
+    while at < bytes.len() {
+        at += u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap()) as usize;
+        n += 1;
+    }
+    n
+}
+
+#[test]
+fn every_mongodump_folder_fixture_restores() {
+    let client = Client::with_uri_str(mongo_uri()).unwrap();
+    let dirs = [
+        "collMod_ttl_index",
+        "coll_with_index",
+        "coll_with_ttl_index",
+        "foodump",
+        "indextestdump",
+        "longcollectionname",
+        "prelude_test/prelude_gzip",
+        "prelude_test/prelude_top_level",
+        "specialcharacter",
+    ];
+    for dir in dirs {
+        let root = fixtures().join(dir);
+        let mut map = Vec::new();
+        let mut expected = Vec::new();
+        for db in std::fs::read_dir(&root).unwrap().map(|e| e.unwrap()).filter(|e| e.path().is_dir()) {
+            let from = db.file_name().to_string_lossy().into_owned();
+            // The long name leaves room for a database name of at most 7 bytes (255 in all).
+            let to =
+                if dir == "longcollectionname" { format!("l{:04x}", rand::random::<u16>()) } else { fresh_db("it_fx") };
+            for f in std::fs::read_dir(db.path()).unwrap().map(|e| e.unwrap().path()) {
+                let name = f.file_name().unwrap().to_string_lossy().into_owned();
+                if name.ends_with(".bson") || name.ends_with(".bson.gz") {
+                    expected.push((to.clone(), count_docs(&f)));
+                }
+            }
+            map.push((from, to));
+        }
+        let report = restore_dump_dir(&root, &opts(map), &NoProgress).unwrap_or_else(|e| panic!("{dir}: {e}"));
+        assert_eq!(report.collections.len(), expected.len(), "{dir}");
+        for (c, (db, n)) in report.collections.iter().zip(&expected) {
+            assert_eq!((&c.db, c.documents), (db, *n), "{dir}");
+            let live =
+                client.database(&c.db).collection::<Document>(&c.name).count_documents(bson::doc! {}).run().unwrap();
+            assert_eq!(live, *n, "{dir}: {}", c.name);
+        }
+        if dir == "specialcharacter" {
+            assert_eq!(report.collections[0].name, "cafés");
+        }
+        if dir == "longcollectionname" {
+            assert!(
+                report.collections[0].name.ends_with("ExactlyTwoHundredAndFortySevenCharacters"),
+                "the real name comes from the metadata"
+            );
+        }
+        if dir == "indextestdump" {
+            let names: Vec<String> = client
+                .database(&report.collections[0].db)
+                .collection::<Document>("test_collection")
+                .list_index_names()
+                .run()
+                .unwrap();
+            assert!(names.contains(&"a_1_b_true".to_string()), "the legacy index was converted and built: {names:?}");
+        }
+    }
+}
+
+#[test]
+fn the_long_name_fixture_matches_our_file_naming() {
+    let dir = fixtures().join("longcollectionname/db1");
+    let file = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .find(|n| n.ends_with(".bson"))
+        .unwrap();
+    let meta: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join(file.replace(".bson", ".metadata.json"))).unwrap())
+            .unwrap();
+    let name = meta["collectionName"].as_str().unwrap();
+    assert_eq!(format!("{}.bson", hrsm_backup::mongo::layout::file_stem(name)), file);
+    assert_eq!(hrsm_backup::mongo::layout::file_stem("cafés"), "caf%C3%A9s");
+}
+
+#[test]
+fn the_archive_stream_fixture_restores() {
+    let to = fresh_db("it_fxa");
+    let report = restore_dump_archive(
+        &fixtures().join("test.bar.archive"),
+        &opts(vec![("test".into(), to.clone())]),
+        &NoProgress,
+    )
+    .unwrap();
+    assert_eq!(report.collections.len(), 1);
+    assert_eq!(report.collections[0].name, "bar");
+    let client = Client::with_uri_str(mongo_uri()).unwrap();
+    let n = client.database(&to).collection::<Document>("bar").count_documents(bson::doc! {}).run().unwrap();
+    assert_eq!(n, report.collections[0].documents);
+    assert!(n > 0);
+}
+
+#[test]
+fn a_malformed_archive_is_refused_and_nothing_is_written() {
+    let to = fresh_db("it_fxbad");
+    let err = restore_dump_archive(
+        &fixtures().join("bad-format.archive"),
+        &opts(vec![("test".into(), to.clone())]),
+        &NoProgress,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("error parsing metadata for test.ixtest"), "{err}");
+    let client = Client::with_uri_str(mongo_uri()).unwrap();
+    assert!(!client.list_database_names().run().unwrap().contains(&to));
+}
