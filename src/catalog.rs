@@ -22,6 +22,8 @@ pub const ENTRY_EXT: &str = "json";
 pub enum Status {
     Ok,
     Failed,
+    /// A backup in progress; one found when nobody holds the lock was interrupted.
+    Running,
     /// An archive with no catalog entry (e.g. copied in by hand): not trusted until verified.
     Unindexed,
 }
@@ -141,8 +143,15 @@ impl Catalog {
                     .map_err(|e| e.to_string())
                     .and_then(|b| serde_json::from_slice::<CatalogEntry>(&b).map_err(|e| e.to_string()))
                 {
-                    Ok(e) => {
+                    Ok(mut e) => {
                         ids.insert(e.id.clone());
+                        if let (Status::Ok, Some(a)) = (e.status, &e.archive) {
+                            if !self.dir.join(a).exists() {
+                                e.status = Status::Failed;
+                                e.verified = false;
+                                e.error = Some(format!("the archive {a} is missing"));
+                            }
+                        }
                         listing.entries.push(e);
                     }
                     Err(e) => listing.problems.push(format!("{}: {e}", dent.path().display())),
@@ -179,14 +188,43 @@ impl Catalog {
         Ok(listing)
     }
 
-    /// Removes temp files a crashed run left behind (`.<name>.tmp`). Returns how many.
+    /// Turns runs a crash interrupted (`running` entries found while we hold the lock) into
+    /// failed ones and removes whatever archive they left. Returns their ids.
+    pub fn recover_interrupted(&self) -> Result<Vec<String>> {
+        let mut ids = Vec::new();
+        for mut e in self.list()?.entries.into_iter().filter(|e| e.status == Status::Running) {
+            let archive = self.archive_path(&e.id);
+            match fs::remove_file(&archive) {
+                Ok(()) => {}
+                Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
+                Err(err) => return Err(Error::io("remove", &archive, err)),
+            }
+            e.status = Status::Failed;
+            e.archive = None;
+            e.verified = false;
+            e.error = Some("interrupted: the process stopped before the backup was complete".into());
+            self.put(&e)?;
+            ids.push(e.id);
+        }
+        Ok(ids)
+    }
+
+    /// Removes what a crashed run left behind: temp files (`.<name>.tmp`), dump spools
+    /// (`.spool-<id>/`) and tool config files. Call it only while holding the lock.
     pub fn clean_leftovers(&self) -> Result<usize> {
         let mut n = 0;
         let rd = fs::read_dir(&self.dir).map_err(|e| Error::io("list", &self.dir, e))?;
         for dent in rd.flatten() {
             let name = dent.file_name();
             let name = name.to_string_lossy();
-            if name.starts_with('.') && name.ends_with(".tmp") && fs::remove_file(dent.path()).is_ok() {
+            let gone = if name.starts_with('.') && name.ends_with(".tmp") {
+                fs::remove_file(dent.path()).is_ok()
+            } else if name.starts_with(".spool-") || name.starts_with(".mongotools-") {
+                fs::remove_dir_all(dent.path()).or_else(|_| fs::remove_file(dent.path())).is_ok()
+            } else {
+                false
+            };
+            if gone {
                 n += 1;
             }
         }

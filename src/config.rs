@@ -112,6 +112,13 @@ pub struct RetentionConfig {
     /// Verified backups kept whatever their age.
     #[serde(default = "default_keep_min")]
     pub keep_min_verified: u32,
+    /// Also keep the newest backup of each of the last N days / weeks / months (0 = off).
+    #[serde(default)]
+    pub keep_daily: u32,
+    #[serde(default)]
+    pub keep_weekly: u32,
+    #[serde(default)]
+    pub keep_monthly: u32,
 }
 
 fn yes() -> bool {
@@ -168,7 +175,13 @@ impl Default for ScheduleConfig {
 
 impl Default for RetentionConfig {
     fn default() -> Self {
-        RetentionConfig { keep_days: default_keep_days(), keep_min_verified: default_keep_min() }
+        RetentionConfig {
+            keep_days: default_keep_days(),
+            keep_min_verified: default_keep_min(),
+            keep_daily: 0,
+            keep_weekly: 0,
+            keep_monthly: 0,
+        }
     }
 }
 

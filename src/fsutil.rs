@@ -59,7 +59,9 @@ impl AtomicFile {
         let file = self.file.take().unwrap_or_else(|| unreachable!("file is present until commit"));
         file.sync_all().map_err(|e| Error::io("write", &self.tmp, e))?;
         drop(file);
+        crate::fault::point("before-rename");
         fs::rename(&self.tmp, &self.dest).map_err(|e| Error::io("rename into place", &self.dest, e))?;
+        crate::fault::point("after-rename");
         if let Some(dir) = self.dest.parent() {
             sync_dir(if dir.as_os_str().is_empty() { Path::new(".") } else { dir })?;
         }

@@ -22,6 +22,7 @@ use crate::mongo::{MongoPart, MongoSource, MONGO_PREFIX};
 use crate::pack::Packer;
 use crate::payload::{PayloadOptions, PayloadWriter, SecureRng};
 use crate::progress::{Event, Progress};
+use crate::retention::RetentionPolicy;
 use crate::runlog::{self, MongoLog, RunRecord};
 use crate::sources::{collect, Item};
 use crate::verify::verify_archive;
@@ -36,6 +37,8 @@ pub struct BackupOptions {
     pub mongo: Option<MongoSource>,
     pub payload: PayloadOptions,
     pub verify: bool,
+    /// Applied after each good backup; None keeps everything.
+    pub retention: Option<RetentionPolicy>,
 }
 
 #[derive(Debug, Clone)]
@@ -43,6 +46,8 @@ pub struct BackupOutcome {
     pub entry: CatalogEntry,
     pub archive: PathBuf,
     pub manifest: Manifest,
+    /// Backups that retention removed after this one.
+    pub removed: Vec<String>,
 }
 
 pub fn host_name() -> String {
@@ -58,20 +63,20 @@ pub fn run_backup(
 ) -> Result<BackupOutcome> {
     let catalog = Catalog::open(&opts.destination)?;
     let _lock = DestinationLock::acquire(&opts.destination, "a backup")?;
-    // Only now, holding the lock, is every temp file a crashed run's leftover.
+    // Only now, holding the lock, is every temp file a crashed run's leftover, and every
+    // prune marker a removal that a crash interrupted.
     catalog.clean_leftovers()?;
+    crate::retention::finish_interrupted(&catalog)?;
+    catalog.recover_interrupted()?;
     let started = Utc::now();
     let clock = Instant::now();
     let id = new_id(started, (rng.next_u32() & 0xffff) as u16);
-    let result = write_archive(opts, key, progress, rng, &catalog, &id, started);
-    let finished = Utc::now();
-    let duration_ms = 0;
     let mut entry = CatalogEntry {
         id: id.clone(),
-        status: Status::Ok,
+        status: Status::Running,
         started,
-        finished,
-        duration_ms,
+        finished: started,
+        duration_ms: 0,
         archive: None,
         size: 0,
         key_id: Some(key.id().to_string()),
@@ -87,12 +92,20 @@ pub fn run_backup(
         app_version: APP_VERSION.into(),
         warnings: 0,
     };
+    // Shows the run in the history while it runs; if the process dies, the next run finds a
+    // `running` entry while holding the lock and records it as interrupted.
+    catalog.put(&entry)?;
+    let result = write_archive(opts, key, progress, rng, &catalog, &id, started);
     let outcome = finish(result, &mut entry, opts, key, progress, &catalog);
     entry.finished = Utc::now();
     entry.duration_ms = clock.elapsed().as_millis() as u64;
     log_run(&catalog, opts, &entry, progress);
     let (archive, manifest) = outcome?;
-    Ok(BackupOutcome { entry, archive, manifest })
+    let removed = match &opts.retention {
+        Some(policy) => apply_retention(&catalog, policy, progress),
+        None => Vec::new(),
+    };
+    Ok(BackupOutcome { entry, archive, manifest, removed })
 }
 
 /// Records the written archive (or the failure) in the catalog and verifies it.
@@ -120,7 +133,10 @@ fn finish(
     entry.bytes = manifest.file_bytes();
     entry.warnings = manifest.warnings.len() as u64;
     entry.documents = MongoPart::of(&manifest).map(|m| m.total_documents()).unwrap_or(0);
+    crate::fault::point("before-catalog-entry");
+    // Still `running` until verified: a crash before that point discards the archive.
     catalog.put(entry)?;
+    crate::fault::point("before-verify");
     if opts.verify {
         if let Err(e) = verify_archive(&archive, key, progress) {
             entry.status = Status::Failed;
@@ -130,9 +146,26 @@ fn finish(
         }
         entry.verified = true;
         entry.verified_at = Some(Utc::now());
-        catalog.put(entry)?;
     }
+    entry.status = Status::Ok;
+    catalog.put(entry)?;
     Ok((archive, manifest))
+}
+
+/// Retention after a good backup. Its failure is a warning: the new backup is safe either way.
+fn apply_retention(catalog: &Catalog, policy: &RetentionPolicy, progress: &dyn Progress) -> Vec<String> {
+    crate::fault::point("before-retention");
+    let result = catalog.list().and_then(|l| {
+        let decisions = crate::retention::plan(policy, &l.entries, Utc::now());
+        crate::retention::prune(catalog, &decisions)
+    });
+    match result {
+        Ok(removed) => removed,
+        Err(e) => {
+            progress.event(Event::Warning(format!("retention could not remove old backups: {e}")));
+            Vec::new()
+        }
+    }
 }
 
 /// One line in the local log, one document in MongoDB; problems become warnings.
@@ -182,6 +215,7 @@ fn write_archive(
         Some(m) => Some(crate::mongo::dump(m, &spool.0, progress)?),
         None => None,
     };
+    crate::fault::point("after-dump");
     progress.event(Event::Phase("scanning"));
     let mut warnings = Vec::new();
     let mut summaries = Vec::new();
@@ -232,6 +266,7 @@ fn write_archive(
             PackError::Out(e) => werr(e),
         })?;
     }
+    crate::fault::point("archive-written-before-commit");
     let payload = packer.finish().map_err(werr)?;
     let (buf, _stats) = payload.finish().map_err(werr)?;
     buf.into_inner().map_err(|e| werr(e.into_error()))?;

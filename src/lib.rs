@@ -16,6 +16,7 @@
 //!     mongo: None,
 //!     payload: PayloadOptions::default(),
 //!     verify: true,
+//!     retention: None,
 //! };
 //! let done = run_backup(&opts, &key, &NoProgress, Box::new(rand::rngs::OsRng))?;
 //! assert!(done.entry.verified);
@@ -34,6 +35,7 @@ mod config;
 mod container;
 mod crypto;
 mod error;
+mod fault;
 mod fsutil;
 mod job;
 mod keys;
@@ -45,6 +47,7 @@ mod payload;
 mod pipeline;
 mod progress;
 mod restore;
+mod retention;
 mod runlog;
 mod sources;
 mod unpack;
@@ -64,6 +67,7 @@ pub use pack::Packer;
 pub use payload::{PayloadOptions, PayloadStats, PayloadWriter, SecureRng};
 pub use progress::{Event, NoProgress, Progress};
 pub use restore::{plan_file_restore, restore_files, FileRestoreOptions, RestorePlan, RestoreReport};
+pub use retention::{finish_interrupted, plan as retention_plan, prune, Decision, RetentionPolicy};
 pub use runlog::{MongoLog, RunRecord, LOCAL_LOG};
 pub use unpack::{header_info, read_archive, read_manifest, EntryInfo, Kind, ReadSummary};
 pub use verify::{verify_archive, VerifyReport};

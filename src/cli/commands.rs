@@ -20,6 +20,7 @@ pub fn run(cli: Cli) -> Result<()> {
     match &cli.command {
         Command::Backup { no_verify, force } => backup(&cli, !no_verify, *force),
         Command::List => list(&cli),
+        Command::Prune { dry_run } => prune(&cli, *dry_run),
         Command::Inspect(a) => inspect(&cli, &a.archive),
         Command::Verify(a) => verify(&cli, &a.archive),
         Command::Restore(args) => super::restore::run(&cli, args),
@@ -108,6 +109,7 @@ fn backup(cli: &Cli, verify: bool, force: bool) -> Result<()> {
         }),
         payload: PayloadOptions { level: cfg.compression_level, threads: cfg.threads, ..Default::default() },
         verify: verify && cfg.verify_after_backup,
+        retention: Some(hrsm_backup::RetentionPolicy::from(&cfg.retention)),
     };
     let bar = Bar::new(cli.json);
     let result = run_backup(&opts, &key, &bar, Box::new(rand::rngs::OsRng));
@@ -159,6 +161,7 @@ fn list(cli: &Cli) -> Result<()> {
             Status::Ok => "ok",
             Status::Failed => "FAILED",
             Status::Unindexed => "unindexed",
+            Status::Running => "running",
         };
         println!(
             "{:<32} {:<20} {:>10} {:>8.1}s {:<9} {}",
@@ -175,6 +178,30 @@ fn list(cli: &Cli) -> Result<()> {
     }
     for p in &listing.problems {
         eprintln!("hrsm-backup: warning: unreadable catalog entry {p}");
+    }
+    Ok(())
+}
+
+fn prune(cli: &Cli, dry_run: bool) -> Result<()> {
+    let cfg = load_config(cli)?;
+    let catalog = Catalog::existing(&cfg.destination)?;
+    let _lock = hrsm_backup::DestinationLock::acquire(&cfg.destination, "a prune")?;
+    hrsm_backup::finish_interrupted(&catalog)?;
+    let listing = catalog.list()?;
+    let policy = hrsm_backup::RetentionPolicy::from(&cfg.retention);
+    let decisions = hrsm_backup::retention_plan(&policy, &listing.entries, Utc::now());
+    let removed = if dry_run { Vec::new() } else { hrsm_backup::prune(&catalog, &decisions)? };
+    if cli.json {
+        print_json(&json!({ "ok": true, "dry_run": dry_run, "decisions": decisions, "removed": removed }));
+        return Ok(());
+    }
+    for d in &decisions {
+        let verb = match (d.keep, dry_run) {
+            (true, _) => "keep  ",
+            (false, true) => "would remove",
+            (false, false) => "removed",
+        };
+        println!("{verb} {}  ({})", d.id, d.reason);
     }
     Ok(())
 }

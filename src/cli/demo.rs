@@ -100,6 +100,7 @@ pub fn run(dir: &Path, json: bool) -> Result<()> {
         mongo: None,
         payload: PayloadOptions::default(),
         verify: true,
+        retention: Some(hrsm_backup::RetentionPolicy::from(&cfg.retention)),
     };
     let progress = super::output::Bar::new(json);
     let done = run_backup(&opts, &key, &progress, Box::new(rand::rngs::OsRng))?;

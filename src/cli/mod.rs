@@ -40,6 +40,12 @@ pub enum Command {
     },
     /// List the backups in the destination folder.
     List,
+    /// Remove backups the retention policy no longer keeps (see docs/CONFIG.md).
+    Prune {
+        /// List what would go and why, remove nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Show an archive's manifest (reads only its first chunk).
     Inspect(ArchiveArg),
     /// Read an archive end to end and check every MAC and checksum.

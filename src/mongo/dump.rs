@@ -24,6 +24,10 @@ use crate::error::{Error, Result};
 use crate::fsutil::create_private_dir_all;
 use crate::progress::{Event, Progress};
 
+/// Documents per cursor batch: keeps the driver's buffers (and so our memory) small and flat
+/// however large a collection is; the server otherwise sends batches of up to 16 MiB.
+const BATCH_DOCS: u32 = 2000;
+
 /// Where and what to dump.
 #[derive(Debug, Clone)]
 pub struct MongoSource {
@@ -427,7 +431,8 @@ fn dump_one(
     let coll = db.collection::<bson::RawDocumentBuf>(&job.info.name);
     match session {
         Some(session) => {
-            let mut cursor = coll.find(doc! {}).session(&mut *session).run().map_err(JobError::Driver)?;
+            let mut cursor =
+                coll.find(doc! {}).batch_size(BATCH_DOCS).session(&mut *session).run().map_err(JobError::Driver)?;
             while cursor.advance(session).map_err(JobError::Driver)? {
                 let raw = cursor.current().as_bytes();
                 out.write_all(raw).map_err(werr)?;
@@ -435,7 +440,7 @@ fn dump_one(
             }
         }
         None => {
-            let mut cursor = coll.find(doc! {}).run().map_err(JobError::Driver)?;
+            let mut cursor = coll.find(doc! {}).batch_size(BATCH_DOCS).run().map_err(JobError::Driver)?;
             while cursor.advance().map_err(JobError::Driver)? {
                 let raw = cursor.current().as_bytes();
                 out.write_all(raw).map_err(werr)?;

@@ -57,7 +57,7 @@ pub struct RestoredCollection {
 }
 
 const BATCH_DOCS: usize = 1000;
-const BATCH_BYTES: usize = 8 << 20;
+const BATCH_BYTES: usize = 4 << 20;
 
 /// One collection being restored.
 struct Staged {
@@ -277,7 +277,7 @@ impl<'a> Restore<'a> {
         let coll =
             self.client.database(&self.staged[i].target_db).collection::<RawDocumentBuf>(&self.staged[i].staging);
         let label = format!("{}.{}", self.staged[i].target_db, self.staged[i].name);
-        let (tx, rx) = bounded::<Vec<RawDocumentBuf>>(self.threads * 2);
+        let (tx, rx) = bounded::<Vec<RawDocumentBuf>>(self.threads);
         let first_error: Mutex<Option<Error>> = Mutex::new(None);
         let inserted = Mutex::new(0u64);
         let uri = self.uri;

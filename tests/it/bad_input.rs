@@ -170,6 +170,7 @@ fn an_unbackupable_file_fails_the_run_naming_it_or_warns_if_configured() {
         mongo: None,
         payload: PayloadOptions::default(),
         verify: true,
+        retention: None,
     };
     let err = run_backup(&opts(OnUnreadable::Fail), &key(), &NoProgress, Box::new(rand::rngs::OsRng)).unwrap_err();
     assert_eq!(
@@ -229,6 +230,7 @@ fn a_missing_source_says_what_to_fix() {
         mongo: None,
         payload: PayloadOptions::default(),
         verify: true,
+        retention: None,
     };
     let err = run_backup(&opts, &key(), &NoProgress, Box::new(rand::rngs::OsRng)).unwrap_err();
     assert_eq!(
@@ -272,6 +274,7 @@ fn a_full_disk_fails_clearly_and_keeps_old_backups() {
         mongo: None,
         payload: PayloadOptions::default(),
         verify: true,
+        retention: None,
     };
     let err = run_backup(&opts, &key(), &NoProgress, Box::new(rand::rngs::OsRng)).unwrap_err();
     let msg = err.to_string();

@@ -1,8 +1,11 @@
 mod bad_input;
 mod cli;
+mod crash;
 mod fixtures;
 mod hostile;
 mod interop;
 mod mongo;
+mod retention;
 mod roundtrip;
+mod tamper;
 pub mod util;

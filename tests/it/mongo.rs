@@ -34,6 +34,7 @@ fn backup_mongo(dest: &std::path::Path, dbs: &[&str]) -> hrsm_backup::BackupOutc
         mongo: Some(source(dbs)),
         payload: PayloadOptions::default(),
         verify: true,
+        retention: None,
     };
     run_backup(&opts, &key(), &NoProgress, Box::new(rand::rngs::OsRng)).unwrap()
 }
@@ -252,6 +253,7 @@ fn an_unreachable_server_fails_clearly_and_records_the_failure() {
         mongo: Some(src),
         payload: PayloadOptions::default(),
         verify: true,
+        retention: None,
     };
     let err = run_backup(&opts, &key(), &NoProgress, Box::new(rand::rngs::OsRng)).unwrap_err();
     assert_eq!(err.to_string(), "cannot reach MongoDB at 127.0.0.1:9 while trying to connect; check that the server is running and that MONGODB_URI / mongodb.uri is right");
@@ -274,6 +276,7 @@ fn a_missing_database_is_an_error_not_an_empty_backup() {
         mongo: Some(source(&["no_such_db_hrsm"])),
         payload: PayloadOptions::default(),
         verify: true,
+        retention: None,
     };
     let err = run_backup(&opts, &key(), &NoProgress, Box::new(rand::rngs::OsRng)).unwrap_err().to_string();
     assert!(err.starts_with("database 'no_such_db_hrsm' does not exist on mongodb://127.0.0.1:"), "{err}");
@@ -298,6 +301,7 @@ fn without_mongodump_the_native_path_is_used_and_recorded() {
         mongo: Some(src.clone()),
         payload: PayloadOptions::default(),
         verify: true,
+        retention: None,
     };
     let done = run_backup(&opts, &key(), &NoProgress, Box::new(rand::rngs::OsRng)).unwrap();
     let part = MongoPart::of(&done.manifest).unwrap();
@@ -388,6 +392,7 @@ fn every_run_is_logged_to_mongodb_and_locally_and_a_log_failure_is_only_a_warnin
         mongo: Some(src.clone()),
         payload: PayloadOptions::default(),
         verify: true,
+        retention: None,
     };
     let done = run_backup(&opts, &key(), &NoProgress, Box::new(rand::rngs::OsRng)).unwrap();
     let logs: Vec<Document> = client()

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# MongoDB benchmark: our native export and restore vs the seed's approach (Node.js driver,
+# each collection to Extended JSON, insertMany back), same server, same data, one run.
+# Prints docs/s, MB/s (of BSON data), ratios, and peak RSS of both sides at each size.
+#   bench/mongo.sh [SIZES...]      default: 100000 1000000 documents
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SIZES=${*:-100000 1000000}
+TOOLS=${HRSM_TOOLS:-$HOME/.cache/hrsm-tools}
+SECANTUSD=${HRSM_SECANTUSD:-$TOOLS/bin/secantusd-rs}
+[ -x "$SECANTUSD" ] || { echo "SecantusDB is not built: run scripts/test once (it builds it into $TOOLS)" >&2; exit 1; }
+command -v /usr/bin/time >/dev/null || { apt-get update -qq && apt-get install -y -qq time; }
+cargo build --release --quiet
+(cd bench/node-peer && npm ci --no-audit --no-fund --silent)
+BIN=$PWD/target/release/hrsm-backup
+WORK=$(mktemp -d /tmp/hrsm-mbench.XXXXXX)
+"$SECANTUSD" --port 0 --storage-path "$WORK/data" --log-file-max 16MB --cache-size 2G >"$WORK/server.log" 2>&1 &
+SERVER=$!
+trap 'kill $SERVER 2>/dev/null; sleep 2; kill -9 $SERVER 2>/dev/null; rm -rf "$WORK"' EXIT
+for _ in $(seq 100); do grep -q "listening on" "$WORK/server.log" && break; sleep 0.1; done
+URI="mongodb://$(grep -o 'listening on [0-9.:]*' "$WORK/server.log" | cut -d' ' -f3)/?directConnection=true"
+export BACKUP_ENCRYPTION_KEY=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
+cat > "$WORK/bench.toml" <<TOML
+destination = "$WORK/backups"
+verify_after_backup = false
+sources = []
+[mongodb]
+uri = "$URI"
+databases = ["hrms_bench"]
+log_collection = ""
+TOML
+timed() { /usr/bin/time -f '%e %M' -o "$WORK/t" "$@" >/dev/null 2>"$WORK/err" || { cat "$WORK/err"; exit 1; }; cat "$WORK/t"; }
+drop() { node -e "const {MongoClient}=require('./bench/node-peer/node_modules/mongodb');(async()=>{const c=new MongoClient('$URI');await c.db('$1').dropDatabase();await c.close()})()"; }
+
+printf '%-10s %-26s %9s %11s %9s %10s\n' docs step seconds docs/s MB/s "peak RSS"
+for N in $SIZES; do
+  node bench/node-peer/seed.js "$URI" hrms_bench "$N"
+  rm -rf "$WORK/backups" "$WORK/peer"
+  read -r ot orss <<<"$(timed "$BIN" --config "$WORK/bench.toml" backup --force)"
+  mb=$("$BIN" --config "$WORK/bench.toml" --json inspect latest | python3 -c 'import json,sys; m=json.load(sys.stdin)["manifest"]["mongo"]; print(sum(f["size"] for d in m["databases"] for f in d["files"] if f["path"].endswith(".bson"))/1048576)')
+  read -r pt prss <<<"$(timed node bench/node-peer/peer.js export "$URI" hrms_bench "$WORK/peer")"
+  read -r ort orrss <<<"$(timed "$BIN" --config "$WORK/bench.toml" restore latest --db hrms_bench=hrms_r1)"
+  read -r prt prrss <<<"$(timed node bench/node-peer/peer.js restore "$URI" hrms_r2 "$WORK/peer")"
+  drop hrms_r1; drop hrms_r2
+  awk -v n="$N" -v mb="$mb" -v ot="$ot" -v pt="$pt" -v ort="$ort" -v prt="$prt" -v orss="$orss" -v prss="$prss" -v orrss="$orrss" -v prrss="$prrss" 'BEGIN {
+    row = "%-10d %-26s %9.2f %11.0f %9.1f %7.1f MB\n"
+    printf row, n, "export  hrsm-backup", ot, n/ot, mb/ot, orss/1024
+    printf row, n, "export  node peer (JSON)", pt, n/pt, mb/pt, prss/1024
+    printf row, n, "restore hrsm-backup", ort, n/ort, mb/ort, orrss/1024
+    printf row, n, "restore node peer", prt, n/prt, mb/prt, prrss/1024
+    printf "%-10d ratios: export %.1fx, restore %.1fx the peer; BSON data %.1f MB\n", n, pt/ot, prt/ort, mb
+  }'
+done
+echo "hrsm-backup export = a full backup (dump, compress, encrypt, write); restore = authenticate, stage, insert, build indexes, swap."

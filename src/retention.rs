@@ -1,0 +1,179 @@
+//! Retention: which backups to keep and which to remove, and why. `plan` is a pure function of
+//! (policy, catalog entries, now), tested as such; `prune` carries a plan out crash-safely under
+//! the destination lock.
+//!
+//! Rules, in order: nothing is removed while the latest run is not a good, verified backup (so
+//! weeks of failures can never empty the folder); the newest verified backup and the
+//! `keep_min_verified` newest verified backups stay whatever their age; everything younger than
+//! `keep_days` stays; optional daily/weekly/monthly buckets keep the newest backup of each of
+//! the last N days/weeks/months; archives the catalog does not know are never touched.
+//!
+//! Depends on `catalog`, `lock`, `fsutil` and `error`.
+
+use std::collections::HashSet;
+
+use chrono::{DateTime, Datelike, Duration, Utc};
+use serde::Serialize;
+
+use crate::catalog::{Catalog, CatalogEntry, Status};
+use crate::error::{Error, Result};
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct RetentionPolicy {
+    pub keep_days: u32,
+    pub keep_min_verified: u32,
+    pub keep_daily: u32,
+    pub keep_weekly: u32,
+    pub keep_monthly: u32,
+}
+
+impl Default for RetentionPolicy {
+    fn default() -> Self {
+        RetentionPolicy { keep_days: 30, keep_min_verified: 3, keep_daily: 0, keep_weekly: 0, keep_monthly: 0 }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Decision {
+    pub id: String,
+    pub keep: bool,
+    pub reason: String,
+}
+
+/// Decides, for every catalog entry, keep or remove, with the reason.
+pub fn plan(policy: &RetentionPolicy, entries: &[CatalogEntry], now: DateTime<Utc>) -> Vec<Decision> {
+    let mut sorted: Vec<&CatalogEntry> = entries.iter().collect();
+    sorted.sort_by(|a, b| b.started.cmp(&a.started).then_with(|| b.id.cmp(&a.id))); // newest first
+    let good = |e: &CatalogEntry| e.status == Status::Ok && e.archive.is_some();
+    // Pause while the latest run is not a good backup: failures must never cost old backups.
+    let paused = sorted.first().map(|e| !good(e)).unwrap_or(true);
+    // The backups that protect: verified ones, or (with verification switched off) good ones.
+    let mut verified: Vec<&&CatalogEntry> = sorted.iter().filter(|e| good(e) && e.verified).collect();
+    if verified.is_empty() {
+        verified = sorted.iter().filter(|e| good(e)).collect();
+    }
+    let min_keep: HashSet<&str> =
+        verified.iter().take(policy.keep_min_verified.max(1) as usize).map(|e| e.id.as_str()).collect();
+    let cutoff = now - Duration::days(policy.keep_days as i64);
+    let buckets = bucket_keepers(policy, &sorted, &good, now);
+    sorted
+        .iter()
+        .map(|e| {
+            let (keep, reason) = if e.status == Status::Unindexed {
+                (true, "not in the catalog: never removed automatically (run `hrsm-backup verify` on it)".to_string())
+            } else if paused {
+                (true, "the latest run did not make a good backup: nothing is removed until one succeeds".to_string())
+            } else if verified.first().map(|v| v.id == e.id).unwrap_or(false) {
+                (true, "the newest verified backup".to_string())
+            } else if min_keep.contains(e.id.as_str()) {
+                (true, format!("one of the {} newest verified backups", policy.keep_min_verified.max(1)))
+            } else if e.started >= cutoff {
+                (true, format!("younger than {} days", policy.keep_days))
+            } else if let Some(b) = buckets.get(e.id.as_str()) {
+                (true, b.clone())
+            } else if e.status == Status::Failed {
+                (false, format!("a failed run older than {} days", policy.keep_days))
+            } else {
+                (false, format!("older than {} days", policy.keep_days))
+            };
+            Decision { id: e.id.clone(), keep, reason }
+        })
+        .collect()
+}
+
+/// The newest good backup of each of the last N days / ISO weeks / months.
+fn bucket_keepers<'a>(
+    policy: &RetentionPolicy,
+    newest_first: &[&'a CatalogEntry],
+    good: &dyn Fn(&CatalogEntry) -> bool,
+    now: DateTime<Utc>,
+) -> std::collections::HashMap<&'a str, String> {
+    let mut out = std::collections::HashMap::new();
+    let rules: [(u32, &str, fn(DateTime<Utc>) -> (i32, u32)); 3] = [
+        (policy.keep_daily, "day", |t| (t.year(), t.ordinal())),
+        (policy.keep_weekly, "week", |t| (t.iso_week().year(), t.iso_week().week())),
+        (policy.keep_monthly, "month", |t| (t.year(), t.month())),
+    ];
+    for (n, label, key) in rules {
+        if n == 0 {
+            continue;
+        }
+        let mut seen = Vec::new();
+        for e in newest_first.iter().filter(|e| good(e)) {
+            let k = key(e.started);
+            if seen.contains(&k) {
+                continue;
+            }
+            if seen.len() as u32 >= n {
+                break;
+            }
+            seen.push(k);
+            out.entry(e.id.as_str())
+                .or_insert_with(|| format!("the newest backup of its {label} (keeping {n} {label}s)"));
+        }
+    }
+    let _ = now;
+    out
+}
+
+/// Removes what `plan` marked for removal. Crash-safe order: the catalog entry is first renamed
+/// to a hidden `.prune` marker (so it no longer lists as good), then the archive goes, then the
+/// marker. A run that died half-way is finished by `finish_interrupted`.
+pub fn prune(catalog: &Catalog, decisions: &[Decision]) -> Result<Vec<String>> {
+    let mut removed = Vec::new();
+    for d in decisions.iter().filter(|d| !d.keep) {
+        remove_one(catalog, &d.id)?;
+        removed.push(d.id.clone());
+    }
+    Ok(removed)
+}
+
+fn marker(catalog: &Catalog, id: &str) -> std::path::PathBuf {
+    catalog.dir().join(format!(".{id}.prune"))
+}
+
+fn remove_one(catalog: &Catalog, id: &str) -> Result<()> {
+    let entry = catalog.dir().join(format!("{id}.json"));
+    let mark = marker(catalog, id);
+    match std::fs::rename(&entry, &mark) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(Error::io("remove catalog entry", &entry, e)),
+    }
+    crate::fsutil::sync_dir(catalog.dir())?;
+    crate::fault::point("prune-between-entry-and-archive");
+    let archive = catalog.archive_path(id);
+    match std::fs::remove_file(&archive) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(Error::io("remove", &archive, e)),
+    }
+    let _ = std::fs::remove_file(&mark);
+    crate::fsutil::sync_dir(catalog.dir())
+}
+
+/// Completes removals a crash interrupted (a `.prune` marker left behind). Returns their ids.
+pub fn finish_interrupted(catalog: &Catalog) -> Result<Vec<String>> {
+    let mut done = Vec::new();
+    let rd = std::fs::read_dir(catalog.dir()).map_err(|e| Error::io("list", catalog.dir(), e))?;
+    for dent in rd.flatten() {
+        let name = dent.file_name().to_string_lossy().into_owned();
+        if let Some(id) = name.strip_prefix('.').and_then(|n| n.strip_suffix(".prune")) {
+            remove_one(catalog, id)?;
+            done.push(id.to_string());
+        }
+    }
+    Ok(done)
+}
+
+impl From<&crate::config::RetentionConfig> for RetentionPolicy {
+    fn from(c: &crate::config::RetentionConfig) -> Self {
+        RetentionPolicy {
+            keep_days: c.keep_days,
+            keep_min_verified: c.keep_min_verified,
+            keep_daily: c.keep_daily,
+            keep_weekly: c.keep_weekly,
+            keep_monthly: c.keep_monthly,
+        }
+    }
+}

@@ -1,0 +1,170 @@
+//! Crash safety: the backup process is killed with SIGKILL at every named point of a run (after
+//! the dump, before and after the archive's rename, before the catalog entry, before verify,
+//! before and during retention) and at random moments; each time nothing partial lists as a good
+//! backup, every good backup still verifies, and the next run cleans up and succeeds.
+
+use std::os::unix::process::ExitStatusExt;
+use std::path::Path;
+use std::process::Command;
+
+use bson::doc;
+use hrsm_backup::{verify_archive, Catalog, NoProgress, Status};
+
+use super::util::*;
+
+const POINTS: &[&str] = &[
+    "after-dump",
+    "archive-written-before-commit",
+    "before-rename",
+    "after-rename",
+    "before-catalog-entry",
+    "before-verify",
+    "before-retention",
+    "prune-between-entry-and-archive",
+];
+
+fn setup(t: &Path) -> String {
+    let db = fresh_db("it_crash");
+    let client = mongodb::sync::Client::with_uri_str(mongo_uri()).unwrap();
+    client
+        .database(&db)
+        .collection::<bson::Document>("users")
+        .insert_many((0..3000).map(|i| doc! {"i": i, "pad": "p".repeat(100)}))
+        .run()
+        .unwrap();
+    write(&t.join("data/big.bin"), &random_bytes(1 << 20, 1), 0o644, 1_700_000_000);
+    for i in 0..100 {
+        write(&t.join(format!("data/docs/{i}.txt")), format!("doc {i}").as_bytes(), 0o644, 1_700_000_000);
+    }
+    std::fs::write(
+        t.join("hrsm-backup.toml"),
+        format!(
+            "destination = \"backups\"\n[retention]\nkeep_days = 5\nkeep_min_verified = 1\n[mongodb]\nuri = \"{}\"\ndatabases = [\"{db}\"]\nlog_collection = \"\"\n[[sources]]\nname = \"data\"\npath = \"data\"\n",
+            mongo_uri()
+        ),
+    )
+    .unwrap();
+    db
+}
+
+fn backup(t: &Path, fault: Option<&str>) -> std::process::Output {
+    let mut c = Command::new(bin());
+    c.args(["--config", "hrsm-backup.toml", "backup"])
+        .current_dir(t)
+        .env("BACKUP_ENCRYPTION_KEY", key_hex())
+        .env_remove("MONGODB_URI")
+        .env_remove("BACKUPS_ENABLED");
+    if let Some(f) = fault {
+        c.env("HRSM_FAULT_POINT", f);
+    }
+    c.output().unwrap()
+}
+
+/// Ages the oldest ok entry so that retention wants to remove it on the next good run.
+fn age_oldest(dir: &Path) {
+    let listing = Catalog::existing(dir).unwrap().list().unwrap();
+    if let Some(e) = listing.entries.iter().find(|e| e.status == Status::Ok) {
+        let p = dir.join(format!("{}.json", e.id));
+        let mut v: serde_json::Value = serde_json::from_slice(&std::fs::read(&p).unwrap()).unwrap();
+        v["started"] = "2020-01-01T00:00:00Z".into();
+        std::fs::write(&p, serde_json::to_vec(&v).unwrap()).unwrap();
+    }
+}
+
+/// Every entry listed as ok must verify; returns the ids of the good ones.
+fn good_backups(dir: &Path) -> Vec<String> {
+    let listing = Catalog::existing(dir).unwrap().list().unwrap();
+    let mut good = Vec::new();
+    for e in &listing.entries {
+        if e.status == Status::Ok {
+            let archive = dir.join(e.archive.as_ref().expect("an ok entry names its archive"));
+            verify_archive(&archive, &key(), &NoProgress)
+                .unwrap_or_else(|err| panic!("{} lists as ok but does not verify: {err}", e.id));
+            good.push(e.id.clone());
+        }
+    }
+    good
+}
+
+fn leftovers(dir: &Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.starts_with('.') && n != ".lock")
+        .collect()
+}
+
+#[test]
+fn sigkill_at_every_point_leaves_nothing_partial_and_the_next_run_recovers() {
+    let t = tmp();
+    setup(t.path());
+    let dir = t.path().join("backups");
+    let o = backup(t.path(), None);
+    assert!(o.status.success(), "{}", text(&o));
+    let mut tried = 0;
+    for point in POINTS {
+        // Give retention something to remove, so its crash points are reached.
+        let o = backup(t.path(), None);
+        assert!(o.status.success(), "{point}: {}", text(&o));
+        age_oldest(&dir);
+        let before = good_backups(&dir);
+        let newest_good = before.last().cloned().unwrap();
+        let o = backup(t.path(), Some(point));
+        assert_eq!(o.status.signal(), Some(9), "{point} was not reached: {}", text(&o));
+        tried += 1;
+        let after = good_backups(&dir);
+        assert!(after.contains(&newest_good), "{point}: the newest good backup was removed");
+        for id in &after {
+            assert!(
+                before.contains(id) || point == &"before-retention" || point == &"prune-between-entry-and-archive",
+                "{point}: {id} appeared as good from a killed run"
+            );
+        }
+        // The next run cleans up and succeeds.
+        let o = backup(t.path(), None);
+        assert!(o.status.success(), "{point}: the run after the crash failed: {}", text(&o));
+        assert_eq!(leftovers(&dir), Vec::<String>::new(), "{point}: leftovers after recovery");
+        let listing = Catalog::existing(&dir).unwrap().list().unwrap();
+        assert!(listing.entries.iter().all(|e| e.status != Status::Running), "{point}: a run still shows as running");
+        assert!(
+            listing.entries.iter().all(|e| e.status != Status::Unindexed),
+            "{point}: an archive without a catalog entry was left"
+        );
+        good_backups(&dir);
+    }
+    assert_eq!(tried, POINTS.len());
+}
+
+#[test]
+fn sigkill_at_random_moments_never_lists_a_partial_backup() {
+    let t = tmp();
+    setup(t.path());
+    let dir = t.path().join("backups");
+    let start = std::time::Instant::now();
+    let o = backup(t.path(), None);
+    assert!(o.status.success(), "{}", text(&o));
+    let full = start.elapsed().as_micros() as u64;
+    let mut rng = rand::rngs::OsRng;
+    for i in 0..15 {
+        let good_before = good_backups(&dir);
+        let mut child = Command::new(bin())
+            .args(["--config", "hrsm-backup.toml", "backup"])
+            .current_dir(t.path())
+            .env("BACKUP_ENCRYPTION_KEY", key_hex())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let delay = rand::Rng::gen_range(&mut rng, 0..full.max(1));
+        std::thread::sleep(std::time::Duration::from_micros(delay));
+        let _ = child.kill();
+        let _ = child.wait();
+        let good_after = good_backups(&dir);
+        for g in &good_before {
+            assert!(good_after.contains(g), "kill {i} after {delay} us removed good backup {g}");
+        }
+    }
+    let o = backup(t.path(), None);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(leftovers(&dir), Vec::<String>::new());
+}
