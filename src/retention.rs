@@ -55,7 +55,7 @@ pub fn plan(policy: &RetentionPolicy, entries: &[CatalogEntry], now: DateTime<Ut
     let min_keep: HashSet<&str> =
         verified.iter().take(policy.keep_min_verified.max(1) as usize).map(|e| e.id.as_str()).collect();
     let cutoff = now - Duration::days(policy.keep_days as i64);
-    let buckets = bucket_keepers(policy, &sorted, &good, now);
+    let buckets = bucket_keepers(policy, &sorted, &good);
     sorted
         .iter()
         .map(|e| {
@@ -81,15 +81,17 @@ pub fn plan(policy: &RetentionPolicy, entries: &[CatalogEntry], now: DateTime<Ut
         .collect()
 }
 
+/// Maps a time to its calendar bucket (year + day, ISO week or month).
+type BucketKey = fn(DateTime<Utc>) -> (i32, u32);
+
 /// The newest good backup of each of the last N days / ISO weeks / months.
 fn bucket_keepers<'a>(
     policy: &RetentionPolicy,
     newest_first: &[&'a CatalogEntry],
     good: &dyn Fn(&CatalogEntry) -> bool,
-    now: DateTime<Utc>,
 ) -> std::collections::HashMap<&'a str, String> {
     let mut out = std::collections::HashMap::new();
-    let rules: [(u32, &str, fn(DateTime<Utc>) -> (i32, u32)); 3] = [
+    let rules: [(u32, &str, BucketKey); 3] = [
         (policy.keep_daily, "day", |t| (t.year(), t.ordinal())),
         (policy.keep_weekly, "week", |t| (t.iso_week().year(), t.iso_week().week())),
         (policy.keep_monthly, "month", |t| (t.year(), t.month())),
@@ -112,7 +114,6 @@ fn bucket_keepers<'a>(
                 .or_insert_with(|| format!("the newest backup of its {label} (keeping {n} {label}s)"));
         }
     }
-    let _ = now;
     out
 }
 
