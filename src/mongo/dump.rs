@@ -461,14 +461,29 @@ fn write_new(path: &Path, bytes: &[u8]) -> Result<()> {
 /// Size, SHA-256 and number of BSON documents of a `.bson` file; fails if the file does not
 /// end on a document boundary.
 pub fn scan_bson(path: &Path) -> Result<(u64, u64, String)> {
-    let mut f = File::open(path).map_err(|e| Error::io("read", path, e))?;
+    let f = File::open(path).map_err(|e| Error::io("read", path, e))?;
+    scan_bson_reader(f).map_err(|e| match e {
+        ScanError::Io(e) => Error::io("read", path, e),
+        ScanError::Format(reason) => Error::Corrupt { path: path.to_path_buf(), reason },
+    })
+}
+
+/// Why a BSON stream could not be scanned.
+#[derive(Debug)]
+pub enum ScanError {
+    Io(std::io::Error),
+    Format(String),
+}
+
+/// The same over any reader: walks the document boundaries without decoding documents.
+pub fn scan_bson_reader(mut f: impl Read) -> std::result::Result<(u64, u64, String), ScanError> {
     let mut h = Sha256::new();
     let mut buf = vec![0u8; 1 << 20];
     let (mut size, mut count, mut remaining) = (0u64, 0u64, 0u64);
     let mut len_bytes = [0u8; 4];
     let mut len_have = 0usize;
     loop {
-        let n = f.read(&mut buf).map_err(|e| Error::io("read", path, e))?;
+        let n = f.read(&mut buf).map_err(ScanError::Io)?;
         if n == 0 {
             break;
         }
@@ -487,10 +502,10 @@ pub fn scan_bson(path: &Path) -> Result<(u64, u64, String)> {
             if len_have == 4 {
                 let len = u32::from_le_bytes(len_bytes) as u64;
                 if len < 5 {
-                    return Err(Error::Corrupt {
-                        path: path.to_path_buf(),
-                        reason: format!("invalid BSON document length {len} at byte {}", size + i as u64 - 4),
-                    });
+                    return Err(ScanError::Format(format!(
+                        "invalid BSON document length {len} at byte {}",
+                        size + i as u64 - 4
+                    )));
                 }
                 remaining = len - 4;
                 len_have = 0;
@@ -500,10 +515,7 @@ pub fn scan_bson(path: &Path) -> Result<(u64, u64, String)> {
         size += n as u64;
     }
     if remaining != 0 || len_have != 0 {
-        return Err(Error::Corrupt {
-            path: path.to_path_buf(),
-            reason: "the BSON file ends inside a document (truncated)".into(),
-        });
+        return Err(ScanError::Format("the BSON file ends inside a document (truncated)".into()));
     }
     Ok((size, count, hex::encode(h.finalize())))
 }

@@ -11,7 +11,9 @@ pub mod layout;
 pub mod restore;
 pub mod tools;
 
-pub use dump::{dump, scan_bson, CollectionPart, DatabasePart, FilePart, MongoPart, MongoSource};
+pub use dump::{
+    dump, scan_bson, scan_bson_reader, CollectionPart, DatabasePart, FilePart, MongoPart, MongoSource, ScanError,
+};
 pub use foreign::{restore_dump_archive, restore_dump_dir};
 pub use restore::{restore_mongo, MongoRestoreOptions, MongoRestoreReport, RestoredCollection};
 
