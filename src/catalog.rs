@@ -56,6 +56,11 @@ pub struct CatalogEntry {
     pub app_version: String,
     #[serde(default)]
     pub warnings: u64,
+    /// When a test restore of this backup last ran, and its error if it failed.
+    #[serde(default)]
+    pub restore_tested_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub restore_test_error: Option<String>,
 }
 
 pub struct Catalog {
@@ -182,6 +187,8 @@ impl Catalog {
                 host: String::new(),
                 app_version: String::new(),
                 warnings: 0,
+                restore_tested_at: None,
+                restore_test_error: None,
             });
         }
         listing.entries.sort_by(|a, b| a.started.cmp(&b.started).then_with(|| a.id.cmp(&b.id)));

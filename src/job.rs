@@ -91,6 +91,8 @@ pub fn run_backup(
         host: host_name(),
         app_version: APP_VERSION.into(),
         warnings: 0,
+        restore_tested_at: None,
+        restore_test_error: None,
     };
     // Shows the run in the history while it runs; if the process dies, the next run finds a
     // `running` entry while holding the lock and records it as interrupted.

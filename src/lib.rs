@@ -61,7 +61,7 @@ pub use error::{Error, Result};
 pub use fsutil::{write_atomic, AtomicFile};
 pub use job::{host_name, run_backup, BackupOptions, BackupOutcome, APP_VERSION};
 pub use keys::{key_file_from, parse_key_text, recovery_text, resolve_key, KeyFile, KeyStore, ENV_KEY};
-pub use lock::DestinationLock;
+pub use lock::{DestinationLock, LOCK_NAME};
 pub use manifest::{Entry, EntryType, Manifest, SourceSummary};
 pub use pack::Packer;
 pub use payload::{PayloadOptions, PayloadStats, PayloadWriter, SecureRng};

@@ -22,7 +22,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::List => list(&cli),
         Command::Prune { dry_run } => prune(&cli, *dry_run),
         Command::Inspect(a) => inspect(&cli, &a.archive),
-        Command::Verify(a) => verify(&cli, &a.archive),
+        Command::Verify { archive, restore_test } => verify(&cli, &archive.archive, *restore_test),
         Command::Restore(args) => super::restore::run(&cli, args),
         Command::RestoreDump { path, dbs, collections } => super::restore::run_dump(&cli, path, dbs, collections),
         Command::Decrypt { archive, output } => decrypt(&cli, &archive.archive, output),
@@ -244,14 +244,34 @@ fn inspect(cli: &Cli, arg: &str) -> Result<()> {
     Ok(())
 }
 
-fn verify(cli: &Cli, arg: &str) -> Result<()> {
+fn verify(cli: &Cli, arg: &str, restore_test: bool) -> Result<()> {
     let path = find_archive(cli, arg)?;
     let key = load_key(cli)?;
     let bar = Bar::new(cli.json);
     let result = verify_archive(&path, &key, &bar);
-    bar.done();
     record_verification(&path, &result);
-    let r = result?;
+    let r = result.inspect_err(|_| bar.done())?;
+    let tested = if restore_test {
+        let cfg = load_config(cli)?;
+        let threads = if cfg.threads == 0 { 4 } else { cfg.threads };
+        let t = hrsm_backup::mongo::test_restore(&path, &key, &cfg.mongodb.uri, threads, &bar);
+        record_restore_test(&path, &t);
+        Some(t.inspect_err(|_| bar.done())?)
+    } else {
+        None
+    };
+    bar.done();
+    if let Some(t) = &tested {
+        if cli.json {
+            print_json(
+                &json!({ "ok": true, "archive": path, "files": r.files, "chunks": r.chunks, "backup_id": r.manifest.backup_id, "restore_test": t }),
+            );
+            return Ok(());
+        }
+        for c in &t.collections {
+            println!("test restore {}.{}: {} documents match", c.db, c.name, c.documents);
+        }
+    }
     if cli.json {
         print_json(
             &json!({ "ok": true, "archive": path, "files": r.files, "bytes": r.bytes, "chunks": r.chunks, "backup_id": r.manifest.backup_id }),
@@ -266,6 +286,19 @@ fn verify(cli: &Cli, arg: &str) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// Records a test restore's outcome in the archive's catalog entry.
+fn record_restore_test(path: &Path, result: &Result<hrsm_backup::mongo::TestRestoreReport>) {
+    let (Some(dir), Some(id)) = (path.parent(), Catalog::id_of(path)) else { return };
+    let Ok(catalog) = Catalog::existing(if dir.as_os_str().is_empty() { Path::new(".") } else { dir }) else { return };
+    if let Ok(Some(mut e)) = catalog.get(&id) {
+        e.restore_tested_at = Some(Utc::now());
+        e.restore_test_error = result.as_ref().err().map(|err| err.to_string());
+        if let Err(err) = catalog.put(&e) {
+            eprintln!("hrsm-backup: warning: could not update the catalog: {err}");
+        }
+    }
 }
 
 /// Marks the archive's catalog entry verified (or not); an archive without an entry gets one
@@ -314,6 +347,8 @@ fn record_verification(path: &Path, result: &Result<hrsm_backup::VerifyReport>) 
                 host: m.host.clone(),
                 app_version: m.app_version.clone(),
                 warnings: m.warnings.len() as u64,
+                restore_tested_at: None,
+                restore_test_error: None,
             }
         }
         (None, Err(_)) => return,

@@ -49,7 +49,14 @@ pub enum Command {
     /// Show an archive's manifest (reads only its first chunk).
     Inspect(ArchiveArg),
     /// Read an archive end to end and check every MAC and checksum.
-    Verify(ArchiveArg),
+    Verify {
+        #[command(flatten)]
+        archive: ArchiveArg,
+        /// Also restore the MongoDB part into scratch databases (<db>__verify), compare every
+        /// collection with the archive, and drop them.
+        #[arg(long)]
+        restore_test: bool,
+    },
     /// Restore files and/or MongoDB databases from an archive (checks everything first).
     Restore(RestoreArgs),
     /// Restore a dump made by the MongoDB Database Tools (a `mongodump --out` folder or an

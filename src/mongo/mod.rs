@@ -9,6 +9,7 @@ pub mod dump;
 pub mod foreign;
 pub mod layout;
 pub mod restore;
+pub mod testrestore;
 pub mod tools;
 
 pub use dump::{
@@ -16,6 +17,7 @@ pub use dump::{
 };
 pub use foreign::{restore_dump_archive, restore_dump_dir};
 pub use restore::{restore_mongo, MongoRestoreOptions, MongoRestoreReport, RestoredCollection};
+pub use testrestore::{test_restore, TestRestoreReport, SCRATCH_SUFFIX};
 
 /// Tar prefix of the MongoDB part.
 pub const MONGO_PREFIX: &str = "mongo/";

@@ -442,3 +442,86 @@ impl Recorder {
         self.0.lock().unwrap().clone()
     }
 }
+
+#[test]
+fn a_test_restore_proves_the_backup_and_leaves_no_scratch_database() {
+    let db = fresh_db("it_tr");
+    let c = client().database(&db).collection::<Document>("insuranceclaims");
+    c.insert_many((0..2500).map(every_type)).run().unwrap();
+    let t = tmp();
+    let done = backup_mongo(&t.path().join("backups"), &[&db]);
+    let report = hrsm_backup::mongo::test_restore(&done.archive, &key(), &mongo_uri(), 2, &NoProgress).unwrap();
+    assert_eq!(report.collections.len(), 1);
+    assert_eq!(report.collections[0].documents, 2500);
+    let dbs = client().list_database_names().run().unwrap();
+    assert!(!dbs.contains(&format!("{db}__verify")), "the scratch database is dropped");
+    // Through the CLI, recorded in the catalog.
+    std::fs::write(
+        t.path().join("hrsm-backup.toml"),
+        format!("destination = \"backups\"\n[mongodb]\nuri = \"{}\"\n", mongo_uri()),
+    )
+    .unwrap();
+    let o = cli(t.path(), &["--config", "hrsm-backup.toml", "verify", "latest", "--restore-test"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stdout)
+            .contains(&format!("test restore {db}.insuranceclaims: 2500 documents match")),
+        "{}",
+        text(&o)
+    );
+    let entry = Catalog::existing(&t.path().join("backups")).unwrap().get(&done.entry.id).unwrap().unwrap();
+    assert!(entry.restore_tested_at.is_some() && entry.restore_test_error.is_none());
+}
+
+/// Kills the server when the dump has streamed some documents.
+struct KillServerMidDump {
+    pid: u32,
+    seen: std::sync::atomic::AtomicU64,
+}
+impl hrsm_backup::Progress for KillServerMidDump {
+    fn event(&self, e: hrsm_backup::Event) {
+        if let hrsm_backup::Event::Advance(_) = e {
+            if self.seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 2000 {
+                unsafe { libc::kill(self.pid as i32, libc::SIGKILL) };
+            }
+        }
+    }
+}
+
+#[test]
+fn mongodb_stopped_mid_dump_fails_and_leaves_no_good_looking_archive() {
+    let (uri, pid) = start_secantus();
+    let client = Client::with_uri_str(&uri).unwrap();
+    let c = client.database("hrms").collection::<Document>("users");
+    for chunk in 0..20 {
+        c.insert_many((0..1000).map(|i| doc! {"n": chunk * 1000 + i, "pad": "z".repeat(300)})).run().unwrap();
+    }
+    let t = tmp();
+    let dest = t.path().join("b");
+    let src = MongoSource {
+        uri: format!("{uri}&serverSelectionTimeoutMS=2000"),
+        databases: vec!["hrms".into()],
+        tools_dir: None,
+        use_tools: false,
+        threads: 2,
+        log_collection: None,
+    };
+    let opts = BackupOptions {
+        destination: dest.clone(),
+        sources: vec![],
+        mongo: Some(src),
+        payload: PayloadOptions::default(),
+        verify: true,
+        retention: None,
+    };
+    let progress = KillServerMidDump { pid, seen: Default::default() };
+    let err = run_backup(&opts, &key(), &progress, Box::new(rand::rngs::OsRng)).unwrap_err().to_string();
+    assert!(err.contains("MongoDB") || err.contains("cannot reach"), "{err}");
+    let listing = Catalog::existing(&dest).unwrap().list().unwrap();
+    assert_eq!(listing.entries.len(), 1);
+    assert_eq!(listing.entries[0].status, Status::Failed);
+    assert!(listing.entries[0].error.as_deref().unwrap_or("").contains("MongoDB"), "{:?}", listing.entries[0].error);
+    let files: Vec<String> =
+        std::fs::read_dir(&dest).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    assert!(files.iter().all(|f| !f.ends_with(".hrsmbk") && !f.starts_with(".spool")), "{files:?}");
+}

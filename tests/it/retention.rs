@@ -28,6 +28,8 @@ fn entry(id: &str, days_ago: i64, status: Status, verified: bool, now: DateTime<
         host: "h".into(),
         app_version: "t".into(),
         warnings: 0,
+        restore_tested_at: None,
+        restore_test_error: None,
     }
 }
 

@@ -156,12 +156,13 @@ pub fn mongo_uri() -> String {
                 return u;
             }
         }
-        start_secantus()
+        start_secantus().0
     })
     .clone()
 }
 
-fn start_secantus() -> String {
+/// Starts a SecantusDB server of this test's own (to stop it on purpose); returns its URI and pid.
+pub fn start_secantus() -> (String, u32) {
     let bin = std::env::var("HRSM_SECANTUSD").map(PathBuf::from).unwrap_or_else(|_| {
         PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".cache/hrsm-tools/bin/secantusd-rs")
     });
@@ -194,12 +195,12 @@ fn start_secantus() -> String {
         // This thread lives as long as the server: PDEATHSIG fires when it ends.
         let _ = child.wait();
     });
-    let (_pid, log) = rx.recv().unwrap();
+    let (pid, log) = rx.recv().unwrap();
     for _ in 0..200 {
         if let Ok(text) = fs::read_to_string(&log) {
             if let Some(i) = text.find("listening on ") {
                 let addr: String = text[i + 13..].chars().take_while(|c| !c.is_whitespace()).collect();
-                return format!("mongodb://{addr}/?directConnection=true");
+                return (format!("mongodb://{addr}/?directConnection=true"), pid);
             }
         }
         std::thread::sleep(std::time::Duration::from_millis(50));
