@@ -7,8 +7,8 @@ use chrono::Utc;
 use hrsm_backup::mongo::MongoSource;
 use hrsm_backup::{
     key_file_from, parse_enabled, parse_key_text, recovery_text, resolve_key, run_backup, verify_archive,
-    BackupOptions, Catalog, CatalogEntry, Config, EnvOverrides, Error, KeyFile, KeyStore, MasterKey, PayloadOptions,
-    Result, Status, ENV_KEY,
+    BackupOptions, Catalog, CatalogEntry, Config, EnvOverrides, Error, KeyStore, MasterKey, PayloadOptions, Result,
+    Status, ENV_KEY,
 };
 use serde_json::json;
 
@@ -47,14 +47,25 @@ pub fn load_config(cli: &Cli) -> Result<Config> {
     Ok(cfg)
 }
 
-fn key_store(cli: &Cli) -> Option<KeyFile> {
-    key_file_from(cli.key_file.as_deref())
+/// Where the key lives: the key file when one is named, else the OS keychain.
+fn key_store(cli: &Cli) -> Option<Box<dyn KeyStore>> {
+    if let Some(f) = key_file_from(cli.key_file.as_deref()) {
+        return Some(Box::new(f));
+    }
+    #[cfg(feature = "keychain")]
+    {
+        Some(Box::new(hrsm_backup::Keychain::master_key()))
+    }
+    #[cfg(not(feature = "keychain"))]
+    {
+        None
+    }
 }
 
 pub fn load_key(cli: &Cli) -> Result<MasterKey> {
     let env = std::env::var(ENV_KEY).ok();
-    let file = key_store(cli);
-    let stores: Vec<&dyn KeyStore> = file.iter().map(|f| f as &dyn KeyStore).collect();
+    let store = key_store(cli);
+    let stores: Vec<&dyn KeyStore> = store.iter().map(|s| s.as_ref()).collect();
     resolve_key(env.as_deref(), &stores)
 }
 
@@ -403,7 +414,7 @@ fn key_command(cli: &Cli, cmd: &KeyCommand) -> Result<()> {
             }
             let store = key_store(cli).ok_or_else(|| {
                 Error::Usage(
-                    "where should the key go? pass --key-file FILE (or set HRSM_BACKUP_KEY_FILE), or use --print"
+                    "this build has no keychain support: pass --key-file FILE (or set HRSM_BACKUP_KEY_FILE), or use --print"
                         .into(),
                 )
             })?;
@@ -443,7 +454,9 @@ fn key_command(cli: &Cli, cmd: &KeyCommand) -> Result<()> {
             }
             let key = parse_key_text(&text, "the recovery key")?;
             let store = key_store(cli).ok_or_else(|| {
-                Error::Usage("pass --key-file FILE (or set HRSM_BACKUP_KEY_FILE) to say where to keep the key".into())
+                Error::Usage(
+                    "this build has no keychain support: pass --key-file FILE (or set HRSM_BACKUP_KEY_FILE)".into(),
+                )
             })?;
             store.store(&key)?;
             done_key(cli, &key, &format!("key imported into {}", store.describe()));

@@ -4,6 +4,7 @@ mod crash;
 mod fixtures;
 mod hostile;
 mod interop;
+mod keychain;
 mod mongo;
 mod retention;
 mod roundtrip;
