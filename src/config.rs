@@ -300,6 +300,23 @@ impl Config {
         Ok(())
     }
 
+    /// The TOML text of this config (what `save` writes).
+    pub fn to_toml(&self) -> Result<String> {
+        toml::to_string(self).map_err(|e| Error::Config(format!("cannot write the config: {e}")))
+    }
+
+    /// Validates and writes the config atomically (0600).
+    pub fn save(&self, path: &Path) -> Result<()> {
+        self.validate()?;
+        if uri_has_password(&self.mongodb.uri) {
+            return Err(Error::Config(
+                "mongodb.uri must not contain a password in the config file; keep it in the keychain or MONGODB_URI"
+                    .into(),
+            ));
+        }
+        crate::fsutil::write_atomic(path, self.to_toml()?.as_bytes())
+    }
+
     pub fn apply_env(&mut self, env: &EnvOverrides) {
         if let Some(uri) = &env.mongodb_uri {
             self.mongodb.uri = uri.clone();

@@ -54,6 +54,9 @@ pub enum Error {
     #[error("{0}")]
     Mongo(String),
 
+    #[error("cancelled; nothing of this run was kept")]
+    Cancelled,
+
     #[error("{tool} failed: {message}")]
     Tool { tool: String, message: String },
 

@@ -263,6 +263,9 @@ fn write_archive(
         })?;
     }
     for item in &items {
+        if progress.cancelled() {
+            return Err(Error::Cancelled);
+        }
         pack_item(&mut packer, item, progress).map_err(|e| match e {
             PackError::Source(e) => e,
             PackError::Out(e) => werr(e),

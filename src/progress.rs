@@ -16,6 +16,12 @@ pub enum Event {
 
 pub trait Progress: Send + Sync {
     fn event(&self, event: Event);
+
+    /// Polled between items and batches; true stops the run with `Error::Cancelled`, keeping
+    /// nothing of it.
+    fn cancelled(&self) -> bool {
+        false
+    }
 }
 
 /// Ignores every event.

@@ -434,6 +434,9 @@ fn dump_one(
             let mut cursor =
                 coll.find(doc! {}).batch_size(BATCH_DOCS).session(&mut *session).run().map_err(JobError::Driver)?;
             while cursor.advance(session).map_err(JobError::Driver)? {
+                if progress.cancelled() {
+                    return Err(JobError::Engine(Error::Cancelled));
+                }
                 let raw = cursor.current().as_bytes();
                 out.write_all(raw).map_err(werr)?;
                 progress.event(Event::Advance(raw.len() as u64));
@@ -442,6 +445,9 @@ fn dump_one(
         None => {
             let mut cursor = coll.find(doc! {}).batch_size(BATCH_DOCS).run().map_err(JobError::Driver)?;
             while cursor.advance().map_err(JobError::Driver)? {
+                if progress.cancelled() {
+                    return Err(JobError::Engine(Error::Cancelled));
+                }
                 let raw = cursor.current().as_bytes();
                 out.write_all(raw).map_err(werr)?;
                 progress.event(Event::Advance(raw.len() as u64));

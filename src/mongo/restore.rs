@@ -334,6 +334,9 @@ impl<'a> Restore<'a> {
                 if first_error.lock().map(|g| g.is_some()).unwrap_or(true) {
                     break;
                 }
+                if progress.cancelled() {
+                    return Err(Error::Cancelled);
+                }
             }
             if !batch.is_empty() {
                 let _ = tx.send(batch);

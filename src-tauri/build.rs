@@ -1,0 +1,22 @@
+// Declares the app's commands so that each one needs an explicit permission in
+// capabilities/main.json (Tauri's app manifest).
+fn main() {
+    tauri_build::try_build(tauri_build::Attributes::new().app_manifest(tauri_build::AppManifest::new().commands(&[
+        "status",
+        "backup_now",
+        "cancel_backup",
+        "history",
+        "backup_details",
+        "restore_preflight",
+        "restore",
+        "verify",
+        "get_settings",
+        "set_settings",
+        "export_key",
+        "save_key_file",
+        "confirm_key_exported",
+        "import_key",
+        "logs",
+    ])))
+    .expect("tauri build script failed");
+}

@@ -1,0 +1,455 @@
+//! The commands the page calls (through ui/api.js, the one typed wrapper). Each turns its
+//! arguments into engine calls and the engine's errors into a `CommandError` the page can
+//! branch on (`kind`) and show (`message`). Long work reports over a `Channel<JobEvent>`.
+
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+
+use hrsm_backup::mongo::{restore_mongo, test_restore, MongoPart, MongoRestoreOptions, MongoRestoreReport};
+use hrsm_backup::{
+    plan_file_restore, read_manifest, recovery_text, restore_files, verify_archive, Catalog, CatalogEntry, Config,
+    FileRestoreOptions, Manifest, RestorePlan, RestoreReport, Schedule, SourceConfig,
+};
+use serde::{Deserialize, Serialize};
+use tauri::ipc::Channel;
+use tauri::{AppHandle, Manager, Runtime, State};
+
+use crate::jobs::{self, JobEvent};
+use crate::state::{AppState, StatusDto};
+
+/// An error the page can branch on: `kind` is one of key, mongo, config, busy, archive,
+/// conflict, io, cancelled, usage, other.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct CommandError {
+    pub kind: String,
+    pub message: String,
+}
+
+impl CommandError {
+    pub fn new(kind: &str, message: impl Into<String>) -> Self {
+        CommandError { kind: kind.into(), message: message.into() }
+    }
+}
+
+impl From<hrsm_backup::Error> for CommandError {
+    fn from(e: hrsm_backup::Error) -> Self {
+        use hrsm_backup::Error as E;
+        let kind = match &e {
+            E::Key(_) => "key",
+            E::Mongo(_) | E::Tool { .. } => "mongo",
+            E::Config(_) | E::Source { .. } => "config",
+            E::Busy { .. } => "busy",
+            E::Archive { .. } | E::Corrupt { .. } | E::UnsafeEntry { .. } => "archive",
+            E::RestoreConflict { .. } => "conflict",
+            E::Io { .. } | E::ChangedDuringBackup { .. } => "io",
+            E::Cancelled => "cancelled",
+            E::Usage(_) | E::Disabled(_) => "usage",
+        };
+        CommandError::new(kind, e.to_string())
+    }
+}
+
+type CmdResult<T> = Result<T, CommandError>;
+
+fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> CmdResult<T> + Send + 'static,
+) -> impl std::future::Future<Output = CmdResult<T>> {
+    async move {
+        tauri::async_runtime::spawn_blocking(f)
+            .await
+            .map_err(|e| CommandError::new("other", format!("the job stopped unexpectedly: {e}")))?
+    }
+}
+
+#[tauri::command]
+pub fn status(state: State<'_, AppState>) -> StatusDto {
+    state.status()
+}
+
+#[tauri::command]
+pub async fn backup_now<R: Runtime>(app: AppHandle<R>, on_event: Channel<JobEvent>) -> CmdResult<CatalogEntry> {
+    blocking(move || {
+        jobs::backup(&app, move |e| {
+            let _ = on_event.send(e);
+        })
+    })
+    .await
+}
+
+#[tauri::command]
+pub fn cancel_backup(state: State<'_, AppState>) -> bool {
+    match state.running.lock().ok().and_then(|r| r.clone()) {
+        Some(flag) => {
+            flag.store(true, Ordering::Relaxed);
+            true
+        }
+        None => false,
+    }
+}
+
+#[tauri::command]
+pub fn history(state: State<'_, AppState>) -> Vec<CatalogEntry> {
+    state.history()
+}
+
+fn archive_of(state: &AppState, id: &str) -> CmdResult<PathBuf> {
+    let dest = state.config().destination;
+    let catalog = Catalog::existing(&dest)?;
+    let entry = catalog
+        .get(id)?
+        .ok_or_else(|| CommandError::new("usage", format!("backup {id} is not in {}", dest.display())))?;
+    let name =
+        entry.archive.ok_or_else(|| CommandError::new("usage", format!("backup {id} failed and has no archive")))?;
+    Ok(catalog.dir().join(name))
+}
+
+#[tauri::command]
+pub async fn backup_details<R: Runtime>(app: AppHandle<R>, id: String) -> CmdResult<Manifest> {
+    blocking(move || {
+        let state = app.state::<AppState>();
+        let key = state.key().map_err(|m| CommandError::new("key", m))?;
+        Ok(read_manifest(&archive_of(&state, &id)?, &key)?)
+    })
+    .await
+}
+
+/// What to restore and where.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RestoreRequest {
+    pub id: String,
+    /// Folder for the file sources; None restores no files.
+    pub files_to: Option<String>,
+    pub only: Option<String>,
+    #[serde(default)]
+    pub overwrite: bool,
+    /// (from, to) databases; empty restores no MongoDB data.
+    #[serde(default)]
+    pub databases: Vec<(String, String)>,
+    #[serde(default)]
+    pub collections: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Preflight {
+    pub backup_id: String,
+    pub files: Option<RestorePlan>,
+    pub collections: Vec<PreflightCollection>,
+    /// The word the admin must type to go ahead.
+    pub confirm_word: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PreflightCollection {
+    pub from: String,
+    pub to: String,
+    pub name: String,
+    pub documents: u64,
+    /// The target collection exists now and will be replaced.
+    pub replaces: bool,
+}
+
+fn mongo_uri(state: &AppState) -> String {
+    hrsm_backup::Keychain::mongodb_uri().get_text().ok().flatten().unwrap_or_else(|| state.config().mongodb.uri)
+}
+
+fn preflight_inner(state: &AppState, req: &RestoreRequest) -> CmdResult<Preflight> {
+    let key = state.key().map_err(|m| CommandError::new("key", m))?;
+    let archive = archive_of(state, &req.id)?;
+    let manifest = read_manifest(&archive, &key)?;
+    let files = match &req.files_to {
+        Some(dir) => Some(
+            plan_file_restore(
+                &archive,
+                &key,
+                &FileRestoreOptions { target: dir.into(), only: req.only.clone(), overwrite: req.overwrite },
+            )?
+            .1,
+        ),
+        None => None,
+    };
+    let mut collections = Vec::new();
+    if !req.databases.is_empty() {
+        let part =
+            MongoPart::of(&manifest).ok_or_else(|| CommandError::new("usage", "this backup holds no MongoDB data"))?;
+        let client = mongodb::sync::Client::with_uri_str(mongo_uri(state))
+            .map_err(|e| CommandError::new("mongo", e.to_string()))?;
+        for (from, to) in &req.databases {
+            let db = part
+                .databases
+                .iter()
+                .find(|d| &d.name == from)
+                .ok_or_else(|| CommandError::new("usage", format!("database {from} is not in this backup")))?;
+            let existing: Vec<String> = client
+                .database(to)
+                .list_collection_names()
+                .run()
+                .map_err(|e| CommandError::new("mongo", format!("cannot reach MongoDB to check {to}: {e}")))?;
+            for c in db.collections.iter().filter(|c| req.collections.is_empty() || req.collections.contains(&c.name)) {
+                collections.push(PreflightCollection {
+                    from: from.clone(),
+                    to: to.clone(),
+                    name: c.name.clone(),
+                    documents: c.documents,
+                    replaces: existing.contains(&c.name),
+                });
+            }
+        }
+    }
+    if files.is_none() && collections.is_empty() {
+        return Err(CommandError::new("usage", "choose files, databases or both to restore"));
+    }
+    Ok(Preflight { backup_id: manifest.backup_id, files, collections, confirm_word: "RESTORE".into() })
+}
+
+#[tauri::command]
+pub async fn restore_preflight<R: Runtime>(app: AppHandle<R>, request: RestoreRequest) -> CmdResult<Preflight> {
+    blocking(move || preflight_inner(&app.state::<AppState>(), &request)).await
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RestoreResult {
+    pub files: Option<RestoreReport>,
+    pub mongo: Option<MongoRestoreReport>,
+}
+
+#[tauri::command]
+pub async fn restore<R: Runtime>(
+    app: AppHandle<R>,
+    request: RestoreRequest,
+    confirm: String,
+    on_event: Channel<JobEvent>,
+) -> CmdResult<RestoreResult> {
+    if confirm.trim() != "RESTORE" {
+        return Err(CommandError::new("usage", "type RESTORE to confirm"));
+    }
+    blocking(move || {
+        let app2 = app.clone();
+        jobs::exclusive(&app, move |cancel| {
+            let state = app2.state::<AppState>();
+            preflight_inner(&state, &request)?;
+            let key = state.key().map_err(|m| CommandError::new("key", m))?;
+            let archive = archive_of(&state, &request.id)?;
+            let sink = {
+                let ch = on_event.clone();
+                move |e| {
+                    let _ = ch.send(e);
+                }
+            };
+            let progress = jobs::forward(sink, cancel);
+            let _ = on_event.send(JobEvent::Started { id: Some(request.id.clone()) });
+            let files = match &request.files_to {
+                Some(dir) => Some(restore_files(
+                    &archive,
+                    &key,
+                    &FileRestoreOptions {
+                        target: dir.into(),
+                        only: request.only.clone(),
+                        overwrite: request.overwrite,
+                    },
+                    &progress,
+                )?),
+                None => None,
+            };
+            let mongo = if request.databases.is_empty() {
+                None
+            } else {
+                let cfg = state.config();
+                let opts = MongoRestoreOptions {
+                    uri: mongo_uri(&state),
+                    databases: request.databases.clone(),
+                    collections: (!request.collections.is_empty()).then(|| request.collections.clone()),
+                    threads: 4,
+                    log_collection: Some(cfg.mongodb.log_collection.clone()).filter(|s| !s.is_empty()),
+                };
+                Some(restore_mongo(&archive, &key, &opts, &progress)?)
+            };
+            let _ = on_event.send(JobEvent::Finished { ok: true, message: "Restore complete.".into() });
+            Ok(RestoreResult { files, mongo })
+        })
+        .inspect_err(|e| {
+            crate::notify::send("HR-SM restore FAILED", &format!("{} Nothing was replaced.", e.message), true);
+        })
+    })
+    .await
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct VerifySummary {
+    pub files: u64,
+    pub chunks: u64,
+    pub collections_tested: usize,
+}
+
+#[tauri::command]
+pub async fn verify<R: Runtime>(
+    app: AppHandle<R>,
+    id: String,
+    restore_test: bool,
+    on_event: Channel<JobEvent>,
+) -> CmdResult<VerifySummary> {
+    blocking(move || {
+        let app2 = app.clone();
+        jobs::exclusive(&app, move |cancel| {
+            let state = app2.state::<AppState>();
+            let key = state.key().map_err(|m| CommandError::new("key", m))?;
+            let archive = archive_of(&state, &id)?;
+            let progress = jobs::forward(
+                move |e| {
+                    let _ = on_event.send(e);
+                },
+                cancel,
+            );
+            let r = verify_archive(&archive, &key, &progress)?;
+            let tested = if restore_test {
+                let t = test_restore(&archive, &key, &mongo_uri(&state), 4, &progress)?;
+                state.update_persisted(|p| p.last_restore_test = Some(chrono::Utc::now()));
+                t.collections.len()
+            } else {
+                0
+            };
+            Ok(VerifySummary { files: r.files, chunks: r.chunks, collections_tested: tested })
+        })
+        .inspect_err(|e| crate::notify::send("HR-SM verification FAILED", &e.message, true))
+    })
+    .await
+}
+
+/// The settings the page edits.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct SettingsDto {
+    pub mongodb_enabled: bool,
+    /// Shown without its password; a password typed here goes to the keychain.
+    pub mongodb_uri: String,
+    pub databases: Vec<String>,
+    pub sources: Vec<SourceDto>,
+    pub destination: String,
+    pub schedule_enabled: bool,
+    pub schedule_time: String,
+    pub schedule_timezone: String,
+    pub keep_days: u32,
+    pub keep_min_verified: u32,
+    pub notify_success: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct SourceDto {
+    pub name: String,
+    pub path: String,
+}
+
+#[tauri::command]
+pub fn get_settings(state: State<'_, AppState>) -> SettingsDto {
+    let c = state.config();
+    SettingsDto {
+        mongodb_enabled: c.mongodb.enabled,
+        mongodb_uri: hrsm_backup::mongo::client::redact_uri(&mongo_uri(&state)),
+        databases: c.mongodb.databases.clone(),
+        sources: c
+            .file_sources()
+            .into_iter()
+            .map(|s| SourceDto { name: s.name, path: s.path.display().to_string() })
+            .collect(),
+        destination: c.destination.display().to_string(),
+        schedule_enabled: c.schedule.enabled,
+        schedule_time: c.schedule.time.clone(),
+        schedule_timezone: c.schedule.timezone.clone(),
+        keep_days: c.retention.keep_days,
+        keep_min_verified: c.retention.keep_min_verified,
+        notify_success: state.persisted().notify_success,
+    }
+}
+
+/// Removes the password from a URI: `scheme://user:pass@host` -> `scheme://user@host`.
+fn strip_password(uri: &str) -> String {
+    let Some((scheme, rest)) = uri.split_once("://") else { return uri.to_string() };
+    let end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(end);
+    match authority.rsplit_once('@') {
+        Some((userinfo, hosts)) => format!("{scheme}://{}@{hosts}{tail}", userinfo.split(':').next().unwrap_or("")),
+        None => uri.to_string(),
+    }
+}
+
+#[tauri::command]
+pub fn set_settings<R: Runtime>(
+    app: AppHandle<R>,
+    state: State<'_, AppState>,
+    settings: SettingsDto,
+) -> CmdResult<SettingsDto> {
+    Schedule::daily(&settings.schedule_time, &settings.schedule_timezone)?;
+    let mut cfg: Config = state.config();
+    let keep_password = settings.mongodb_uri.contains(":***@");
+    if !keep_password {
+        if hrsm_backup::mongo::client::redact_uri(&settings.mongodb_uri) != settings.mongodb_uri {
+            hrsm_backup::Keychain::mongodb_uri().set_text(&settings.mongodb_uri)?;
+        } else {
+            hrsm_backup::Keychain::mongodb_uri().delete()?;
+        }
+        cfg.mongodb.uri = strip_password(&settings.mongodb_uri);
+    }
+    cfg.mongodb.enabled = settings.mongodb_enabled;
+    cfg.mongodb.databases = settings.databases.clone();
+    cfg.sources = Some(settings.sources.iter().map(|s| SourceConfig::folder(&s.name, &s.path)).collect());
+    cfg.destination = PathBuf::from(&settings.destination);
+    cfg.schedule.enabled = settings.schedule_enabled;
+    cfg.schedule.time = settings.schedule_time.clone();
+    cfg.schedule.timezone = settings.schedule_timezone.clone();
+    cfg.retention.keep_days = settings.keep_days;
+    cfg.retention.keep_min_verified = settings.keep_min_verified;
+    cfg.save(&state.config_path)?;
+    let mut effective = cfg.clone();
+    effective.apply_env(&hrsm_backup::EnvOverrides::from_process());
+    if let Ok(mut c) = state.config.lock() {
+        *c = effective;
+    }
+    state.update_persisted(|p| p.notify_success = settings.notify_success);
+    crate::tray::refresh(&app);
+    Ok(get_settings(state))
+}
+
+#[tauri::command]
+pub fn export_key(state: State<'_, AppState>) -> CmdResult<String> {
+    let key = state.key().map_err(|m| CommandError::new("key", m))?;
+    Ok(recovery_text(&key))
+}
+
+/// Writes the recovery key to a file the admin picked (mode 0600, never overwriting).
+#[tauri::command]
+pub fn save_key_file(state: State<'_, AppState>, path: String) -> CmdResult<()> {
+    let key = state.key().map_err(|m| CommandError::new("key", m))?;
+    let path = PathBuf::from(path);
+    if path.exists() {
+        return Err(CommandError::new("usage", format!("{} already exists; choose a new file", path.display())));
+    }
+    hrsm_backup::write_atomic(&path, format!("{}\n", recovery_text(&key)).as_bytes())?;
+    Ok(())
+}
+
+#[tauri::command]
+pub fn confirm_key_exported(state: State<'_, AppState>) {
+    state.update_persisted(|p| p.key_exported = true);
+}
+
+#[tauri::command]
+pub fn import_key<R: Runtime>(app: AppHandle<R>, state: State<'_, AppState>, text: String) -> CmdResult<String> {
+    let key = crate::keys::import(&text).map_err(|m| CommandError::new("key", m))?;
+    let id = key.id().to_string();
+    if let Ok(mut k) = state.key.lock() {
+        *k = Ok(key);
+    }
+    state.update_persisted(|p| p.key_exported = true);
+    crate::tray::refresh(&app);
+    Ok(id)
+}
+
+#[tauri::command]
+pub fn logs(state: State<'_, AppState>) -> Vec<String> {
+    let path = state.config().destination.join(hrsm_backup::LOCAL_LOG);
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let lines: Vec<String> = text.lines().map(str::to_owned).collect();
+    lines[lines.len().saturating_sub(200)..].to_vec()
+}

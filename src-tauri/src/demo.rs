@@ -1,0 +1,168 @@
+//! The demo default: with nothing configured and no MongoDB reachable, the app starts a local
+//! SecantusDB (a MongoDB-wire server, run as a separate process) seeded with sample HR-SM data
+//! and a sample uploads folder, so a newcomer can back up and restore at once. Marked by
+//! `<data>/demo/`; a real config (or MONGODB_URI) turns it off.
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use bson::{doc, DateTime, Document};
+use hrsm_backup::Config;
+
+/// The running demo server; it dies with the app (PDEATHSIG from a thread that lives as long).
+pub struct DemoServer {
+    pub uri: String,
+}
+
+fn secantus_binary() -> Option<PathBuf> {
+    let mut candidates = Vec::new();
+    if let Some(p) = std::env::var_os("HRSM_SECANTUSD") {
+        candidates.push(PathBuf::from(p));
+    }
+    if let Some(home) = std::env::var_os("HOME") {
+        candidates.push(PathBuf::from(home).join(".cache/hrsm-tools/bin/secantusd-rs"));
+    }
+    if let Some(path) = std::env::var_os("PATH") {
+        candidates.extend(std::env::split_paths(&path).map(|d| d.join("secantusd-rs")));
+    }
+    candidates.into_iter().find(|p| p.is_file())
+}
+
+fn local_mongo_answers() -> bool {
+    TcpStream::connect_timeout(
+        &"127.0.0.1:27017".parse().expect("a literal socket address"),
+        Duration::from_millis(300),
+    )
+    .is_ok()
+}
+
+/// Decides whether this start is a demo and, if so, starts and seeds it.
+pub fn prepare(config_path: &Path, data_dir: &Path) -> Result<Option<DemoServer>, Box<dyn std::error::Error>> {
+    let demo_dir = data_dir.join("demo");
+    let configured = config_path.exists() && !demo_dir.exists();
+    if configured || std::env::var_os("MONGODB_URI").is_some() || (!demo_dir.exists() && local_mongo_answers()) {
+        return Ok(None);
+    }
+    let Some(bin) = secantus_binary() else {
+        eprintln!("hrsm-backup-desktop: nothing is configured and no MongoDB answers, and the demo server (secantusd-rs) is not installed: run scripts/run-app");
+        return Ok(None);
+    };
+    std::fs::create_dir_all(&demo_dir)?;
+    let uri = start_server(&bin, &demo_dir.join("db"))?;
+    let root = demo_dir.join("hr-sm");
+    if !root.exists() {
+        hrsm_backup::seed_sample_installation(&root)?;
+    }
+    seed_database(&uri)?;
+    let mut cfg = Config::default();
+    cfg.hrsm_root = root;
+    cfg.destination = data_dir.join("backups").join("daily");
+    cfg.mongodb.uri = uri.clone();
+    cfg.save(config_path)?;
+    Ok(Some(DemoServer { uri }))
+}
+
+fn start_server(bin: &Path, storage: &Path) -> Result<String, Box<dyn std::error::Error>> {
+    let (tx, rx) = std::sync::mpsc::channel::<Result<String, String>>();
+    let bin = bin.to_path_buf();
+    let storage = storage.to_path_buf();
+    std::thread::spawn(move || {
+        use std::os::unix::process::CommandExt;
+        let mut cmd = Command::new(bin);
+        cmd.args(["--port", "0", "--log-file-max", "16MB", "--cache-size", "512M", "--storage-path"])
+            .arg(&storage)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null());
+        // SAFETY: prctl in the child before exec; no allocation.
+        unsafe {
+            cmd.pre_exec(|| {
+                libc_prctl_pdeathsig();
+                Ok(())
+            });
+        }
+        let mut child = match cmd.spawn() {
+            Ok(c) => c,
+            Err(e) => {
+                let _ = tx.send(Err(format!("cannot start the demo server: {e}")));
+                return;
+            }
+        };
+        if let Some(out) = child.stdout.take() {
+            let mut reader = BufReader::new(out);
+            let mut line = String::new();
+            while reader.read_line(&mut line).unwrap_or(0) > 0 {
+                if let Some(i) = line.find("listening on ") {
+                    let addr: String = line[i + 13..].chars().take_while(|c| !c.is_whitespace()).collect();
+                    let _ = tx.send(Ok(format!("mongodb://{addr}/?directConnection=true")));
+                    break;
+                }
+                line.clear();
+            }
+            // Keep draining its output so it never blocks on a full pipe.
+            std::thread::spawn(move || for _ in reader.lines() {});
+        }
+        let _ = child.wait();
+    });
+    let uri = rx.recv_timeout(Duration::from_secs(30))??;
+    Ok(uri)
+}
+
+/// PR_SET_PDEATHSIG(SIGKILL), without a libc dependency of our own.
+fn libc_prctl_pdeathsig() {
+    extern "C" {
+        fn prctl(option: i32, arg2: u64, arg3: u64, arg4: u64, arg5: u64) -> i32;
+    }
+    const PR_SET_PDEATHSIG: i32 = 1;
+    const SIGKILL: u64 = 9;
+    // SAFETY: prctl with PR_SET_PDEATHSIG only sets a process attribute.
+    unsafe {
+        prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+    }
+}
+
+/// Sample HR-SM data, once: `hrms` (users, tenants, insurancepolicies, familymembers,
+/// insuranceclaims, auditlogs) and `hrsm-licenses` (licenses).
+fn seed_database(uri: &str) -> Result<(), Box<dyn std::error::Error>> {
+    let client = mongodb::sync::Client::with_uri_str(uri)?;
+    let hrms = client.database("hrms");
+    if hrms.collection::<Document>("users").estimated_document_count().run()? > 0 {
+        return Ok(());
+    }
+    let names = [
+        "Amira Hassan",
+        "Omar Farouk",
+        "Laila Nabil",
+        "Youssef Adel",
+        "Mona Samir",
+        "Karim Tarek",
+        "Nour Ali",
+        "Hana Mostafa",
+    ];
+    let tenants: Vec<Document> = (0..3).map(|t| doc! {"_id": t, "name": format!("Tenant {t}"), "plan": (["basic", "pro", "enterprise"][t as usize]), "createdAt": DateTime::from_millis(1_700_000_000_000 + t * 86_400_000)}).collect();
+    hrms.collection::<Document>("tenants").insert_many(tenants).run()?;
+    hrms.run_command(
+        doc! {"createIndexes": "users", "indexes": [{"key": {"email": 1}, "name": "email_1", "unique": true}]},
+    )
+    .run()?;
+    let users: Vec<Document> = (0..400)
+        .map(|i| {
+            let name = names[i % names.len()];
+            doc! {"_id": i as i64, "name": format!("{name} {i}"), "email": format!("user{i}@demo.hrsm"), "tenant": (i % 3) as i32, "department": (["HR", "Finance", "IT", "Sales"][i % 4]), "salary": bson::Decimal128::from_bytes([0u8; 16]), "joinedAt": DateTime::from_millis(1_600_000_000_000 + i as i64 * 3_600_000), "active": i % 17 != 0}
+        })
+        .collect();
+    hrms.collection::<Document>("users").insert_many(users).run()?;
+    let policies: Vec<Document> = (0..60).map(|i| doc! {"_id": i, "user": (i * 6) as i64, "provider": (["Allianz", "AXA", "MetLife"][i as usize % 3]), "coverage": 100000 + i * 1000}).collect();
+    hrms.collection::<Document>("insurancepolicies").insert_many(policies).run()?;
+    let family: Vec<Document> = (0..150).map(|i| doc! {"user": (i % 400) as i64, "name": format!("Family member {i}"), "relation": (["spouse", "child"][i % 2]), "born": DateTime::from_millis(1_100_000_000_000 + i as i64 * 10_000_000)}).collect();
+    hrms.collection::<Document>("familymembers").insert_many(family).run()?;
+    let claims: Vec<Document> = (0..200).map(|i| doc! {"policy": i % 60, "amount": 50.0 + i as f64 * 3.5, "status": (["pending", "approved", "rejected"][i as usize % 3]), "items": [{"kind": "dental", "amount": 20.0}, {"kind": "optical", "amount": 30.0 + i as f64}]}).collect();
+    hrms.collection::<Document>("insuranceclaims").insert_many(claims).run()?;
+    let logs: Vec<Document> = (0..1000).map(|i| doc! {"user": (i % 400) as i64, "action": (["login", "update", "approve", "export"][i % 4]), "at": DateTime::from_millis(1_790_000_000_000 + i as i64 * 60_000), "changes": [{"field": "salary", "old": i as i32, "new": i as i32 + 1}]}).collect();
+    hrms.collection::<Document>("auditlogs").insert_many(logs).run()?;
+    let licenses = client.database("hrsm-licenses").collection::<Document>("licenses");
+    licenses.insert_many((0..3).map(|t| doc! {"tenant": t, "key": format!("HRSM-DEMO-{t:04}"), "seats": 50 * (t + 1), "expiresAt": DateTime::from_millis(1_900_000_000_000)})).run()?;
+    Ok(())
+}

@@ -1,0 +1,187 @@
+//! Runs engine jobs for the commands, the tray and the scheduler: one at a time in this app
+//! (the engine's folder lock also keeps the CLI out), progress forwarded to a sink, cancel
+//! through a flag, the outcome recorded for the scheduler and announced by notification.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use chrono::Utc;
+use hrsm_backup::mongo::MongoSource;
+use hrsm_backup::{run_backup, BackupOptions, CatalogEntry, Event, PayloadOptions, Progress, RetentionPolicy};
+use serde::Serialize;
+use tauri::{AppHandle, Manager, Runtime};
+
+use crate::commands::CommandError;
+use crate::state::AppState;
+
+/// What the page sees of a running job (a tagged enum over a `tauri::ipc::Channel`).
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "event", content = "data", rename_all = "camelCase")]
+pub enum JobEvent {
+    Started { id: Option<String> },
+    Phase { name: String },
+    Progress { done: u64, total: u64 },
+    Warning { message: String },
+    Finished { ok: bool, message: String },
+}
+
+/// Adapts the engine's progress to a sink, and the sink's cancel flag to the engine.
+pub struct Forward<F: Fn(JobEvent) + Send + Sync> {
+    sink: F,
+    cancel: Arc<AtomicBool>,
+    done: std::sync::atomic::AtomicU64,
+    total: std::sync::atomic::AtomicU64,
+    last_sent: std::sync::Mutex<std::time::Instant>,
+}
+
+impl<F: Fn(JobEvent) + Send + Sync> Progress for Forward<F> {
+    fn event(&self, e: Event) {
+        match e {
+            Event::Phase(p) => {
+                self.done.store(0, Ordering::Relaxed);
+                self.total.store(0, Ordering::Relaxed);
+                (self.sink)(JobEvent::Phase { name: p.to_string() });
+            }
+            Event::Total(n) => self.total.store(n, Ordering::Relaxed),
+            Event::Advance(n) => {
+                let done = self.done.fetch_add(n, Ordering::Relaxed) + n;
+                // At most ten updates a second: the page needs no more.
+                if let Ok(mut last) = self.last_sent.lock() {
+                    if last.elapsed().as_millis() >= 100 {
+                        *last = std::time::Instant::now();
+                        (self.sink)(JobEvent::Progress { done, total: self.total.load(Ordering::Relaxed) });
+                    }
+                }
+            }
+            Event::Warning(w) => (self.sink)(JobEvent::Warning { message: w }),
+        }
+    }
+
+    fn cancelled(&self) -> bool {
+        self.cancel.load(Ordering::Relaxed)
+    }
+}
+
+/// Backup options from the config, exactly as the CLI builds them.
+pub fn backup_options(state: &AppState) -> BackupOptions {
+    let cfg = state.config();
+    let uri = hrsm_backup::Keychain::mongodb_uri().get_text().ok().flatten().unwrap_or_else(|| cfg.mongodb.uri.clone());
+    BackupOptions {
+        destination: cfg.destination.clone(),
+        sources: cfg.file_sources(),
+        mongo: cfg.mongodb.enabled.then(|| MongoSource {
+            uri,
+            databases: cfg.mongodb.databases.clone(),
+            tools_dir: cfg.mongodb.tools_path.clone(),
+            use_tools: true,
+            threads: cfg.threads,
+            log_collection: Some(cfg.mongodb.log_collection.clone()).filter(|s| !s.is_empty()),
+        }),
+        payload: PayloadOptions { level: cfg.compression_level, threads: cfg.threads, ..Default::default() },
+        verify: cfg.verify_after_backup,
+        retention: Some(RetentionPolicy::from(&cfg.retention)),
+    }
+}
+
+/// Runs one backup now (blocking: call it from a blocking thread).
+pub fn backup<R: Runtime>(
+    app: &AppHandle<R>,
+    sink: impl Fn(JobEvent) + Send + Sync,
+) -> Result<CatalogEntry, CommandError> {
+    let state = app.state::<AppState>();
+    let key = state.key().map_err(|m| CommandError::new("key", m))?;
+    let cancel = Arc::new(AtomicBool::new(false));
+    {
+        let mut running = state.running.lock().map_err(|_| CommandError::new("other", "state poisoned"))?;
+        if running.is_some() {
+            return Err(CommandError::new("busy", "a backup or restore is already running; wait for it to finish"));
+        }
+        *running = Some(cancel.clone());
+    }
+    crate::tray::refresh(app);
+    sink(JobEvent::Started { id: None });
+    let progress = Forward {
+        sink,
+        cancel,
+        done: Default::default(),
+        total: Default::default(),
+        last_sent: std::sync::Mutex::new(std::time::Instant::now()),
+    };
+    let opts = backup_options(&state);
+    let result = run_backup(&opts, &key, &progress, Box::new(rand::rngs::OsRng));
+    if let Ok(mut r) = state.running.lock() {
+        *r = None;
+    }
+    let outcome = match result {
+        Ok(done) => {
+            state.update_persisted(|p| {
+                p.last_success = Some(Utc::now());
+                p.last_error = None;
+                p.overdue_notified = false;
+            });
+            (progress.sink)(JobEvent::Finished {
+                ok: true,
+                message: format!("Backup {} written and verified.", done.entry.id),
+            });
+            if state.persisted().notify_success {
+                crate::notify::send(
+                    "Backup done",
+                    &format!("{} files and {} documents are safe.", done.entry.files, done.entry.documents),
+                    false,
+                );
+            }
+            Ok(done.entry)
+        }
+        Err(e) => {
+            let err = CommandError::from(e);
+            state.update_persisted(|p| {
+                p.last_failure = Some(Utc::now());
+                p.last_error = Some(err.message.clone());
+            });
+            (progress.sink)(JobEvent::Finished { ok: false, message: err.message.clone() });
+            if err.kind != "cancelled" {
+                crate::notify::send(
+                    "HR-SM backup FAILED",
+                    &format!("{} Open HR-SM Backup to retry.", err.message),
+                    true,
+                );
+            }
+            Err(err)
+        }
+    };
+    crate::tray::refresh(app);
+    outcome
+}
+
+/// Marks the app busy for a restore or verify and clears it afterwards.
+pub fn exclusive<R: Runtime, T>(
+    app: &AppHandle<R>,
+    f: impl FnOnce(Arc<AtomicBool>) -> Result<T, CommandError>,
+) -> Result<T, CommandError> {
+    let state = app.state::<AppState>();
+    let cancel = Arc::new(AtomicBool::new(false));
+    {
+        let mut running = state.running.lock().map_err(|_| CommandError::new("other", "state poisoned"))?;
+        if running.is_some() {
+            return Err(CommandError::new("busy", "a backup or restore is already running; wait for it to finish"));
+        }
+        *running = Some(cancel.clone());
+    }
+    crate::tray::refresh(app);
+    let r = f(cancel);
+    if let Ok(mut running) = state.running.lock() {
+        *running = None;
+    }
+    crate::tray::refresh(app);
+    r
+}
+
+pub fn forward<F: Fn(JobEvent) + Send + Sync>(sink: F, cancel: Arc<AtomicBool>) -> Forward<F> {
+    Forward {
+        sink,
+        cancel,
+        done: Default::default(),
+        total: Default::default(),
+        last_sent: std::sync::Mutex::new(std::time::Instant::now()),
+    }
+}

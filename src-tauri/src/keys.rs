@@ -1,0 +1,45 @@
+//! The master key at start: `BACKUP_ENCRYPTION_KEY` if set, else the OS keychain; on a first
+//! run a new key is created there. A locked or missing keychain leaves the app without a key,
+//! says so on the page and in a notification, and never falls back to a plaintext file.
+
+use hrsm_backup::{parse_key_text, KeyStore, Keychain, MasterKey, ENV_KEY};
+
+use crate::state::AppState;
+
+pub fn ensure_key(state: &AppState) -> Result<MasterKey, String> {
+    if let Ok(v) = std::env::var(ENV_KEY) {
+        if !v.trim().is_empty() {
+            return parse_key_text(&v, ENV_KEY).map_err(|e| e.to_string());
+        }
+    }
+    let chain = Keychain::master_key();
+    let result = match chain.load() {
+        Ok(Some(k)) => Ok(k),
+        Ok(None) => {
+            let k = MasterKey::generate(&mut rand::rngs::OsRng);
+            chain.store(&k).map(|_| {
+                state.update_persisted(|p| p.key_exported = false);
+                k
+            })
+        }
+        Err(e) => Err(e),
+    };
+    result.map_err(|e| {
+        let msg = e.to_string();
+        crate::notify::send(
+            "HR-SM Backup has no encryption key",
+            &format!("{msg}. Backups cannot run until this is fixed."),
+            true,
+        );
+        msg
+    })
+}
+
+/// Imports a recovery key into the keychain (replacing what is there, on the admin's request).
+pub fn import(text: &str) -> Result<MasterKey, String> {
+    let key = parse_key_text(text, "the recovery key").map_err(|e| e.to_string())?;
+    let chain = Keychain::master_key();
+    chain.delete().map_err(|e| e.to_string())?;
+    chain.store(&key).map_err(|e| e.to_string())?;
+    Ok(key)
+}

@@ -1,0 +1,3 @@
+fn main() {
+    hrsm_backup_desktop::run();
+}

@@ -1,0 +1,96 @@
+//! The daily schedule: a thread that wakes at the next slot (or within a minute, to notice a
+//! machine that slept, a changed setting or a clock jump), runs the backup when the engine's
+//! `due` says so (which catches up a slot missed while the machine was off), retries with
+//! back-off, nags about an overdue backup and an unexported key, and test-restores weekly.
+
+use std::time::Duration;
+
+use chrono::Utc;
+use hrsm_backup::{due, retry_delay, Status};
+use tauri::{AppHandle, Manager, Runtime};
+
+use crate::state::AppState;
+
+const MAX_TRIES: u32 = 3;
+
+pub fn spawn<R: Runtime>(app: AppHandle<R>) {
+    std::thread::spawn(move || {
+        let mut last_nag: Option<chrono::DateTime<Utc>> = None;
+        loop {
+            let wait = tick(&app, &mut last_nag);
+            std::thread::sleep(wait);
+        }
+    });
+}
+
+/// One look at the clock; returns how long to sleep.
+fn tick<R: Runtime>(app: &AppHandle<R>, last_nag: &mut Option<chrono::DateTime<Utc>>) -> Duration {
+    let state = app.state::<AppState>();
+    crate::tray::refresh(app);
+    let cfg = state.config();
+    let now = Utc::now();
+    let p = state.persisted();
+    if state.key().is_ok() && !p.key_exported && last_nag.map(|t| now - t > chrono::Duration::hours(24)).unwrap_or(true)
+    {
+        crate::notify::send("Export your recovery key", "Without a copy of the key, losing this workstation loses every backup. Open HR-SM Backup → Settings → Key.", false);
+        *last_nag = Some(now);
+    }
+    let Some(schedule) = state.schedule() else { return Duration::from_secs(60) };
+    if !cfg.schedule.enabled || state.key().is_err() {
+        return Duration::from_secs(60);
+    }
+    let history = state.history();
+    let last_success = history.iter().rev().find(|e| e.status == Status::Ok).map(|e| e.started).or(p.last_success);
+    if due(&schedule, last_success, p.first_start, now) && !state.is_running() {
+        for attempt in 1..=MAX_TRIES {
+            match crate::jobs::backup(app, |_| {}) {
+                Ok(_) => break,
+                Err(e) if e.kind == "busy" || e.kind == "key" => break,
+                Err(_) => match retry_delay(attempt, MAX_TRIES).and_then(|d| d.to_std().ok()) {
+                    Some(d) => std::thread::sleep(d),
+                    None => break,
+                },
+            }
+        }
+        weekly_test_restore(app);
+    }
+    let p = state.persisted();
+    if hrsm_backup::overdue(last_success, p.first_start, Utc::now()) && !p.overdue_notified {
+        crate::notify::send(
+            "HR-SM backup is OVERDUE",
+            "No good backup for more than 26 hours. Open HR-SM Backup and run one now.",
+            true,
+        );
+        state.update_persisted(|p| p.overdue_notified = true);
+    }
+    let next = schedule.next_after(Utc::now());
+    (next - Utc::now()).to_std().unwrap_or_default().clamp(Duration::from_secs(1), Duration::from_secs(60))
+}
+
+/// Once a week, the latest good backup is restored into scratch databases and compared.
+fn weekly_test_restore<R: Runtime>(app: &AppHandle<R>) {
+    let state = app.state::<AppState>();
+    if !state.config().mongodb.enabled {
+        return;
+    }
+    let due = state.persisted().last_restore_test.map(|t| Utc::now() - t > chrono::Duration::days(7)).unwrap_or(true);
+    let latest = state.history().into_iter().rev().find(|e| e.status == Status::Ok);
+    if let (true, Some(entry), Ok(key)) = (due, latest, state.key()) {
+        let dest = state.config().destination;
+        let Some(archive) = entry.archive.map(|a| dest.join(a)) else { return };
+        let uri = hrsm_backup::Keychain::mongodb_uri().get_text().ok().flatten().unwrap_or(state.config().mongodb.uri);
+        let r = crate::jobs::exclusive(app, |cancel| {
+            let progress = crate::jobs::forward(|_| {}, cancel);
+            hrsm_backup::mongo::test_restore(&archive, &key, &uri, 4, &progress)
+                .map_err(crate::commands::CommandError::from)
+        });
+        match r {
+            Ok(_) => state.update_persisted(|p| p.last_restore_test = Some(Utc::now())),
+            Err(e) => crate::notify::send(
+                "HR-SM test restore FAILED",
+                &format!("The latest backup could not be restored: {}", e.message),
+                true,
+            ),
+        }
+    }
+}

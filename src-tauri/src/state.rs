@@ -1,0 +1,197 @@
+//! The app's state: where its files live, the loaded config, the master key (or why there is
+//! none), the small persisted record the scheduler needs (first start, last success, whether
+//! the recovery key was exported), and the cancel flag of the running job.
+
+use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, Utc};
+use hrsm_backup::{Catalog, CatalogEntry, Config, EnvOverrides, MasterKey, Schedule, Status};
+use serde::{Deserialize, Serialize};
+use tauri::{AppHandle, Manager, Runtime};
+
+/// Survives restarts: `<app data>/state.json`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Persisted {
+    pub first_start: DateTime<Utc>,
+    pub last_success: Option<DateTime<Utc>>,
+    pub last_failure: Option<DateTime<Utc>>,
+    pub last_error: Option<String>,
+    pub key_exported: bool,
+    pub notify_success: bool,
+    pub overdue_notified: bool,
+    pub last_restore_test: Option<DateTime<Utc>>,
+}
+
+impl Default for Persisted {
+    fn default() -> Self {
+        Persisted {
+            first_start: Utc::now(),
+            last_success: None,
+            last_failure: None,
+            last_error: None,
+            key_exported: false,
+            notify_success: false,
+            overdue_notified: false,
+            last_restore_test: None,
+        }
+    }
+}
+
+pub struct AppState {
+    pub config_path: PathBuf,
+    pub data_dir: PathBuf,
+    pub config: Mutex<Config>,
+    pub key: Mutex<Result<MasterKey, String>>,
+    pub persisted: Mutex<Persisted>,
+    pub running: Mutex<Option<Arc<AtomicBool>>>,
+    pub demo: Mutex<Option<crate::demo::DemoServer>>,
+}
+
+/// What the dashboard and the tray show.
+#[derive(Debug, Clone, Serialize)]
+pub struct StatusDto {
+    /// "healthy", "running", "failed", "overdue", "paused", "no-backup" or "no-key".
+    pub state: String,
+    pub last: Option<CatalogEntry>,
+    pub last_good: Option<CatalogEntry>,
+    pub next_run: Option<DateTime<Utc>>,
+    pub schedule: String,
+    pub backups_enabled: bool,
+    pub key_id: Option<String>,
+    pub key_error: Option<String>,
+    pub key_exported: bool,
+    pub destination: String,
+    pub demo: bool,
+    pub message: Option<String>,
+}
+
+impl AppState {
+    /// Loads (or, on a first run with nothing configured, prepares the demo) and finds the key.
+    pub fn start<R: Runtime>(app: &AppHandle<R>) -> Result<Self, Box<dyn std::error::Error>> {
+        let data_dir = std::env::var_os("HRSM_DESKTOP_DATA").map(PathBuf::from).unwrap_or(app.path().app_data_dir()?);
+        std::fs::create_dir_all(&data_dir)?;
+        let config_path = std::env::var_os("HRSM_BACKUP_CONFIG")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| data_dir.join("hrsm-backup.toml"));
+        let demo = crate::demo::prepare(&config_path, &data_dir)?;
+        Self::with_paths(config_path, data_dir, demo)
+    }
+
+    pub fn with_paths(
+        config_path: PathBuf,
+        data_dir: PathBuf,
+        demo: Option<crate::demo::DemoServer>,
+    ) -> Result<Self, Box<dyn std::error::Error>> {
+        let mut config = if config_path.exists() { Config::load(&config_path)? } else { Config::default() };
+        config.apply_env(&EnvOverrides::from_process());
+        let persisted: Persisted = std::fs::read(data_dir.join("state.json"))
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default();
+        let state = AppState {
+            config_path,
+            data_dir,
+            config: Mutex::new(config),
+            key: Mutex::new(Err("not loaded yet".into())),
+            persisted: Mutex::new(persisted),
+            running: Mutex::new(None),
+            demo: Mutex::new(demo),
+        };
+        state.save_persisted();
+        let key = crate::keys::ensure_key(&state);
+        if let Ok(mut k) = state.key.lock() {
+            *k = key;
+        }
+        Ok(state)
+    }
+
+    pub fn config(&self) -> Config {
+        self.config.lock().map(|c| c.clone()).unwrap_or_default()
+    }
+
+    pub fn persisted(&self) -> Persisted {
+        self.persisted.lock().map(|p| p.clone()).unwrap_or_default()
+    }
+
+    pub fn update_persisted(&self, f: impl FnOnce(&mut Persisted)) {
+        if let Ok(mut p) = self.persisted.lock() {
+            f(&mut p);
+        }
+        self.save_persisted();
+    }
+
+    fn save_persisted(&self) {
+        let p = self.persisted();
+        if let Ok(bytes) = serde_json::to_vec_pretty(&p) {
+            let _ = hrsm_backup::write_atomic(&self.data_dir.join("state.json"), &bytes);
+        }
+    }
+
+    pub fn key(&self) -> Result<MasterKey, String> {
+        self.key.lock().map_err(|_| "key state poisoned".to_string()).and_then(|k| k.clone())
+    }
+
+    pub fn is_running(&self) -> bool {
+        self.running.lock().map(|r| r.is_some()).unwrap_or(false)
+    }
+
+    pub fn schedule(&self) -> Option<Schedule> {
+        let c = self.config();
+        Schedule::daily(&c.schedule.time, &c.schedule.timezone).ok()
+    }
+
+    /// The newest catalog entries (empty if the folder does not exist yet).
+    pub fn history(&self) -> Vec<CatalogEntry> {
+        let dest = self.config().destination;
+        Catalog::existing(&dest).and_then(|c| c.list()).map(|l| l.entries).unwrap_or_default()
+    }
+
+    pub fn status(&self) -> StatusDto {
+        let cfg = self.config();
+        let p = self.persisted();
+        let history = self.history();
+        let last = history.iter().rev().find(|e| e.status != Status::Running).cloned();
+        let last_good = history.iter().rev().find(|e| e.status == Status::Ok).cloned();
+        let last_success = last_good.as_ref().map(|e| e.finished).or(p.last_success);
+        let now = Utc::now();
+        let schedule = self.schedule();
+        let key = self.key();
+        let state = if key.is_err() {
+            "no-key"
+        } else if self.is_running() {
+            "running"
+        } else if !cfg.schedule.enabled {
+            "paused"
+        } else if last.as_ref().map(|e| e.status == Status::Failed).unwrap_or(false) {
+            "failed"
+        } else if hrsm_backup::overdue(last_success, p.first_start, now) {
+            "overdue"
+        } else if last_good.is_none() {
+            "no-backup"
+        } else {
+            "healthy"
+        };
+        let message = match state {
+            "paused" => Some("Backups are paused (BACKUPS_ENABLED=false or the schedule is off).".to_string()),
+            "failed" => last.as_ref().and_then(|e| e.error.clone()),
+            "overdue" => Some(format!("No good backup for more than {} hours.", hrsm_backup::OVERDUE_AFTER_HOURS)),
+            _ => None,
+        };
+        StatusDto {
+            state: state.into(),
+            last,
+            last_good,
+            next_run: schedule.as_ref().filter(|_| cfg.schedule.enabled).map(|s| s.next_after(now)),
+            schedule: schedule.map(|s| s.label).unwrap_or_else(|| "invalid schedule".into()),
+            backups_enabled: cfg.schedule.enabled,
+            key_id: key.as_ref().ok().map(|k| k.id().to_string()),
+            key_error: key.err(),
+            key_exported: p.key_exported,
+            destination: cfg.destination.display().to_string(),
+            demo: self.demo.lock().map(|d| d.is_some()).unwrap_or(false),
+            message,
+        }
+    }
+}

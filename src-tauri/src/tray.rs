@@ -1,0 +1,89 @@
+//! The tray: an icon that shows the state (healthy, running, failed, overdue), a status line
+//! "Last: ... · Next: ...", and Back up now / Open / Quit. Closing the window only hides it.
+
+use tauri::image::Image;
+use tauri::menu::{Menu, MenuItem, PredefinedMenuItem};
+use tauri::tray::TrayIconBuilder;
+use tauri::{AppHandle, Manager, Runtime};
+
+use crate::state::AppState;
+
+const TRAY_ID: &str = "main";
+
+struct TrayStatus<R: Runtime>(MenuItem<R>);
+
+fn icon(state: &str) -> Option<Image<'static>> {
+    let bytes: &'static [u8] = match state {
+        "running" => include_bytes!("../../icons/tray-running.png"),
+        "failed" | "no-key" => include_bytes!("../../icons/tray-failed.png"),
+        "overdue" | "paused" | "no-backup" => include_bytes!("../../icons/tray-overdue.png"),
+        _ => include_bytes!("../../icons/tray-healthy.png"),
+    };
+    Image::from_bytes(bytes).ok()
+}
+
+pub fn show_main<R: Runtime>(app: &AppHandle<R>) {
+    if let Some(w) = app.get_webview_window("main") {
+        let _ = w.show();
+        let _ = w.unminimize();
+        let _ = w.set_focus();
+    }
+}
+
+pub fn create<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
+    let status = MenuItem::with_id(app, "status", "Starting…", false, None::<&str>)?;
+    let backup = MenuItem::with_id(app, "backup", "Back up now", true, None::<&str>)?;
+    let open = MenuItem::with_id(app, "open", "Open", true, None::<&str>)?;
+    let quit = MenuItem::with_id(app, "quit", "Quit", true, None::<&str>)?;
+    let menu = Menu::with_items(app, &[&status, &PredefinedMenuItem::separator(app)?, &backup, &open, &quit])?;
+    let mut builder =
+        TrayIconBuilder::with_id(TRAY_ID).tooltip("HR-SM Backup").menu(&menu).on_menu_event(|app, event| {
+            match event.id().as_ref() {
+                "backup" => {
+                    let app = app.clone();
+                    std::thread::spawn(move || {
+                        let _ = crate::jobs::backup(&app, |_| {});
+                    });
+                }
+                "open" => show_main(app),
+                "quit" => app.exit(0),
+                _ => {}
+            }
+        });
+    if let Some(i) = icon("healthy") {
+        builder = builder.icon(i);
+    }
+    builder.build(app)?;
+    app.manage(TrayStatus(status));
+    refresh(app);
+    Ok(())
+}
+
+fn short(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.format("%d %b %H:%M UTC").to_string()
+}
+
+/// Brings the icon and the status line up to date with the app's state.
+pub fn refresh<R: Runtime>(app: &AppHandle<R>) {
+    let Some(state) = app.try_state::<AppState>() else { return };
+    let s = state.status();
+    let last = match (&s.last, s.state.as_str()) {
+        (_, "running") => "running now".to_string(),
+        (Some(e), _) => {
+            format!("{} {}", short(e.started), if e.status == hrsm_backup::Status::Ok { "ok" } else { "FAILED" })
+        }
+        (None, _) => "none yet".to_string(),
+    };
+    let next = match s.next_run {
+        Some(t) => short(t),
+        None => "paused".to_string(),
+    };
+    let line = format!("Last: {last} · Next: {next}");
+    if let Some(item) = app.try_state::<TrayStatus<R>>() {
+        let _ = item.0.set_text(&line);
+    }
+    if let Some(tray) = app.tray_by_id(TRAY_ID) {
+        let _ = tray.set_icon(icon(&s.state));
+        let _ = tray.set_tooltip(Some(format!("HR-SM Backup: {} — {line}", s.state)));
+    }
+}

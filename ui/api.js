@@ -1,0 +1,70 @@
+// The one typed wrapper between the page and the desktop shell: every call to the shell goes
+// through here, and every failure arrives as a CommandError the page can branch on.
+
+/** @typedef {{kind: 'key'|'mongo'|'config'|'busy'|'archive'|'conflict'|'io'|'cancelled'|'usage'|'other', message: string}} CommandError */
+/** @typedef {{id: string, status: 'ok'|'failed'|'running'|'unindexed', started: string, finished: string, duration_ms: number, archive: string|null, size: number, verified: boolean, files: number, bytes: number, documents: number, databases: string[], sources: string[], error: string|null}} CatalogEntry */
+/** @typedef {{state: string, last: CatalogEntry|null, last_good: CatalogEntry|null, next_run: string|null, schedule: string, backups_enabled: boolean, key_id: string|null, key_error: string|null, key_exported: boolean, destination: string, demo: boolean, message: string|null}} Status */
+/** @typedef {{event: 'started'|'phase'|'progress'|'warning'|'finished', data: any}} JobEvent */
+/** @typedef {{id: string, filesTo?: string|null, only?: string|null, overwrite?: boolean, databases?: [string, string][], collections?: string[]}} RestoreRequest */
+
+function core() {
+  const t = /** @type {any} */ (window).__TAURI__;
+  if (!t || !t.core) throw { kind: 'other', message: 'the desktop shell is not available' };
+  return t.core;
+}
+
+/** @param {unknown} e @returns {CommandError} */
+function asError(e) {
+  if (e && typeof e === 'object' && 'kind' in e && 'message' in e) return /** @type {CommandError} */ (e);
+  return { kind: 'other', message: String(e) };
+}
+
+/** @template T @param {string} cmd @param {Record<string, unknown>} [args] @returns {Promise<T>} */
+async function call(cmd, args) {
+  try {
+    return await core().invoke(cmd, args);
+  } catch (e) {
+    throw asError(e);
+  }
+}
+
+/** @param {(e: JobEvent) => void} onEvent */
+function channel(onEvent) {
+  const ch = new (core().Channel)();
+  ch.onmessage = onEvent;
+  return ch;
+}
+
+export const api = {
+  /** @returns {Promise<Status>} */ status: () => call('status'),
+  /** @param {(e: JobEvent) => void} onEvent @returns {Promise<CatalogEntry>} */
+  backupNow: (onEvent) => call('backup_now', { onEvent: channel(onEvent) }),
+  /** @returns {Promise<boolean>} */ cancel: () => call('cancel_backup'),
+  /** @returns {Promise<CatalogEntry[]>} */ history: () => call('history'),
+  /** @param {string} id */ details: (id) => call('backup_details', { id }),
+  /** @param {RestoreRequest} request */ preflight: (request) => call('restore_preflight', { request }),
+  /** @param {RestoreRequest} request @param {string} confirm @param {(e: JobEvent) => void} onEvent */
+  restore: (request, confirm, onEvent) => call('restore', { request, confirm, onEvent: channel(onEvent) }),
+  /** @param {string} id @param {boolean} restoreTest @param {(e: JobEvent) => void} onEvent */
+  verify: (id, restoreTest, onEvent) => call('verify', { id, restoreTest, onEvent: channel(onEvent) }),
+  getSettings: () => call('get_settings'),
+  /** @param {object} settings */ setSettings: (settings) => call('set_settings', { settings }),
+  /** @returns {Promise<string>} */ exportKey: () => call('export_key'),
+  confirmKeyExported: () => call('confirm_key_exported'),
+  /** @param {string} text @returns {Promise<string>} */ importKey: (text) => call('import_key', { text }),
+  /** @returns {Promise<string[]>} */ logs: () => call('logs'),
+  /** A folder picker (the dialog plugin), or null when none is available. */
+  async pickFolder() {
+    const dialog = /** @type {any} */ (window).__TAURI__?.dialog;
+    if (!dialog) return null;
+    return await dialog.open({ directory: true, multiple: false });
+  },
+  /** Asks where to save the recovery key and writes it there (0600); null if cancelled. */
+  async saveKeyFile() {
+    const dialog = /** @type {any} */ (window).__TAURI__?.dialog;
+    const path = dialog?.save ? await dialog.save({ defaultPath: 'hrsm-recovery-key.txt' }) : null;
+    if (!path) return null;
+    await call('save_key_file', { path });
+    return path;
+  },
+};
