@@ -387,7 +387,8 @@ pub fn set_settings<R: Runtime>(
         if hrsm_backup::mongo::client::redact_uri(&settings.mongodb_uri) != settings.mongodb_uri {
             hrsm_backup::Keychain::mongodb_uri().set_text(&settings.mongodb_uri)?;
         } else {
-            hrsm_backup::Keychain::mongodb_uri().delete()?;
+            // Nothing secret to keep; a keychain that cannot be reached has nothing of ours either.
+            let _ = hrsm_backup::Keychain::mongodb_uri().delete();
         }
         cfg.mongodb.uri = strip_password(&settings.mongodb_uri);
     }

@@ -1,0 +1,94 @@
+//! The commands through Tauri's mock runtime: the real invoke handler and state, no window
+//! system. (The real app window is tested end to end by scripts/e2e.)
+
+use hrsm_backup_desktop::{handlers, AppState};
+use serde_json::{json, Value};
+use tauri::ipc::{CallbackFn, InvokeBody};
+use tauri::test::{get_ipc_response, mock_builder, noop_assets, MockRuntime, INVOKE_KEY};
+use tauri::webview::InvokeRequest;
+use tauri::WebviewWindow;
+
+fn setup() -> (tempfile::TempDir, tauri::App<MockRuntime>, WebviewWindow<MockRuntime>) {
+    std::env::set_var("BACKUP_ENCRYPTION_KEY", "42".repeat(32));
+    std::env::remove_var("BACKUPS_ENABLED");
+    let t = tempfile::tempdir().unwrap();
+    std::fs::write(
+        t.path().join("hrsm-backup.toml"),
+        format!("destination = \"{}\"\nsources = []\n[mongodb]\nenabled = false\n", t.path().join("backups").display()),
+    )
+    .unwrap();
+    let state = AppState::with_paths(t.path().join("hrsm-backup.toml"), t.path().to_path_buf(), None).unwrap();
+    // The app's real context: its capabilities decide which commands the page may call.
+    let mut context: tauri::Context<MockRuntime> = tauri::generate_context!();
+    context.set_assets(Box::new(noop_assets()));
+    let app = mock_builder().manage(state).invoke_handler(handlers!()).build(context).unwrap();
+    let webview = tauri::WebviewWindowBuilder::new(&app, "main", Default::default()).build().unwrap();
+    (t, app, webview)
+}
+
+fn invoke(w: &WebviewWindow<MockRuntime>, cmd: &str, body: Value) -> Result<Value, Value> {
+    invoke_from(w, "tauri://localhost", cmd, body)
+}
+
+fn invoke_from(w: &WebviewWindow<MockRuntime>, url: &str, cmd: &str, body: Value) -> Result<Value, Value> {
+    get_ipc_response(
+        w,
+        InvokeRequest {
+            cmd: cmd.into(),
+            callback: CallbackFn(0),
+            error: CallbackFn(1),
+            url: url.parse().unwrap(),
+            body: InvokeBody::Json(body),
+            headers: Default::default(),
+            invoke_key: INVOKE_KEY.to_string(),
+        },
+    )
+    .map(|b| b.deserialize::<Value>().unwrap())
+}
+
+#[test]
+fn status_settings_history_and_key_through_the_invoke_handler() {
+    let (t, _app, w) = setup();
+    let s = invoke(&w, "status", json!({})).unwrap();
+    assert_eq!(s["state"], "no-backup");
+    assert_eq!(s["schedule"], "02:00 UTC");
+    assert_eq!(s["key_exported"], false);
+    assert_eq!(s["key_id"].as_str().unwrap().len(), 32);
+    assert_eq!(invoke(&w, "history", json!({})).unwrap(), json!([]));
+
+    let mut settings = invoke(&w, "get_settings", json!({})).unwrap();
+    settings["scheduleTime"] = json!("03:30");
+    settings["scheduleTimezone"] = json!("Africa/Cairo");
+    let saved = invoke(&w, "set_settings", json!({ "settings": settings })).unwrap();
+    assert_eq!(saved["scheduleTime"], "03:30");
+    let written = std::fs::read_to_string(t.path().join("hrsm-backup.toml")).unwrap();
+    assert!(written.contains("time = \"03:30\"") && written.contains("timezone = \"Africa/Cairo\""), "{written}");
+    assert_eq!(invoke(&w, "status", json!({})).unwrap()["schedule"], "03:30 Africa/Cairo");
+
+    settings["scheduleTimezone"] = json!("Mars/Olympus");
+    let err = invoke(&w, "set_settings", json!({ "settings": settings })).unwrap_err();
+    assert_eq!(err["kind"], "config");
+    assert!(err["message"].as_str().unwrap().contains("IANA"), "{err}");
+
+    let text = invoke(&w, "export_key", json!({})).unwrap();
+    assert_eq!(text, json!(format!("hrsm-key-v1:{}", "42".repeat(32))));
+    invoke(&w, "confirm_key_exported", json!({})).unwrap();
+    assert_eq!(invoke(&w, "status", json!({})).unwrap()["key_exported"], true);
+}
+
+#[test]
+fn only_the_apps_own_page_may_call_the_commands() {
+    let (_t, _app, w) = setup();
+    let err = invoke_from(&w, "https://evil.example", "export_key", json!({})).unwrap_err();
+    assert!(err.as_str().unwrap_or("").starts_with("export_key not allowed"), "{err}");
+}
+
+#[test]
+fn typed_errors_reach_the_page() {
+    let (_t, _app, w) = setup();
+    let err = invoke(&w, "backup_details", json!({ "id": "hrsm-nope" })).unwrap_err();
+    assert_eq!(err["kind"], "usage");
+    assert!(err["message"].as_str().unwrap().contains("is not a backup folder") || err["message"].as_str().unwrap().contains("not in"), "{err}");
+    let err = invoke(&w, "restore", json!({ "request": { "id": "x" }, "confirm": "yes please", "onEvent": "__CHANNEL__:1" })).unwrap_err();
+    assert_eq!(err, json!({ "kind": "usage", "message": "type RESTORE to confirm" }));
+}

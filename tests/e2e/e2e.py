@@ -1,0 +1,164 @@
+#!/usr/bin/env python3
+"""End to end, with the real parts: the real desktop app binary under Xvfb on a private D-Bus
+session (gnome-keyring unlocked, dunst running), driven through tauri-driver + WebKitWebDriver.
+
+It starts from nothing configured, so the app runs its demo (a local SecantusDB seeded with
+sample HR-SM data); clicks "Back up now" and sees progress and a new history row; checks that a
+Notify call went over D-Bus and that the key is in the Secret Service; restores the backup into
+a second database through the Restore screen and compares every collection's count with the
+original; saves a screenshot of each screen under target/e2e-screenshots/.
+Run it with scripts/e2e (which builds the app and starts the session).
+"""
+import os
+import pathlib
+import re
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+from pymongo import MongoClient
+from selenium import webdriver
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.options import ArgOptions
+from selenium.webdriver.support.ui import WebDriverWait
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+APP = ROOT / "target" / "debug" / "hrsm-backup-desktop"
+SHOTS = ROOT / "target" / "e2e-screenshots"
+DRIVER = os.environ.get("TAURI_DRIVER", str(pathlib.Path.home() / ".cache/hrsm-tools/bin/tauri-driver"))
+results = []
+
+
+def check(name, ok, detail=""):
+    results.append((name, bool(ok)))
+    print(("PASS " if ok else "FAIL ") + name + (f": {detail}" if detail and not ok else ""), flush=True)
+
+
+def wait_port(port, timeout=30):
+    end = time.time() + timeout
+    while time.time() < end:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return True
+        time.sleep(0.2)
+    return False
+
+
+def shot(d, name):
+    # Let the page paint what the DOM already says before taking the picture.
+    d.execute_async_script("const done = arguments[0]; requestAnimationFrame(() => requestAnimationFrame(done));")
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    d.save_screenshot(str(SHOTS / f"{name}.png"))
+
+
+def by_id(d, i):
+    return d.find_element(By.ID, i)
+
+
+def main():
+    data = tempfile.mkdtemp(prefix="hrsm-e2e-")
+    env = dict(os.environ, HRSM_DESKTOP_DATA=data)
+    env.pop("BACKUP_ENCRYPTION_KEY", None)
+    env.pop("MONGODB_URI", None)
+    subprocess.run(["secret-tool", "clear", "service", "hrsm-backup", "username", "master-key"], check=False)
+    notify_log = open(os.path.join(data, "notify.log"), "w")
+    monitor = subprocess.Popen(["dbus-monitor", "--session", "interface='org.freedesktop.Notifications',member='Notify'"], stdout=notify_log, stderr=subprocess.DEVNULL)
+    driver_proc = subprocess.Popen([DRIVER, "--port", "4444"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    d = None
+    try:
+        check("tauri-driver listens", wait_port(4444))
+        opts = ArgOptions()
+        opts.set_capability("browserName", "wry")
+        opts.set_capability("tauri:options", {"application": str(APP)})
+        t0 = time.time()
+        d = webdriver.Remote(command_executor="http://127.0.0.1:4444", options=opts)
+        wait = WebDriverWait(d, 90)
+        wait.until(lambda d: by_id(d, "state").text not in ("", "…"))
+        print(f"start to first status on screen: {time.time() - t0:.2f} s", flush=True)
+        check("dashboard shows the demo", "Demo mode" in by_id(d, "state-message").text, by_id(d, "state-message").text)
+        check("the page warns that the key is not exported", "not been exported" in by_id(d, "banner").text)
+        shot(d, "1-dashboard")
+
+        by_id(d, "backup-now").click()
+        wait.until(lambda d: not by_id(d, "progress-wrap").get_attribute("hidden"))
+        seen_phases = set()
+        end = time.time() + 180
+        while time.time() < end and not by_id(d, "result").text:
+            seen_phases.add(by_id(d, "phase").text)
+            time.sleep(0.05)
+        result = by_id(d, "result").text
+        check("backup now succeeds", result.startswith("Backup ") and "done" in result, result)
+        check("progress was shown", len(seen_phases - {""}) >= 1, str(seen_phases))
+        shot(d, "2-after-backup")
+
+        d.find_element(By.CSS_SELECTOR, "button[data-view=history]").click()
+        wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#history-rows tr")) >= 1)
+        row = d.find_elements(By.CSS_SELECTOR, "#history-rows tr")[0].text
+        check("a new history row, ok and verified", " ok " in f" {row} " and "yes" in row, row)
+        check("the size chart has a bar", len(d.find_elements(By.CSS_SELECTOR, "#chart rect")) >= 1)
+        shot(d, "3-history")
+
+        secret = subprocess.run(["secret-tool", "lookup", "service", "hrsm-backup", "username", "master-key"], capture_output=True, text=True).stdout
+        check("the key is in the Secret Service", secret.startswith("hrsm-key-v1:") and len(secret.strip()) == 76)
+
+        d.find_element(By.CSS_SELECTOR, "button[data-view=restore]").click()
+        wait.until(lambda d: "database hrms" in by_id(d, "restore-contents").text)
+        contents = by_id(d, "restore-contents").text
+        shot(d, "4-restore")
+        d.find_element(By.CSS_SELECTOR, "#r-dbs input[data-db=hrms]").click()
+        target = d.find_element(By.CSS_SELECTOR, "#r-dbs input[data-to=hrms]")
+        target.clear()
+        target.send_keys("hrms_e2e")
+        by_id(d, "preflight").click()
+        wait.until(lambda d: by_id(d, "confirm-box").is_displayed())
+        check("the preflight lists what will be restored", "hrms.users → hrms_e2e.users" in by_id(d, "preflight-out").text, by_id(d, "preflight-out").text)
+        by_id(d, "confirm-word").send_keys("RESTORE")
+        shot(d, "5-restore-preflight")
+        by_id(d, "restore-go").click()
+        wait.until(lambda d: by_id(d, "restore-result").text.startswith(("Restored", "Restore failed")))
+        restored = by_id(d, "restore-result").text
+        check("restore into a second database succeeds", restored.startswith("Restored"), restored)
+        shot(d, "6-restore-done")
+
+        uri = re.search(r'uri = "([^"]+)"', open(os.path.join(data, "hrsm-backup.toml")).read()).group(1)
+        client = MongoClient(uri, serverSelectionTimeoutMS=5000)
+        names = sorted(n for n in client["hrms"].list_collection_names() if not n.startswith("system."))
+        counts = {n: (client["hrms"][n].count_documents({}), client["hrms_e2e"][n].count_documents({})) for n in names}
+        check("every collection came back with its count", names and all(a == b for a, b in counts.values()), str(counts))
+        for n, (a, _) in counts.items():
+            check(f"the Restore screen listed {n} with {a} documents", f"{n} ({a})" in contents, contents)
+
+        d.find_element(By.CSS_SELECTOR, "button[data-view=settings]").click()
+        wait.until(lambda d: by_id(d, "s-time").get_attribute("value") == "02:00")
+        check("settings show the schedule", by_id(d, "s-tz").get_attribute("value") == "UTC")
+        shot(d, "7-settings")
+        d.find_element(By.CSS_SELECTOR, "button[data-view=log]").click()
+        wait.until(lambda d: "backup" in by_id(d, "log").text)
+        check("the log view lists the runs", "restore" in by_id(d, "log").text and "ok" in by_id(d, "log").text, by_id(d, "log").text)
+        shot(d, "8-log")
+    except Exception as e:  # a failed step is a failed test, with the reason
+        check("the end-to-end run completed", False, repr(e))
+        if d:
+            try:
+                shot(d, "failure")
+            except Exception:
+                pass
+    finally:
+        if d:
+            d.quit()
+        driver_proc.terminate()
+        time.sleep(1)
+        monitor.terminate()
+        notify_log.close()
+    notes = open(os.path.join(data, "notify.log")).read()
+    check("a Notify call went over D-Bus", 'member=Notify' in notes and "HR-SM Backup" in notes, notes[-500:])
+    passed = sum(1 for _, ok in results if ok)
+    failed = len(results) - passed
+    print(f"{passed} passed, {failed} failed")
+    return 0 if failed == 0 and passed > 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
