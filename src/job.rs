@@ -98,9 +98,7 @@ pub fn run_backup(
     // `running` entry while holding the lock and records it as interrupted.
     catalog.put(&entry)?;
     let result = write_archive(opts, key, progress, rng, &catalog, &id, started);
-    let outcome = finish(result, &mut entry, opts, key, progress, &catalog);
-    entry.finished = Utc::now();
-    entry.duration_ms = clock.elapsed().as_millis() as u64;
+    let outcome = finish(result, &mut entry, opts, key, progress, &catalog, clock);
     log_run(&catalog, opts, &entry, progress);
     let (archive, manifest) = outcome?;
     let removed = match &opts.retention {
@@ -118,7 +116,14 @@ fn finish(
     key: &MasterKey,
     progress: &dyn Progress,
     catalog: &Catalog,
+    clock: Instant,
 ) -> Result<(PathBuf, Manifest)> {
+    // Every write of the entry carries the time so far: the last one the whole run's.
+    let stamp = |entry: &mut CatalogEntry| {
+        entry.finished = Utc::now();
+        entry.duration_ms = clock.elapsed().as_millis() as u64;
+    };
+    stamp(entry);
     let (archive, manifest) = match result {
         Ok(ok) => ok,
         Err(e) => {
@@ -143,6 +148,7 @@ fn finish(
         if let Err(e) = verify_archive(&archive, key, progress) {
             entry.status = Status::Failed;
             entry.error = Some(format!("verification after writing failed: {e}"));
+            stamp(entry);
             let _ = catalog.put(entry);
             return Err(e);
         }
@@ -150,6 +156,7 @@ fn finish(
         entry.verified_at = Some(Utc::now());
     }
     entry.status = Status::Ok;
+    stamp(entry);
     catalog.put(entry)?;
     Ok((archive, manifest))
 }

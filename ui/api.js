@@ -53,6 +53,14 @@ export const api = {
   confirmKeyExported: () => call('confirm_key_exported'),
   /** @param {string} text @returns {Promise<string>} */ importKey: (text) => call('import_key', { text }),
   /** @returns {Promise<string[]>} */ logs: () => call('logs'),
+  /** Start at login (the autostart plugin); null when the plugin is not available. */
+  async autostart(enable) {
+    const a = /** @type {any} */ (window).__TAURI__?.autostart;
+    if (!a) return null;
+    if (enable === true) await a.enable();
+    if (enable === false) await a.disable();
+    return await a.isEnabled();
+  },
   /** A folder picker (the dialog plugin), or null when none is available. */
   async pickFolder() {
     const dialog = /** @type {any} */ (window).__TAURI__?.dialog;

@@ -83,7 +83,7 @@ function drawChart(entries) {
   svg.replaceChildren();
   const ok = entries.filter((e) => e.archive).slice(-60);
   const max = Math.max(1, ...ok.map((e) => e.size));
-  const w = 1100 / Math.max(ok.length, 1);
+  const w = Math.min(40, 1100 / Math.max(ok.length, 1));
   ok.forEach((e, i) => {
     const h = Math.max(2, (130 * e.size) / max);
     const r = document.createElementNS(ns, 'rect');
@@ -168,6 +168,7 @@ async function loadSettings() {
   $('s-dest').value = s.destination; $('s-sched-enabled').checked = s.scheduleEnabled; $('s-time').value = s.scheduleTime; $('s-tz').value = s.scheduleTimezone;
   $('s-keep-days').value = s.keepDays; $('s-keep-min').value = s.keepMinVerified; $('s-notify-success').checked = s.notifySuccess;
   renderSources(s.sources);
+  try { $('s-autostart').checked = !!(await api.autostart()); } catch { $('s-autostart').disabled = true; }
   const st = await api.status();
   text($('key-id'), st.key_id || st.key_error || '—');
 }
@@ -191,7 +192,7 @@ async function saveSettings(ev) {
     sources, destination: $('s-dest').value, scheduleEnabled: $('s-sched-enabled').checked, scheduleTime: $('s-time').value, scheduleTimezone: $('s-tz').value,
     keepDays: Number($('s-keep-days').value), keepMinVerified: Number($('s-keep-min').value), notifySuccess: $('s-notify-success').checked,
   };
-  try { await api.setSettings(settings); text($('settings-result'), 'Saved.'); refresh(); } catch (e) { text($('settings-result'), `${e.kind}: ${e.message}`); }
+  try { await api.setSettings(settings); await api.autostart($('s-autostart').checked).catch(() => null); text($('settings-result'), 'Saved.'); refresh(); } catch (e) { text($('settings-result'), `${e.kind}: ${e.message}`); }
 }
 
 async function addSource() {

@@ -51,18 +51,18 @@ impl From<hrsm_backup::Error> for CommandError {
 
 type CmdResult<T> = Result<T, CommandError>;
 
-fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> CmdResult<T> + Send + 'static,
-) -> impl std::future::Future<Output = CmdResult<T>> {
-    async move {
-        tauri::async_runtime::spawn_blocking(f)
-            .await
-            .map_err(|e| CommandError::new("other", format!("the job stopped unexpectedly: {e}")))?
-    }
+/// Runs engine work off the async runtime's threads.
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> CmdResult<T> + Send + 'static) -> CmdResult<T> {
+    tauri::async_runtime::spawn_blocking(f)
+        .await
+        .map_err(|e| CommandError::new("other", format!("the job stopped unexpectedly: {e}")))?
 }
 
 #[tauri::command]
 pub fn status(state: State<'_, AppState>) -> StatusDto {
+    static FIRST: std::sync::Once = std::sync::Once::new();
+    // The first status the page asks for marks "page ready" (bench/desktop-idle.sh reads it).
+    FIRST.call_once(|| eprintln!("hrsm-backup-desktop: page ready"));
     state.status()
 }
 
@@ -151,7 +151,15 @@ pub struct PreflightCollection {
     pub replaces: bool,
 }
 
-fn mongo_uri(state: &AppState) -> String {
+/// Where run-log documents go (the configured collection on the configured server).
+pub fn run_log(state: &AppState) -> Option<hrsm_backup::MongoLog> {
+    let cfg = state.config();
+    Some(cfg.mongodb.log_collection.clone())
+        .filter(|s| !s.is_empty())
+        .map(|namespace| hrsm_backup::MongoLog { uri: mongo_uri(state), namespace })
+}
+
+pub fn mongo_uri(state: &AppState) -> String {
     hrsm_backup::Keychain::mongodb_uri().get_text().ok().flatten().unwrap_or_else(|| state.config().mongodb.uri)
 }
 
@@ -304,7 +312,7 @@ pub async fn verify<R: Runtime>(
             );
             let r = verify_archive(&archive, &key, &progress)?;
             let tested = if restore_test {
-                let t = test_restore(&archive, &key, &mongo_uri(&state), 4, &progress)?;
+                let t = test_restore(&archive, &key, &mongo_uri(&state), 4, run_log(&state).as_ref(), &progress)?;
                 state.update_persisted(|p| p.last_restore_test = Some(chrono::Utc::now()));
                 t.collections.len()
             } else {

@@ -57,9 +57,7 @@ pub fn prepare(config_path: &Path, data_dir: &Path) -> Result<Option<DemoServer>
         hrsm_backup::seed_sample_installation(&root)?;
     }
     seed_database(&uri)?;
-    let mut cfg = Config::default();
-    cfg.hrsm_root = root;
-    cfg.destination = data_dir.join("backups").join("daily");
+    let mut cfg = Config { hrsm_root: root, destination: data_dir.join("backups").join("daily"), ..Default::default() };
     cfg.mongodb.uri = uri.clone();
     cfg.save(config_path)?;
     Ok(Some(DemoServer { uri }))

@@ -81,8 +81,15 @@ fn weekly_test_restore<R: Runtime>(app: &AppHandle<R>) {
         let uri = hrsm_backup::Keychain::mongodb_uri().get_text().ok().flatten().unwrap_or(state.config().mongodb.uri);
         let r = crate::jobs::exclusive(app, |cancel| {
             let progress = crate::jobs::forward(|_| {}, cancel);
-            hrsm_backup::mongo::test_restore(&archive, &key, &uri, 4, &progress)
-                .map_err(crate::commands::CommandError::from)
+            hrsm_backup::mongo::test_restore(
+                &archive,
+                &key,
+                &uri,
+                4,
+                crate::commands::run_log(&state).as_ref(),
+                &progress,
+            )
+            .map_err(crate::commands::CommandError::from)
         });
         match r {
             Ok(_) => state.update_persisted(|p| p.last_restore_test = Some(Utc::now())),

@@ -88,7 +88,13 @@ fn typed_errors_reach_the_page() {
     let (_t, _app, w) = setup();
     let err = invoke(&w, "backup_details", json!({ "id": "hrsm-nope" })).unwrap_err();
     assert_eq!(err["kind"], "usage");
-    assert!(err["message"].as_str().unwrap().contains("is not a backup folder") || err["message"].as_str().unwrap().contains("not in"), "{err}");
-    let err = invoke(&w, "restore", json!({ "request": { "id": "x" }, "confirm": "yes please", "onEvent": "__CHANNEL__:1" })).unwrap_err();
+    assert!(
+        err["message"].as_str().unwrap().contains("is not a backup folder")
+            || err["message"].as_str().unwrap().contains("not in"),
+        "{err}"
+    );
+    let err =
+        invoke(&w, "restore", json!({ "request": { "id": "x" }, "confirm": "yes please", "onEvent": "__CHANNEL__:1" }))
+            .unwrap_err();
     assert_eq!(err, json!({ "kind": "usage", "message": "type RESTORE to confirm" }));
 }

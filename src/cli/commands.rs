@@ -265,7 +265,10 @@ fn verify(cli: &Cli, arg: &str, restore_test: bool) -> Result<()> {
     let tested = if restore_test {
         let cfg = load_config(cli)?;
         let threads = if cfg.threads == 0 { 4 } else { cfg.threads };
-        let t = hrsm_backup::mongo::test_restore(&path, &key, &cfg.mongodb.uri, threads, &bar);
+        let log = Some(cfg.mongodb.log_collection.clone())
+            .filter(|s| !s.is_empty())
+            .map(|namespace| hrsm_backup::MongoLog { uri: cfg.mongodb.uri.clone(), namespace });
+        let t = hrsm_backup::mongo::test_restore(&path, &key, &cfg.mongodb.uri, threads, log.as_ref(), &bar);
         record_restore_test(&path, &t);
         Some(t.inspect_err(|_| bar.done())?)
     } else {

@@ -54,7 +54,42 @@ impl Multiset {
     }
 }
 
+/// Runs the test restore and logs it (kind `test-restore`) to the backup folder's run log and,
+/// when `log` names a collection, to MongoDB.
 pub fn test_restore(
+    archive: &Path,
+    key: &MasterKey,
+    uri: &str,
+    threads: usize,
+    log: Option<&crate::runlog::MongoLog>,
+    progress: &dyn Progress,
+) -> Result<TestRestoreReport> {
+    let started = chrono::Utc::now();
+    let clock = std::time::Instant::now();
+    let result = test_restore_inner(archive, key, uri, threads, progress);
+    let rec = crate::runlog::RunRecord {
+        kind: "test-restore",
+        backup_id: crate::catalog::Catalog::id_of(archive).unwrap_or_default(),
+        status: if result.is_ok() { "ok" } else { "failed" },
+        started,
+        finished: chrono::Utc::now(),
+        duration_ms: clock.elapsed().as_millis() as u64,
+        size: std::fs::metadata(archive).map(|m| m.len()).unwrap_or(0),
+        files: 0,
+        documents: result.as_ref().map(|r| r.collections.iter().map(|c| c.documents).sum()).unwrap_or(0),
+        databases: Vec::new(),
+        error: result.as_ref().err().map(|e| e.to_string()),
+        host: crate::job::host_name(),
+        app_version: crate::job::APP_VERSION.into(),
+    };
+    let dir = archive.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    for w in crate::runlog::record(dir, log, &rec) {
+        progress.event(crate::progress::Event::Warning(w));
+    }
+    result
+}
+
+fn test_restore_inner(
     archive: &Path,
     key: &MasterKey,
     uri: &str,

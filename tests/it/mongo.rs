@@ -450,7 +450,7 @@ fn a_test_restore_proves_the_backup_and_leaves_no_scratch_database() {
     c.insert_many((0..2500).map(every_type)).run().unwrap();
     let t = tmp();
     let done = backup_mongo(&t.path().join("backups"), &[&db]);
-    let report = hrsm_backup::mongo::test_restore(&done.archive, &key(), &mongo_uri(), 2, &NoProgress).unwrap();
+    let report = hrsm_backup::mongo::test_restore(&done.archive, &key(), &mongo_uri(), 2, None, &NoProgress).unwrap();
     assert_eq!(report.collections.len(), 1);
     assert_eq!(report.collections[0].documents, 2500);
     let dbs = client().list_database_names().run().unwrap();
@@ -471,6 +471,10 @@ fn a_test_restore_proves_the_backup_and_leaves_no_scratch_database() {
     );
     let entry = Catalog::existing(&t.path().join("backups")).unwrap().get(&done.entry.id).unwrap().unwrap();
     assert!(entry.restore_tested_at.is_some() && entry.restore_test_error.is_none());
+    let log = std::fs::read_to_string(t.path().join("backups/hrsm-backup.log")).unwrap();
+    let runs =
+        log.lines().filter(|l| l.contains("\"kind\":\"test-restore\"") && l.contains("\"status\":\"ok\"")).count();
+    assert_eq!(runs, 2, "{log}");
 }
 
 /// Kills the server when the dump has streamed some documents.

@@ -1,0 +1,38 @@
+# Shared set-up for scripts/test and scripts/run-app (sourced, not run): installs what a fresh
+# Debian machine lacks, and builds the cached tools under $HOME/.cache/hrsm-tools.
+TOOLS=${HRSM_TOOLS:-$HOME/.cache/hrsm-tools}
+export PATH="$TOOLS/bin:$PATH"
+SECANTUS_VERSION=0.5.3-beta.196
+
+log() { printf '\n== %s\n' "$*"; }
+
+# Debian packages: the desktop build (webkit2gtk, appindicator...), the session the tests use
+# (D-Bus, gnome-keyring, Xvfb, dunst), and small tools the tests call.
+ensure_packages() {
+  local want=(build-essential pkg-config cmake libdbus-1-dev libssl-dev libwebkit2gtk-4.1-dev libxdo-dev
+    libayatana-appindicator3-dev librsvg2-dev webkit2gtk-driver xvfb xauth dbus-daemon dbus-bin dunst
+    gnome-keyring libsecret-tools libglib2.0-bin imagemagick util-linux mount tar bc time)
+  local missing=()
+  for p in "${want[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+  if [ ${#missing[@]} -gt 0 ]; then
+    log "installing ${missing[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  fi
+}
+
+# The MongoDB-wire server for tests and the demo (SecantusDB, GPL-2.0: run as a separate
+# process, never linked). About 8 minutes to build on 2 cores, once.
+ensure_secantus() {
+  if ! "$TOOLS/bin/secantusd-rs" --version 2>/dev/null | grep -q "$SECANTUS_VERSION"; then
+    log "building SecantusDB $SECANTUS_VERSION into $TOOLS (first run only)"
+    CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
+      cargo install secantus-mdb --version "$SECANTUS_VERSION" --ignore-rust-version --locked --root "$TOOLS"
+  fi
+  export HRSM_SECANTUSD="$TOOLS/bin/secantusd-rs"
+}
+
+ensure_python_packages() {
+  python3 -c 'import cryptography, selenium, pymongo' 2>/dev/null ||
+    python3 -m pip install --quiet 'cryptography>=42' 'selenium>=4.20' 'pymongo>=4.6'
+}
