@@ -1,0 +1,48 @@
+// A stand-in for the desktop shell, for testing the page alone in headless Chromium: it plays
+// the part of window.__TAURI__ (core.invoke and core.Channel) with canned answers chosen by the
+// page URL's ?scenario=..., and records every call in window.__calls for the test to read.
+(() => {
+  const scenario = new URLSearchParams(location.search).get('scenario') || 'healthy';
+  const now = Date.now();
+  const entry = (i, status) => ({ id: `hrsm-2026112${i}T020000Z-00${i}`, status, started: new Date(now - i * 86400000).toISOString(), finished: new Date(now - i * 86400000 + 5000).toISOString(), duration_ms: 5200 + i, archive: status === 'ok' ? `b${i}.hrsmbk` : null, size: 1000000 * (i + 1), verified: status === 'ok', files: 24, bytes: 1100000, documents: 1816, databases: ['hrms'], sources: ['uploads'], error: status === 'ok' ? null : 'cannot reach MongoDB at 127.0.0.1:27017' });
+  const history = [entry(3, 'ok'), entry(2, 'failed'), entry(1, 'ok')];
+  const status = {
+    state: scenario === 'nokey' ? 'no-key' : 'healthy', last: history[2], last_good: history[2], next_run: new Date(now + 3600000).toISOString(), schedule: '02:00 UTC',
+    backups_enabled: true, key_id: scenario === 'nokey' ? null : 'ab'.repeat(16), key_error: scenario === 'nokey' ? 'OS keychain: the keychain is locked; unlock it or set BACKUP_ENCRYPTION_KEY' : null,
+    key_exported: true, destination: '/srv/backups', demo: false, message: null,
+  };
+  const settings = { mongodbEnabled: true, mongodbUri: 'mongodb://backup:***@db:27017', databases: ['hrms', 'hrsm-licenses'], sources: [{ name: 'uploads', path: '/opt/hr-sm/uploads' }], destination: '/srv/backups', scheduleEnabled: true, scheduleTime: '02:00', scheduleTimezone: 'UTC', keepDays: 30, keepMinVerified: 3, notifySuccess: false };
+  window.__calls = [];
+  class Channel { constructor() { this.onmessage = () => {}; } }
+  const answers = {
+    status: () => status,
+    history: () => history,
+    get_settings: () => settings,
+    logs: () => [JSON.stringify({ kind: 'backup', status: 'ok', backup_id: history[2].id, finished: history[2].finished, error: null })],
+    backup_now: async (args) => {
+      const ch = args.onEvent;
+      ch.onmessage({ event: 'started', data: { id: null } });
+      ch.onmessage({ event: 'phase', data: { name: 'dumping' } });
+      await new Promise((r) => setTimeout(r, 150));
+      ch.onmessage({ event: 'progress', data: { done: 50, total: 100 } });
+      await new Promise((r) => setTimeout(r, 150));
+      ch.onmessage({ event: 'finished', data: { ok: true, message: 'done' } });
+      return entry(0, 'ok');
+    },
+    set_settings: (args) => {
+      if (args.settings.scheduleTimezone === 'Mars/Olympus') throw { kind: 'config', message: 'configuration: "Mars/Olympus" is not an IANA time zone' };
+      return args.settings;
+    },
+  };
+  window.__TAURI__ = {
+    core: {
+      Channel,
+      invoke: async (cmd, args) => {
+        window.__calls.push([cmd, args]);
+        const f = answers[cmd];
+        if (!f) throw { kind: 'other', message: `no mock for ${cmd}` };
+        return await f(args || {});
+      },
+    },
+  };
+})();

@@ -1,0 +1,113 @@
+#!/usr/bin/env python3
+"""The page alone in headless Chromium, with the shell played by tests/page/mock.js: the
+dashboard, Back up now with progress from a Channel, the history table and chart, typed errors
+shown where they belong. Complements (does not replace) the real-app test in tests/e2e.
+Screenshots go to target/page-screenshots/."""
+import http.server
+import pathlib
+import sys
+import threading
+import time
+
+from selenium import webdriver
+from selenium.webdriver.chrome.options import Options
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+SHOTS = ROOT / "target" / "page-screenshots"
+results = []
+
+
+def check(name, ok, detail=""):
+    results.append(bool(ok))
+    print(("PASS " if ok else "FAIL ") + name + (f": {detail}" if detail and not ok else ""), flush=True)
+
+
+class Handler(http.server.SimpleHTTPRequestHandler):
+    """Serves ui/ with the mock shell injected before the page's own script."""
+
+    def __init__(self, *a, **kw):
+        super().__init__(*a, directory=str(ROOT / "ui"), **kw)
+
+    def log_message(self, *a):
+        pass
+
+    def do_GET(self):
+        path = self.path.split("?")[0]
+        if path in ("/", "/index.html"):
+            html = (ROOT / "ui" / "index.html").read_text().replace('<script type="module" src="app.js">', '<script src="/mock.js"></script><script type="module" src="app.js">')
+            body = html.encode()
+        elif path == "/mock.js":
+            body = (ROOT / "tests" / "page" / "mock.js").read_bytes()
+        else:
+            return super().do_GET()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html" if path != "/mock.js" else "text/javascript")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+def main():
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_port}/"
+    opts = Options()
+    opts.binary_location = "/usr/bin/chromium"
+    for a in ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--window-size=1280,800"]:
+        opts.add_argument(a)
+    d = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=opts)
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    try:
+        wait = WebDriverWait(d, 20)
+        d.get(base)
+        wait.until(lambda d: d.find_element(By.ID, "state").text == "Healthy")
+        check("the dashboard shows the state", "healthy" in d.find_element(By.ID, "state").get_attribute("class"))
+        check("the last backup is described", "ok" in d.find_element(By.ID, "last").text, d.find_element(By.ID, "last").text)
+        check("the next run is shown", "UTC" in d.find_element(By.ID, "next").text)
+        d.save_screenshot(str(SHOTS / "dashboard.png"))
+        d.find_element(By.ID, "backup-now").click()
+        wait.until(lambda d: d.find_element(By.ID, "phase").text == "dumping")
+        wait.until(lambda d: d.find_element(By.ID, "result").text.startswith("Backup "))
+        width = d.execute_script("return document.getElementById('bar-fill').style.width")
+        check("progress from the channel moved the bar", width == "100%", width)
+        check("the result names the new backup", "1816 documents" in d.find_element(By.ID, "result").text)
+        d.find_element(By.CSS_SELECTOR, "button[data-view=history]").click()
+        wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#history-rows tr")) == 3)
+        statuses = [r.find_elements(By.TAG_NAME, "td")[1].text for r in d.find_elements(By.CSS_SELECTOR, "#history-rows tr")]
+        check("history lists every run, newest first", statuses == ["ok", "failed", "ok"], str(statuses))
+        check("the failed run carries its error", "cannot reach MongoDB" in (d.find_elements(By.CSS_SELECTOR, "#history-rows tr td.bad")[0].get_attribute("title") or ""))
+        check("the chart has a bar per archive", len(d.find_elements(By.CSS_SELECTOR, "#chart rect")) == 2)
+        d.save_screenshot(str(SHOTS / "history.png"))
+        d.find_element(By.CSS_SELECTOR, "button[data-view=settings]").click()
+        wait.until(lambda d: d.find_element(By.ID, "s-time").get_attribute("value") == "02:00")
+        tz = d.find_element(By.ID, "s-tz")
+        tz.clear()
+        tz.send_keys("Mars/Olympus")
+        d.find_element(By.CSS_SELECTOR, "#settings-form button[type=submit]").click()
+        wait.until(lambda d: d.find_element(By.ID, "settings-result").text)
+        check("a typed error is shown by kind", d.find_element(By.ID, "settings-result").text.startswith("config: "), d.find_element(By.ID, "settings-result").text)
+        calls = d.execute_script("return window.__calls.map(c => c[0])")
+        check("the page only calls the shell through the wrapper's commands", set(calls) <= {"status", "backup_now", "history", "get_settings", "set_settings", "logs"}, str(set(calls)))
+        d.get(base + "?scenario=nokey")
+        wait.until(lambda d: not d.find_element(By.ID, "banner").get_attribute("hidden"))
+        check("a locked keychain is said on the page", "No encryption key" in d.find_element(By.ID, "banner").text and d.find_element(By.ID, "backup-now").get_attribute("disabled") is not None)
+        d.save_screenshot(str(SHOTS / "no-key.png"))
+        # Keyboard: the tabs are reachable and work with Enter.
+        d.find_element(By.CSS_SELECTOR, "button[data-view=log]").send_keys("\n")
+        wait.until(lambda d: "backup" in d.find_element(By.ID, "log").text)
+        check("the log view works from the keyboard", "ok" in d.find_element(By.ID, "log").text)
+    except Exception as e:
+        check("the page test completed", False, repr(e))
+    finally:
+        d.quit()
+        server.shutdown()
+    passed = sum(results)
+    print(f"{passed} passed, {len(results) - passed} failed")
+    return 0 if passed and passed == len(results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
