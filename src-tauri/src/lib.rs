@@ -59,23 +59,25 @@ pub fn run() {
             app.manage(state);
             tray::create(app.handle())?;
             scheduler::spawn(app.handle().clone());
+            // Read by bench/desktop-idle.sh for "start to tray ready".
+            eprintln!("hrsm-backup-desktop: tray ready");
             if std::env::args().any(|a| a == "--hidden") {
+                // Started at login: only the tray; the page is made when the admin opens it.
                 if let Some(w) = app.get_webview_window("main") {
-                    let _ = w.hide();
+                    let _ = w.destroy();
                 }
             }
             Ok(())
         })
-        .on_window_event(|window, event| {
-            // Closing the window keeps the app in the tray; Quit is in the tray menu.
-            if let tauri::WindowEvent::CloseRequested { api, .. } = event {
-                api.prevent_close();
-                let _ = window.hide();
-            }
-        })
         .build(tauri::generate_context!());
     match app {
-        Ok(app) => app.run(|_, _| {}),
+        // Closing the window closes the page (and its web process, so the app idles small in
+        // the tray) but not the app: only Quit in the tray menu (an explicit exit code) ends it.
+        Ok(app) => app.run(|_, event| {
+            if let tauri::RunEvent::ExitRequested { api, code: None, .. } = event {
+                api.prevent_exit();
+            }
+        }),
         Err(e) => {
             eprintln!("hrsm-backup-desktop: cannot start: {e}");
             std::process::exit(1);

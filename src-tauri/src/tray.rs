@@ -22,8 +22,19 @@ fn icon(state: &str) -> Option<Image<'static>> {
     Image::from_bytes(bytes).ok()
 }
 
+/// Shows the window, making it again from the config if it was closed.
 pub fn show_main<R: Runtime>(app: &AppHandle<R>) {
-    if let Some(w) = app.get_webview_window("main") {
+    let window = match app.get_webview_window("main") {
+        Some(w) => Some(w),
+        None => app
+            .config()
+            .app
+            .windows
+            .first()
+            .and_then(|conf| tauri::WebviewWindowBuilder::from_config(app, conf).ok())
+            .and_then(|b| b.build().ok()),
+    };
+    if let Some(w) = window {
         let _ = w.show();
         let _ = w.unminimize();
         let _ = w.set_focus();
