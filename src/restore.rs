@@ -8,7 +8,7 @@
 //!
 //! Depends on `unpack`, `manifest`, `fsutil`, `progress` and `error`.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fs;
 use std::io::{self, Write};
 use std::os::unix::fs::PermissionsExt;
@@ -79,34 +79,42 @@ fn relative_target(path: &str) -> Result<PathBuf> {
 }
 
 /// A link target must be relative and, resolved from the link's folder, stay inside the
-/// link's source (the first component of `rel`).
-fn check_link(rel: &Path, target: &str, path: &str) -> Result<()> {
+/// link's source (the first component of `rel`) without passing through another link of the
+/// archive (`links`): a chain of links could otherwise climb out step by step.
+fn check_link(rel: &Path, target: &str, path: &str, links: &HashSet<PathBuf>) -> Result<()> {
+    let unsafe_link = |reason| Error::UnsafeEntry { path: path.into(), reason };
     let t = Path::new(target);
     if t.is_absolute() {
-        return Err(Error::UnsafeEntry { path: path.into(), reason: "it is a symbolic link to an absolute path" });
+        return Err(unsafe_link("it is a symbolic link to an absolute path"));
     }
-    // Depth below the source root of the folder holding the link.
-    let mut depth = rel.components().count() as i64 - 2;
+    // Where the link resolves, component by component, starting in the link's folder.
+    let mut at: Vec<&std::ffi::OsStr> = rel.components().map(|c| c.as_os_str()).collect();
+    at.pop();
     for c in t.components() {
         match c {
-            Component::ParentDir => depth -= 1,
-            Component::Normal(_) => depth += 1,
-            Component::CurDir => {}
-            _ => {
-                return Err(Error::UnsafeEntry {
-                    path: path.into(),
-                    reason: "it is a symbolic link with an unusable target",
-                })
+            Component::ParentDir => {
+                at.pop();
             }
+            Component::Normal(n) => {
+                at.push(n);
+                if links.contains(&at.iter().collect::<PathBuf>()) {
+                    return Err(unsafe_link("it is a symbolic link that goes through another link"));
+                }
+            }
+            Component::CurDir => {}
+            _ => return Err(unsafe_link("it is a symbolic link with an unusable target")),
         }
-        if depth < 0 {
-            return Err(Error::UnsafeEntry {
-                path: path.into(),
-                reason: "it is a symbolic link that points outside its source",
-            });
+        // The source's own folder (one component) is as high as a link may point.
+        if at.is_empty() {
+            return Err(unsafe_link("it is a symbolic link that points outside its source"));
         }
     }
     Ok(())
+}
+
+/// The targets (relative to the restore folder) of every link among `entries`.
+fn link_set<'m>(entries: impl Iterator<Item = &'m Entry>) -> Result<HashSet<PathBuf>> {
+    entries.filter(|e| e.kind == EntryType::Symlink).map(|e| relative_target(&e.path)).collect()
 }
 
 fn plan_from_manifest(manifest: &Manifest, opts: &FileRestoreOptions) -> Result<RestorePlan> {
@@ -118,10 +126,14 @@ fn plan_from_manifest(manifest: &Manifest, opts: &FileRestoreOptions) -> Result<
     }
     let mut plan = RestorePlan::default();
     let mut conflicts = Vec::new();
+    let links = link_set(selected(manifest, opts.only.as_deref()))?;
     for e in selected(manifest, opts.only.as_deref()) {
         let rel = relative_target(&e.path)?;
         let dest = opts.target.join(&rel);
         if rel.components().count() == 1 {
+            if e.kind != EntryType::Dir {
+                return Err(Error::UnsafeEntry { path: e.path.clone(), reason: "a source's root must be a folder" });
+            }
             plan.sources.push(rel.display().to_string());
         }
         let existing = fs::symlink_metadata(&dest).ok();
@@ -140,7 +152,7 @@ fn plan_from_manifest(manifest: &Manifest, opts: &FileRestoreOptions) -> Result<
                     plan.bytes += e.size.unwrap_or(0);
                 } else {
                     plan.symlinks += 1;
-                    check_link(&rel, e.target.as_deref().unwrap_or(""), &e.path)?;
+                    check_link(&rel, e.target.as_deref().unwrap_or(""), &e.path, &links)?;
                 }
                 if let Some(m) = existing {
                     if m.is_dir() || !opts.overwrite {
@@ -223,7 +235,8 @@ pub fn restore_files(
         |m| {
             let wanted: HashMap<String, Entry> =
                 selected(m, only.as_deref()).map(|e| (e.path.clone(), e.clone())).collect();
-            Ok(Extract { wanted, links: Vec::new(), fixups: Vec::new() })
+            let link_set = link_set(wanted.values())?;
+            Ok(Extract { wanted, links: Vec::new(), fixups: Vec::new(), link_set })
         },
         |st, info, content| {
             if !info.path.starts_with(FILES_PREFIX) {
@@ -266,7 +279,7 @@ pub fn restore_files(
                 }
                 (Kind::Symlink, EntryType::Symlink) if info.link == want.target => {
                     let target = want.target.clone().unwrap_or_default();
-                    check_link(&rel, &target, &info.path)?;
+                    check_link(&rel, &target, &info.path, &st.link_set)?;
                     // Links are made after every file: no write can go through one.
                     st.links.push((dest.clone(), target));
                 }
@@ -330,6 +343,8 @@ pub fn restore_files(
 }
 
 struct Extract {
+    /// Every link of the selection, for `check_link`.
+    link_set: HashSet<PathBuf>,
     wanted: HashMap<String, Entry>,
     links: Vec<(PathBuf, String)>,
     fixups: Vec<(PathBuf, EntryType, u32, i64)>,

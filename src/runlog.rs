@@ -69,11 +69,14 @@ fn append_local(dir: &Path, rec: &RunRecord) -> std::io::Result<()> {
 fn insert_mongo(m: &MongoLog, rec: &RunRecord) -> Result<(), String> {
     let (db, coll) =
         m.namespace.split_once('.').ok_or_else(|| format!("{:?} is not <db>.<collection>", m.namespace))?;
-    let mut opts = mongodb::options::ClientOptions::parse(&m.uri).run().map_err(|e| e.kind.to_string())?;
+    let mut opts = mongodb::options::ClientOptions::parse(&m.uri)
+        .run()
+        .map_err(|e| crate::mongo::client::explain(&m.uri, "read the connection string", e).to_string())?;
     // A log write must not hold a finished run hostage.
     opts.server_selection_timeout = Some(Duration::from_secs(3));
     opts.connect_timeout = Some(Duration::from_secs(3));
-    let client = mongodb::sync::Client::with_options(opts).map_err(|e| e.kind.to_string())?;
+    let client = mongodb::sync::Client::with_options(opts)
+        .map_err(|e| crate::mongo::client::explain(&m.uri, "connect", e).to_string())?;
     let doc = bson::doc! {
         "kind": rec.kind,
         "backupId": &rec.backup_id,

@@ -182,19 +182,18 @@ fn preflight_inner(state: &AppState, req: &RestoreRequest) -> CmdResult<Prefligh
     if !req.databases.is_empty() {
         let part =
             MongoPart::of(&manifest).ok_or_else(|| CommandError::new("usage", "this backup holds no MongoDB data"))?;
-        let client = mongodb::sync::Client::with_uri_str(mongo_uri(state))
-            .map_err(|e| CommandError::new("mongo", e.to_string()))?;
+        let uri = mongo_uri(state);
+        let client = mongodb::sync::Client::with_uri_str(&uri)
+            .map_err(|e| CommandError::from(hrsm_backup::mongo::client::explain(&uri, "connect", e)))?;
         for (from, to) in &req.databases {
             let db = part
                 .databases
                 .iter()
                 .find(|d| &d.name == from)
                 .ok_or_else(|| CommandError::new("usage", format!("database {from} is not in this backup")))?;
-            let existing: Vec<String> = client
-                .database(to)
-                .list_collection_names()
-                .run()
-                .map_err(|e| CommandError::new("mongo", format!("cannot reach MongoDB to check {to}: {e}")))?;
+            let existing: Vec<String> = client.database(to).list_collection_names().run().map_err(|e| {
+                CommandError::from(hrsm_backup::mongo::client::explain(&uri, &format!("check database {to}"), e))
+            })?;
             for c in db.collections.iter().filter(|c| req.collections.is_empty() || req.collections.contains(&c.name)) {
                 collections.push(PreflightCollection {
                     from: from.clone(),
@@ -278,7 +277,7 @@ pub async fn restore<R: Runtime>(
             Ok(RestoreResult { files, mongo })
         })
         .inspect_err(|e| {
-            crate::notify::send("HR-SM restore FAILED", &format!("{} Nothing was replaced.", e.message), true);
+            crate::notify::send("HR-SM restore FAILED", &e.message, true);
         })
     })
     .await
@@ -371,17 +370,6 @@ pub fn get_settings(state: State<'_, AppState>) -> SettingsDto {
     }
 }
 
-/// Removes the password from a URI: `scheme://user:pass@host` -> `scheme://user@host`.
-fn strip_password(uri: &str) -> String {
-    let Some((scheme, rest)) = uri.split_once("://") else { return uri.to_string() };
-    let end = rest.find(['/', '?']).unwrap_or(rest.len());
-    let (authority, tail) = rest.split_at(end);
-    match authority.rsplit_once('@') {
-        Some((userinfo, hosts)) => format!("{scheme}://{}@{hosts}{tail}", userinfo.split(':').next().unwrap_or("")),
-        None => uri.to_string(),
-    }
-}
-
 #[tauri::command]
 pub fn set_settings<R: Runtime>(
     app: AppHandle<R>,
@@ -390,16 +378,31 @@ pub fn set_settings<R: Runtime>(
 ) -> CmdResult<SettingsDto> {
     Schedule::daily(&settings.schedule_time, &settings.schedule_timezone)?;
     let mut cfg: Config = state.config();
-    let keep_password = settings.mongodb_uri.contains(":***@");
-    if !keep_password {
-        if hrsm_backup::mongo::client::redact_uri(&settings.mongodb_uri) != settings.mongodb_uri {
-            hrsm_backup::Keychain::mongodb_uri().set_text(&settings.mongodb_uri)?;
-        } else {
-            // Nothing secret to keep; a keychain that cannot be reached has nothing of ours either.
-            let _ = hrsm_backup::Keychain::mongodb_uri().delete();
+    use hrsm_backup::mongo::client::{split_uri, with_password, without_password};
+    // The page shows a stored password as `***`: put the real one back before saving.
+    let mut uri = settings.mongodb_uri.clone();
+    if split_uri(&uri).and_then(|p| p.password) == Some("***") {
+        let stored = hrsm_backup::Keychain::mongodb_uri().get_text()?.unwrap_or_default();
+        match split_uri(&stored).and_then(|p| p.password) {
+            Some(password) => uri = with_password(&uri, password),
+            None => {
+                return Err(CommandError::new(
+                    "config",
+                    "type the MongoDB password again: none is stored in the keychain",
+                ))
+            }
         }
-        cfg.mongodb.uri = strip_password(&settings.mongodb_uri);
     }
+    mongodb::options::ClientOptions::parse(&uri)
+        .run()
+        .map_err(|e| CommandError::new("config", format!("the MongoDB URI is not valid: {}", e.kind)))?;
+    if split_uri(&uri).and_then(|p| p.password).is_some() {
+        hrsm_backup::Keychain::mongodb_uri().set_text(&uri)?;
+    } else {
+        // Nothing secret to keep; a keychain that cannot be reached has nothing of ours either.
+        let _ = hrsm_backup::Keychain::mongodb_uri().delete();
+    }
+    cfg.mongodb.uri = without_password(&uri);
     cfg.mongodb.enabled = settings.mongodb_enabled;
     cfg.mongodb.databases = settings.databases.clone();
     cfg.sources = Some(settings.sources.iter().map(|s| SourceConfig::folder(&s.name, &s.path)).collect());
@@ -445,7 +448,9 @@ pub fn confirm_key_exported(state: State<'_, AppState>) {
 
 #[tauri::command]
 pub fn import_key<R: Runtime>(app: AppHandle<R>, state: State<'_, AppState>, text: String) -> CmdResult<String> {
-    let key = crate::keys::import(&text).map_err(|m| CommandError::new("key", m))?;
+    let current = state.key().ok();
+    let key = crate::keys::import(&text, current.as_ref(), state.persisted().key_exported)
+        .map_err(|m| CommandError::new("key", m))?;
     let id = key.id().to_string();
     if let Ok(mut k) = state.key.lock() {
         *k = Ok(key);

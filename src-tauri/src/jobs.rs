@@ -83,6 +83,30 @@ pub fn backup_options(state: &AppState) -> BackupOptions {
     }
 }
 
+/// The app's "one job at a time" slot; released on drop, so a panicking job cannot leave the
+/// app busy for good.
+struct Busy<'a>(&'a AppState);
+
+impl<'a> Busy<'a> {
+    fn claim(state: &'a AppState) -> Result<(Self, Arc<AtomicBool>), CommandError> {
+        let cancel = Arc::new(AtomicBool::new(false));
+        let mut running = state.running.lock().map_err(|_| CommandError::new("other", "state poisoned"))?;
+        if running.is_some() {
+            return Err(CommandError::new("busy", "a backup or restore is already running; wait for it to finish"));
+        }
+        *running = Some(cancel.clone());
+        Ok((Busy(state), cancel))
+    }
+}
+
+impl Drop for Busy<'_> {
+    fn drop(&mut self) {
+        if let Ok(mut r) = self.0.running.lock() {
+            *r = None;
+        }
+    }
+}
+
 /// Runs one backup now (blocking: call it from a blocking thread).
 pub fn backup<R: Runtime>(
     app: &AppHandle<R>,
@@ -90,14 +114,7 @@ pub fn backup<R: Runtime>(
 ) -> Result<CatalogEntry, CommandError> {
     let state = app.state::<AppState>();
     let key = state.key().map_err(|m| CommandError::new("key", m))?;
-    let cancel = Arc::new(AtomicBool::new(false));
-    {
-        let mut running = state.running.lock().map_err(|_| CommandError::new("other", "state poisoned"))?;
-        if running.is_some() {
-            return Err(CommandError::new("busy", "a backup or restore is already running; wait for it to finish"));
-        }
-        *running = Some(cancel.clone());
-    }
+    let (busy, cancel) = Busy::claim(&state)?;
     crate::tray::refresh(app);
     sink(JobEvent::Started { id: None });
     let progress = Forward {
@@ -109,9 +126,7 @@ pub fn backup<R: Runtime>(
     };
     let opts = backup_options(&state);
     let result = run_backup(&opts, &key, &progress, Box::new(rand::rngs::OsRng));
-    if let Ok(mut r) = state.running.lock() {
-        *r = None;
-    }
+    drop(busy);
     let outcome = match result {
         Ok(done) => {
             state.update_persisted(|p| {
@@ -121,7 +136,11 @@ pub fn backup<R: Runtime>(
             });
             (progress.sink)(JobEvent::Finished {
                 ok: true,
-                message: format!("Backup {} written and verified.", done.entry.id),
+                message: format!(
+                    "Backup {} {}.",
+                    done.entry.id,
+                    if done.entry.verified { "written and verified" } else { "written (verification is off)" }
+                ),
             });
             if state.persisted().notify_success {
                 crate::notify::send(
@@ -159,19 +178,10 @@ pub fn exclusive<R: Runtime, T>(
     f: impl FnOnce(Arc<AtomicBool>) -> Result<T, CommandError>,
 ) -> Result<T, CommandError> {
     let state = app.state::<AppState>();
-    let cancel = Arc::new(AtomicBool::new(false));
-    {
-        let mut running = state.running.lock().map_err(|_| CommandError::new("other", "state poisoned"))?;
-        if running.is_some() {
-            return Err(CommandError::new("busy", "a backup or restore is already running; wait for it to finish"));
-        }
-        *running = Some(cancel.clone());
-    }
+    let (busy, cancel) = Busy::claim(&state)?;
     crate::tray::refresh(app);
     let r = f(cancel);
-    if let Ok(mut running) = state.running.lock() {
-        *running = None;
-    }
+    drop(busy);
     crate::tray::refresh(app);
     r
 }

@@ -35,11 +35,19 @@ pub fn ensure_key(state: &AppState) -> Result<MasterKey, String> {
     })
 }
 
-/// Imports a recovery key into the keychain (replacing what is there, on the admin's request).
-pub fn import(text: &str) -> Result<MasterKey, String> {
+/// Imports a recovery key into the keychain. A different key already there is replaced only
+/// if it was exported (else its backups would become unreadable); the new key is written over
+/// the old one in one step, so a failing keychain never leaves it empty.
+pub fn import(text: &str, current: Option<&MasterKey>, current_exported: bool) -> Result<MasterKey, String> {
     let key = parse_key_text(text, "the recovery key").map_err(|e| e.to_string())?;
-    let chain = Keychain::master_key();
-    chain.delete().map_err(|e| e.to_string())?;
-    chain.store(&key).map_err(|e| e.to_string())?;
+    if let Some(cur) = current {
+        if cur.id() != key.id() && !current_exported {
+            return Err(format!(
+                "the key in use (id {}) has not been exported yet; export it first (Settings → Encryption key), or the backups made with it become unreadable",
+                cur.id()
+            ));
+        }
+    }
+    Keychain::master_key().set_text(&hrsm_backup::recovery_text(&key)).map_err(|e| e.to_string())?;
     Ok(key)
 }

@@ -11,26 +11,61 @@ use mongodb::sync::Client;
 
 use crate::error::{Error, Result};
 
+/// The parts of a connection string: scheme, user, password, and everything after the `@`
+/// (hosts, path, options). The user info ends at the last `@` before any `?`, so a password
+/// with a stray `/` or `@` (which should have been percent-encoded) is still found.
+pub struct UriParts<'a> {
+    pub scheme: &'a str,
+    pub user: Option<&'a str>,
+    pub password: Option<&'a str>,
+    pub rest: &'a str,
+}
+
+pub fn split_uri(uri: &str) -> Option<UriParts<'_>> {
+    let (scheme, after) = uri.split_once("://")?;
+    let before_query = after.split('?').next().unwrap_or(after);
+    match before_query.rfind('@') {
+        Some(at) => {
+            let userinfo = &after[..at];
+            let (user, password) = match userinfo.split_once(':') {
+                Some((u, p)) => (u, Some(p)),
+                None => (userinfo, None),
+            };
+            Some(UriParts { scheme, user: Some(user), password, rest: &after[at + 1..] })
+        }
+        None => Some(UriParts { scheme, user: None, password: None, rest: after }),
+    }
+}
+
 /// The URI with any password replaced by `***`, for messages and logs.
 pub fn redact_uri(uri: &str) -> String {
-    let Some((scheme, rest)) = uri.split_once("://") else { return "<invalid URI>".into() };
-    let end = rest.find(['/', '?']).unwrap_or(rest.len());
-    let (authority, tail) = rest.split_at(end);
-    match authority.rsplit_once('@') {
-        Some((userinfo, hosts)) => {
-            let user = userinfo.split(':').next().unwrap_or("");
-            format!("{scheme}://{user}:***@{hosts}{tail}")
-        }
-        None => uri.to_string(),
+    match split_uri(uri) {
+        Some(UriParts { scheme, user: Some(user), password: Some(_), rest }) => format!("{scheme}://{user}:***@{rest}"),
+        Some(_) => uri.to_string(),
+        None => "<invalid URI>".into(),
+    }
+}
+
+/// The URI without its password (`scheme://user@hosts...`), for the config file.
+pub fn without_password(uri: &str) -> String {
+    match split_uri(uri) {
+        Some(UriParts { scheme, user: Some(user), password: Some(_), rest }) => format!("{scheme}://{user}@{rest}"),
+        _ => uri.to_string(),
+    }
+}
+
+/// `uri` with `password` put in (replacing a `***` placeholder or any password there).
+pub fn with_password(uri: &str, password: &str) -> String {
+    match split_uri(uri) {
+        Some(UriParts { scheme, user: Some(user), rest, .. }) => format!("{scheme}://{user}:{password}@{rest}"),
+        _ => uri.to_string(),
     }
 }
 
 /// Hosts of the URI, for "cannot reach" messages.
 fn hosts(uri: &str) -> String {
-    let rest = uri.split_once("://").map(|(_, r)| r).unwrap_or(uri);
-    let end = rest.find(['/', '?']).unwrap_or(rest.len());
-    let authority = &rest[..end];
-    authority.rsplit_once('@').map(|(_, h)| h).unwrap_or(authority).to_string()
+    let rest = split_uri(uri).map(|p| p.rest).unwrap_or(uri);
+    rest.split(['/', '?']).next().unwrap_or(rest).to_string()
 }
 
 /// Turns a driver error into an actionable message.
@@ -105,5 +140,10 @@ mod tests {
         );
         assert_eq!(redact_uri("mongodb://db:27017"), "mongodb://db:27017");
         assert_eq!(hosts("mongodb://a:b@h1:1,h2:2/?x=y"), "h1:1,h2:2");
+        // A password with an unescaped '/' or '@' is still found and never shown.
+        assert_eq!(redact_uri("mongodb://admin:pa/s@s@db:27017/?tls=true"), "mongodb://admin:***@db:27017/?tls=true");
+        assert_eq!(without_password("mongodb://admin:pa/ss@db/?x=1"), "mongodb://admin@db/?x=1");
+        assert_eq!(with_password("mongodb://admin:***@db2/", "s3cret"), "mongodb://admin:s3cret@db2/");
+        assert!(crate::config::uri_has_password("mongodb://admin:pa/ss@db"));
     }
 }

@@ -286,6 +286,11 @@ pub fn restore_dump_archive(
                 }
                 done.insert(ns);
                 if prelude.iter().all(|(d, c, _)| done.contains(&(d.clone(), c.clone()))) {
+                    // Every namespace ended: anything more is damage or tampering.
+                    let mut probe = [0u8; 1];
+                    if r.read(&mut probe).unwrap_or(0) != 0 {
+                        return Err(bad_archive(path, "it has data after the last collection's end".into()));
+                    }
                     break;
                 }
                 continue;

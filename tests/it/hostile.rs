@@ -240,3 +240,35 @@ fn an_archive_whose_first_entry_is_not_the_manifest_is_refused() {
     fs::write(&p, sealed).unwrap();
     assert_refused(t.path(), &p, "the first entry is \"files/s/x\", not manifest.json");
 }
+
+#[test]
+fn a_chain_of_links_cannot_climb_out() {
+    // Each link alone stays inside, but y walks through l1 (which is the source root again)
+    // until it leaves the restore target: refused because it goes through another link.
+    let t = tmp();
+    let a = forge(
+        t.path(),
+        vec![
+            entry("files/s", EntryType::Dir, None, None, None),
+            entry("files/s/x", EntryType::Dir, None, None, None),
+            entry("files/s/x/l1", EntryType::Symlink, None, None, Some("..")),
+            entry("files/s/y", EntryType::Symlink, None, None, Some("x/l1/x/l1/x/l1/../../..")),
+        ],
+        |b| {
+            raw(b, "files/s", T::Directory, "", b"");
+            raw(b, "files/s/x", T::Directory, "", b"");
+            raw(b, "files/s/x/l1", T::Symlink, "..", b"");
+            raw(b, "files/s/y", T::Symlink, "x/l1/x/l1/x/l1/../../..", b"");
+        },
+    );
+    assert_refused(t.path(), &a, "goes through another link");
+}
+
+#[test]
+fn a_source_root_that_is_a_link_is_refused() {
+    let t = tmp();
+    let a = forge(t.path(), vec![entry("files/s", EntryType::Symlink, None, None, Some("../other"))], |b| {
+        raw(b, "files/s", T::Symlink, "../other", b"");
+    });
+    assert_refused(t.path(), &a, "a source's root must be a folder");
+}
