@@ -203,9 +203,13 @@ fn permission_denied_names_the_file() {
     fs::set_permissions(&src, std::os::unix::fs::PermissionsExt::from_mode(0o777)).unwrap();
     let cfg = write_config(t.path(), &src);
     fs::set_permissions(&cfg, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
+    // A copy of the binary that `nobody` can run, wherever the checkout lives.
+    let exe = t.path().join("hrsm-backup");
+    fs::copy(bin(), &exe).unwrap();
+    fs::set_permissions(&exe, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     let o = Command::new("setpriv")
         .args(["--reuid=nobody", "--regid=nogroup", "--clear-groups", "--"])
-        .arg(bin())
+        .arg(&exe)
         .args(["--config", "hrsm-backup.toml", "backup"])
         .current_dir(t.path())
         .env("BACKUP_ENCRYPTION_KEY", key_hex())
