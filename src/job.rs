@@ -50,6 +50,28 @@ pub struct BackupOutcome {
     pub removed: Vec<String>,
 }
 
+impl BackupOptions {
+    /// What a config asks for; `mongo_uri` replaces the config's URI (one that carries a
+    /// password, from the keychain or the environment).
+    pub fn from_config(cfg: &crate::config::Config, mongo_uri: Option<String>) -> Self {
+        BackupOptions {
+            destination: cfg.destination.clone(),
+            sources: cfg.file_sources(),
+            mongo: cfg.mongodb.enabled.then(|| MongoSource {
+                uri: mongo_uri.unwrap_or_else(|| cfg.mongodb.uri.clone()),
+                databases: cfg.mongodb.databases.clone(),
+                tools_dir: cfg.mongodb.tools_path.clone(),
+                use_tools: true,
+                threads: cfg.threads,
+                log_collection: Some(cfg.mongodb.log_collection.clone()).filter(|s| !s.is_empty()),
+            }),
+            payload: PayloadOptions { level: cfg.compression_level, threads: cfg.threads, ..Default::default() },
+            verify: cfg.verify_after_backup,
+            retention: Some(RetentionPolicy::from(&cfg.retention)),
+        }
+    }
+}
+
 pub fn host_name() -> String {
     gethostname::gethostname().to_string_lossy().into_owned()
 }

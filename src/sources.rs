@@ -6,12 +6,11 @@
 //! Depends on `config`, `manifest`, `progress` and `error`.
 
 use std::fs::{self, File};
-use std::io::{self, Read};
+use std::io;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
 use globset::{GlobSet, GlobSetBuilder};
-use sha2::{Digest, Sha256};
 
 use crate::config::{OnUnreadable, SourceConfig};
 use crate::error::{describe_io, Error, Result};
@@ -250,17 +249,5 @@ impl Walker<'_> {
 
 /// Size and SHA-256 (hex) of a file's content.
 pub fn hash_file(path: &Path) -> io::Result<(u64, String)> {
-    let mut f = File::open(path)?;
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; 256 * 1024];
-    let mut size = 0u64;
-    loop {
-        let n = f.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        h.update(&buf[..n]);
-        size += n as u64;
-    }
-    Ok((size, hex::encode(h.finalize())))
+    crate::verify::hash_stream(&mut File::open(path)?, &crate::progress::NoProgress)
 }

@@ -6,8 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use chrono::Utc;
-use hrsm_backup::mongo::MongoSource;
-use hrsm_backup::{run_backup, BackupOptions, CatalogEntry, Event, PayloadOptions, Progress, RetentionPolicy};
+use hrsm_backup::{run_backup, BackupOptions, CatalogEntry, Event, Progress};
 use serde::Serialize;
 use tauri::{AppHandle, Manager, Runtime};
 
@@ -64,23 +63,7 @@ impl<F: Fn(JobEvent) + Send + Sync> Progress for Forward<F> {
 
 /// Backup options from the config, exactly as the CLI builds them.
 pub fn backup_options(state: &AppState) -> BackupOptions {
-    let cfg = state.config();
-    let uri = hrsm_backup::Keychain::mongodb_uri().get_text().ok().flatten().unwrap_or_else(|| cfg.mongodb.uri.clone());
-    BackupOptions {
-        destination: cfg.destination.clone(),
-        sources: cfg.file_sources(),
-        mongo: cfg.mongodb.enabled.then(|| MongoSource {
-            uri,
-            databases: cfg.mongodb.databases.clone(),
-            tools_dir: cfg.mongodb.tools_path.clone(),
-            use_tools: true,
-            threads: cfg.threads,
-            log_collection: Some(cfg.mongodb.log_collection.clone()).filter(|s| !s.is_empty()),
-        }),
-        payload: PayloadOptions { level: cfg.compression_level, threads: cfg.threads, ..Default::default() },
-        verify: cfg.verify_after_backup,
-        retention: Some(RetentionPolicy::from(&cfg.retention)),
-    }
+    BackupOptions::from_config(&state.config(), hrsm_backup::Keychain::mongodb_uri().get_text().ok().flatten())
 }
 
 /// The app's "one job at a time" slot; released on drop, so a panicking job cannot leave the

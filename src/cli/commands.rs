@@ -4,11 +4,9 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use chrono::Utc;
-use hrsm_backup::mongo::MongoSource;
 use hrsm_backup::{
     key_file_from, parse_enabled, parse_key_text, recovery_text, resolve_key, run_backup, verify_archive,
-    BackupOptions, Catalog, CatalogEntry, Config, EnvOverrides, Error, KeyStore, MasterKey, PayloadOptions, Result,
-    Status, ENV_KEY,
+    BackupOptions, Catalog, CatalogEntry, Config, EnvOverrides, Error, KeyStore, MasterKey, Result, Status, ENV_KEY,
 };
 use serde_json::json;
 
@@ -107,21 +105,8 @@ fn backup(cli: &Cli, verify: bool, force: bool) -> Result<()> {
         }
     }
     let key = load_key(cli)?;
-    let opts = BackupOptions {
-        destination: cfg.destination.clone(),
-        sources: cfg.file_sources(),
-        mongo: cfg.mongodb.enabled.then(|| MongoSource {
-            uri: cfg.mongodb.uri.clone(),
-            databases: cfg.mongodb.databases.clone(),
-            tools_dir: cfg.mongodb.tools_path.clone(),
-            use_tools: true,
-            threads: cfg.threads,
-            log_collection: Some(cfg.mongodb.log_collection.clone()).filter(|s| !s.is_empty()),
-        }),
-        payload: PayloadOptions { level: cfg.compression_level, threads: cfg.threads, ..Default::default() },
-        verify: verify && cfg.verify_after_backup,
-        retention: Some(hrsm_backup::RetentionPolicy::from(&cfg.retention)),
-    };
+    let mut opts = BackupOptions::from_config(&cfg, None);
+    opts.verify &= verify;
     let bar = Bar::new(cli.json);
     let result = run_backup(&opts, &key, &bar, Box::new(rand::rngs::OsRng));
     bar.done();
