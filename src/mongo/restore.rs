@@ -366,7 +366,27 @@ impl<'a> Restore<'a> {
         Ok(())
     }
 
+    /// Creates each view once under a scratch name and drops it: a definition the server
+    /// refuses fails the restore here, before anything live is replaced.
+    fn check_views(&self) -> Result<()> {
+        for (i, (db, name, meta)) in self.views.iter().enumerate() {
+            let scratch = format!("__hrsm_restore_{}_view{i}", self.tag);
+            let database = self.client.database(db);
+            let mut create = doc! {"create": &scratch};
+            for (k, v) in meta.options.iter() {
+                create.insert(k.clone(), v.clone());
+            }
+            let created = database.run_command(create).run();
+            let _ = database.collection::<Document>(&scratch).drop().run();
+            created.map_err(|e| explain(self.uri, &format!("create the view {db}.{name}"), e))?;
+        }
+        Ok(())
+    }
+
+    /// Builds the staged collections' indexes (and checks the views); the last step before
+    /// anything live is replaced.
     pub(super) fn build_indexes(&self) -> Result<()> {
+        self.check_views()?;
         for s in &self.staged {
             let specs: Vec<Document> = s
                 .metadata

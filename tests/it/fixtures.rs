@@ -145,3 +145,35 @@ fn a_malformed_archive_is_refused_and_nothing_is_written() {
     let client = Client::with_uri_str(mongo_uri()).unwrap();
     assert!(!client.list_database_names().run().unwrap().contains(&to));
 }
+
+#[test]
+fn a_view_the_server_refuses_fails_the_restore_before_anything_is_replaced() {
+    let t = tmp();
+    let dir = t.path().join("dump/app");
+    std::fs::create_dir_all(&dir).unwrap();
+    let doc = bson::to_vec(&bson::doc! {"_id": 1, "from": "backup"}).unwrap();
+    std::fs::write(dir.join("c.bson"), doc).unwrap();
+    std::fs::write(
+        dir.join("c.metadata.json"),
+        r#"{"indexes":[{"v":2,"key":{"_id":1},"name":"_id_"}],"collectionName":"c","type":"collection"}"#,
+    )
+    .unwrap();
+    std::fs::write(dir.join("v.metadata.json"), r#"{"options":{"viewOn":"c","pipeline":[{"$noSuchStage":{}}]},"indexes":[],"collectionName":"v","type":"view"}"#).unwrap();
+    let to = fresh_db("it_fxview");
+    let client = Client::with_uri_str(mongo_uri()).unwrap();
+    client.database(&to).collection::<Document>("c").insert_one(bson::doc! {"_id": 1, "from": "live"}).run().unwrap();
+    let err = restore_dump_dir(&t.path().join("dump"), &opts(vec![("app".into(), to.clone())]), &NoProgress)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("create the view"), "{err}");
+    let live: Vec<Document> = client
+        .database(&to)
+        .collection::<Document>("c")
+        .find(bson::doc! {})
+        .run()
+        .unwrap()
+        .map(|d| d.unwrap())
+        .collect();
+    assert_eq!(live, vec![bson::doc! {"_id": 1, "from": "live"}], "the live collection is untouched");
+    assert_eq!(client.database(&to).list_collection_names().run().unwrap(), vec!["c"], "no staging left");
+}
