@@ -17,7 +17,7 @@ BIN=$PWD/target/release/hrsm-backup
 WORK=$(mktemp -d /tmp/hrsm-mbench.XXXXXX)
 "$SECANTUSD" --port 0 --storage-path "$WORK/data" --log-file-max 16MB --cache-size 2G >"$WORK/server.log" 2>&1 &
 SERVER=$!
-trap 'kill $SERVER 2>/dev/null; sleep 2; kill -9 $SERVER 2>/dev/null; rm -rf "$WORK"' EXIT
+trap 'kill $SERVER 2>/dev/null || true; sleep 2; kill -9 $SERVER 2>/dev/null || true; rm -rf "$WORK"' EXIT
 for _ in $(seq 100); do grep -q "listening on" "$WORK/server.log" && break; sleep 0.1; done
 URI="mongodb://$(grep -o 'listening on [0-9.:]*' "$WORK/server.log" | cut -d' ' -f3)/?directConnection=true"
 export BACKUP_ENCRYPTION_KEY=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
