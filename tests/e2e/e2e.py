@@ -57,6 +57,35 @@ def by_id(d, i):
     return d.find_element(By.ID, i)
 
 
+def gdbus(*args):
+    return subprocess.run(["gdbus", "call", "--session", *args], capture_output=True, text=True, timeout=10).stdout
+
+
+class Tray:
+    """The app's tray icon as a panel sees it: through our StatusNotifierWatcher and dbusmenu."""
+
+    def __init__(self, items_file):
+        self.items_file = items_file
+
+    def item(self):
+        lines = open(self.items_file).read().split("\n") if os.path.exists(self.items_file) else []
+        lines = [l for l in lines if l.strip()]
+        return lines[-1].split(" ", 1) if lines else None
+
+    def menu(self):
+        """[(id, label)] of the tray menu."""
+        name, path = self.item()
+        menu_path = re.search(r"objectpath '([^']+)'", gdbus("-d", name, "-o", path, "-m", "org.freedesktop.DBus.Properties.Get", "org.kde.StatusNotifierItem", "Menu")).group(1)
+        layout = gdbus("-d", name, "-o", menu_path, "-m", "com.canonical.dbusmenu.GetLayout", "--", "0", "-1", "[]")
+        self.menu_path = menu_path
+        return [(int(i), label) for i, label in re.findall(r"<\((\d+), \{[^}]*'label': <'([^']*)'>", layout)]
+
+    def click(self, label):
+        name, _ = self.item()
+        ids = [i for i, l in self.menu() if l == label]
+        return gdbus("-d", name, "-o", self.menu_path, "-m", "com.canonical.dbusmenu.Event", "--", str(ids[0]), "clicked", "<0>", "0")
+
+
 def main():
     data = tempfile.mkdtemp(prefix="hrsm-e2e-")
     env = dict(os.environ, HRSM_DESKTOP_DATA=data)
@@ -64,6 +93,11 @@ def main():
     env.pop("MONGODB_URI", None)
     subprocess.run(["secret-tool", "clear", "service", "hrsm-backup", "username", "master-key"], check=False)
     notify_log = open(os.path.join(data, "notify.log"), "w")
+    # A panel's StatusNotifierWatcher, so the tray icon registers (Debian's python3 + python3-dbus).
+    items_file = os.path.join(data, "tray-items.txt")
+    watcher = subprocess.Popen(["/usr/bin/python3", str(ROOT / "tests" / "e2e" / "sni_watcher.py"), items_file], stderr=subprocess.DEVNULL)
+    tray = Tray(items_file)
+    time.sleep(1)
     monitor = subprocess.Popen(["dbus-monitor", "--session", "interface='org.freedesktop.Notifications',member='Notify'"], stdout=notify_log, stderr=subprocess.DEVNULL)
     driver_proc = subprocess.Popen([DRIVER, "--port", "4444"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     d = None
@@ -99,6 +133,23 @@ def main():
         check("a new history row, ok and verified", len(cells) >= 7 and cells[1] == "ok" and cells[6] == "yes", str(cells))
         check("the size chart has a bar", len(d.find_elements(By.CSS_SELECTOR, "#chart rect")) >= 1)
         shot(d, "3-history")
+
+        # The tray: registered, its status line tells the last and next run, and its
+        # "Back up now" makes another backup that shows up in the history.
+        check("the tray icon registered with the panel", tray.item() is not None)
+        labels = [l for _, l in tray.menu()]
+        check("the tray menu has Back up now, Open and Quit", {"Back up now", "Open", "Quit"} <= set(labels), str(labels))
+        status_line = next((l for l in labels if l.startswith("Last: ")), "")
+        check("the tray status line says Last and Next", " ok" in status_line and "Next: " in status_line, status_line)
+        tray.click("Back up now")
+        d.find_element(By.CSS_SELECTOR, "button[data-view=dashboard]").click()
+        d.find_element(By.CSS_SELECTOR, "button[data-view=history]").click()
+        end = time.time() + 120
+        while time.time() < end and len(d.find_elements(By.CSS_SELECTOR, "#history-rows tr")) < 2:
+            time.sleep(1)
+            d.find_element(By.CSS_SELECTOR, "button[data-view=dashboard]").click()
+            d.find_element(By.CSS_SELECTOR, "button[data-view=history]").click()
+        check("Back up now from the tray made a second backup", len(d.find_elements(By.CSS_SELECTOR, "#history-rows tr")) >= 2)
 
         secret = subprocess.run(["secret-tool", "lookup", "service", "hrsm-backup", "username", "master-key"], capture_output=True, text=True).stdout
         check("the key is in the Secret Service", secret.startswith("hrsm-key-v1:") and len(secret.strip()) == 76)
@@ -152,6 +203,7 @@ def main():
         driver_proc.terminate()
         time.sleep(1)
         monitor.terminate()
+        watcher.terminate()
         notify_log.close()
     notes = open(os.path.join(data, "notify.log")).read()
     check("a Notify call went over D-Bus", 'member=Notify' in notes and "HR-SM Backup" in notes, notes[-500:])
