@@ -27,15 +27,20 @@ fn source(dbs: &[&str]) -> MongoSource {
     }
 }
 
-fn backup_mongo(dest: &std::path::Path, dbs: &[&str]) -> hrsm_backup::BackupOutcome {
-    let opts = BackupOptions {
-        destination: dest.to_path_buf(),
+/// Options that back up only `src` into `dest`, verified, without retention.
+fn mongo_only(dest: std::path::PathBuf, src: MongoSource) -> BackupOptions {
+    BackupOptions {
+        destination: dest,
         sources: vec![],
-        mongo: Some(source(dbs)),
+        mongo: Some(src),
         payload: PayloadOptions::default(),
         verify: true,
         retention: None,
-    };
+    }
+}
+
+fn backup_mongo(dest: &std::path::Path, dbs: &[&str]) -> hrsm_backup::BackupOutcome {
+    let opts = mongo_only(dest.to_path_buf(), source(dbs));
     run_backup(&opts, &key(), &NoProgress, Box::new(rand::rngs::OsRng)).unwrap()
 }
 
@@ -247,14 +252,7 @@ fn an_unreachable_server_fails_clearly_and_records_the_failure() {
     let t = tmp();
     let mut src = source(&["hrms"]);
     src.uri = "mongodb://127.0.0.1:9/?serverSelectionTimeoutMS=1500".into();
-    let opts = BackupOptions {
-        destination: t.path().join("b"),
-        sources: vec![],
-        mongo: Some(src),
-        payload: PayloadOptions::default(),
-        verify: true,
-        retention: None,
-    };
+    let opts = mongo_only(t.path().join("b"), src);
     let err = run_backup(&opts, &key(), &NoProgress, Box::new(rand::rngs::OsRng)).unwrap_err();
     assert_eq!(err.to_string(), "cannot reach MongoDB at 127.0.0.1:9 while trying to connect; check that the server is running and that MONGODB_URI / mongodb.uri is right");
     let listing = Catalog::existing(&t.path().join("b")).unwrap().list().unwrap();
@@ -270,14 +268,7 @@ fn an_unreachable_server_fails_clearly_and_records_the_failure() {
 #[test]
 fn a_missing_database_is_an_error_not_an_empty_backup() {
     let t = tmp();
-    let opts = BackupOptions {
-        destination: t.path().join("b"),
-        sources: vec![],
-        mongo: Some(source(&["no_such_db_hrsm"])),
-        payload: PayloadOptions::default(),
-        verify: true,
-        retention: None,
-    };
+    let opts = mongo_only(t.path().join("b"), source(&["no_such_db_hrsm"]));
     let err = run_backup(&opts, &key(), &NoProgress, Box::new(rand::rngs::OsRng)).unwrap_err().to_string();
     assert!(err.starts_with("database 'no_such_db_hrsm' does not exist on mongodb://127.0.0.1:"), "{err}");
     assert!(err.ends_with("check mongodb.databases in the config"), "{err}");
@@ -295,14 +286,7 @@ fn without_mongodump_the_native_path_is_used_and_recorded() {
     let mut src = source(&[&db]);
     src.use_tools = true;
     src.tools_dir = Some(tools);
-    let opts = BackupOptions {
-        destination: t.path().join("b"),
-        sources: vec![],
-        mongo: Some(src.clone()),
-        payload: PayloadOptions::default(),
-        verify: true,
-        retention: None,
-    };
+    let opts = mongo_only(t.path().join("b"), src.clone());
     let done = run_backup(&opts, &key(), &NoProgress, Box::new(rand::rngs::OsRng)).unwrap();
     let part = MongoPart::of(&done.manifest).unwrap();
     assert_eq!(part.method, "native");
@@ -386,14 +370,7 @@ fn every_run_is_logged_to_mongodb_and_locally_and_a_log_failure_is_only_a_warnin
     let dest = t.path().join("b");
     let mut src = source(&[&db]);
     src.log_collection = Some(format!("{db}.backuplogs"));
-    let opts = BackupOptions {
-        destination: dest.clone(),
-        sources: vec![],
-        mongo: Some(src.clone()),
-        payload: PayloadOptions::default(),
-        verify: true,
-        retention: None,
-    };
+    let opts = mongo_only(dest.clone(), src.clone());
     let done = run_backup(&opts, &key(), &NoProgress, Box::new(rand::rngs::OsRng)).unwrap();
     let logs: Vec<Document> = client()
         .database(&db)
@@ -510,14 +487,7 @@ fn mongodb_stopped_mid_dump_fails_and_leaves_no_good_looking_archive() {
         threads: 2,
         log_collection: None,
     };
-    let opts = BackupOptions {
-        destination: dest.clone(),
-        sources: vec![],
-        mongo: Some(src),
-        payload: PayloadOptions::default(),
-        verify: true,
-        retention: None,
-    };
+    let opts = mongo_only(dest.clone(), src);
     let progress = KillServerMidDump { pid, seen: Default::default() };
     let err = run_backup(&opts, &key(), &progress, Box::new(rand::rngs::OsRng)).unwrap_err().to_string();
     assert!(err.contains("MongoDB") || err.contains("cannot reach"), "{err}");

@@ -17,13 +17,7 @@ fn folder_tree_round_trip_is_byte_identical_with_modes_and_mtimes() {
     assert!(done.entry.verified);
     assert_eq!(done.entry.files, 11);
     let out = t.path().join("restored");
-    let report = restore_files(
-        &done.archive,
-        &key(),
-        &FileRestoreOptions { target: out.clone(), only: None, overwrite: false },
-        &NoProgress,
-    )
-    .unwrap();
+    let report = restore_all(&done.archive, &out).unwrap();
     assert_eq!(report.plan.files, 11);
     assert_eq!(report.plan.symlinks, 2);
     assert_eq!(snapshot(&src), snapshot(&out.join("data")));
@@ -132,13 +126,7 @@ fn a_single_file_can_be_a_source() {
         1 << 20,
     );
     let out = t.path().join("out");
-    restore_files(
-        &done.archive,
-        &key(),
-        &FileRestoreOptions { target: out.clone(), only: None, overwrite: false },
-        &NoProgress,
-    )
-    .unwrap();
+    restore_all(&done.archive, &out).unwrap();
     assert_eq!(fs::read(out.join("license-key/private.pem")).unwrap(), b"-----BEGIN KEY-----");
 }
 
@@ -157,13 +145,7 @@ fn thousands_of_small_files_round_trip() {
     let done = backup_of(&t.path().join("backups"), vec![SourceConfig::folder("uploads", &src)], 1 << 20);
     assert_eq!(done.entry.files, 3000);
     let out = t.path().join("out");
-    restore_files(
-        &done.archive,
-        &key(),
-        &FileRestoreOptions { target: out.clone(), only: None, overwrite: false },
-        &NoProgress,
-    )
-    .unwrap();
+    restore_all(&done.archive, &out).unwrap();
     assert_eq!(snapshot(&src), snapshot(&out.join("uploads")));
 }
 

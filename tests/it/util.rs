@@ -104,6 +104,16 @@ pub fn backup_of(dest: &Path, sources: Vec<SourceConfig>, block_size: usize) -> 
     run_backup(&opts, &key(), &NoProgress, Box::new(rand::rngs::OsRng)).unwrap()
 }
 
+/// Restores every file source of `archive` into `target` (no overwrite).
+pub fn restore_all(archive: &Path, target: &Path) -> hrsm_backup::Result<hrsm_backup::RestoreReport> {
+    hrsm_backup::restore_files(
+        archive,
+        &key(),
+        &hrsm_backup::FileRestoreOptions { target: target.to_path_buf(), only: None, overwrite: false },
+        &NoProgress,
+    )
+}
+
 pub fn bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_hrsm-backup"))
 }
