@@ -267,9 +267,10 @@ impl Config {
             if s.name.is_empty()
                 || !s.name.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
                 || s.name.starts_with('.')
+                || s.name.len() > 64
             {
                 return Err(Error::Config(format!(
-                    "source name {:?} is not valid: use letters, digits, '.', '_' and '-', not starting with '.'",
+                    "source name {:?} is not valid: use up to 64 letters, digits, '.', '_' and '-', not starting with '.'",
                     s.name
                 )));
             }
@@ -317,13 +318,20 @@ impl Config {
         crate::fsutil::write_atomic(path, self.to_toml()?.as_bytes())
     }
 
-    pub fn apply_env(&mut self, env: &EnvOverrides) {
+    /// The environment on top of the file. A `BACKUPS_ENABLED` that is neither true nor false
+    /// is refused: a typo must not silently switch backups on (or off).
+    pub fn apply_env(&mut self, env: &EnvOverrides) -> Result<()> {
         if let Some(uri) = &env.mongodb_uri {
             self.mongodb.uri = uri.clone();
         }
-        if let Some(v) = &env.backups_enabled {
-            self.schedule.enabled = parse_enabled(v).unwrap_or(true);
+        if let Some(v) = env.backups_enabled.as_deref().filter(|v| !v.trim().is_empty()) {
+            self.schedule.enabled = parse_enabled(v).ok_or_else(|| {
+                Error::Config(format!(
+                    "BACKUPS_ENABLED={v:?} is not understood; set it to true or false (1/0, yes/no and on/off work too), or unset it"
+                ))
+            })?;
         }
+        Ok(())
     }
 }
 
@@ -425,9 +433,26 @@ mod tests {
     #[test]
     fn env_overrides_uri_and_enabled() {
         let mut c = Config::default();
-        c.apply_env(&EnvOverrides { mongodb_uri: Some("mongodb://h:1".into()), backups_enabled: Some("false".into()) });
+        c.apply_env(&EnvOverrides { mongodb_uri: Some("mongodb://h:1".into()), backups_enabled: Some("false".into()) })
+            .unwrap();
         assert_eq!(c.mongodb.uri, "mongodb://h:1");
         assert!(!c.schedule.enabled);
+    }
+
+    /// Regression: `BACKUPS_ENABLED=flase` used to enable backups silently.
+    #[test]
+    fn a_typo_in_backups_enabled_is_refused() {
+        for typo in ["flase", "ture", "disabled", "2"] {
+            let mut c = Config::default();
+            let env = EnvOverrides { mongodb_uri: None, backups_enabled: Some(typo.into()) };
+            let err = c.apply_env(&env).unwrap_err().to_string();
+            assert!(err.contains("BACKUPS_ENABLED") && err.contains("true or false"), "{err}");
+        }
+        let mut c = Config::default();
+        c.apply_env(&EnvOverrides { mongodb_uri: None, backups_enabled: Some(" OFF ".into()) }).unwrap();
+        assert!(!c.schedule.enabled);
+        c.apply_env(&EnvOverrides { mongodb_uri: None, backups_enabled: Some("".into()) }).unwrap();
+        assert!(!c.schedule.enabled, "an empty value leaves the setting as it was");
     }
 
     #[test]

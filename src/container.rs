@@ -35,7 +35,9 @@ pub enum ContainerError {
     Unsupported { version: u8, suite: u8 },
     #[error("the archive header is invalid: {0}")]
     BadHeader(&'static str),
-    #[error("wrong key: this archive was encrypted with key {archive}, but the key in use is {have}; import the right key with `hrsm-backup key import` or set BACKUP_ENCRYPTION_KEY")]
+    /// The header's key id is not the held key's. The key id is checked before the header MAC
+    /// (FORMAT.md 2.4 step 2), so a damaged key id field also ends here.
+    #[error("wrong key or damaged header: this archive names key {archive}, but the key in use is {have}; import the key {archive} with `hrsm-backup key import` or set BACKUP_ENCRYPTION_KEY (if that is already the key in use, the archive's header is damaged)")]
     WrongKey { archive: KeyId, have: KeyId },
     #[error("the archive header failed authentication: the file is damaged or was tampered with")]
     HeaderDamaged,
@@ -185,21 +187,26 @@ pub struct HeaderInfo {
 }
 
 /// Reads only the header's key id, without any key: lets a caller say which key an archive
-/// needs. Performs the structural checks of FORMAT.md step 1.
+/// needs. Performs the structural checks of FORMAT.md 2.4 step 1.
 pub fn peek_key_id<R: Read>(input: &mut R) -> Result<HeaderInfo, ContainerError> {
     let header = read_header_bytes(input)?;
     check_structure(&header)
 }
 
+/// FORMAT.md 2.4 steps 1.1-1.3: fewer than 8 bytes (the empty file included) is truncated
+/// whatever they hold; 8 or more that are not the magic is not an archive; a magic followed
+/// by fewer than 96 bytes in all is truncated.
 fn read_header_bytes<R: Read>(input: &mut R) -> Result<[u8; HEADER_LEN], ContainerError> {
     let mut header = [0u8; HEADER_LEN];
     match read_full(input, &mut header)? {
-        n if n == HEADER_LEN => Ok(header),
-        n if n >= 8 && header[..8] != MAGIC => Err(ContainerError::NotAnArchive),
-        _ => Err(ContainerError::TruncatedHeader),
+        n if n < MAGIC.len() => Err(ContainerError::TruncatedHeader),
+        _ if header[..8] != MAGIC => Err(ContainerError::NotAnArchive),
+        n if n < HEADER_LEN => Err(ContainerError::TruncatedHeader),
+        _ => Ok(header),
     }
 }
 
+/// FORMAT.md 2.4 steps 1.2 and 1.4-1.6, in that order; no key needed.
 fn check_structure(header: &[u8; HEADER_LEN]) -> Result<HeaderInfo, ContainerError> {
     if header[..8] != MAGIC {
         return Err(ContainerError::NotAnArchive);
@@ -253,7 +260,7 @@ pub struct ContainerReader<R: Read> {
 }
 
 impl<R: Read> ContainerReader<R> {
-    /// Reads and authenticates the header (FORMAT.md steps 1-3).
+    /// Reads and authenticates the header (FORMAT.md 2.4 steps 1-3, in that order).
     pub fn open(mut input: R, master: &MasterKey) -> Result<Self, ContainerError> {
         let header = read_header_bytes(&mut input)?;
         let info = check_structure(&header)?;
@@ -303,7 +310,8 @@ impl<R: Read> ContainerReader<R> {
         self.sticky.clone()
     }
 
-    /// Reads, verifies and decrypts the next chunk into `self.buf[pos..end]`.
+    /// Reads, verifies and decrypts the next chunk into `self.buf[pos..end]` (FORMAT.md 2.4
+    /// steps 4.1-4.8 and 5, in that order).
     /// Returns false at the (verified) end of the archive.
     fn next_chunk(&mut self) -> Result<bool, ContainerError> {
         if self.done {
@@ -320,7 +328,9 @@ impl<R: Read> ContainerReader<R> {
         if flags != FLAG_MORE && flags != FLAG_FINAL {
             return Err(ContainerError::BadChunk { index, reason: "unknown flags" });
         }
-        if ct_len < 16 || ct_len % 16 != 0 || ct_len > max_ct_len(self.info.max_plain) {
+        // Checked before a byte of the ciphertext is read or allocated: a ct_len near 4 GiB
+        // costs nothing.
+        if ct_len < 16 || !ct_len.is_multiple_of(16) || ct_len > max_ct_len(self.info.max_plain) {
             return Err(ContainerError::BadChunk { index, reason: "ciphertext length out of bounds" });
         }
         let mut iv = [0u8; IV_LEN];
@@ -330,8 +340,11 @@ impl<R: Read> ContainerReader<R> {
             return Err(ContainerError::Truncated { chunks: index });
         }
         let (ct, tag) = self.buf.split_at_mut(ct_len);
+        // An authentic chunk with bad padding was written wrongly by a holder of the key: it
+        // is malformed (bad-chunk), not damaged on the way (FORMAT.md 2.4 step 4.6).
         let plain_len = self.keys.open_chunk(&self.digest, index, flags, &iv, ct, tag).map_err(|e| match e {
-            OpenError::BadTag | OpenError::BadPadding => ContainerError::ChunkDamaged { index },
+            OpenError::BadTag => ContainerError::ChunkDamaged { index },
+            OpenError::BadPadding => ContainerError::BadChunk { index, reason: "bad padding" },
         })?;
         if plain_len > self.info.max_plain as usize {
             return Err(ContainerError::BadChunk { index, reason: "plaintext longer than the header allows" });
@@ -406,4 +419,129 @@ pub fn open_all(archive: &[u8], master: &MasterKey) -> Result<Vec<u8>, Container
         reader.pos = reader.end;
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key() -> MasterKey {
+        MasterKey::from_bytes([5; 32])
+    }
+
+    /// A header with max_plain 32 and its sealer.
+    fn header() -> (Vec<u8>, ChunkSealer) {
+        let mut out = Vec::new();
+        let sealer = write_header(&mut out, &key(), 32, &mut rand::rngs::OsRng).unwrap();
+        (out, sealer)
+    }
+
+    fn open_kind(archive: &[u8], key: &MasterKey) -> &'static str {
+        match open_all(archive, key) {
+            Ok(_) => "ok",
+            Err(e) => e.kind(),
+        }
+    }
+
+    /// `archive` with its header edited and the header MAC recomputed.
+    fn remac(mut archive: Vec<u8>, edit: impl FnOnce(&mut [u8])) -> Vec<u8> {
+        edit(&mut archive[..64]);
+        let salt: [u8; 32] = archive[32..64].try_into().unwrap();
+        let mac = ArchiveKeys::derive(&key(), &salt).header_mac(&archive[..64]);
+        archive[64..96].copy_from_slice(&mac);
+        archive
+    }
+
+    #[test]
+    fn short_files_are_truncated_below_8_bytes_then_judged_by_the_magic() {
+        let not_magic = b"\x89HRSMBK\r".to_vec();
+        let cases: Vec<(Vec<u8>, &str)> = vec![
+            (vec![], "truncated"),
+            (vec![0], "truncated"),
+            (b"junk".to_vec(), "truncated"),
+            (MAGIC[..7].to_vec(), "truncated"),
+            (not_magic.clone(), "not-an-archive"),
+            ([&not_magic[..], &[0; 88]].concat(), "not-an-archive"),
+            ([&MAGIC[..], &[1; 40]].concat(), "truncated"),
+            (header().0[..95].to_vec(), "truncated"),
+        ];
+        for (bytes, want) in cases {
+            assert_eq!(open_kind(&bytes, &key()), want, "{} bytes", bytes.len());
+            let peeked = peek_key_id(&mut &bytes[..]).map(|_| ()).map_err(|e| e.kind());
+            assert_eq!(peeked, Err(want), "peek, {} bytes", bytes.len());
+        }
+    }
+
+    #[test]
+    fn header_checks_run_in_the_documented_order() {
+        let (good, _) = header();
+        // Version before reserved before max_plain; all before the key id and the MAC.
+        let a = remac(good.clone(), |h| {
+            h[9] = 2;
+            h[11] = 1;
+            h[12..16].copy_from_slice(&0u32.to_be_bytes());
+        });
+        assert_eq!(open_kind(&a, &key()), "unsupported");
+        let a = remac(good.clone(), |h| h[12..16].copy_from_slice(&(MAX_PLAIN_LIMIT + 1).to_be_bytes()));
+        assert_eq!(open_kind(&a, &key()), "bad-header");
+        assert_eq!(open_kind(&a, &MasterKey::from_bytes([6; 32])), "bad-header");
+        // The key id before the MAC: a damaged key id reads as a wrong key, and says so.
+        let mut a = good.clone();
+        a[20] ^= 1;
+        let err = open_all(&a, &key()).unwrap_err();
+        assert_eq!(err.kind(), "wrong-key");
+        let msg = err.to_string();
+        assert!(msg.starts_with("wrong key or damaged header: ") && msg.contains(&key().id().to_string()), "{msg}");
+        assert!(msg.contains(&hex::encode(&a[16..32])) && msg.contains("key import"), "{msg}");
+        let mut a = good;
+        a[40] ^= 1;
+        assert_eq!(open_kind(&a, &key()), "header-damaged");
+    }
+
+    #[test]
+    fn authentic_chunk_with_bad_padding_is_a_bad_chunk() {
+        let (mut a, sealer) = header();
+        let mut block = *b"fifteen bytes..\x02";
+        block[14] = 1;
+        sealer.keys.seal_chunk_unpadded(&sealer.digest, 0, FLAG_FINAL, &[3; 16], &block, &mut a);
+        let err = open_all(&a, &key()).unwrap_err();
+        assert_eq!(err, ContainerError::BadChunk { index: 0, reason: "bad padding" });
+        // The same chunk with its tag flipped is damaged, not malformed.
+        let last = a.len() - 1;
+        a[last] ^= 1;
+        assert_eq!(open_kind(&a, &key()), "chunk-damaged");
+    }
+
+    #[test]
+    fn authentic_plaintext_longer_than_max_plain_is_a_bad_chunk() {
+        let (mut a, sealer) = header();
+        let mut padded = vec![b'x'; 40];
+        padded.resize(48, 8);
+        sealer.keys.seal_chunk_unpadded(&sealer.digest, 0, FLAG_FINAL, &[3; 16], &padded, &mut a);
+        let err = open_all(&a, &key()).unwrap_err();
+        assert!(matches!(err, ContainerError::BadChunk { index: 0, .. }), "{err}");
+    }
+
+    #[test]
+    fn huge_ct_len_is_refused_before_anything_is_read() {
+        let (mut a, _) = header();
+        a.extend_from_slice(&0xFFFF_FFF0u32.to_be_bytes());
+        a.push(FLAG_FINAL);
+        a.extend_from_slice(&[0; IV_LEN]);
+        // Nothing follows the prefix: a reader that tried to read the ciphertext would say
+        // truncated (or run out of memory first).
+        assert_eq!(open_kind(&a, &key()), "bad-chunk");
+        let mut zero = a.clone();
+        zero[96..100].copy_from_slice(&0u32.to_be_bytes());
+        assert_eq!(open_kind(&zero, &key()), "bad-chunk");
+        assert_eq!(open_kind(&a[..98], &key()), "truncated");
+    }
+
+    #[test]
+    fn empty_final_chunk_after_data_is_valid() {
+        let mut w = ContainerWriter::new(Vec::new(), &key(), 32, rand::rngs::OsRng).unwrap();
+        w.write_chunk(b"first", false).unwrap();
+        let a = w.write_all_final(b"").unwrap();
+        assert_eq!(open_all(&a, &key()).unwrap(), b"first");
+    }
 }

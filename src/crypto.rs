@@ -95,8 +95,9 @@ pub struct ArchiveKeys {
     chunk_mac: [u8; KEY_LEN],
 }
 
-/// Why a chunk could not be opened. Both mean "damaged": the tag is checked first, so bad
-/// padding can only come from a buggy writer that nevertheless had the key.
+/// Why a chunk could not be opened. The tag is checked first, so bad padding can only come
+/// from a buggy writer that nevertheless had the key: FORMAT.md calls the first
+/// `chunk-damaged` and the second `bad-chunk` (a malformed chunk).
 #[derive(Debug, PartialEq, Eq)]
 pub enum OpenError {
     BadTag,
@@ -166,6 +167,35 @@ impl ArchiveKeys {
         let mut mac = self.chunk_mac(header_digest, index, flags, iv);
         mac.update(ct);
         tag.copy_from_slice(&mac.finalize().into_bytes());
+    }
+
+    /// Test helper: a chunk like `seal_chunk` makes, but with `padded` (a multiple of 16 bytes)
+    /// encrypted as it is, without adding padding: lets tests build authentic chunks with bad
+    /// padding or too long a plaintext, which no writer may produce.
+    #[cfg(test)]
+    pub(crate) fn seal_chunk_unpadded(
+        &self,
+        header_digest: &[u8; 32],
+        index: u64,
+        flags: u8,
+        iv: &[u8; IV_LEN],
+        padded: &[u8],
+        out: &mut Vec<u8>,
+    ) {
+        use cbc::cipher::block_padding::NoPadding;
+        assert_eq!(padded.len() % 16, 0, "whole blocks only");
+        let mut ct = padded.to_vec();
+        let enc = cbc::Encryptor::<Aes256>::new(&self.enc.into(), iv.into());
+        if enc.encrypt_padded_mut::<NoPadding>(&mut ct, padded.len()).is_err() {
+            unreachable!("whole blocks need no padding");
+        }
+        let mut mac = self.chunk_mac(header_digest, index, flags, iv);
+        mac.update(&ct);
+        out.extend_from_slice(&(ct.len() as u32).to_be_bytes());
+        out.push(flags);
+        out.extend_from_slice(iv);
+        out.extend_from_slice(&ct);
+        out.extend_from_slice(&mac.finalize().into_bytes());
     }
 
     /// Verifies the tag, then decrypts `ciphertext` in place and returns the plaintext length.

@@ -45,8 +45,24 @@ pub enum Error {
     #[error("refusing archive entry {path:?}: {reason}; nothing was written to the restore target")]
     UnsafeEntry { path: String, reason: &'static str },
 
-    #[error("{count} item(s) already exist in {}, e.g. {examples}; restore into an empty folder or pass --overwrite", target.display())]
-    RestoreConflict { target: PathBuf, count: usize, examples: String },
+    #[error("{count} item(s) already exist in {}, e.g. {examples}; {}", target.display(), if *replaceable {
+        "restore into an empty folder, or choose to replace existing files"
+    } else {
+        "some are folders or links where the backup has something else, which a restore never replaces; move them away or restore into an empty folder"
+    })]
+    RestoreConflict {
+        target: PathBuf,
+        count: usize,
+        examples: String,
+        /// True when replacing existing files (overwrite) would resolve every conflict.
+        replaceable: bool,
+    },
+
+    #[error("{} has {free_mib} MiB free but the restore needs {need_mib} MiB; free space or choose another folder", path.display())]
+    NoSpace { path: PathBuf, free_mib: u64, need_mib: u64 },
+
+    #[error("there is no good backup in {}; make one first", dir.display())]
+    NoGoodBackup { dir: PathBuf },
 
     #[error("{0}")]
     Usage(String),
@@ -68,6 +84,20 @@ pub enum Error {
 }
 
 impl Error {
+    /// True when the error is a finding about the archive itself (damaged, tampered with,
+    /// truncated, holding what no restore may create), not about the key, the reader's
+    /// machine or the way it was asked: only such findings are recorded in the catalog.
+    pub fn is_integrity(&self) -> bool {
+        match self {
+            Error::Archive { source, .. } => !matches!(
+                source,
+                ContainerError::WrongKey { .. } | ContainerError::Unsupported { .. } | ContainerError::Io(_)
+            ),
+            Error::Corrupt { .. } | Error::UnsafeEntry { .. } => true,
+            _ => false,
+        }
+    }
+
     /// Wraps an io error with the action and the path it concerned.
     pub fn io(action: &'static str, path: impl AsRef<Path>, source: io::Error) -> Self {
         Error::Io { action, path: path.as_ref().to_path_buf(), source }

@@ -27,53 +27,50 @@ pub fn sync_dir(dir: &Path) -> Result<()> {
 }
 
 /// A file written under a temporary name and renamed into place by `commit`. Dropped without
-/// commit, it removes the temporary file.
+/// commit, it removes the temporary file. The temporary name is unique
+/// (`.<file name>.<random>.tmp`, made by `tempfile` with mode 0600), so two writers of the
+/// same file never write into or remove each other's temporary file; the last commit wins
+/// whole.
 pub struct AtomicFile {
-    file: Option<File>,
-    tmp: PathBuf,
+    file: Option<tempfile::NamedTempFile>,
     dest: PathBuf,
 }
 
 impl AtomicFile {
-    /// `dest`'s temp name is `.<file name>.tmp` in the same folder.
     pub fn create(dest: &Path) -> Result<Self> {
         let name = dest.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        let tmp = dest.with_file_name(format!(".{name}.tmp"));
-        // A leftover from a crash is ours to replace: nothing lists a temp name as a backup.
-        let _ = fs::remove_file(&tmp);
-        let file = create_private_file(&tmp)?;
-        Ok(AtomicFile { file: Some(file), tmp, dest: dest.to_path_buf() })
+        let dir = match dest.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => Path::new("."),
+        };
+        let file = tempfile::Builder::new()
+            .prefix(&format!(".{name}."))
+            .suffix(".tmp")
+            .tempfile_in(dir)
+            .map_err(|e| Error::io("create", dest, e))?;
+        Ok(AtomicFile { file: Some(file), dest: dest.to_path_buf() })
     }
 
     pub fn tmp_path(&self) -> &Path {
-        &self.tmp
+        self.file.as_ref().map(|f| f.path()).unwrap_or(&self.dest)
     }
 
     pub fn file(&mut self) -> &mut File {
         // Only `commit` takes the file, and it consumes self.
-        self.file.as_mut().unwrap_or_else(|| unreachable!("file is present until commit"))
+        self.file.as_mut().unwrap_or_else(|| unreachable!("file is present until commit")).as_file_mut()
     }
 
     /// fsync, rename to the final name, fsync the folder.
     pub fn commit(mut self) -> Result<()> {
         let file = self.file.take().unwrap_or_else(|| unreachable!("file is present until commit"));
-        file.sync_all().map_err(|e| Error::io("write", &self.tmp, e))?;
-        drop(file);
+        file.as_file().sync_all().map_err(|e| Error::io("write", file.path(), e))?;
         crate::fault::point("before-rename");
-        fs::rename(&self.tmp, &self.dest).map_err(|e| Error::io("rename into place", &self.dest, e))?;
+        file.persist(&self.dest).map_err(|e| Error::io("rename into place", &self.dest, e.error))?;
         crate::fault::point("after-rename");
         if let Some(dir) = self.dest.parent() {
             sync_dir(if dir.as_os_str().is_empty() { Path::new(".") } else { dir })?;
         }
         Ok(())
-    }
-}
-
-impl Drop for AtomicFile {
-    fn drop(&mut self) {
-        if self.file.take().is_some() {
-            let _ = fs::remove_file(&self.tmp);
-        }
     }
 }
 
@@ -91,4 +88,35 @@ pub fn write_atomic(dest: &Path, bytes: &[u8]) -> Result<()> {
     let mut f = AtomicFile::create(dest)?;
     f.write_all(bytes).map_err(|e| Error::io("write", dest, e))?;
     f.commit()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Regression: with one fixed temp name, concurrent writers removed or renamed each
+    /// other's temp file ("cannot rename into place") and could publish a mix.
+    #[test]
+    fn concurrent_writers_never_clobber_each_other() {
+        let dir = tempfile::tempdir().unwrap();
+        let dest = dir.path().join("state.json");
+        let threads: Vec<_> = (0..8u8)
+            .map(|t| {
+                let dest = dest.clone();
+                std::thread::spawn(move || {
+                    for _ in 0..200 {
+                        write_atomic(&dest, &vec![b'a' + t; 4096]).unwrap();
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        let got = fs::read(&dest).unwrap();
+        assert_eq!(got.len(), 4096);
+        assert!(got.iter().all(|b| *b == got[0]), "a mix of two writers");
+        let left: Vec<_> = fs::read_dir(dir.path()).unwrap().map(|d| d.unwrap().file_name()).collect();
+        assert_eq!(left.len(), 1, "temp files left: {left:?}");
+    }
 }

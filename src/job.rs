@@ -25,9 +25,9 @@ use crate::progress::{Event, Progress};
 use crate::retention::RetentionPolicy;
 use crate::runlog::{self, MongoLog, RunRecord};
 use crate::sources::{collect, Item};
-use crate::verify::verify_archive;
+use crate::verify::check_archive;
 
-pub const APP_VERSION: &str = env!("CARGO_PKG_VERSION");
+pub use crate::meta::{host_name, APP_VERSION};
 
 #[derive(Debug, Clone)]
 pub struct BackupOptions {
@@ -70,10 +70,6 @@ impl BackupOptions {
             retention: Some(RetentionPolicy::from(&cfg.retention)),
         }
     }
-}
-
-pub fn host_name() -> String {
-    gethostname::gethostname().to_string_lossy().into_owned()
 }
 
 /// Runs one backup. On failure the error is returned and a `failed` catalog entry written.
@@ -167,7 +163,7 @@ fn finish(
     catalog.put(entry)?;
     crate::fault::point("before-verify");
     if opts.verify {
-        if let Err(e) = verify_archive(&archive, key, progress) {
+        if let Err(e) = check_archive(&archive, key, progress) {
             entry.status = Status::Failed;
             entry.error = Some(format!("verification after writing failed: {e}"));
             stamp(entry);
@@ -240,11 +236,18 @@ fn write_archive(
         ));
     }
     // MongoDB first: the dump is spooled (its sizes and SHA-256s go into the manifest, which
-    // is the archive's first entry), in a private folder that goes away with this guard.
-    let spool = SpoolDir(catalog.dir().join(format!(".spool-{id}")));
-    let mongo = match &opts.mongo {
-        Some(m) => Some(crate::mongo::dump(m, &spool.0, progress)?),
+    // is the archive's first entry), in a private local folder that is never the destination
+    // and goes away with this guard (or, after a crash, at the next run).
+    let spool = match &opts.mongo {
+        Some(_) => {
+            crate::spool::clean_leftovers();
+            Some(crate::spool::Spool::create(id)?)
+        }
         None => None,
+    };
+    let mongo = match (&opts.mongo, &spool) {
+        (Some(m), Some(spool)) => Some(crate::mongo::dump(m, spool.path(), progress)?),
+        _ => None,
     };
     crate::fault::point("after-dump");
     progress.event(Event::Phase("scanning"));
@@ -285,8 +288,8 @@ fn write_archive(
         PayloadWriter::new(BufWriter::with_capacity(1 << 20, &mut file), key, &opts.payload, rng).map_err(werr)?;
     let mut packer = Packer::new(payload);
     packer.add_bytes(MANIFEST_PATH, 0o600, started.timestamp(), &manifest.to_json()).map_err(werr)?;
-    if let Some(m) = &mongo {
-        pack_mongo(&mut packer, m, &spool.0, started.timestamp(), progress).map_err(|e| match e {
+    if let (Some(m), Some(spool)) = (&mongo, &spool) {
+        pack_mongo(&mut packer, m, spool.path(), started.timestamp(), progress).map_err(|e| match e {
             PackError::Source(e) => e,
             PackError::Out(e) => werr(e),
         })?;
@@ -306,15 +309,6 @@ fn write_archive(
     buf.into_inner().map_err(|e| werr(e.into_error()))?;
     file.commit()?;
     Ok((dest, manifest))
-}
-
-/// The spool folder of one run; removed when the run ends, however it ends.
-struct SpoolDir(PathBuf);
-
-impl Drop for SpoolDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
 
 /// Adds the spooled dump: per database, other files (a prelude) first, then each collection's

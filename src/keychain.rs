@@ -9,6 +9,31 @@ use crate::error::{Error, Result};
 use crate::keys::{parse_key_text, recovery_text, KeyStore};
 
 pub const SERVICE: &str = "hrsm-backup";
+/// The service the tests use, in their private session only (scripts/with-session sets it).
+pub const TEST_SERVICE: &str = "hrsm-backup-test";
+/// Names another keychain service than `SERVICE` (only the test session sets it).
+pub const SERVICE_ENV: &str = "HRSM_KEYCHAIN_SERVICE";
+
+/// The keychain service in use: `SERVICE`, or the one `HRSM_KEYCHAIN_SERVICE` names.
+pub fn service() -> String {
+    std::env::var(SERVICE_ENV).ok().filter(|s| !s.is_empty()).unwrap_or_else(|| SERVICE.into())
+}
+
+/// For tests that write to or delete from a Secret Service: panics unless this process runs
+/// inside the private session of scripts/with-session (its own D-Bus session bus, recorded in
+/// `HRSM_TEST_SESSION_BUS`, and the test service name), so that a plain `cargo test` on an
+/// admin's desktop can never touch the real keychain.
+#[doc(hidden)]
+pub fn assert_private_test_session() {
+    let bus = std::env::var("DBUS_SESSION_BUS_ADDRESS").ok();
+    let marker = std::env::var("HRSM_TEST_SESSION_BUS").ok();
+    assert!(
+        is_private_test_session(bus.as_deref(), marker.as_deref(), &service()),
+        "refusing to run: this test writes to and deletes from the Secret Service on the session bus; \
+         run it through scripts/with-session (scripts/test does), which starts a private bus and keyring, \
+         so that it never touches the real keychain of this machine"
+    );
+}
 pub const KEY_USER: &str = "master-key";
 pub const URI_USER: &str = "mongodb-uri";
 
@@ -20,11 +45,11 @@ pub struct Keychain {
 
 impl Keychain {
     pub fn master_key() -> Self {
-        Keychain { service: SERVICE.into(), user: KEY_USER.into() }
+        Keychain { service: service(), user: KEY_USER.into() }
     }
 
     pub fn mongodb_uri() -> Self {
-        Keychain { service: SERVICE.into(), user: URI_USER.into() }
+        Keychain { service: service(), user: URI_USER.into() }
     }
 
     fn entry(&self) -> Result<keyring::Entry> {
@@ -51,6 +76,12 @@ impl Keychain {
     }
 }
 
+/// The bus is the one scripts/with-session started (it records it) and the service is the
+/// tests' own.
+fn is_private_test_session(bus: Option<&str>, marker: Option<&str>, service: &str) -> bool {
+    bus.is_some() && bus == marker && service == TEST_SERVICE
+}
+
 fn explain(what: &str, e: keyring::Error) -> Error {
     let hint = match &e {
         keyring::Error::NoStorageAccess(_) => {
@@ -72,7 +103,7 @@ impl KeyStore for Keychain {
 
     fn load(&self) -> Result<Option<MasterKey>> {
         match self.get_text()? {
-            Some(text) => parse_key_text(&text, &self.describe()).map(Some),
+            Some(text) => parse_key_text(&zeroize::Zeroizing::new(text), &self.describe()).map(Some),
             None => Ok(None),
         }
     }
@@ -82,5 +113,22 @@ impl KeyStore for Keychain {
             return Err(Error::Key(format!("{} already holds a key; refusing to overwrite it", self.describe())));
         }
         self.set_text(&recovery_text(key))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Regression: the keychain tests deleted the `hrsm-backup` master key from whatever
+    /// Secret Service the session bus had, on an admin's desktop the real one.
+    #[test]
+    fn only_the_private_session_counts_as_a_test_session() {
+        let bus = Some("unix:path=/tmp/dbus-x");
+        assert!(is_private_test_session(bus, bus, TEST_SERVICE));
+        assert!(!is_private_test_session(bus, None, TEST_SERVICE), "the admin's own bus");
+        assert!(!is_private_test_session(bus, Some("unix:path=/tmp/other"), TEST_SERVICE));
+        assert!(!is_private_test_session(bus, bus, SERVICE), "the real service name");
+        assert!(!is_private_test_session(None, None, TEST_SERVICE));
     }
 }

@@ -8,6 +8,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use base64::Engine;
+use zeroize::Zeroizing;
 
 use crate::crypto::{MasterKey, KEY_LEN};
 use crate::error::{Error, Result};
@@ -27,8 +28,9 @@ pub trait KeyStore {
 pub fn parse_key_text(text: &str, origin: &str) -> Result<MasterKey> {
     let t = text.trim();
     let t = t.strip_prefix("hrsm-key-v1:").unwrap_or(t);
+    // The decoded bytes are wiped when dropped, like the key they become.
     let bytes = if t.len() == 2 * KEY_LEN && t.bytes().all(|b| b.is_ascii_hexdigit()) {
-        hex::decode(t).ok()
+        hex::decode(t).ok().map(Zeroizing::new)
     } else {
         [
             &base64::engine::general_purpose::STANDARD,
@@ -38,12 +40,13 @@ pub fn parse_key_text(text: &str, origin: &str) -> Result<MasterKey> {
         ]
         .iter()
         .find_map(|e| e.decode(t).ok())
+        .map(Zeroizing::new)
     };
     match bytes {
         Some(b) if b.len() == KEY_LEN => {
-            let mut k = [0u8; KEY_LEN];
+            let mut k = Zeroizing::new([0u8; KEY_LEN]);
             k.copy_from_slice(&b);
-            Ok(MasterKey::from_bytes(k))
+            Ok(MasterKey::from_bytes(*k))
         }
         _ => Err(Error::Key(format!(
             "{origin} is not a valid key: expected 32 bytes written as 64 hex characters or as base64 (got {} characters); create one with `hrsm-backup key generate`",
@@ -52,10 +55,17 @@ pub fn parse_key_text(text: &str, origin: &str) -> Result<MasterKey> {
     }
 }
 
-/// The recovery text of a key: a prefix that says what it is, then hex.
-pub fn recovery_text(key: &MasterKey) -> String {
-    format!("hrsm-key-v1:{}", hex::encode(key.expose_secret()))
+/// The recovery text of a key: a prefix that says what it is, then hex. Wiped when dropped.
+pub fn recovery_text(key: &MasterKey) -> Zeroizing<String> {
+    let hex = Zeroizing::new(hex::encode(key.expose_secret()));
+    let mut text = Zeroizing::new(String::with_capacity(12 + hex.len()));
+    text.push_str("hrsm-key-v1:");
+    text.push_str(&hex);
+    text
 }
+
+/// Key text read from a file, stdin or the environment, wiped when dropped.
+pub type SecretText = Zeroizing<String>;
 
 /// A key kept in a file of its own (like an SSH key): refused if others can read it.
 pub struct KeyFile {
@@ -81,7 +91,8 @@ impl KeyStore for KeyFile {
                 self.path.display()
             )));
         }
-        let text = std::fs::read_to_string(&self.path).map_err(|e| Error::io("read key file", &self.path, e))?;
+        let text: SecretText =
+            Zeroizing::new(std::fs::read_to_string(&self.path).map_err(|e| Error::io("read key file", &self.path, e))?);
         parse_key_text(&text, &self.describe()).map(Some)
     }
 
@@ -95,7 +106,9 @@ impl KeyStore for KeyFile {
         if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
             crate::fsutil::create_private_dir_all(dir)?;
         }
-        crate::fsutil::write_atomic(&self.path, format!("{}\n", recovery_text(key)).as_bytes())
+        let mut text = recovery_text(key);
+        text.push('\n');
+        crate::fsutil::write_atomic(&self.path, text.as_bytes())
     }
 }
 

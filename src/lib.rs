@@ -35,8 +35,11 @@ mod config;
 mod container;
 mod crypto;
 mod demo;
+mod digest;
 mod error;
 mod fault;
+#[doc(hidden)]
+pub use fault::ENABLED as FAULT_INJECTION;
 mod fsutil;
 mod job;
 #[cfg(feature = "keychain")]
@@ -44,6 +47,7 @@ mod keychain;
 mod keys;
 mod lock;
 mod manifest;
+mod meta;
 pub mod mongo;
 mod pack;
 mod payload;
@@ -51,9 +55,11 @@ mod pipeline;
 mod progress;
 mod restore;
 mod retention;
+mod rules;
 mod runlog;
 mod schedule;
 mod sources;
+mod spool;
 mod unpack;
 mod verify;
 
@@ -66,16 +72,20 @@ pub use error::{Error, Result};
 pub use fsutil::{write_atomic, AtomicFile};
 pub use job::{host_name, run_backup, BackupOptions, BackupOutcome, APP_VERSION};
 #[cfg(feature = "keychain")]
-pub use keychain::Keychain;
-pub use keys::{key_file_from, parse_key_text, recovery_text, resolve_key, KeyFile, KeyStore, ENV_KEY};
+pub use keychain::{assert_private_test_session, Keychain, TEST_SERVICE};
+pub use keys::{key_file_from, parse_key_text, recovery_text, resolve_key, KeyFile, KeyStore, SecretText, ENV_KEY};
 pub use lock::{DestinationLock, LOCK_NAME};
 pub use manifest::{Entry, EntryType, Manifest, SourceSummary};
 pub use pack::Packer;
 pub use payload::{PayloadOptions, PayloadStats, PayloadWriter, SecureRng};
 pub use progress::{Event, NoProgress, Progress};
 pub use restore::{plan_file_restore, restore_files, FileRestoreOptions, RestorePlan, RestoreReport};
-pub use retention::{finish_interrupted, plan as retention_plan, prune, Decision, RetentionPolicy};
+pub use retention::{finish_interrupted, plan as retention_plan, prune, prune_destination, Decision, RetentionPolicy};
 pub use runlog::{MongoLog, RunRecord, LOCAL_LOG};
-pub use schedule::{due, overdue, retry_delay, Schedule, OVERDUE_AFTER_HOURS};
+pub use schedule::{
+    decide as decide_schedule, due, overdue, record_attempt, retry_delay, RunState, Schedule, SlotDecision,
+    MAX_TRIES_PER_SLOT, OVERDUE_AFTER_HOURS,
+};
+pub use spool::{clean_leftovers as clean_spool_leftovers, root as spool_root};
 pub use unpack::{header_info, read_archive, read_manifest, EntryInfo, Kind, ReadSummary};
 pub use verify::{verify_archive, VerifyReport};

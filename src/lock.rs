@@ -1,19 +1,20 @@
-//! One backup (or prune, or restore from the folder) at a time per destination, across
-//! processes: the desktop app, its scheduler and the CLI all take an `flock` on
-//! `<destination>/.lock`. The kernel releases it when the holder exits or crashes, so a dead
-//! run never blocks the next one, and there is no stale-lock guessing.
+//! One operation at a time per backup folder, across processes: backup, prune, verify and
+//! restore (the desktop app, its scheduler and the CLI alike) take an exclusive lock on
+//! `<destination>/.lock` through the standard library's file locks (`flock` on Unix,
+//! `LockFileEx` on Windows). The system releases it when the holder exits or crashes, so a dead
+//! run never blocks the next one and there is no stale-lock guessing. Who holds it is written
+//! to `.lock.holder` beside it (a locked file cannot be read on Windows).
 //!
-//! Depends on `fsutil` and `error`.
+//! Depends on `meta`, `fsutil` and `error`.
 
 use std::fs::{File, OpenOptions};
-use std::io::{Read, Seek, SeekFrom, Write};
-use std::os::fd::AsRawFd;
-use std::os::unix::fs::OpenOptionsExt;
+use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 
 pub const LOCK_NAME: &str = ".lock";
+const HOLDER_NAME: &str = ".lock.holder";
 
 /// Held while it lives; dropping it (or the process dying) releases the lock.
 pub struct DestinationLock {
@@ -22,45 +23,70 @@ pub struct DestinationLock {
 }
 
 impl DestinationLock {
-    /// Takes the lock of `dir` for `what` ("backup", "prune"...) or says who holds it.
+    /// Takes the lock of `dir` for `what` ("a backup", "a prune"...) or says who holds it.
     pub fn acquire(dir: &Path, what: &str) -> Result<Self> {
         let path = dir.join(LOCK_NAME);
-        let mut file = OpenOptions::new()
+        let file = OpenOptions::new()
             .read(true)
             .write(true)
             .create(true)
             .truncate(false)
-            .mode(0o600)
             .open(&path)
             .map_err(|e| Error::io("open lock file", &path, e))?;
-        // SAFETY: a valid open descriptor; flock has no memory effects.
-        let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
-        if rc != 0 {
-            let err = std::io::Error::last_os_error();
-            if err.raw_os_error() == Some(libc::EWOULDBLOCK) {
-                let mut holder = String::new();
-                let _ = file.read_to_string(&mut holder);
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                let holder = std::fs::read_to_string(dir.join(HOLDER_NAME)).unwrap_or_default();
                 let holder = holder.trim();
                 return Err(Error::Busy {
                     dir: dir.to_path_buf(),
                     holder: if holder.is_empty() { "another process".into() } else { holder.to_string() },
                 });
             }
-            return Err(Error::io("lock", &path, err));
+            Err(std::fs::TryLockError::Error(e)) => return Err(Error::io("lock", &path, e)),
         }
         let note = format!(
             "{what} by pid {} on {} since {}",
             std::process::id(),
-            crate::job::host_name(),
+            crate::meta::host_name(),
             chrono::Utc::now().format("%Y-%m-%d %H:%M:%S UTC")
         );
-        let written =
-            file.set_len(0).and_then(|_| file.seek(SeekFrom::Start(0))).and_then(|_| file.write_all(note.as_bytes()));
-        written.map_err(|e| Error::io("write lock file", &path, e))?;
+        // Only informative: a holder note that cannot be written does not stop the operation.
+        let _ = crate::fsutil::write_atomic(&dir.join(HOLDER_NAME), note.as_bytes());
         Ok(DestinationLock { _file: file, path })
+    }
+
+    /// The lock of the folder that holds `archive`. An archive on read-only media (where no
+    /// lock file can be made, and nothing can prune it either) is read without one.
+    pub fn for_archive(archive: &Path, what: &str) -> Result<Option<Self>> {
+        let dir = archive.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        match Self::acquire(dir, what) {
+            Ok(l) => Ok(Some(l)),
+            Err(Error::Io { source, .. })
+                if matches!(source.kind(), ErrorKind::PermissionDenied | ErrorKind::ReadOnlyFilesystem) =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        }
     }
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_second_holder_is_told_who_runs() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = DestinationLock::acquire(dir.path(), "a backup").unwrap();
+        let err = DestinationLock::acquire(dir.path(), "a prune").err().unwrap().to_string();
+        assert!(err.contains("a backup by pid") && err.contains("is busy"), "{err}");
+        drop(first);
+        DestinationLock::acquire(dir.path(), "a prune").unwrap();
     }
 }

@@ -3,11 +3,11 @@
 //! past ustar's 8 GiB. Entries are built by hand (not from `fs::Metadata`) so the archive holds
 //! exactly what the manifest says.
 //!
-//! Depends on the `tar` crate and `manifest` only.
+//! Depends on the `tar` crate and `digest` only.
 
 use std::io::{self, Read, Write};
 
-use sha2::{Digest, Sha256};
+use crate::digest::HashingReader;
 use tar::{EntryType, Header};
 
 const USTAR_NAME_MAX: usize = 100;
@@ -96,9 +96,10 @@ impl<W: Write> Packer<W> {
         data: impl Read,
     ) -> io::Result<Streamed> {
         let h = self.header(path, EntryType::Regular, mode, mtime, size, None)?;
-        let mut hashing = HashingReader { inner: data.take(size), hash: Sha256::new(), count: 0 };
+        let mut hashing = HashingReader::new(data.take(size));
         self.tar.append(&h, &mut hashing)?;
-        Ok(Streamed { size: hashing.count, sha256: hex::encode(hashing.hash.finalize()) })
+        let (size, sha256) = hashing.digest();
+        Ok(Streamed { size, sha256 })
     }
 
     /// Writes the end-of-archive marker and returns the output.
@@ -116,19 +117,4 @@ fn fits_ustar(name: &str) -> bool {
 fn set_placeholder(field: &mut [u8], name: &str) {
     let ascii: Vec<u8> = name.bytes().map(|b| if b.is_ascii_graphic() { b } else { b'_' }).take(field.len()).collect();
     field[..ascii.len()].copy_from_slice(&ascii);
-}
-
-struct HashingReader<R> {
-    inner: R,
-    hash: Sha256,
-    count: u64,
-}
-
-impl<R: Read> Read for HashingReader<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.hash.update(&buf[..n]);
-        self.count += n as u64;
-        Ok(n)
-    }
 }

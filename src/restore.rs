@@ -10,17 +10,18 @@
 
 use std::collections::{HashMap, HashSet};
 use std::fs;
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Component, Path, PathBuf};
-
-use sha2::{Digest, Sha256};
+use std::path::{Path, PathBuf};
 
 use crate::crypto::MasterKey;
+use crate::digest::HashingReader;
 use crate::error::{Error, Result};
 use crate::fsutil::{create_private_dir_all, create_private_file};
+use crate::lock::DestinationLock;
 use crate::manifest::{Entry, EntryType, Manifest, FILES_PREFIX};
 use crate::progress::{Event, Progress};
+use crate::rules::{self, Area};
 use crate::unpack::{read_archive, read_manifest, safe_name, Kind};
 
 #[derive(Debug, Clone)]
@@ -78,43 +79,13 @@ fn relative_target(path: &str) -> Result<PathBuf> {
     Ok(PathBuf::from(name))
 }
 
-/// A link target must be relative and, resolved from the link's folder, stay inside the
-/// link's source (the first component of `rel`) without passing through another link of the
-/// archive (`links`): a chain of links could otherwise climb out step by step.
-fn check_link(rel: &Path, target: &str, path: &str, links: &HashSet<PathBuf>) -> Result<()> {
-    let unsafe_link = |reason| Error::UnsafeEntry { path: path.into(), reason };
-    let t = Path::new(target);
-    if t.is_absolute() {
-        return Err(unsafe_link("it is a symbolic link to an absolute path"));
-    }
-    // Where the link resolves, component by component, starting in the link's folder.
-    let mut at: Vec<&std::ffi::OsStr> = rel.components().map(|c| c.as_os_str()).collect();
-    at.pop();
-    for c in t.components() {
-        match c {
-            Component::ParentDir => {
-                at.pop();
-            }
-            Component::Normal(n) => {
-                at.push(n);
-                if links.contains(&at.iter().collect::<PathBuf>()) {
-                    return Err(unsafe_link("it is a symbolic link that goes through another link"));
-                }
-            }
-            Component::CurDir => {}
-            _ => return Err(unsafe_link("it is a symbolic link with an unusable target")),
-        }
-        // The source's own folder (one component) is as high as a link may point.
-        if at.is_empty() {
-            return Err(unsafe_link("it is a symbolic link that points outside its source"));
-        }
-    }
-    Ok(())
+/// The archive names of every link among `entries`, for `rules::check_link`.
+fn link_set<'m>(entries: impl Iterator<Item = &'m Entry>) -> HashSet<String> {
+    entries.filter(|e| e.kind == EntryType::Symlink).map(|e| e.path.clone()).collect()
 }
 
-/// The targets (relative to the restore folder) of every link among `entries`.
-fn link_set<'m>(entries: impl Iterator<Item = &'m Entry>) -> Result<HashSet<PathBuf>> {
-    entries.filter(|e| e.kind == EntryType::Symlink).map(|e| relative_target(&e.path)).collect()
+fn check_link(path: &str, target: &str, links: &HashSet<String>) -> Result<()> {
+    rules::check_link(path, target, links).map_err(|reason| Error::UnsafeEntry { path: path.into(), reason })
 }
 
 fn plan_from_manifest(manifest: &Manifest, opts: &FileRestoreOptions) -> Result<RestorePlan> {
@@ -126,7 +97,9 @@ fn plan_from_manifest(manifest: &Manifest, opts: &FileRestoreOptions) -> Result<
     }
     let mut plan = RestorePlan::default();
     let mut conflicts = Vec::new();
-    let links = link_set(selected(manifest, opts.only.as_deref()))?;
+    // Items of another type (a folder where the backup has a file, a link...): never replaced.
+    let mut blocked = false;
+    let links = link_set(selected(manifest, opts.only.as_deref()));
     for e in selected(manifest, opts.only.as_deref()) {
         let rel = relative_target(&e.path)?;
         let dest = opts.target.join(&rel);
@@ -143,6 +116,7 @@ fn plan_from_manifest(manifest: &Manifest, opts: &FileRestoreOptions) -> Result<
                 if let Some(m) = existing {
                     if !m.is_dir() {
                         conflicts.push(dest.display().to_string());
+                        blocked = true;
                     }
                 }
             }
@@ -152,11 +126,13 @@ fn plan_from_manifest(manifest: &Manifest, opts: &FileRestoreOptions) -> Result<
                     plan.bytes += e.size.unwrap_or(0);
                 } else {
                     plan.symlinks += 1;
-                    check_link(&rel, e.target.as_deref().unwrap_or(""), &e.path, &links)?;
+                    check_link(&e.path, e.target.as_deref().unwrap_or(""), &links)?;
                 }
                 if let Some(m) = existing {
-                    if m.is_dir() || !opts.overwrite {
+                    let other_type = m.is_dir() || (m.file_type().is_symlink() != (e.kind == EntryType::Symlink));
+                    if other_type || !opts.overwrite {
                         conflicts.push(dest.display().to_string());
+                        blocked |= other_type;
                     } else {
                         plan.replaced.push(dest.display().to_string());
                     }
@@ -166,7 +142,12 @@ fn plan_from_manifest(manifest: &Manifest, opts: &FileRestoreOptions) -> Result<
     }
     if !conflicts.is_empty() {
         let examples = conflicts.iter().take(3).cloned().collect::<Vec<_>>().join(", ");
-        return Err(Error::RestoreConflict { target: opts.target.clone(), count: conflicts.len(), examples });
+        return Err(Error::RestoreConflict {
+            target: opts.target.clone(),
+            count: conflicts.len(),
+            examples,
+            replaceable: !blocked,
+        });
     }
     Ok(plan)
 }
@@ -197,8 +178,26 @@ impl Drop for Staging {
     }
 }
 
-/// Restores file sources. See the module doc for the guarantees.
+/// Restores file sources, holding the backup folder's lock (no prune can remove the archive
+/// meanwhile). A restore that finds the archive damaged records that in its catalog entry.
+/// See the module doc for the guarantees.
 pub fn restore_files(
+    archive: &Path,
+    key: &MasterKey,
+    opts: &FileRestoreOptions,
+    progress: &dyn Progress,
+) -> Result<RestoreReport> {
+    let _lock = DestinationLock::for_archive(archive, "a restore")?;
+    let result = restore_files_locked(archive, key, opts, progress);
+    if let Err(e) = &result {
+        if e.is_integrity() {
+            crate::verify::record_finding(archive, crate::verify::Finding::Damaged(e));
+        }
+    }
+    result
+}
+
+fn restore_files_locked(
     archive: &Path,
     key: &MasterKey,
     opts: &FileRestoreOptions,
@@ -209,12 +208,11 @@ pub fn restore_files(
     let existing_ancestor = opts.target.ancestors().find(|a| a.is_dir()).unwrap_or(Path::new("."));
     if let Some(free) = free_bytes(existing_ancestor) {
         if free < plan.bytes {
-            return Err(Error::Usage(format!(
-                "{} has {} MiB free but the restore needs {} MiB; free space or choose another folder",
-                opts.target.display(),
-                free >> 20,
-                plan.bytes.div_ceil(1 << 20)
-            )));
+            return Err(Error::NoSpace {
+                path: opts.target.clone(),
+                free_mib: free >> 20,
+                need_mib: plan.bytes.div_ceil(1 << 20),
+            });
         }
     }
     create_private_dir_all(&opts.target)?;
@@ -235,12 +233,16 @@ pub fn restore_files(
         |m| {
             let wanted: HashMap<String, Entry> =
                 selected(m, only.as_deref()).map(|e| (e.path.clone(), e.clone())).collect();
-            let link_set = link_set(wanted.values())?;
+            let link_set = link_set(wanted.values());
             Ok(Extract { wanted, links: Vec::new(), fixups: Vec::new(), link_set })
         },
         |st, info, content| {
-            if !info.path.starts_with(FILES_PREFIX) {
-                return Ok(()); // the MongoDB part is restored elsewhere
+            match rules::area(&info.path) {
+                Area::Files => {}
+                Area::Mongo => return Ok(()), // the MongoDB part is restored elsewhere
+                Area::Manifest | Area::Outside => {
+                    return Err(Error::UnsafeEntry { path: info.path.clone(), reason: OUTSIDE })
+                }
             }
             let reason = match info.kind {
                 Kind::HardLink => Some("hard links are refused"),
@@ -266,6 +268,11 @@ pub fn restore_files(
                     create_private_dir_all(&dest)?;
                 }
                 (Kind::File, EntryType::File) => {
+                    // The tar header's size is known before a byte is written: a size that
+                    // disagrees with the manifest stops here, not after filling the disk.
+                    if Some(info.size) != want.size {
+                        return Err(size_lie(archive, &info.path, info.size, want.size));
+                    }
                     if let Some(parent) = dest.parent() {
                         create_private_dir_all(parent)?;
                     }
@@ -279,7 +286,7 @@ pub fn restore_files(
                 }
                 (Kind::Symlink, EntryType::Symlink) if info.link == want.target => {
                     let target = want.target.clone().unwrap_or_default();
-                    check_link(&rel, &target, &info.path, &st.link_set)?;
+                    check_link(&info.path, &target, &st.link_set)?;
                     // Links are made after every file: no write can go through one.
                     st.links.push((dest.clone(), target));
                 }
@@ -310,7 +317,7 @@ pub fn restore_files(
         let t = filetime::FileTime::from_unix_time(*mtime, 0);
         match kind {
             EntryType::File => {
-                fs::set_permissions(&p, fs::Permissions::from_mode(*mode & 0o7777))
+                fs::set_permissions(&p, fs::Permissions::from_mode(rules::restored_mode(*mode)))
                     .map_err(|e| Error::io("set mode of", &p, e))?;
                 filetime::set_file_mtime(&p, t).map_err(|e| Error::io("set time of", &p, e))?;
             }
@@ -331,7 +338,7 @@ pub fn restore_files(
     dirs.sort_by_key(|f| std::cmp::Reverse(f.0.components().count()));
     for (rel, _, mode, mtime) in dirs {
         let p = opts.target.join(rel);
-        fs::set_permissions(&p, fs::Permissions::from_mode(*mode & 0o7777))
+        fs::set_permissions(&p, fs::Permissions::from_mode(rules::restored_mode(*mode)))
             .map_err(|e| Error::io("set mode of", &p, e))?;
         filetime::set_file_mtime(&p, filetime::FileTime::from_unix_time(*mtime, 0))
             .map_err(|e| Error::io("set time of", &p, e))?;
@@ -342,9 +349,23 @@ pub fn restore_files(
     Ok(RestoreReport { target: opts.target.clone(), plan })
 }
 
+/// Why an entry outside `files/` and `mongo/` is refused (verify says the same).
+pub(crate) const OUTSIDE: &str = "it is outside files/ and mongo/, where no backup puts anything";
+
+/// A tar entry whose size is not the manifest's.
+pub(crate) fn size_lie(archive: &Path, name: &str, got: u64, want: Option<u64>) -> Error {
+    Error::Corrupt {
+        path: archive.to_path_buf(),
+        reason: format!(
+            "{name} is {got} bytes in the archive but the manifest says {}; nothing of it was kept",
+            want.map(|w| w.to_string()).unwrap_or_else(|| "none".into())
+        ),
+    }
+}
+
 struct Extract {
     /// Every link of the selection, for `check_link`.
-    link_set: HashSet<PathBuf>,
+    link_set: HashSet<String>,
     wanted: HashMap<String, Entry>,
     links: Vec<(PathBuf, String)>,
     fixups: Vec<(PathBuf, EntryType, u32, i64)>,
@@ -352,20 +373,17 @@ struct Extract {
 
 fn write_file(dest: &Path, content: &mut dyn io::Read, progress: &dyn Progress) -> Result<(u64, String)> {
     let mut f = create_private_file(dest)?;
-    let mut h = Sha256::new();
+    let mut h = HashingReader::new(content);
     let mut buf = vec![0u8; 256 * 1024];
-    let mut size = 0u64;
     loop {
-        let n = content.read(&mut buf).map_err(|e| Error::io("read archive entry for", dest, e))?;
+        let n = h.read(&mut buf).map_err(|e| Error::io("read archive entry for", dest, e))?;
         if n == 0 {
             break;
         }
-        h.update(&buf[..n]);
         f.write_all(&buf[..n]).map_err(|e| Error::io("write", dest, e))?;
-        size += n as u64;
         progress.event(Event::Advance(n as u64));
     }
-    Ok((size, hex::encode(h.finalize())))
+    Ok(h.digest())
 }
 
 /// Moves `src` to `dst`, merging folders that exist on both sides. Never follows a link in the
@@ -385,9 +403,12 @@ fn merge_move(src: &Path, dst: &Path) -> Result<()> {
             fs::remove_dir(src).map_err(|e| Error::io("remove", src, e))
         }
         Ok(m) if !m.is_dir() => fs::rename(src, dst).map_err(|e| Error::io("replace", dst, e)),
-        Ok(_) => {
-            Err(Error::RestoreConflict { target: dst.to_path_buf(), count: 1, examples: dst.display().to_string() })
-        }
+        Ok(_) => Err(Error::RestoreConflict {
+            target: dst.to_path_buf(),
+            count: 1,
+            examples: dst.display().to_string(),
+            replaceable: false,
+        }),
     }
 }
 

@@ -153,6 +153,22 @@ fn remove_one(catalog: &Catalog, id: &str) -> Result<()> {
     crate::fsutil::sync_dir(catalog.dir())
 }
 
+/// `hrsm-backup prune`: under the folder's lock, finishes interrupted removals, plans, and
+/// (unless `dry_run`) removes. Returns the decisions and the ids removed.
+pub fn prune_destination(
+    dir: &std::path::Path,
+    policy: &RetentionPolicy,
+    dry_run: bool,
+) -> Result<(Vec<Decision>, Vec<String>)> {
+    let catalog = Catalog::existing(dir)?;
+    let _lock = crate::lock::DestinationLock::acquire(dir, "a prune")?;
+    finish_interrupted(&catalog)?;
+    let listing = catalog.list()?;
+    let decisions = plan(policy, &listing.entries, Utc::now());
+    let removed = if dry_run { Vec::new() } else { prune(&catalog, &decisions)? };
+    Ok((decisions, removed))
+}
+
 /// Completes removals a crash interrupted (a `.prune` marker left behind). Returns their ids.
 pub fn finish_interrupted(catalog: &Catalog) -> Result<Vec<String>> {
     let mut done = Vec::new();

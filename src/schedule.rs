@@ -60,11 +60,16 @@ impl Schedule {
 /// A run is due when the latest slot has passed and no backup succeeded since: this is what
 /// makes a slot missed while the machine was off or asleep run soon after it comes back.
 /// `first_start` is when scheduling began (a fresh install does not back up for a slot that
-/// passed before it was installed).
+/// passed before it was installed). A slot that a daylight-saving fall-back repeats on the
+/// same local day is one slot: a success after its first occurrence covers the second.
 pub fn due(s: &Schedule, last_success: Option<DateTime<Utc>>, first_start: DateTime<Utc>, now: DateTime<Utc>) -> bool {
     let slot = s.latest_at_or_before(now);
     match last_success {
-        Some(last) => last < slot,
+        Some(last) if last >= slot => false,
+        Some(last) => {
+            let covered = s.latest_at_or_before(last);
+            covered.with_timezone(&s.tz).date_naive() != slot.with_timezone(&s.tz).date_naive()
+        }
         None => slot >= first_start,
     }
 }
@@ -76,6 +81,79 @@ pub fn retry_delay(attempt: u32, max_tries: u32) -> Option<Duration> {
         return None;
     }
     Some(Duration::minutes(5 * 3i64.pow(attempt.saturating_sub(1).min(6))))
+}
+
+/// Tries per slot: the first run and two retries (after 5 and 15 minutes).
+pub const MAX_TRIES_PER_SLOT: u32 = 3;
+
+/// What the scheduler remembers between its looks at the clock, persisted so that a restart
+/// neither forgets a used-up slot (and starts three more tries) nor notifies twice.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct RunState {
+    pub last_success: Option<DateTime<Utc>>,
+    /// The slot that `attempts` counts tries for.
+    #[serde(default)]
+    pub slot: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub attempts: u32,
+    #[serde(default)]
+    pub last_attempt: Option<DateTime<Utc>>,
+    /// The slot whose failure was notified: once per slot.
+    #[serde(default)]
+    pub notified_slot: Option<DateTime<Utc>>,
+}
+
+/// What the scheduler should do now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SlotDecision {
+    /// Start try `attempt` (1-based) for `slot`.
+    Run { slot: DateTime<Utc>, attempt: u32 },
+    /// Nothing to do before `until` (the next slot, or the next retry).
+    Wait { until: DateTime<Utc> },
+    /// `slot`'s tries are used up; the next slot tries again.
+    GaveUp { slot: DateTime<Utc>, next: DateTime<Utc> },
+}
+
+/// The scheduler's decision, a pure function of its state and the clock.
+pub fn decide(s: &Schedule, st: &RunState, first_start: DateTime<Utc>, now: DateTime<Utc>) -> SlotDecision {
+    if !due(s, st.last_success, first_start, now) {
+        return SlotDecision::Wait { until: s.next_after(now) };
+    }
+    let slot = s.latest_at_or_before(now);
+    if st.slot != Some(slot) {
+        return SlotDecision::Run { slot, attempt: 1 };
+    }
+    if st.attempts >= MAX_TRIES_PER_SLOT {
+        return SlotDecision::GaveUp { slot, next: s.next_after(now) };
+    }
+    if let (Some(last), Some(delay)) = (st.last_attempt, retry_delay(st.attempts, MAX_TRIES_PER_SLOT)) {
+        // A clock moved back to before the last try does not stall the retry; the tries stay
+        // bounded either way.
+        if now >= last && now < last + delay {
+            return SlotDecision::Wait { until: last + delay };
+        }
+    }
+    SlotDecision::Run { slot, attempt: st.attempts + 1 }
+}
+
+/// Records how a try for `slot` ended; true when its failure is to be notified (the first
+/// failure of a slot, never a second time for the same slot).
+pub fn record_attempt(st: &mut RunState, slot: DateTime<Utc>, now: DateTime<Utc>, ok: bool) -> bool {
+    if st.slot != Some(slot) {
+        st.slot = Some(slot);
+        st.attempts = 0;
+    }
+    st.attempts += 1;
+    st.last_attempt = Some(now);
+    if ok {
+        st.last_success = Some(now);
+        return false;
+    }
+    if st.notified_slot == Some(slot) {
+        return false;
+    }
+    st.notified_slot = Some(slot);
+    true
 }
 
 /// No good backup for more than 26 hours.
@@ -130,6 +208,131 @@ mod tests {
         assert_eq!(retry_delay(1, 3), Some(Duration::minutes(5)));
         assert_eq!(retry_delay(2, 3), Some(Duration::minutes(15)));
         assert_eq!(retry_delay(3, 3), None);
+    }
+
+    /// Drives `decide` with a fake clock, one look a minute, the way the desktop's scheduler
+    /// does; `outcome(try number overall, now)` says whether a try succeeds. Returns the
+    /// times of every try and how many failures were notified.
+    fn simulate(
+        s: &Schedule,
+        st: &mut RunState,
+        from: DateTime<Utc>,
+        minutes: i64,
+        mut outcome: impl FnMut(usize, DateTime<Utc>) -> bool,
+    ) -> (Vec<DateTime<Utc>>, usize) {
+        let first_start = from - Duration::days(30);
+        let (mut runs, mut notified) = (Vec::new(), 0);
+        for m in 0..minutes {
+            let now = from + Duration::minutes(m);
+            if let SlotDecision::Run { slot, .. } = decide(s, st, first_start, now) {
+                let ok = outcome(runs.len(), now);
+                runs.push(now);
+                if record_attempt(st, slot, now, ok) {
+                    notified += 1;
+                }
+            }
+        }
+        (runs, notified)
+    }
+
+    #[test]
+    fn three_failures_then_quiet_until_the_next_slot() {
+        // Regression: after three failed tries the next look started three more, all night.
+        let s = Schedule::daily("02:00", "UTC").unwrap();
+        let mut st = RunState { last_success: Some(utc(2026, 11, 26, 2, 1)), ..Default::default() };
+        let (runs, notified) = simulate(&s, &mut st, utc(2026, 11, 27, 1, 0), 23 * 60, |_, _| false);
+        assert_eq!(runs, vec![utc(2026, 11, 27, 2, 0), utc(2026, 11, 27, 2, 5), utc(2026, 11, 27, 2, 20)]);
+        assert_eq!(notified, 1, "one notification per slot");
+        // The next day's slot tries again, and notifies again (a new slot).
+        let (runs, notified) = simulate(&s, &mut st, utc(2026, 11, 28, 0, 0), 24 * 60, |_, _| false);
+        assert_eq!(runs.len(), 3);
+        assert_eq!(notified, 1);
+    }
+
+    #[test]
+    fn the_slot_state_survives_a_restart() {
+        let s = Schedule::daily("02:00", "UTC").unwrap();
+        let mut st = RunState { last_success: Some(utc(2026, 11, 26, 2, 1)), ..Default::default() };
+        simulate(&s, &mut st, utc(2026, 11, 27, 1, 0), 120, |_, _| false);
+        assert_eq!(st.attempts, 3);
+        // The app restarts at 04:00: the persisted state comes back and nothing more runs.
+        let reloaded: RunState = serde_json::from_str(&serde_json::to_string(&st).unwrap()).unwrap();
+        let mut st = reloaded;
+        let (runs, notified) = simulate(&s, &mut st, utc(2026, 11, 27, 4, 0), 600, |_, _| false);
+        assert!(runs.is_empty() && notified == 0, "{runs:?}");
+    }
+
+    #[test]
+    fn success_on_a_retry_ends_the_slot() {
+        let s = Schedule::daily("02:00", "UTC").unwrap();
+        let mut st = RunState { last_success: Some(utc(2026, 11, 26, 2, 1)), ..Default::default() };
+        let (runs, notified) = simulate(&s, &mut st, utc(2026, 11, 27, 1, 0), 23 * 60, |n, _| n == 1);
+        assert_eq!(runs, vec![utc(2026, 11, 27, 2, 0), utc(2026, 11, 27, 2, 5)]);
+        assert_eq!(notified, 1);
+        assert_eq!(st.last_success, Some(utc(2026, 11, 27, 2, 5)));
+    }
+
+    #[test]
+    fn a_missed_slot_and_a_sleep_are_caught_up_once() {
+        let s = Schedule::daily("02:00", "UTC").unwrap();
+        // Off from the day before until 09:00: one run when it comes back.
+        let mut st = RunState { last_success: Some(utc(2026, 11, 25, 2, 1)), ..Default::default() };
+        let (runs, _) = simulate(&s, &mut st, utc(2026, 11, 27, 9, 0), 600, |_, _| true);
+        assert_eq!(runs, vec![utc(2026, 11, 27, 9, 0)]);
+        // Asleep across the slot (no looks from 01:00 to 06:00): caught up on waking.
+        let mut st = RunState { last_success: Some(utc(2026, 11, 26, 2, 1)), ..Default::default() };
+        simulate(&s, &mut st, utc(2026, 11, 27, 0, 0), 60, |_, _| true);
+        let (runs, _) = simulate(&s, &mut st, utc(2026, 11, 27, 6, 0), 600, |_, _| true);
+        assert_eq!(runs, vec![utc(2026, 11, 27, 6, 0)]);
+    }
+
+    #[test]
+    fn a_clock_moved_backwards_neither_repeats_nor_storms() {
+        let s = Schedule::daily("02:00", "UTC").unwrap();
+        let mut st = RunState { last_success: Some(utc(2026, 11, 26, 2, 1)), ..Default::default() };
+        simulate(&s, &mut st, utc(2026, 11, 27, 1, 0), 120, |_, _| true);
+        assert_eq!(st.last_success, Some(utc(2026, 11, 27, 2, 0)));
+        // The clock jumps back to 01:30, then runs on: no second run for the same day.
+        let (runs, _) = simulate(&s, &mut st, utc(2026, 11, 27, 1, 30), 300, |_, _| true);
+        assert!(runs.is_empty(), "{runs:?}");
+        // A failing slot whose clock jumps back an hour between tries still tries at most 3 times.
+        let mut st = RunState { last_success: Some(utc(2026, 11, 26, 2, 1)), ..Default::default() };
+        let (a, _) = simulate(&s, &mut st, utc(2026, 11, 27, 2, 0), 30, |_, _| false);
+        let (b, notified) = simulate(&s, &mut st, utc(2026, 11, 27, 2, 10), 600, |_, _| false);
+        assert_eq!(a.len() + b.len(), 3, "{a:?} {b:?}");
+        assert_eq!(notified, 0);
+    }
+
+    #[test]
+    fn a_time_zone_change_runs_the_new_slot_at_most_once() {
+        // Backed up at 02:00 UTC; at 10:00 UTC the admin moves the slot to 02:00 Cairo
+        // (00:00 UTC, already covered today): nothing more today.
+        let utc_slot = Schedule::daily("02:00", "UTC").unwrap();
+        let mut st = RunState { last_success: Some(utc(2026, 11, 26, 2, 1)), ..Default::default() };
+        simulate(&utc_slot, &mut st, utc(2026, 11, 27, 1, 0), 120, |_, _| true);
+        let cairo = Schedule::daily("02:00", "Africa/Cairo").unwrap();
+        let (runs, _) = simulate(&cairo, &mut st.clone(), utc(2026, 11, 27, 10, 0), 600, |_, _| true);
+        assert!(runs.is_empty(), "{runs:?}");
+        // Moved to 02:00 New York (07:00 UTC, after today's run): that slot runs once.
+        let ny = Schedule::daily("02:00", "America/New_York").unwrap();
+        let (runs, _) = simulate(&ny, &mut st, utc(2026, 11, 27, 10, 0), 600, |_, _| true);
+        assert_eq!(runs, vec![utc(2026, 11, 27, 10, 0)]);
+    }
+
+    #[test]
+    fn daylight_saving_days_run_once() {
+        // Berlin: 2026-03-29 springs forward (02:30 does not exist), 2026-10-25 falls back
+        // (02:30 happens twice). Three days around each, one look a minute: one run a day.
+        let s = Schedule::daily("02:30", "Europe/Berlin").unwrap();
+        for start in [utc(2026, 3, 27, 12, 0), utc(2026, 10, 23, 12, 0)] {
+            let mut st = RunState { last_success: Some(start - Duration::hours(1)), ..Default::default() };
+            let (runs, _) = simulate(&s, &mut st, start, 3 * 24 * 60, |_, _| true);
+            let days: Vec<_> = runs.iter().map(|t| t.with_timezone(&chrono_tz::Europe::Berlin).date_naive()).collect();
+            let mut unique = days.clone();
+            unique.dedup();
+            assert_eq!(days, unique, "one run per local day: {runs:?}");
+            assert_eq!(runs.len(), 3, "{runs:?}");
+        }
     }
 
     #[test]

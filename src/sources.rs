@@ -5,7 +5,7 @@
 //!
 //! Depends on `config`, `manifest`, `progress` and `error`.
 
-use std::fs::{self, File};
+use std::fs;
 use std::io;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
@@ -87,6 +87,7 @@ pub fn collect(
         let path = src.path.clone();
         walker.add(&path, &format!("{prefix}/{name}"), root_meta)?;
     }
+    walker.apply_restore_rules()?;
     let items = walker.items;
     let files = items.iter().filter(|i| i.entry.kind == EntryType::File).count() as u64;
     let bytes = items.iter().filter_map(|i| i.entry.size).sum();
@@ -182,6 +183,48 @@ impl Walker<'_> {
         Ok(())
     }
 
+    /// What a restore would refuse never enters the archive (`rules`, the same checks verify
+    /// and restore make), so that a verified backup always restores. A name too long to
+    /// restore is data that cannot come back: it fails the run (or warns, as configured). A
+    /// link that could not be restored safely holds no data of its own: it is left out with a
+    /// warning that names it. A source of nothing but such items still restores as a folder.
+    fn apply_restore_rules(&mut self) -> Result<()> {
+        let links: std::collections::HashSet<String> =
+            self.items.iter().filter(|i| i.entry.kind == EntryType::Symlink).map(|i| i.entry.path.clone()).collect();
+        let mut keep = Vec::with_capacity(self.items.len());
+        let mut refused_dirs: Vec<String> = Vec::new();
+        for item in std::mem::take(&mut self.items) {
+            let e = &item.entry;
+            if refused_dirs.iter().any(|d| e.path.starts_with(d.as_str())) {
+                continue; // inside a folder already reported
+            }
+            if let Err(reason) = crate::rules::check_name(&e.path) {
+                self.unreadable(&item.fs_path, format!("{reason}, which no restore can create"))?;
+                if e.kind == EntryType::Dir {
+                    refused_dirs.push(format!("{}/", e.path));
+                }
+                continue;
+            }
+            if e.kind == EntryType::Symlink {
+                let target = e.target.as_deref().unwrap_or("");
+                if let Err(reason) = crate::rules::check_link(&e.path, target, &links) {
+                    let w = format!(
+                        "source '{}': {} -> {target} left out: {reason}, so it could not be restored safely; \
+                         if it points to data you need, add that folder as a source of its own",
+                        self.src.name,
+                        item.fs_path.display()
+                    );
+                    self.progress.event(Event::Warning(w.clone()));
+                    self.warnings.push(w);
+                    continue;
+                }
+            }
+            keep.push(item);
+        }
+        self.items = keep;
+        Ok(())
+    }
+
     /// With include globs, keep only the folders that lead to something included.
     fn drop_empty_dirs(&mut self) {
         let needed: std::collections::HashSet<String> = self
@@ -223,7 +266,7 @@ impl Walker<'_> {
             entry.kind = EntryType::Symlink;
             entry.target = Some(target);
         } else if ft.is_file() {
-            match hash_file(path) {
+            match crate::digest::hash_file(path) {
                 Ok((size, digest)) => {
                     self.progress.event(Event::Advance(size));
                     entry.kind = EntryType::File;
@@ -245,9 +288,4 @@ impl Walker<'_> {
         self.items.push(Item { entry, fs_path: path.to_path_buf() });
         Ok(())
     }
-}
-
-/// Size and SHA-256 (hex) of a file's content.
-pub fn hash_file(path: &Path) -> io::Result<(u64, String)> {
-    crate::verify::hash_stream(&mut File::open(path)?, &crate::progress::NoProgress)
 }

@@ -81,6 +81,7 @@ pub fn read_archive<T>(
     let container = ContainerReader::open(BufReader::with_capacity(1 << 20, file), key)
         .map_err(|source| Error::Archive { path: path.to_path_buf(), source })?;
     let sticky = container.sticky_error();
+    let header_key = container.info().key_id.to_string();
     let mut archive = tar::Archive::new(MultiGzDecoder::new(container));
     let mut manifest: Option<Manifest> = None;
     let mut on_manifest = Some(on_manifest);
@@ -109,6 +110,7 @@ pub fn read_archive<T>(
                 entry.read_to_end(&mut bytes).map_err(|e| explain(path, &sticky, e, "cannot read manifest.json"))?;
                 let m =
                     Manifest::parse(&bytes).map_err(|reason| Error::Corrupt { path: path.to_path_buf(), reason })?;
+                check_key_id(path, &m, &header_key)?;
                 if let Some(f) = on_manifest.take() {
                     state = Some(f(&m)?);
                 }
@@ -155,6 +157,7 @@ pub fn read_manifest(path: &Path, key: &MasterKey) -> Result<Manifest> {
     let container = ContainerReader::open(BufReader::new(file), key)
         .map_err(|source| Error::Archive { path: path.to_path_buf(), source })?;
     let sticky = container.sticky_error();
+    let header_key = container.info().key_id.to_string();
     let mut archive = tar::Archive::new(MultiGzDecoder::new(container));
     let mut entries = archive.entries().map_err(|e| explain(path, &sticky, e, "cannot read the tar stream"))?;
     let mut entry = match entries.next() {
@@ -170,7 +173,20 @@ pub fn read_manifest(path: &Path, key: &MasterKey) -> Result<Manifest> {
     }
     let mut bytes = Vec::new();
     entry.read_to_end(&mut bytes).map_err(|e| explain(path, &sticky, e, "cannot read manifest.json"))?;
-    Manifest::parse(&bytes).map_err(|reason| Error::Corrupt { path: path.to_path_buf(), reason })
+    let m = Manifest::parse(&bytes).map_err(|reason| Error::Corrupt { path: path.to_path_buf(), reason })?;
+    check_key_id(path, &m, &header_key)?;
+    Ok(m)
+}
+
+/// The manifest names the key its archive was sealed with (FORMAT.md section 3.3).
+fn check_key_id(path: &Path, m: &Manifest, header_key: &str) -> Result<()> {
+    if m.key_id != header_key {
+        return Err(Error::Corrupt {
+            path: path.to_path_buf(),
+            reason: format!("the manifest names key {} but the archive is sealed with key {header_key}", m.key_id),
+        });
+    }
+    Ok(())
 }
 
 struct StickyRead<'a, R> {
@@ -237,5 +253,7 @@ pub fn safe_name(p: &Path) -> std::result::Result<String, &'static str> {
     if parts.is_empty() {
         return Err("the name is empty");
     }
-    Ok(parts.join("/"))
+    let name = parts.join("/");
+    crate::rules::check_name(&name)?;
+    Ok(name)
 }

@@ -41,7 +41,8 @@ impl From<hrsm_backup::Error> for CommandError {
             E::Busy { .. } => "busy",
             E::Archive { .. } | E::Corrupt { .. } | E::UnsafeEntry { .. } => "archive",
             E::RestoreConflict { .. } => "conflict",
-            E::Io { .. } | E::ChangedDuringBackup { .. } => "io",
+            E::Io { .. } | E::ChangedDuringBackup { .. } | E::NoSpace { .. } => "io",
+            E::NoGoodBackup { .. } => "archive",
             E::Cancelled => "cancelled",
             E::Usage(_) | E::Disabled(_) => "usage",
         };
@@ -69,9 +70,13 @@ pub fn status(state: State<'_, AppState>) -> StatusDto {
 #[tauri::command]
 pub async fn backup_now<R: Runtime>(app: AppHandle<R>, on_event: Channel<JobEvent>) -> CmdResult<CatalogEntry> {
     blocking(move || {
-        jobs::backup(&app, move |e| {
-            let _ = on_event.send(e);
-        })
+        jobs::backup(
+            &app,
+            move |e| {
+                let _ = on_event.send(e);
+            },
+            true,
+        )
     })
     .await
 }
@@ -414,7 +419,9 @@ pub fn set_settings<R: Runtime>(
     cfg.retention.keep_min_verified = settings.keep_min_verified;
     cfg.save(&state.config_path)?;
     let mut effective = cfg.clone();
-    effective.apply_env(&hrsm_backup::EnvOverrides::from_process());
+    if effective.apply_env(&hrsm_backup::EnvOverrides::from_process()).is_err() {
+        effective.schedule.enabled = false; // as at start: a BACKUPS_ENABLED typo pauses
+    }
     if let Ok(mut c) = state.config.lock() {
         *c = effective;
     }
@@ -426,7 +433,8 @@ pub fn set_settings<R: Runtime>(
 #[tauri::command]
 pub fn export_key(state: State<'_, AppState>) -> CmdResult<String> {
     let key = state.key().map_err(|m| CommandError::new("key", m))?;
-    Ok(recovery_text(&key))
+    // The page shows it, so it must cross the IPC bridge as a plain string.
+    Ok(recovery_text(&key).to_string())
 }
 
 /// Writes the recovery key to a file the admin picked (mode 0600, never overwriting).
@@ -437,7 +445,9 @@ pub fn save_key_file(state: State<'_, AppState>, path: String) -> CmdResult<()> 
     if path.exists() {
         return Err(CommandError::new("usage", format!("{} already exists; choose a new file", path.display())));
     }
-    hrsm_backup::write_atomic(&path, format!("{}\n", recovery_text(&key)).as_bytes())?;
+    let mut text = recovery_text(&key);
+    text.push('\n');
+    hrsm_backup::write_atomic(&path, text.as_bytes())?;
     Ok(())
 }
 

@@ -91,9 +91,11 @@ impl Drop for Busy<'_> {
 }
 
 /// Runs one backup now (blocking: call it from a blocking thread).
+/// `notify_failure`: the scheduler notifies a failure itself, once per slot.
 pub fn backup<R: Runtime>(
     app: &AppHandle<R>,
     sink: impl Fn(JobEvent) + Send + Sync,
+    notify_failure: bool,
 ) -> Result<CatalogEntry, CommandError> {
     let state = app.state::<AppState>();
     let key = state.key().map_err(|m| CommandError::new("key", m))?;
@@ -114,6 +116,7 @@ pub fn backup<R: Runtime>(
         Ok(done) => {
             state.update_persisted(|p| {
                 p.last_success = Some(Utc::now());
+                p.run.last_success = p.last_success;
                 p.last_error = None;
                 p.overdue_notified = false;
             });
@@ -141,7 +144,7 @@ pub fn backup<R: Runtime>(
                 p.last_error = Some(err.message.clone());
             });
             (progress.sink)(JobEvent::Finished { ok: false, message: err.message.clone() });
-            if err.kind != "cancelled" {
+            if notify_failure && err.kind != "cancelled" {
                 crate::notify::send(
                     "HR-SM backup FAILED",
                     &format!("{} Open HR-SM Backup to retry.", err.message),

@@ -7,7 +7,7 @@ use hrsm_backup::{parse_key_text, KeyStore, Keychain, MasterKey, ENV_KEY};
 use crate::state::AppState;
 
 pub fn ensure_key(state: &AppState) -> Result<MasterKey, String> {
-    if let Ok(v) = std::env::var(ENV_KEY) {
+    if let Ok(v) = std::env::var(ENV_KEY).map(hrsm_backup::SecretText::new) {
         if !v.trim().is_empty() {
             return parse_key_text(&v, ENV_KEY).map_err(|e| e.to_string());
         }

@@ -6,12 +6,10 @@
 use std::time::Duration;
 
 use chrono::Utc;
-use hrsm_backup::{due, retry_delay, Status};
+use hrsm_backup::{decide_schedule, record_attempt, SlotDecision, Status};
 use tauri::{AppHandle, Manager, Runtime};
 
 use crate::state::AppState;
-
-const MAX_TRIES: u32 = 3;
 
 pub fn spawn<R: Runtime>(app: AppHandle<R>) {
     std::thread::spawn(move || {
@@ -23,7 +21,9 @@ pub fn spawn<R: Runtime>(app: AppHandle<R>) {
     });
 }
 
-/// One look at the clock; returns how long to sleep.
+/// One look at the clock; returns how long to sleep. What to do is the engine's pure
+/// `decide_schedule` over the persisted run state: tries per slot are bounded (3) and survive
+/// a restart, and a slot's failure is notified once.
 fn tick<R: Runtime>(app: &AppHandle<R>, last_nag: &mut Option<chrono::DateTime<Utc>>) -> Duration {
     let state = app.state::<AppState>();
     crate::tray::refresh(app);
@@ -40,19 +40,31 @@ fn tick<R: Runtime>(app: &AppHandle<R>, last_nag: &mut Option<chrono::DateTime<U
         return Duration::from_secs(60);
     }
     let history = state.history();
-    let last_success = history.iter().rev().find(|e| e.status == Status::Ok).map(|e| e.started).or(p.last_success);
-    if due(&schedule, last_success, p.first_start, now) && !state.is_running() {
-        for attempt in 1..=MAX_TRIES {
-            match crate::jobs::backup(app, |_| {}) {
-                Ok(_) => break,
-                Err(e) if e.kind == "busy" || e.kind == "key" => break,
-                Err(_) => match retry_delay(attempt, MAX_TRIES).and_then(|d| d.to_std().ok()) {
-                    Some(d) => std::thread::sleep(d),
-                    None => break,
-                },
+    let last_success = history.iter().rev().find(|e| e.status == Status::Ok).map(|e| e.started).max(p.run.last_success);
+    let mut run = p.run.clone();
+    run.last_success = last_success;
+    if let SlotDecision::Run { slot, .. } = decide_schedule(&schedule, &run, p.first_start, now) {
+        if !state.is_running() {
+            let result = crate::jobs::backup(app, |_| {}, false);
+            let busy = matches!(&result, Err(e) if e.kind == "busy");
+            if !busy {
+                // Another run holding the folder (the CLI, the Task Scheduler) is not a try.
+                let ok = result.is_ok();
+                let mut notify = false;
+                state.update_persisted(|p| {
+                    p.run.last_success = last_success;
+                    notify = record_attempt(&mut p.run, slot, Utc::now(), ok);
+                });
+                if let (true, Err(e)) = (notify, &result) {
+                    crate::notify::send(
+                        "HR-SM backup FAILED",
+                        &format!("{} It will be tried again; open HR-SM Backup for details.", e.message),
+                        true,
+                    );
+                }
+                weekly_test_restore(app);
             }
         }
-        weekly_test_restore(app);
     }
     let p = state.persisted();
     if hrsm_backup::overdue(last_success, p.first_start, Utc::now()) && !p.overdue_notified {

@@ -22,6 +22,9 @@ pub struct Persisted {
     pub notify_success: bool,
     pub overdue_notified: bool,
     pub last_restore_test: Option<DateTime<Utc>>,
+    /// The scheduler's tries per slot (bounded, notified once), kept across restarts.
+    #[serde(default)]
+    pub run: hrsm_backup::RunState,
 }
 
 impl Default for Persisted {
@@ -35,6 +38,7 @@ impl Default for Persisted {
             notify_success: false,
             overdue_notified: false,
             last_restore_test: None,
+            run: Default::default(),
         }
     }
 }
@@ -47,6 +51,10 @@ pub struct AppState {
     pub persisted: Mutex<Persisted>,
     pub running: Mutex<Option<Arc<AtomicBool>>>,
     pub demo: Mutex<Option<crate::demo::DemoServer>>,
+    /// Why the environment could not be applied (a BACKUPS_ENABLED typo), shown while paused.
+    pub env_problem: Option<String>,
+    /// The saved state was damaged and was reset: said on the page until the next start.
+    pub state_problem: Option<String>,
 }
 
 /// What the dashboard and the tray show.
@@ -75,6 +83,8 @@ impl AppState {
         let config_path = std::env::var_os("HRSM_BACKUP_CONFIG")
             .map(PathBuf::from)
             .unwrap_or_else(|| data_dir.join("hrsm-backup.toml"));
+        // A dump spool left by a run that died with the app (plaintext HR data) goes now.
+        hrsm_backup::clean_spool_leftovers();
         let demo = crate::demo::prepare(&config_path, &data_dir)?;
         Self::with_paths(config_path, data_dir, demo)
     }
@@ -85,11 +95,13 @@ impl AppState {
         demo: Option<crate::demo::DemoServer>,
     ) -> Result<Self, Box<dyn std::error::Error>> {
         let mut config = if config_path.exists() { Config::load(&config_path)? } else { Config::default() };
-        config.apply_env(&EnvOverrides::from_process());
-        let persisted: Persisted = std::fs::read(data_dir.join("state.json"))
-            .ok()
-            .and_then(|b| serde_json::from_slice(&b).ok())
-            .unwrap_or_default();
+        // A BACKUPS_ENABLED the engine cannot read pauses backups and says why on the page:
+        // guessing "on" (or "off") from a typo is what the engine refuses to do.
+        let env_problem = config.apply_env(&EnvOverrides::from_process()).err().map(|e| {
+            config.schedule.enabled = false;
+            e.to_string()
+        });
+        let (persisted, state_problem) = load_persisted(&data_dir);
         let state = AppState {
             config_path,
             data_dir,
@@ -98,6 +110,8 @@ impl AppState {
             persisted: Mutex::new(persisted),
             running: Mutex::new(None),
             demo: Mutex::new(demo),
+            env_problem,
+            state_problem,
         };
         state.save_persisted();
         let key = crate::keys::ensure_key(&state);
@@ -115,18 +129,17 @@ impl AppState {
         self.persisted.lock().map(|p| p.clone()).unwrap_or_default()
     }
 
+    /// Changes the persisted state and writes it while still holding its lock: writers from
+    /// several threads (the scheduler, commands, the tray) are serialised, in order.
     pub fn update_persisted(&self, f: impl FnOnce(&mut Persisted)) {
         if let Ok(mut p) = self.persisted.lock() {
             f(&mut p);
+            write_persisted(&self.data_dir, &p);
         }
-        self.save_persisted();
     }
 
     fn save_persisted(&self) {
-        let p = self.persisted();
-        if let Ok(bytes) = serde_json::to_vec_pretty(&p) {
-            let _ = hrsm_backup::write_atomic(&self.data_dir.join("state.json"), &bytes);
-        }
+        self.update_persisted(|_| {});
     }
 
     pub fn key(&self) -> Result<MasterKey, String> {
@@ -174,10 +187,13 @@ impl AppState {
             "healthy"
         };
         let message = match state {
-            "paused" => Some("Backups are paused (BACKUPS_ENABLED=false or the schedule is off).".to_string()),
+            "paused" => Some(match &self.env_problem {
+                Some(problem) => format!("Backups are paused: {problem}."),
+                None => "Backups are paused (BACKUPS_ENABLED=false or the schedule is off).".to_string(),
+            }),
             "failed" => last.as_ref().and_then(|e| e.error.clone()),
             "overdue" => Some(format!("No good backup for more than {} hours.", hrsm_backup::OVERDUE_AFTER_HOURS)),
-            _ => None,
+            _ => self.state_problem.clone(),
         };
         StatusDto {
             state: state.into(),
@@ -192,6 +208,46 @@ impl AppState {
             destination: cfg.destination.display().to_string(),
             demo: self.demo.lock().map(|d| d.is_some()).unwrap_or(false),
             message,
+        }
+    }
+}
+
+const STATE_FILE: &str = "state.json";
+
+fn write_persisted(data_dir: &std::path::Path, p: &Persisted) {
+    if let Ok(bytes) = serde_json::to_vec_pretty(p) {
+        if let Err(e) = hrsm_backup::write_atomic(&data_dir.join(STATE_FILE), &bytes) {
+            eprintln!("hrsm-backup-desktop: cannot save the app state: {e}");
+        }
+    }
+}
+
+/// Reads `state.json`. A missing file is a first start. A damaged one is never silently taken
+/// for a first start (that would, for one, forget that the key was exported without saying
+/// so): it is kept aside as `state.json.damaged-<time>`, the state starts over on the safe
+/// side (key not exported, so the page asks for an export again), and the admin is told.
+pub fn load_persisted(data_dir: &std::path::Path) -> (Persisted, Option<String>) {
+    let path = data_dir.join(STATE_FILE);
+    let bytes = match std::fs::read(&path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return (Persisted::default(), None),
+        Err(e) => {
+            let msg = format!("The app's saved state could not be read ({e}); it starts over for this session.");
+            return (Persisted::default(), Some(msg));
+        }
+    };
+    match serde_json::from_slice::<Persisted>(&bytes) {
+        Ok(p) => (p, None),
+        Err(_) => {
+            let aside = data_dir.join(format!("{STATE_FILE}.damaged-{}", Utc::now().format("%Y%m%dT%H%M%SZ")));
+            let _ = std::fs::rename(&path, &aside);
+            let msg = format!(
+                "The app's saved state was damaged and has been reset (the damaged copy is kept as {}). Your backups are not affected; please export the recovery key again to be safe.",
+                aside.display()
+            );
+            eprintln!("hrsm-backup-desktop: {msg}");
+            crate::notify::send("HR-SM Backup: saved state was damaged", &msg, true);
+            (Persisted::default(), Some(msg))
         }
     }
 }

@@ -9,6 +9,8 @@ use tauri::webview::InvokeRequest;
 use tauri::WebviewWindow;
 
 fn setup() -> (tempfile::TempDir, tauri::App<MockRuntime>, WebviewWindow<MockRuntime>) {
+    // The commands read and write the MongoDB password in the keychain: only the private one.
+    hrsm_backup::assert_private_test_session();
     std::env::set_var("BACKUP_ENCRYPTION_KEY", "42".repeat(32));
     std::env::remove_var("BACKUPS_ENABLED");
     let t = tempfile::tempdir().unwrap();
@@ -97,4 +99,33 @@ fn typed_errors_reach_the_page() {
         invoke(&w, "restore", json!({ "request": { "id": "x" }, "confirm": "yes please", "onEvent": "__CHANNEL__:1" }))
             .unwrap_err();
     assert_eq!(err, json!({ "kind": "usage", "message": "type RESTORE to confirm" }));
+}
+
+/// Regression: a torn `state.json` silently reset to defaults (forgetting, without a word,
+/// that the key had been exported). Now it is kept aside, and the page says so.
+#[test]
+fn a_damaged_state_file_is_kept_aside_and_reported() {
+    hrsm_backup::assert_private_test_session();
+    std::env::set_var("BACKUP_ENCRYPTION_KEY", "42".repeat(32));
+    let t = tempfile::tempdir().unwrap();
+    std::fs::write(
+        t.path().join("hrsm-backup.toml"),
+        format!("destination = \"{}\"\nsources = []\n[mongodb]\nenabled = false\n", t.path().join("backups").display()),
+    )
+    .unwrap();
+    std::fs::write(t.path().join("state.json"), b"{\"first_start\": \"2026-11-0").unwrap();
+    let state = AppState::with_paths(t.path().join("hrsm-backup.toml"), t.path().to_path_buf(), None).unwrap();
+    let status = state.status();
+    let message = status.message.unwrap_or_default();
+    assert!(message.contains("damaged") && message.contains("export the recovery key"), "{message}");
+    assert!(!status.key_exported);
+    let kept: Vec<String> = std::fs::read_dir(t.path())
+        .unwrap()
+        .map(|d| d.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("state.json.damaged-"))
+        .collect();
+    assert_eq!(kept.len(), 1, "the damaged copy is kept");
+    // The state written anew is whole and reads back.
+    let again = std::fs::read(t.path().join("state.json")).unwrap();
+    serde_json::from_slice::<Value>(&again).unwrap();
 }

@@ -3,10 +3,9 @@
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
-use chrono::Utc;
 use hrsm_backup::{
     key_file_from, parse_enabled, parse_key_text, recovery_text, resolve_key, run_backup, verify_archive,
-    BackupOptions, Catalog, CatalogEntry, Config, EnvOverrides, Error, KeyStore, MasterKey, Result, Status, ENV_KEY,
+    BackupOptions, Catalog, Config, EnvOverrides, Error, KeyStore, MasterKey, Result, Status, ENV_KEY,
 };
 use serde_json::json;
 
@@ -41,7 +40,7 @@ pub fn load_config(cli: &Cli) -> Result<Config> {
         None if Path::new("hrsm-backup.toml").exists() => Config::load(Path::new("hrsm-backup.toml"))?,
         None => Config::default(),
     };
-    cfg.apply_env(&EnvOverrides::from_process());
+    cfg.apply_env(&EnvOverrides::from_process())?;
     Ok(cfg)
 }
 
@@ -61,10 +60,10 @@ fn key_store(cli: &Cli) -> Option<Box<dyn KeyStore>> {
 }
 
 pub fn load_key(cli: &Cli) -> Result<MasterKey> {
-    let env = std::env::var(ENV_KEY).ok();
+    let env = std::env::var(ENV_KEY).ok().map(hrsm_backup::SecretText::new);
     let store = key_store(cli);
     let stores: Vec<&dyn KeyStore> = store.iter().map(|s| s.as_ref()).collect();
-    resolve_key(env.as_deref(), &stores)
+    resolve_key(env.as_ref().map(|s| s.as_str()), &stores)
 }
 
 /// An archive given as a path, an id in the destination, or `latest`.
@@ -83,7 +82,7 @@ pub fn find_archive(cli: &Cli, arg: &str) -> Result<PathBuf> {
             .rev()
             .find(|e| e.status == Status::Ok)
             .and_then(|e| e.archive.as_ref().map(|a| catalog.dir().join(a)))
-            .ok_or_else(|| Error::Usage(format!("there is no good backup in {}", catalog.dir().display())));
+            .ok_or_else(|| Error::NoGoodBackup { dir: catalog.dir().to_path_buf() });
     }
     let by_id = catalog.archive_path(arg);
     if by_id.exists() {
@@ -180,13 +179,8 @@ fn list(cli: &Cli) -> Result<()> {
 
 fn prune(cli: &Cli, dry_run: bool) -> Result<()> {
     let cfg = load_config(cli)?;
-    let catalog = Catalog::existing(&cfg.destination)?;
-    let _lock = hrsm_backup::DestinationLock::acquire(&cfg.destination, "a prune")?;
-    hrsm_backup::finish_interrupted(&catalog)?;
-    let listing = catalog.list()?;
     let policy = hrsm_backup::RetentionPolicy::from(&cfg.retention);
-    let decisions = hrsm_backup::retention_plan(&policy, &listing.entries, Utc::now());
-    let removed = if dry_run { Vec::new() } else { hrsm_backup::prune(&catalog, &decisions)? };
+    let (decisions, removed) = hrsm_backup::prune_destination(&cfg.destination, &policy, dry_run)?;
     if cli.json {
         print_json(&json!({ "ok": true, "dry_run": dry_run, "decisions": decisions, "removed": removed }));
         return Ok(());
@@ -244,9 +238,7 @@ fn verify(cli: &Cli, arg: &str, restore_test: bool) -> Result<()> {
     let path = find_archive(cli, arg)?;
     let key = load_key(cli)?;
     let bar = Bar::new(cli.json);
-    let result = verify_archive(&path, &key, &bar);
-    record_verification(&path, &result);
-    let r = result.inspect_err(|_| bar.done())?;
+    let r = verify_archive(&path, &key, &bar).inspect_err(|_| bar.done())?;
     let tested = if restore_test {
         let cfg = load_config(cli)?;
         let threads = if cfg.threads == 0 { 4 } else { cfg.threads };
@@ -254,7 +246,6 @@ fn verify(cli: &Cli, arg: &str, restore_test: bool) -> Result<()> {
             .filter(|s| !s.is_empty())
             .map(|namespace| hrsm_backup::MongoLog { uri: cfg.mongodb.uri.clone(), namespace });
         let t = hrsm_backup::mongo::test_restore(&path, &key, &cfg.mongodb.uri, threads, log.as_ref(), &bar);
-        record_restore_test(&path, &t);
         Some(t.inspect_err(|_| bar.done())?)
     } else {
         None
@@ -285,76 +276,6 @@ fn verify(cli: &Cli, arg: &str, restore_test: bool) -> Result<()> {
         );
     }
     Ok(())
-}
-
-/// Records a test restore's outcome in the archive's catalog entry.
-fn record_restore_test(path: &Path, result: &Result<hrsm_backup::mongo::TestRestoreReport>) {
-    let (Some(dir), Some(id)) = (path.parent(), Catalog::id_of(path)) else { return };
-    let Ok(catalog) = Catalog::existing(if dir.as_os_str().is_empty() { Path::new(".") } else { dir }) else { return };
-    if let Ok(Some(mut e)) = catalog.get(&id) {
-        e.restore_tested_at = Some(Utc::now());
-        e.restore_test_error = result.as_ref().err().map(|err| err.to_string());
-        if let Err(err) = catalog.put(&e) {
-            eprintln!("hrsm-backup: warning: could not update the catalog: {err}");
-        }
-    }
-}
-
-/// Marks the archive's catalog entry verified (or not); an archive without an entry gets one
-/// built from its manifest once it verified.
-fn record_verification(path: &Path, result: &Result<hrsm_backup::VerifyReport>) {
-    let (Some(dir), Some(id)) = (path.parent(), Catalog::id_of(path)) else {
-        return;
-    };
-    let Ok(catalog) = Catalog::existing(if dir.as_os_str().is_empty() { Path::new(".") } else { dir }) else {
-        return;
-    };
-    let existing = catalog.get(&id).ok().flatten();
-    let entry = match (existing, result) {
-        (Some(mut e), Ok(_)) => {
-            e.verified = true;
-            e.verified_at = Some(Utc::now());
-            e
-        }
-        (Some(mut e), Err(err)) => {
-            e.verified = false;
-            e.status = Status::Failed;
-            e.error = Some(format!("verification failed: {err}"));
-            e
-        }
-        (None, Ok(r)) => {
-            let m = &r.manifest;
-            CatalogEntry {
-                id: id.clone(),
-                status: Status::Ok,
-                started: m.started,
-                finished: m.finished,
-                duration_ms: 0,
-                archive: path.file_name().map(|n| n.to_string_lossy().into_owned()),
-                size: std::fs::metadata(path).map(|m| m.len()).unwrap_or(0),
-                key_id: Some(m.key_id.clone()),
-                verified: true,
-                verified_at: Some(Utc::now()),
-                files: m.file_count(),
-                bytes: m.file_bytes(),
-                sources: m.sources.iter().map(|s| s.name.clone()).collect(),
-                databases: hrsm_backup::mongo::MongoPart::of(m)
-                    .map(|p| p.databases.iter().map(|d| d.name.clone()).collect())
-                    .unwrap_or_default(),
-                documents: hrsm_backup::mongo::MongoPart::of(m).map(|p| p.total_documents()).unwrap_or(0),
-                error: None,
-                host: m.host.clone(),
-                app_version: m.app_version.clone(),
-                warnings: m.warnings.len() as u64,
-                restore_tested_at: None,
-                restore_test_error: None,
-            }
-        }
-        (None, Err(_)) => return,
-    };
-    if let Err(e) = catalog.put(&entry) {
-        eprintln!("hrsm-backup: warning: could not update the catalog: {e}");
-    }
 }
 
 fn decrypt(cli: &Cli, arg: &str, output: &Path) -> Result<()> {
@@ -396,7 +317,7 @@ fn key_command(cli: &Cli, cmd: &KeyCommand) -> Result<()> {
         KeyCommand::Generate { print } => {
             let key = MasterKey::generate(&mut rand::rngs::OsRng);
             if *print {
-                println!("{}", recovery_text(&key));
+                println!("{}", recovery_text(&key).as_str());
                 eprintln!("hrsm-backup: new key {} printed; store it safely, e.g. as {ENV_KEY}", key.id());
                 return Ok(());
             }
@@ -417,7 +338,8 @@ fn key_command(cli: &Cli, cmd: &KeyCommand) -> Result<()> {
         }
         KeyCommand::Export { out } => {
             let key = load_key(cli)?;
-            let text = format!("{}\n", recovery_text(&key));
+            let mut text = recovery_text(&key);
+            text.push('\n');
             match out {
                 Some(path) => {
                     if path.exists() {
@@ -433,9 +355,9 @@ fn key_command(cli: &Cli, cmd: &KeyCommand) -> Result<()> {
             Ok(())
         }
         KeyCommand::Import { from } => {
-            let mut text = String::new();
+            let mut text = hrsm_backup::SecretText::default();
             match from {
-                Some(p) => text = std::fs::read_to_string(p).map_err(|e| Error::io("read", p, e))?,
+                Some(p) => *text = std::fs::read_to_string(p).map_err(|e| Error::io("read", p, e))?,
                 None => {
                     std::io::stdin().read_to_string(&mut text).map_err(|e| Error::io("read", "stdin", e))?;
                 }

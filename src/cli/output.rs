@@ -52,10 +52,15 @@ impl Progress for Bar {
 }
 
 pub fn report_error(e: &Error, json: bool) {
+    // The engine's words fit any front end; the CLI adds its own flag where one helps.
+    let hint = match e {
+        Error::RestoreConflict { replaceable: true, .. } => " (pass --overwrite to replace them)",
+        _ => "",
+    };
     if json {
-        println!("{}", serde_json::json!({ "ok": false, "error": e.to_string() }));
+        println!("{}", serde_json::json!({ "ok": false, "error": format!("{e}{hint}") }));
     } else {
-        eprintln!("hrsm-backup: error: {e}");
+        eprintln!("hrsm-backup: error: {e}{hint}");
     }
 }
 

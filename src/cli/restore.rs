@@ -59,11 +59,6 @@ pub fn run(cli: &Cli, args: &RestoreArgs) -> Result<()> {
         }
         return Ok(());
     }
-    // A restore from a backup folder excludes a concurrent backup or prune of that folder.
-    let _lock = match path.parent().filter(|d| d.join(hrsm_backup::LOCK_NAME).exists()) {
-        Some(dir) => Some(hrsm_backup::DestinationLock::acquire(dir, "a restore")?),
-        None => None,
-    };
     let bar = Bar::new(cli.json);
     let files = match &file_opts {
         Some(o) => Some(restore_files(&path, &key, o, &bar).inspect_err(|_| bar.done())?),

@@ -126,6 +126,7 @@ pub fn dump(src: &MongoSource, spool: &Path, progress: &dyn Progress) -> Result<
         }
     }
     create_private_dir_all(spool)?;
+    let scans = Scans::default();
     let tool = if src.use_tools { find_tool("mongodump", src.tools_dir.as_deref()) } else { None };
     let mut note = None;
     let (method, consistent, consistency, cluster_time) = match tool {
@@ -138,7 +139,7 @@ pub fn dump(src: &MongoSource, spool: &Path, progress: &dyn Progress) -> Result<
             ),
             Err(ToolFailure::CannotStart(why)) => {
                 note = Some(format!("mongodump could not start ({why}); the native export was used"));
-                native(&client, src, &info.replica_set, spool, progress)?
+                native(&client, src, &info.replica_set, spool, &scans, progress)?
             }
             Err(ToolFailure::Failed(e)) => return Err(e),
         },
@@ -146,12 +147,12 @@ pub fn dump(src: &MongoSource, spool: &Path, progress: &dyn Progress) -> Result<
             if src.use_tools {
                 note = Some("mongodump not found; the native export was used".into());
             }
-            native(&client, src, &info.replica_set, spool, progress)?
+            native(&client, src, &info.replica_set, spool, &scans, progress)?
         }
     };
     let mut databases = Vec::new();
     for db in &src.databases {
-        databases.push(describe_spool(spool, db, &info.version)?);
+        databases.push(describe_spool(spool, db, &info.version, &scans)?);
     }
     Ok(MongoPart {
         method: method.into(),
@@ -206,11 +207,12 @@ fn native(
     src: &MongoSource,
     replica_set: &Option<String>,
     spool: &Path,
+    scans: &Scans,
     progress: &dyn Progress,
 ) -> Result<Consistency> {
     let jobs = plan_native(client, src)?;
     if let Some(rs) = replica_set {
-        match native_snapshot(client, src, &jobs, spool, progress) {
+        match native_snapshot(client, src, &jobs, spool, scans, progress) {
             Ok(ts) => {
                 return Ok((
                     "native",
@@ -222,14 +224,17 @@ fn native(
             Err(SnapshotError::Unusable(why)) => {
                 let _ = std::fs::remove_dir_all(spool);
                 create_private_dir_all(spool)?;
-                run_jobs(client, src, &jobs, spool, progress, None).map_err(|e| e.into_error(&src.uri))?;
+                if let Ok(mut m) = scans.lock() {
+                    m.clear();
+                }
+                run_jobs(client, src, &jobs, spool, scans, progress, None).map_err(|e| e.into_error(&src.uri))?;
                 check_not_dropped(client, src, &jobs)?;
                 return Ok(("native", false, format!("snapshot read failed ({why}); collections were read one after another without a point-in-time guarantee"), None));
             }
             Err(SnapshotError::Other(e)) => return Err(e),
         }
     }
-    run_jobs(client, src, &jobs, spool, progress, None).map_err(|e| e.into_error(&src.uri))?;
+    run_jobs(client, src, &jobs, spool, scans, progress, None).map_err(|e| e.into_error(&src.uri))?;
     check_not_dropped(client, src, &jobs)?;
     Ok((
         "native",
@@ -249,6 +254,7 @@ fn native_snapshot(
     src: &MongoSource,
     jobs: &[Job],
     spool: &Path,
+    scans: &Scans,
     progress: &dyn Progress,
 ) -> std::result::Result<Option<Timestamp>, SnapshotError> {
     // The first read of a snapshot session fixes its cluster time; every worker's session then
@@ -275,7 +281,7 @@ fn native_snapshot(
         }
         None => None,
     };
-    match run_jobs(client, src, jobs, spool, progress, ts) {
+    match run_jobs(client, src, jobs, spool, scans, progress, ts) {
         Ok(()) => Ok(ts),
         Err(JobError::Driver(e)) if snapshot_unusable(&e) => Err(SnapshotError::Unusable(e.to_string())),
         Err(JobError::Driver(e)) => Err(SnapshotError::Other(explain(&src.uri, "read a collection", e))),
@@ -352,6 +358,7 @@ fn run_jobs(
     src: &MongoSource,
     jobs: &[Job],
     spool: &Path,
+    scans: &Scans,
     progress: &dyn Progress,
     ts: Option<Timestamp>,
 ) -> std::result::Result<(), JobError> {
@@ -376,7 +383,7 @@ fn run_jobs(
                         return;
                     }
                     let Some(job) = queue.lock().ok().and_then(|mut q| q.pop()) else { return };
-                    if let Err(e) = dump_one(client, job, spool, session.as_mut(), progress) {
+                    if let Err(e) = dump_one(client, job, spool, scans, session.as_mut(), progress) {
                         set_first(&first_error, e);
                         return;
                     }
@@ -402,6 +409,7 @@ fn dump_one(
     client: &Client,
     job: &Job,
     spool: &Path,
+    scans: &Scans,
     session: Option<&mut ClientSession>,
     progress: &dyn Progress,
 ) -> std::result::Result<(), JobError> {
@@ -429,35 +437,45 @@ fn dump_one(
     let mut out = BufWriter::with_capacity(1 << 20, file);
     let werr = |e: std::io::Error| JobError::Engine(Error::io("write", &bson_path, e));
     let coll = db.collection::<bson::RawDocumentBuf>(&job.info.name);
+    // Size, count and SHA-256 are taken as the file is written: the spool is read once more
+    // only to pack it (where the hash is checked again).
+    let (mut hash, mut size, mut count) = (Sha256::new(), 0u64, 0u64);
+    let mut put = |raw: &[u8]| -> std::result::Result<(), JobError> {
+        if progress.cancelled() {
+            return Err(JobError::Engine(Error::Cancelled));
+        }
+        out.write_all(raw).map_err(werr)?;
+        hash.update(raw);
+        size += raw.len() as u64;
+        count += 1;
+        progress.event(Event::Advance(raw.len() as u64));
+        Ok(())
+    };
     match session {
         Some(session) => {
             let mut cursor =
                 coll.find(doc! {}).batch_size(BATCH_DOCS).session(&mut *session).run().map_err(JobError::Driver)?;
             while cursor.advance(session).map_err(JobError::Driver)? {
-                if progress.cancelled() {
-                    return Err(JobError::Engine(Error::Cancelled));
-                }
-                let raw = cursor.current().as_bytes();
-                out.write_all(raw).map_err(werr)?;
-                progress.event(Event::Advance(raw.len() as u64));
+                put(cursor.current().as_bytes())?;
             }
         }
         None => {
             let mut cursor = coll.find(doc! {}).batch_size(BATCH_DOCS).run().map_err(JobError::Driver)?;
             while cursor.advance().map_err(JobError::Driver)? {
-                if progress.cancelled() {
-                    return Err(JobError::Engine(Error::Cancelled));
-                }
-                let raw = cursor.current().as_bytes();
-                out.write_all(raw).map_err(werr)?;
-                progress.event(Event::Advance(raw.len() as u64));
+                put(cursor.current().as_bytes())?;
             }
         }
     }
     let file = out.into_inner().map_err(|e| werr(e.into_error()))?;
     file.sync_all().map_err(werr)?;
+    if let Ok(mut m) = scans.lock() {
+        m.insert(bson_path.clone(), (size, count, hex::encode(hash.finalize())));
+    }
     Ok(())
 }
+
+/// What the native export learnt of each `.bson` file as it wrote it: size, documents, SHA-256.
+type Scans = Mutex<std::collections::HashMap<PathBuf, (u64, u64, String)>>;
 
 fn write_new(path: &Path, bytes: &[u8]) -> Result<()> {
     let mut f = crate::fsutil::create_private_file(path)?;
@@ -527,7 +545,21 @@ pub fn scan_bson_reader(mut f: impl Read) -> std::result::Result<(u64, u64, Stri
 }
 
 /// Describes what the spool holds for one database (both methods write the same layout).
-fn describe_spool(spool: &Path, db: &str, version: &str) -> Result<DatabasePart> {
+fn describe_spool(spool: &Path, db: &str, version: &str, scans: &Scans) -> Result<DatabasePart> {
+    let known = |p: &Path| scans.lock().ok().and_then(|m| m.get(p).cloned());
+    // A `.bson` file: known from writing it (native), or scanned once (mongodump's).
+    let bson_facts = |p: &Path| -> Result<(u64, u64, String)> {
+        match known(p) {
+            Some(f) => Ok(f),
+            None => {
+                let f = scan_bson(p)?;
+                if let Ok(mut m) = scans.lock() {
+                    m.insert(p.to_path_buf(), f.clone());
+                }
+                Ok(f)
+            }
+        }
+    };
     let dir = spool.join(db);
     let mut files = Vec::new();
     let mut collections = Vec::new();
@@ -539,7 +571,11 @@ fn describe_spool(spool: &Path, db: &str, version: &str) -> Result<DatabasePart>
     names.sort();
     for name in &names {
         let path = dir.join(name);
-        let (size, sha) = crate::sources::hash_file(&path).map_err(|e| Error::io("read", &path, e))?;
+        let (size, sha) = if name.ends_with(".bson") {
+            bson_facts(&path).map(|(s, _, h)| (s, h))?
+        } else {
+            crate::digest::hash_file(&path).map_err(|e| Error::io("read", &path, e))?
+        };
         files.push(FilePart { path: format!("{db}/{name}"), size, sha256: sha });
         if let Some(stem) = name.strip_suffix(".metadata.json") {
             let text = std::fs::read_to_string(&path).map_err(|e| Error::io("read", &path, e))?;
@@ -552,7 +588,7 @@ fn describe_spool(spool: &Path, db: &str, version: &str) -> Result<DatabasePart>
                 .unwrap_or_else(|| stem.to_string());
             let bson = dir.join(format!("{stem}.bson"));
             let (bytes, documents, sha256) = if bson.exists() {
-                let (s, c, h) = scan_bson(&bson)?;
+                let (s, c, h) = bson_facts(&bson)?;
                 (s, c, Some(h))
             } else {
                 (0, 0, None)

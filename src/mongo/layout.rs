@@ -168,7 +168,7 @@ mod tests {
 
     #[test]
     fn long_names_are_truncated_and_hashed_like_the_fixture() {
-        // The real mongodump output in ../shared/fixtures/mongodump/longcollectionname.
+        // The real mongodump output in tests/fixtures/mongodump/longcollectionname.
         let name = format!(
             "{}LongCollectionNameConsistingOfExactlyTwoHundredAndFortySevenCharacters",
             "aVery".to_string() + &"Very".repeat(43)

@@ -75,6 +75,23 @@ pub fn restore_mongo(
     opts: &MongoRestoreOptions,
     progress: &dyn Progress,
 ) -> Result<MongoRestoreReport> {
+    let _lock = crate::lock::DestinationLock::for_archive(archive, "a restore")?;
+    let result = restore_mongo_unlocked(archive, key, opts, progress);
+    if let Err(e) = &result {
+        if e.is_integrity() {
+            crate::verify::record_finding(archive, crate::verify::Finding::Damaged(e));
+        }
+    }
+    result
+}
+
+/// `restore_mongo` for a caller that holds the backup folder's lock (the test restore).
+pub(super) fn restore_mongo_unlocked(
+    archive: &Path,
+    key: &MasterKey,
+    opts: &MongoRestoreOptions,
+    progress: &dyn Progress,
+) -> Result<MongoRestoreReport> {
     let started = chrono::Utc::now();
     let clock = std::time::Instant::now();
     let result = restore_mongo_inner(archive, key, opts, progress);
@@ -162,12 +179,30 @@ fn restore_mongo_inner(
         let selected = |db: &str, name: &str| {
             mapping.contains_key(db) && opts.collections.as_ref().map(|c| c.iter().any(|n| n == name)).unwrap_or(true)
         };
-        let (_, ()) = read_archive(
+        let (_, mut promised) = read_archive(
             archive,
             key,
-            |_| Ok(()),
-            |_, info, content| {
+            |m| crate::verify::mongo_files(m).map_err(|reason| Error::Corrupt { path: archive.to_path_buf(), reason }),
+            |promised, info, content| {
+                match crate::rules::area(&info.path) {
+                    crate::rules::Area::Mongo => {}
+                    crate::rules::Area::Files => return Ok(()), // restored by the file restore
+                    _ => return Err(Error::UnsafeEntry { path: info.path.clone(), reason: crate::restore::OUTSIDE }),
+                }
                 let Some(rel) = info.path.strip_prefix(MONGO_PREFIX) else { return Ok(()) };
+                // Same checks as verify: promised by the manifest, of its size, and (below,
+                // as it streams) of its SHA-256; a size that lies stops before a byte is read.
+                let Some((size, sha)) = promised.remove(rel) else {
+                    return Err(Error::Corrupt {
+                        path: archive.to_path_buf(),
+                        reason: format!("entry {:?} is not in the manifest (or appears twice)", info.path),
+                    });
+                };
+                if info.size != size {
+                    return Err(crate::restore::size_lie(archive, &info.path, info.size, Some(size)));
+                }
+                let mut hashed = crate::digest::HashingReader::new(content);
+                let content: &mut dyn Read = &mut hashed;
                 let Some((db, file)) = rel.split_once('/') else { return Ok(()) };
                 if let Some(stem) = file.strip_suffix(".metadata.json") {
                     let mut text = String::new();
@@ -192,9 +227,27 @@ fn restore_mongo_inner(
                         restore.fill(i, content, progress)?;
                     }
                 }
+                let (got_size, got_sha) =
+                    hashed.finish().map_err(|e| Error::io("read archive entry", &info.path, e))?;
+                if got_size != size || got_sha != sha {
+                    return Err(Error::Corrupt {
+                        path: archive.to_path_buf(),
+                        reason: format!("{} does not match the manifest (size or SHA-256 differ)", info.path),
+                    });
+                }
                 Ok(())
             },
         )?;
+        if let Some(missing) = promised.keys().min() {
+            return Err(Error::Corrupt {
+                path: archive.to_path_buf(),
+                reason: format!(
+                    "{} manifest entries are missing from the archive, e.g. {MONGO_PREFIX}{missing}",
+                    promised.len()
+                ),
+            });
+        }
+        promised.clear();
         restore.check_counts()?;
         restore.build_indexes()?;
         Ok(())

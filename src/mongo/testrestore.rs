@@ -15,7 +15,7 @@ use sha2::{Digest, Sha256};
 
 use super::client::{connect, explain};
 use super::dump::MongoPart;
-use super::restore::{restore_mongo, MongoRestoreOptions};
+use super::restore::{restore_mongo_unlocked, MongoRestoreOptions};
 use super::MONGO_PREFIX;
 use crate::crypto::MasterKey;
 use crate::error::{Error, Result};
@@ -64,9 +64,16 @@ pub fn test_restore(
     log: Option<&crate::runlog::MongoLog>,
     progress: &dyn Progress,
 ) -> Result<TestRestoreReport> {
+    let _lock = crate::lock::DestinationLock::for_archive(archive, "a test restore")?;
     let started = chrono::Utc::now();
     let clock = std::time::Instant::now();
     let result = test_restore_inner(archive, key, uri, threads, progress);
+    record_test(archive, &result);
+    if let Err(e) = &result {
+        if e.is_integrity() {
+            crate::verify::record_finding(archive, crate::verify::Finding::Damaged(e));
+        }
+    }
     let rec = crate::runlog::RunRecord {
         kind: "test-restore",
         backup_id: crate::catalog::Catalog::id_of(archive).unwrap_or_default(),
@@ -87,6 +94,20 @@ pub fn test_restore(
         progress.event(crate::progress::Event::Warning(w));
     }
     result
+}
+
+/// Records a test restore's outcome in the archive's catalog entry (under the lock).
+fn record_test(archive: &Path, result: &Result<TestRestoreReport>) {
+    let Some(id) = crate::catalog::Catalog::id_of(archive) else { return };
+    let dir = archive.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let Ok(catalog) = crate::catalog::Catalog::existing(dir) else { return };
+    if let Ok(Some(mut e)) = catalog.get(&id) {
+        e.restore_tested_at = Some(chrono::Utc::now());
+        e.restore_test_error = result.as_ref().err().map(|err| err.to_string());
+        if let Err(err) = catalog.put(&e) {
+            eprintln!("hrsm-backup: warning: could not update the catalog: {err}");
+        }
+    }
 }
 
 fn test_restore_inner(
@@ -131,7 +152,7 @@ fn test_restore_inner(
             threads,
             log_collection: None,
         };
-        restore_mongo(archive, key, &opts, progress)?;
+        restore_mongo_unlocked(archive, key, &opts, progress)?;
         // 3. Read back and compare.
         let mut checked = Vec::new();
         for db in &part.databases {

@@ -4,7 +4,7 @@
 //! lines and mongorestore's summary (which can report failures with exit status 0).
 //!
 //! Kept thin on purpose: everything here is tested against real captured output in
-//! ../shared/fixtures/mongotools-output/. Depends on `fsutil` and `error`.
+//! tests/fixtures/mongotools-output/. Depends on `fsutil` and `error`.
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -298,7 +298,7 @@ mod tests {
     use super::*;
 
     fn fixture(name: &str) -> String {
-        let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/mongotools-output").join(name);
+        let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/mongotools-output").join(name);
         std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
     }
 

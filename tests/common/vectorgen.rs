@@ -3,9 +3,15 @@
 //! Shared by `examples/gen_vectors.rs` (writes tests/vectors/) and `tests/vectors.rs` (checks
 //! that the files on disk are exactly what this code makes).
 
+use aes::Aes256;
+use cbc::cipher::block_padding::NoPadding;
+use cbc::cipher::{BlockEncryptMut, KeyIvInit};
+use hkdf::Hkdf;
+use hmac::{Hmac, Mac};
 use hrsm_backup::{ContainerWriter, MasterKey};
-use rand_chacha::rand_core::SeedableRng;
+use rand_chacha::rand_core::{RngCore, SeedableRng};
 use rand_chacha::ChaCha20Rng;
+use sha2::{Digest, Sha256};
 
 pub struct Vector {
     pub name: &'static str,
@@ -29,6 +35,9 @@ impl Vector {
 }
 
 const MAX_PLAIN: u32 = 32;
+/// FORMAT.md section 2.1: the largest `max_plain` a reader accepts.
+const MAX_PLAIN_LIMIT: u32 = 16 * 1024 * 1024;
+const MAGIC: &[u8; 8] = b"\x89HRSMBK\n";
 const TEXT: &[u8] = b"HR-SM restore point: 80 bytes of payload that spans three chunks of 32 bytes!!";
 
 fn rng(seed: u64) -> ChaCha20Rng {
@@ -37,7 +46,7 @@ fn rng(seed: u64) -> ChaCha20Rng {
 
 fn master(seed: u64) -> [u8; 32] {
     let mut k = [0u8; 32];
-    rand_chacha::rand_core::RngCore::fill_bytes(&mut rng(seed), &mut k);
+    rng(seed).fill_bytes(&mut k);
     k
 }
 
@@ -70,6 +79,79 @@ fn reorder(a: &[u8], order: &[usize]) -> Vec<u8> {
 
 fn flip(mut a: Vec<u8>, at: usize) -> Vec<u8> {
     a[at] ^= 0x01;
+    a
+}
+
+fn set_u32(mut a: Vec<u8>, at: usize, value: u32) -> Vec<u8> {
+    a[at..at + 4].copy_from_slice(&value.to_be_bytes());
+    a
+}
+
+// The vectors below need headers and chunks that no writer may produce, yet authentic. They
+// are built here from FORMAT.md sections 1 and 2 directly (HKDF, HMAC, raw AES-CBC), not with
+// the library's sealer, which refuses to make them.
+
+fn hmac_sha256(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
+    let mut mac = Hmac::<Sha256>::new_from_slice(key).unwrap();
+    for p in parts {
+        mac.update(p);
+    }
+    mac.finalize().into_bytes().into()
+}
+
+/// K_hdr, K_enc, K_mac of the archive whose header is `header` (section 1).
+fn archive_keys(master: &[u8; 32], header: &[u8]) -> [[u8; 32]; 3] {
+    let hk = Hkdf::<Sha256>::new(Some(&header[32..64]), master);
+    let mut keys = [[0u8; 32]; 3];
+    for (info, out) in ["header-mac", "aes-256-cbc", "chunk-mac"].iter().zip(keys.iter_mut()) {
+        hk.expand(format!("hrsm-backup/v1 {info}").as_bytes(), out).unwrap();
+    }
+    keys
+}
+
+/// `a` with its header edited by `edit` and the header MAC recomputed, so that only the
+/// edited field can make a reader reject it. (The chunks no longer match the new header
+/// digest: a reader must have stopped at the header.)
+fn remac(master: &[u8; 32], mut a: Vec<u8>, edit: impl FnOnce(&mut [u8])) -> Vec<u8> {
+    edit(&mut a[..64]);
+    let mac = hmac_sha256(&archive_keys(master, &a)[0], &[&a[..64]]);
+    a[64..96].copy_from_slice(&mac);
+    a
+}
+
+/// Chunk `index` of the archive whose header is `header`, encrypting `padded` (a multiple of
+/// 16 bytes) as it is, without adding padding, under a correct tag (section 2.2).
+fn raw_chunk(master: &[u8; 32], header: &[u8], index: u64, flags: u8, seed: u64, padded: &[u8]) -> Vec<u8> {
+    let [_, k_enc, k_mac] = archive_keys(master, header);
+    let mut iv = [0u8; 16];
+    rng(seed).fill_bytes(&mut iv);
+    let mut ct = padded.to_vec();
+    cbc::Encryptor::<Aes256>::new(&k_enc.into(), &iv.into())
+        .encrypt_padded_mut::<NoPadding>(&mut ct, padded.len())
+        .unwrap();
+    let digest = Sha256::digest(&header[..96]);
+    let tag = hmac_sha256(&k_mac, &[&digest, &index.to_be_bytes(), &[flags], &iv, &ct]);
+    let mut out = (ct.len() as u32).to_be_bytes().to_vec();
+    out.push(flags);
+    out.extend_from_slice(&iv);
+    out.extend_from_slice(&ct);
+    out.extend_from_slice(&tag);
+    out
+}
+
+/// PKCS#7 padding to a multiple of 16 bytes.
+fn pkcs7(plain: &[u8]) -> Vec<u8> {
+    let n = 16 - plain.len() % 16;
+    let mut out = plain.to_vec();
+    out.resize(plain.len() + n, n as u8);
+    out
+}
+
+/// The header of a fresh archive (max_plain 32) followed by `chunk` made for it.
+fn with_raw_chunk(master: &[u8; 32], seed: u64, chunk: impl FnOnce(&[u8]) -> Vec<u8>) -> Vec<u8> {
+    let mut a = seal(master, seed, b"")[..96].to_vec();
+    let c = chunk(&a);
+    a.extend_from_slice(&c);
     a
 }
 
@@ -109,6 +191,20 @@ pub fn all() -> Vec<Vector> {
     reserved[11] = 1;
     let mut zero_chunk_size = good.clone();
     zero_chunk_size[12..16].copy_from_slice(&0u32.to_be_bytes());
+    // Each vector below starts from an archive of its own seed.
+    let fresh = |seed| seal(&key, seed, TEXT);
+    let mut empty_final = ContainerWriter::new(Vec::new(), &MasterKey::from_bytes(key), MAX_PLAIN, rng(40)).unwrap();
+    empty_final.write_chunk(&TEXT[..32], false).unwrap();
+    empty_final.write_chunk(&TEXT[32..64], false).unwrap();
+    let empty_final = empty_final.write_all_final(b"").unwrap();
+    let prefix_cut = {
+        let a = fresh(39);
+        let c = chunks(&a);
+        a[..c[1].start + 2].to_vec()
+    };
+    let mut mixed_padding = *b"padding 0102 ->";
+    mixed_padding[14] = 0x01;
+    let mixed_padding = [&mixed_padding[..], &[0x02]].concat();
 
     vec![
         ok("ok-empty", "an empty payload: one final chunk with an empty plaintext", b"", 20),
@@ -180,5 +276,83 @@ pub fn all() -> Vec<Vector> {
         v("bad-chunk-too-long", "bad-chunk", "chunk 0's ct_len is 64, more than max_plain 32 allows", too_long),
         v("bad-chunk-empty-nonfinal", "bad-chunk", "an authentic but empty non-final chunk", empty_nonfinal),
         v("trailing-data", "trailing-data", "one byte after the final chunk", trailing),
+        Vector {
+            name: "ok-empty-final-chunk",
+            expect: "ok",
+            comment: "chunks of 32 and 32 bytes, then an authentic empty final chunk",
+            key,
+            payload: Some(TEXT[..64].to_vec()),
+            archive: empty_final,
+        },
+        v("truncated-empty-file", "truncated", "a file of 0 bytes", Vec::new()),
+        v("truncated-1-byte", "truncated", "a file of 1 byte (00): shorter than the magic", vec![0]),
+        v("truncated-7-bytes", "truncated", "a file of the first 7 bytes of the magic", MAGIC[..7].to_vec()),
+        v("not-an-archive-8-bytes", "not-an-archive", "a file of 8 bytes: the magic with its last byte 0D", {
+            let mut a = MAGIC.to_vec();
+            a[7] = 0x0D;
+            a
+        }),
+        v("truncated-in-chunk-prefix", "truncated", "the file ends 2 bytes into chunk 1's ct_len field", prefix_cut),
+        v(
+            "unsupported-suite",
+            "unsupported",
+            "suite byte is 2; the header MAC is valid for the changed header",
+            remac(&key, fresh(30), |h| h[9] = 2),
+        ),
+        v(
+            "unsupported-before-bad-header",
+            "unsupported",
+            "version 2, reserved 00 01 and max_plain 0, header MAC valid: version is checked first",
+            remac(&key, fresh(31), |h| {
+                h[8] = 2;
+                h[11] = 1;
+                h[12..16].copy_from_slice(&0u32.to_be_bytes());
+            }),
+        ),
+        v(
+            "bad-header-chunk-size-too-large",
+            "bad-header",
+            "max_plain is 16777217, one above the limit; the header MAC is valid",
+            remac(&key, fresh(32), |h| h[12..16].copy_from_slice(&(MAX_PLAIN_LIMIT + 1).to_be_bytes())),
+        ),
+        Vector {
+            name: "bad-header-before-wrong-key",
+            expect: "bad-header",
+            comment: "max_plain is ffffffff and the key line is another key: max_plain is checked first",
+            key: other_key,
+            payload: None,
+            archive: remac(&key, fresh(33), |h| h[12..16].copy_from_slice(&u32::MAX.to_be_bytes())),
+        },
+        v(
+            "wrong-key-damaged-key-id",
+            "wrong-key",
+            "one bit of the header's key id flipped; the key line is the right key",
+            flip(fresh(41), 20),
+        ),
+        v("bad-chunk-length-zero", "bad-chunk", "chunk 0's ct_len is 0", set_u32(fresh(34), 96, 0)),
+        v(
+            "bad-chunk-length-huge",
+            "bad-chunk",
+            "chunk 0's ct_len is fffffff0 (about 4 GiB): refused before reading or allocating it",
+            set_u32(fresh(35), 96, 0xFFFF_FFF0),
+        ),
+        v(
+            "bad-chunk-padding-zero",
+            "bad-chunk",
+            "an authentic final chunk whose decrypted last byte (the padding length) is 00",
+            with_raw_chunk(&key, 36, |h| raw_chunk(&key, h, 0, 1, 136, b"padding byte 00\0")),
+        ),
+        v(
+            "bad-chunk-padding-mixed",
+            "bad-chunk",
+            "an authentic final chunk whose decrypted block ends in 01 02 (padding length 2, bytes differ)",
+            with_raw_chunk(&key, 37, |h| raw_chunk(&key, h, 0, 1, 137, &mixed_padding)),
+        ),
+        v(
+            "bad-chunk-plaintext-too-long",
+            "bad-chunk",
+            "an authentic final chunk of 40 bytes (ct_len 48 is within bounds) under max_plain 32",
+            with_raw_chunk(&key, 38, |h| raw_chunk(&key, h, 0, 1, 138, &pkcs7(&TEXT[..40]))),
+        ),
     ]
 }

@@ -26,6 +26,10 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 APP = ROOT / "target" / "debug" / "hrsm-backup-desktop"
+# The private session's keychain service (scripts/with-session); never the real one.
+SERVICE = os.environ.get("HRSM_KEYCHAIN_SERVICE", "")
+if SERVICE != "hrsm-backup-test" or os.environ.get("HRSM_TEST_SESSION_BUS") != os.environ.get("DBUS_SESSION_BUS_ADDRESS"):
+    sys.exit("refusing to run outside scripts/with-session: this test clears the keychain's master key")
 SHOTS = ROOT / "target" / "e2e-screenshots"
 DRIVER = os.environ.get("TAURI_DRIVER", str(pathlib.Path.home() / ".cache/hrsm-tools/bin/tauri-driver"))
 results = []
@@ -91,7 +95,7 @@ def main():
     env = dict(os.environ, HRSM_DESKTOP_DATA=data)
     env.pop("BACKUP_ENCRYPTION_KEY", None)
     env.pop("MONGODB_URI", None)
-    subprocess.run(["secret-tool", "clear", "service", "hrsm-backup", "username", "master-key"], check=False)
+    subprocess.run(["secret-tool", "clear", "service", SERVICE, "username", "master-key"], check=False)
     notify_log = open(os.path.join(data, "notify.log"), "w")
     # A panel's StatusNotifierWatcher, so the tray icon registers (Debian's python3 + python3-dbus).
     items_file = os.path.join(data, "tray-items.txt")
@@ -151,7 +155,7 @@ def main():
             d.find_element(By.CSS_SELECTOR, "button[data-view=history]").click()
         check("Back up now from the tray made a second backup", len(d.find_elements(By.CSS_SELECTOR, "#history-rows tr")) >= 2)
 
-        secret = subprocess.run(["secret-tool", "lookup", "service", "hrsm-backup", "username", "master-key"], capture_output=True, text=True).stdout
+        secret = subprocess.run(["secret-tool", "lookup", "service", SERVICE, "username", "master-key"], capture_output=True, text=True).stdout
         check("the key is in the Secret Service", secret.startswith("hrsm-key-v1:") and len(secret.strip()) == 76)
 
         d.find_element(By.CSS_SELECTOR, "button[data-view=restore]").click()

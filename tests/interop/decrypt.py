@@ -14,7 +14,7 @@ import os
 import struct
 import sys
 
-from cryptography.hazmat.primitives import hashes, padding
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDFExpand
 
@@ -40,14 +40,23 @@ def read_exact(f, n):
     return data
 
 
+def unpad(padded):
+    """PKCS#7 as FORMAT.md 2.4 step 4.6 says: the last byte p is 1..16 and the last p bytes are all p."""
+    p = padded[-1]
+    if not 1 <= p <= 16 or padded[-p:] != bytes([p]) * p:
+        raise Reject("bad-chunk")
+    return padded[:-p]
+
+
 def decrypt(f, master, out):
+    # FORMAT.md 2.4, steps and their order as written there.
     header = read_exact(f, 96)
-    if len(header) < 96:
-        if len(header) >= 8 and header[:8] != MAGIC:
-            raise Reject("not-an-archive")
-        raise Reject("truncated")
+    if len(header) < 8:
+        raise Reject("truncated")  # 1.1: the empty file too, whatever the bytes are
     if header[:8] != MAGIC:
-        raise Reject("not-an-archive")
+        raise Reject("not-an-archive")  # 1.2
+    if len(header) < 96:
+        raise Reject("truncated")  # 1.3
     if header[8] != 1 or header[9] != 1:
         raise Reject("unsupported")
     if header[10:12] != b"\0\0":
@@ -76,7 +85,7 @@ def decrypt(f, master, out):
         flags = prefix[4]
         iv = prefix[5:21]
         if flags not in (0, 1) or ct_len < 16 or ct_len % 16 or ct_len > max_ct:
-            raise Reject("bad-chunk")
+            raise Reject("bad-chunk")  # before reading (or allocating) ct_len bytes
         body = read_exact(f, ct_len + 32)
         if len(body) < ct_len + 32:
             raise Reject("truncated")
@@ -85,13 +94,10 @@ def decrypt(f, master, out):
         if not hmac.compare_digest(mac, tag):
             raise Reject("chunk-damaged")
         dec = Cipher(algorithms.AES(k_enc), modes.CBC(iv)).decryptor()
-        padded = dec.update(ct) + dec.finalize()
-        unpadder = padding.PKCS7(128).unpadder()
-        try:
-            plain = unpadder.update(padded) + unpadder.finalize()
-        except ValueError:
-            raise Reject("chunk-damaged")
-        if len(plain) > max_plain or (flags == 0 and not plain):
+        plain = unpad(dec.update(ct) + dec.finalize())
+        if len(plain) > max_plain:
+            raise Reject("bad-chunk")
+        if flags == 0 and not plain:
             raise Reject("bad-chunk")
         out.append(plain)
         index += 1

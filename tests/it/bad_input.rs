@@ -46,10 +46,11 @@ fn wrong_key_names_the_key_the_archive_needs() {
     assert_eq!(
         err.to_string(),
         format!(
-            "{}: wrong key: this archive was encrypted with key {}, but the key in use is {}; import the right key with `hrsm-backup key import` or set BACKUP_ENCRYPTION_KEY",
+            "{}: wrong key or damaged header: this archive names key {}, but the key in use is {}; import the key {} with `hrsm-backup key import` or set BACKUP_ENCRYPTION_KEY (if that is already the key in use, the archive's header is damaged)",
             archive.display(),
             key().id(),
-            other.id()
+            other.id(),
+            key().id()
         )
     );
     assert_untouched(&target);
@@ -137,7 +138,7 @@ fn existing_files_are_not_overwritten_unless_asked() {
     assert_eq!(
         err.to_string(),
         format!(
-            "1 item(s) already exist in {}, e.g. {}; restore into an empty folder or pass --overwrite",
+            "1 item(s) already exist in {}, e.g. {}; restore into an empty folder, or choose to replace existing files",
             target.display(),
             target.join("data/a.txt").display()
         )

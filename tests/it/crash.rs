@@ -23,6 +23,15 @@ const POINTS: &[&str] = &[
     "prune-between-entry-and-archive",
 ];
 
+/// The crash points exist only with `--features fault-injection` (scripts/test passes it): a
+/// build without them would make every crash test below pass without crashing anything.
+#[test]
+fn this_build_has_its_crash_points() {
+    if !hrsm_backup::FAULT_INJECTION {
+        panic!("run the tests with `--features fault-injection` (scripts/test does); without it the crash tests prove nothing");
+    }
+}
+
 fn setup(t: &Path) -> String {
     let db = fresh_db("it_crash");
     let client = mongodb::sync::Client::with_uri_str(mongo_uri()).unwrap();
@@ -53,7 +62,8 @@ fn backup(t: &Path, fault: Option<&str>) -> std::process::Output {
         .current_dir(t)
         .env("BACKUP_ENCRYPTION_KEY", key_hex())
         .env_remove("MONGODB_URI")
-        .env_remove("BACKUPS_ENABLED");
+        .env_remove("BACKUPS_ENABLED")
+        .env("HRSM_SPOOL_DIR", t.join("spool"));
     if let Some(f) = fault {
         c.env("HRSM_FAULT_POINT", f);
     }
@@ -90,7 +100,7 @@ fn leftovers(dir: &Path) -> Vec<String> {
     std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .filter(|n| n.starts_with('.') && n != ".lock")
+        .filter(|n| n.starts_with('.') && n != ".lock" && n != ".lock.holder")
         .collect()
 }
 
@@ -167,4 +177,46 @@ fn sigkill_at_random_moments_never_lists_a_partial_backup() {
     let o = backup(t.path(), None);
     assert!(o.status.success(), "{}", text(&o));
     assert_eq!(leftovers(&dir), Vec::<String>::new());
+}
+
+/// Every file under `dir` whose bytes contain `needle`.
+fn files_containing(dir: &Path, needle: &[u8]) -> Vec<String> {
+    walkdir::WalkDir::new(dir)
+        .into_iter()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_type().is_file())
+        .filter(|e| std::fs::read(e.path()).map(|b| b.windows(needle.len()).any(|w| w == needle)).unwrap_or(false))
+        .map(|e| e.path().display().to_string())
+        .collect()
+}
+
+/// Issue 8, defect 5: the MongoDB spool (raw BSON of HR data) and the tools' config file (the
+/// database password) were written under `<destination>/.spool-<id>` and stayed there after a
+/// crash: plaintext where copies leave the machine. Now they live in a private local folder
+/// and a crashed run's spool is removed by the next run.
+#[test]
+fn a_crash_after_the_dump_leaves_no_plaintext_in_the_destination() {
+    let t = tmp();
+    let db = setup(t.path());
+    let marker = "SALARY-MARKER-93817";
+    let client = mongodb::sync::Client::with_uri_str(mongo_uri()).unwrap();
+    client.database(&db).collection::<bson::Document>("payroll").insert_one(doc! {"note": marker}).run().unwrap();
+    let o = backup(t.path(), Some("after-dump"));
+    assert_eq!(o.status.signal(), Some(9), "{}", text(&o));
+    let dest = t.path().join("backups");
+    let spool = t.path().join("spool");
+    assert_eq!(files_containing(&dest, marker.as_bytes()), Vec::<String>::new(), "plaintext in the destination");
+    assert!(leftovers(&dest).iter().all(|n| !n.starts_with(".spool") && !n.starts_with(".mongotools")));
+    // The spool did hold the plaintext (so the check above can see it), in a private folder.
+    assert!(!files_containing(&spool, marker.as_bytes()).is_empty(), "the spool is elsewhere than expected");
+    use std::os::unix::fs::PermissionsExt;
+    for e in std::fs::read_dir(&spool).unwrap() {
+        let mode = e.unwrap().metadata().unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o700, "a spool folder is private");
+    }
+    // The next run removes the crashed run's spool, and leaves none of its own.
+    let o = backup(t.path(), None);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(std::fs::read_dir(&spool).unwrap().count(), 0, "spools left behind");
+    assert!(files_containing(&dest, marker.as_bytes()).is_empty());
 }

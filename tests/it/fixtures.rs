@@ -1,4 +1,4 @@
-//! Real `mongodump` output (../shared/fixtures/mongodump, from the Database Tools' own test
+//! Real `mongodump` output (tests/fixtures/mongodump, from the Database Tools' own test
 //! data) restores through our reader: plain and --gzip folders, prelude.json, escaped and
 //! hashed long names, legacy index specs, the --archive stream; a malformed archive is refused
 //! with a clear message before anything is written.
@@ -14,7 +14,7 @@ use mongodb::sync::Client;
 use super::util::*;
 
 fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/mongodump")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/mongodump")
 }
 
 fn opts(map: Vec<(String, String)>) -> MongoRestoreOptions {

@@ -14,7 +14,7 @@ use tar::{EntryType as T, Header};
 
 use super::util::*;
 
-fn entry(path: &str, kind: EntryType, size: Option<u64>, sha: Option<&str>, target: Option<&str>) -> Entry {
+pub(super) fn entry(path: &str, kind: EntryType, size: Option<u64>, sha: Option<&str>, target: Option<&str>) -> Entry {
     Entry {
         path: path.into(),
         kind,
@@ -44,7 +44,7 @@ fn manifest(entries: Vec<Entry>) -> Vec<u8> {
     .to_json()
 }
 
-fn raw(b: &mut tar::Builder<Vec<u8>>, name: &str, kind: T, link: &str, data: &[u8]) {
+pub(super) fn raw(b: &mut tar::Builder<Vec<u8>>, name: &str, kind: T, link: &str, data: &[u8]) {
     let mut h = Header::new_ustar();
     h.as_old_mut().name[..name.len()].copy_from_slice(name.as_bytes());
     h.as_old_mut().linkname[..link.len()].copy_from_slice(link.as_bytes());
@@ -55,10 +55,10 @@ fn raw(b: &mut tar::Builder<Vec<u8>>, name: &str, kind: T, link: &str, data: &[u
     b.append(&h, data).unwrap();
 }
 
-const SHA_X: &str = "2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881"; // sha256("x")
+pub(super) const SHA_X: &str = "2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881"; // sha256("x")
 
 /// Seals a hand-made tar stream (manifest first) with the test key.
-fn forge(dir: &Path, entries: Vec<Entry>, body: impl FnOnce(&mut tar::Builder<Vec<u8>>)) -> PathBuf {
+pub(super) fn forge(dir: &Path, entries: Vec<Entry>, body: impl FnOnce(&mut tar::Builder<Vec<u8>>)) -> PathBuf {
     let mut b = tar::Builder::new(Vec::new());
     raw(&mut b, "manifest.json", T::Regular, "", &manifest(entries));
     body(&mut b);

@@ -6,9 +6,13 @@ use std::process::Command;
 
 use super::util::*;
 
+/// The private session's bus; panics anywhere else (never the admin's real keychain).
 fn session_bus() -> String {
-    std::env::var("DBUS_SESSION_BUS_ADDRESS").expect("no D-Bus session: run the tests through scripts/test (it starts dbus-run-session with an unlocked gnome-keyring)")
+    hrsm_backup::assert_private_test_session();
+    std::env::var("DBUS_SESSION_BUS_ADDRESS").unwrap_or_default()
 }
+
+const SERVICE: &str = hrsm_backup::TEST_SERVICE;
 
 #[test]
 fn the_master_key_lives_in_the_secret_service() {
@@ -23,19 +27,17 @@ fn the_master_key_lives_in_the_secret_service() {
             .output()
             .unwrap()
     };
-    let _ = Command::new("secret-tool").args(["clear", "service", "hrsm-backup", "username", "master-key"]).status();
+    let _ = Command::new("secret-tool").args(["clear", "service", SERVICE, "username", "master-key"]).status();
     let o = run(&["key", "generate"]);
     assert!(o.status.success(), "{}", text(&o));
     assert!(
         String::from_utf8_lossy(&o.stdout)
-            .starts_with("new key stored in OS keychain (service hrsm-backup, account master-key): key id "),
+            .starts_with("new key stored in OS keychain (service hrsm-backup-test, account master-key): key id "),
         "{}",
         text(&o)
     );
-    let looked_up = Command::new("secret-tool")
-        .args(["lookup", "service", "hrsm-backup", "username", "master-key"])
-        .output()
-        .unwrap();
+    let looked_up =
+        Command::new("secret-tool").args(["lookup", "service", SERVICE, "username", "master-key"]).output().unwrap();
     let secret = String::from_utf8_lossy(&looked_up.stdout).trim().to_string();
     assert!(secret.starts_with("hrsm-key-v1:") && secret.len() == 12 + 64, "secret-tool saw {:?}", secret.len());
     let key = hrsm_backup::parse_key_text(&secret, "test").unwrap();
@@ -53,7 +55,7 @@ fn the_master_key_lives_in_the_secret_service() {
         "{}",
         text(&o)
     );
-    let _ = Command::new("secret-tool").args(["clear", "service", "hrsm-backup", "username", "master-key"]).status();
+    let _ = Command::new("secret-tool").args(["clear", "service", SERVICE, "username", "master-key"]).status();
 }
 
 #[test]

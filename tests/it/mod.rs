@@ -8,5 +8,6 @@ mod keychain;
 mod mongo;
 mod retention;
 mod roundtrip;
+mod safety;
 mod tamper;
 pub mod util;
