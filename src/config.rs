@@ -379,7 +379,7 @@ pub fn parse_hhmm(s: &str) -> Option<(u32, u32)> {
 
 /// True if a MongoDB URI carries a password (`scheme://user:pass@host`).
 pub fn uri_has_password(uri: &str) -> bool {
-    crate::mongo::client::split_uri(uri).and_then(|p| p.password).is_some()
+    crate::uri::split_uri(uri).and_then(|p| p.password).is_some()
 }
 
 /// Where HR-SM keeps what must survive a disaster, relative to its install folder.

@@ -1,12 +1,14 @@
 //! A sample HR-SM installation for demos and first runs: uploads (contracts, photos,
 //! attendance sheets, an insurance claim with a long name), configuration files and license-key
-//! files. Deterministic content, a few MiB. Demo data only: nothing here is secret.
+//! files, and sample HR-SM databases for the desktop demo's local server. Deterministic
+//! content, a few MiB. Demo data only: nothing here is secret.
 //!
-//! Depends on `error`.
+//! Depends on `mongo::client` and `error`.
 
 use std::fs;
 use std::path::Path;
 
+use bson::{doc, DateTime, Document};
 use rand::{Rng, RngCore, SeedableRng};
 
 use crate::error::{Error, Result};
@@ -61,5 +63,51 @@ pub fn seed_sample_installation(root: &Path) -> Result<()> {
     use std::os::unix::fs::PermissionsExt;
     let p = root.join("hrsm-license-server/keys/private.pem");
     fs::set_permissions(&p, fs::Permissions::from_mode(0o600)).map_err(|e| Error::io("chmod", &p, e))?;
+    Ok(())
+}
+
+/// Sample HR-SM databases on `uri` (the desktop demo's local server), once: `hrms` (users, tenants, insurancepolicies, familymembers,
+/// insuranceclaims, auditlogs) and `hrsm-licenses` (licenses).
+pub fn seed_sample_databases(uri: &str) -> Result<()> {
+    let client = crate::mongo::client::connect(uri)?;
+    let e = |what: &'static str| move |err: mongodb::error::Error| crate::mongo::client::explain(uri, what, err);
+    let hrms = client.database("hrms");
+    if hrms.collection::<Document>("users").estimated_document_count().run().map_err(e("count the demo users"))? > 0 {
+        return Ok(());
+    }
+    let names = [
+        "Amira Hassan",
+        "Omar Farouk",
+        "Laila Nabil",
+        "Youssef Adel",
+        "Mona Samir",
+        "Karim Tarek",
+        "Nour Ali",
+        "Hana Mostafa",
+    ];
+    let tenants: Vec<Document> = (0..3).map(|t| doc! {"_id": t, "name": format!("Tenant {t}"), "plan": (["basic", "pro", "enterprise"][t as usize]), "createdAt": DateTime::from_millis(1_700_000_000_000 + t * 86_400_000)}).collect();
+    hrms.collection::<Document>("tenants").insert_many(tenants).run().map_err(e("write the demo data"))?;
+    hrms.run_command(
+        doc! {"createIndexes": "users", "indexes": [{"key": {"email": 1}, "name": "email_1", "unique": true}]},
+    )
+    .run()
+    .map_err(e("write the demo data"))?;
+    let users: Vec<Document> = (0..400)
+        .map(|i| {
+            let name = names[i % names.len()];
+            doc! {"_id": i as i64, "name": format!("{name} {i}"), "email": format!("user{i}@demo.hrsm"), "tenant": (i % 3) as i32, "department": (["HR", "Finance", "IT", "Sales"][i % 4]), "salary": bson::Decimal128::from_bytes([0u8; 16]), "joinedAt": DateTime::from_millis(1_600_000_000_000 + i as i64 * 3_600_000), "active": i % 17 != 0}
+        })
+        .collect();
+    hrms.collection::<Document>("users").insert_many(users).run().map_err(e("write the demo data"))?;
+    let policies: Vec<Document> = (0..60).map(|i| doc! {"_id": i, "user": (i * 6) as i64, "provider": (["Allianz", "AXA", "MetLife"][i as usize % 3]), "coverage": 100000 + i * 1000}).collect();
+    hrms.collection::<Document>("insurancepolicies").insert_many(policies).run().map_err(e("write the demo data"))?;
+    let family: Vec<Document> = (0..150).map(|i| doc! {"user": (i % 400) as i64, "name": format!("Family member {i}"), "relation": (["spouse", "child"][i % 2]), "born": DateTime::from_millis(1_100_000_000_000 + i as i64 * 10_000_000)}).collect();
+    hrms.collection::<Document>("familymembers").insert_many(family).run().map_err(e("write the demo data"))?;
+    let claims: Vec<Document> = (0..200).map(|i| doc! {"policy": i % 60, "amount": 50.0 + i as f64 * 3.5, "status": (["pending", "approved", "rejected"][i as usize % 3]), "items": [{"kind": "dental", "amount": 20.0}, {"kind": "optical", "amount": 30.0 + i as f64}]}).collect();
+    hrms.collection::<Document>("insuranceclaims").insert_many(claims).run().map_err(e("write the demo data"))?;
+    let logs: Vec<Document> = (0..1000).map(|i| doc! {"user": (i % 400) as i64, "action": (["login", "update", "approve", "export"][i % 4]), "at": DateTime::from_millis(1_790_000_000_000 + i as i64 * 60_000), "changes": [{"field": "salary", "old": i as i32, "new": i as i32 + 1}]}).collect();
+    hrms.collection::<Document>("auditlogs").insert_many(logs).run().map_err(e("write the demo data"))?;
+    let licenses = client.database("hrsm-licenses").collection::<Document>("licenses");
+    licenses.insert_many((0..3).map(|t| doc! {"tenant": t, "key": format!("HRSM-DEMO-{t:04}"), "seats": 50 * (t + 1), "expiresAt": DateTime::from_millis(1_900_000_000_000)})).run().map_err(e("write the demo data"))?;
     Ok(())
 }

@@ -6,7 +6,7 @@
 use std::io;
 use std::path::{Path, PathBuf};
 
-use crate::container::ContainerError;
+use crate::archive::container::ContainerError;
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 

@@ -30,62 +30,53 @@
 //! `container` -> `pipeline`/`payload` -> `manifest`/`pack`/`unpack` -> `sources` ->
 //! `catalog`/`verify`/`restore` -> `job`. `config` and `keys` are pure helpers.
 
-mod catalog;
+mod archive;
 mod config;
-mod container;
-mod crypto;
 mod demo;
 mod digest;
 mod error;
 mod fault;
 #[doc(hidden)]
 pub use fault::ENABLED as FAULT_INJECTION;
+mod files;
 mod fsutil;
-mod job;
-#[cfg(feature = "keychain")]
-mod keychain;
-mod keys;
-mod lock;
-mod manifest;
 mod meta;
 pub mod mongo;
-mod pack;
-mod payload;
-mod pipeline;
+mod ops;
+mod policy;
 mod progress;
-mod restore;
-mod retention;
-mod rules;
-mod runlog;
-mod schedule;
-mod sources;
-mod spool;
-mod unpack;
-mod verify;
+mod store;
+mod uri;
 
-pub use catalog::{new_id, Catalog, CatalogEntry, Listing, Status};
+pub use archive::container::{open_all, ContainerError, ContainerReader, ContainerWriter, HeaderInfo};
+pub use archive::crypto::{KeyId, MasterKey};
+pub use archive::manifest::{Entry, EntryType, Manifest, SourceSummary};
+pub use archive::pack::Packer;
+pub use archive::payload::{PayloadOptions, PayloadStats, PayloadWriter, SecureRng};
+pub use archive::unpack::{archive_opens, header_info, read_archive, read_manifest, EntryInfo, Kind, ReadSummary};
 pub use config::{parse_enabled, Config, EnvOverrides, OnUnreadable, SourceConfig};
-pub use container::{open_all, ContainerError, ContainerReader, ContainerWriter, HeaderInfo};
-pub use crypto::{KeyId, MasterKey};
-pub use demo::seed_sample_installation;
+pub use demo::{seed_sample_databases, seed_sample_installation};
 pub use error::{Error, Result};
+pub use files::restore::{plan_file_restore, FileRestoreOptions, RestorePlan, RestoreReport};
 pub use fsutil::{write_atomic, AtomicFile};
-pub use job::{host_name, run_backup, BackupOptions, BackupOutcome, APP_VERSION};
-#[cfg(feature = "keychain")]
-pub use keychain::{assert_private_test_session, Keychain, TEST_SERVICE};
-pub use keys::{key_file_from, parse_key_text, recovery_text, resolve_key, KeyFile, KeyStore, SecretText, ENV_KEY};
-pub use lock::{DestinationLock, LOCK_NAME};
-pub use manifest::{Entry, EntryType, Manifest, SourceSummary};
-pub use pack::Packer;
-pub use payload::{PayloadOptions, PayloadStats, PayloadWriter, SecureRng};
-pub use progress::{Event, NoProgress, Progress};
-pub use restore::{plan_file_restore, restore_files, FileRestoreOptions, RestorePlan, RestoreReport};
-pub use retention::{finish_interrupted, plan as retention_plan, prune, prune_destination, Decision, RetentionPolicy};
-pub use runlog::{MongoLog, RunRecord, LOCAL_LOG};
-pub use schedule::{
+pub use meta::{host_name, APP_VERSION};
+pub use ops::backup::{run_backup, BackupOptions, BackupOutcome};
+pub use ops::prune::{finish_interrupted, prune, prune_destination};
+pub use ops::restore::{restore, restore_files, restore_mongo, RestoreOutcome, RestoreRequest};
+pub use ops::testrestore::{test_restore, TestRestoreReport, SCRATCH_SUFFIX};
+pub use ops::verify::{verify_archive, VerifyReport};
+pub use policy::retention::{plan as retention_plan, Decision, RetentionPolicy};
+pub use policy::schedule::{
     decide as decide_schedule, due, overdue, record_attempt, retry_delay, RunState, Schedule, SlotDecision,
     MAX_TRIES_PER_SLOT, OVERDUE_AFTER_HOURS,
 };
-pub use spool::{clean_leftovers as clean_spool_leftovers, root as spool_root};
-pub use unpack::{header_info, read_archive, read_manifest, EntryInfo, Kind, ReadSummary};
-pub use verify::{verify_archive, VerifyReport};
+pub use progress::{Event, NoProgress, Progress};
+pub use store::catalog::{new_id, Catalog, CatalogEntry, Listing, Status};
+#[cfg(feature = "keychain")]
+pub use store::keychain::{assert_private_test_session, Keychain, TEST_SERVICE};
+pub use store::keys::{
+    key_file_from, parse_key_text, recovery_text, resolve_key, KeyFile, KeyStore, SecretText, ENV_KEY,
+};
+pub use store::lock::{DestinationLock, LOCK_NAME};
+pub use store::runlog::{MongoLog, RunRecord, LOCAL_LOG};
+pub use store::spool::{clean_leftovers as clean_spool_leftovers, root as spool_root};

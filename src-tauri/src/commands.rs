@@ -5,10 +5,10 @@
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 
-use hrsm_backup::mongo::{restore_mongo, test_restore, MongoPart, MongoRestoreOptions, MongoRestoreReport};
+use hrsm_backup::mongo::{plan_mongo_restore, test_restore, MongoRestoreOptions, MongoRestoreReport};
 use hrsm_backup::{
-    plan_file_restore, read_manifest, recovery_text, restore_files, verify_archive, Catalog, CatalogEntry, Config,
-    FileRestoreOptions, Manifest, RestorePlan, RestoreReport, Schedule, SourceConfig,
+    plan_file_restore, read_manifest, recovery_text, verify_archive, Catalog, CatalogEntry, Config, FileRestoreOptions,
+    Manifest, RestorePlan, RestoreReport, Schedule, SourceConfig,
 };
 use serde::{Deserialize, Serialize};
 use tauri::ipc::Channel;
@@ -185,29 +185,21 @@ fn preflight_inner(state: &AppState, req: &RestoreRequest) -> CmdResult<Prefligh
     };
     let mut collections = Vec::new();
     if !req.databases.is_empty() {
-        let part =
-            MongoPart::of(&manifest).ok_or_else(|| CommandError::new("usage", "this backup holds no MongoDB data"))?;
-        let uri = mongo_uri(state);
-        let client = mongodb::sync::Client::with_uri_str(&uri)
-            .map_err(|e| CommandError::from(hrsm_backup::mongo::client::explain(&uri, "connect", e)))?;
-        for (from, to) in &req.databases {
-            let db = part
-                .databases
-                .iter()
-                .find(|d| &d.name == from)
-                .ok_or_else(|| CommandError::new("usage", format!("database {from} is not in this backup")))?;
-            let existing: Vec<String> = client.database(to).list_collection_names().run().map_err(|e| {
-                CommandError::from(hrsm_backup::mongo::client::explain(&uri, &format!("check database {to}"), e))
-            })?;
-            for c in db.collections.iter().filter(|c| req.collections.is_empty() || req.collections.contains(&c.name)) {
-                collections.push(PreflightCollection {
-                    from: from.clone(),
-                    to: to.clone(),
-                    name: c.name.clone(),
-                    documents: c.documents,
-                    replaces: existing.contains(&c.name),
-                });
-            }
+        let opts = MongoRestoreOptions {
+            uri: mongo_uri(state),
+            databases: req.databases.clone(),
+            collections: (!req.collections.is_empty()).then(|| req.collections.clone()),
+            threads: 4,
+            log_collection: None,
+        };
+        for c in plan_mongo_restore(&manifest, &opts, true)? {
+            collections.push(PreflightCollection {
+                from: c.from,
+                to: c.to,
+                name: c.name,
+                documents: c.documents,
+                replaces: c.replaces.unwrap_or(false),
+            });
         }
     }
     if files.is_none() && collections.is_empty() {
@@ -241,7 +233,8 @@ pub async fn restore<R: Runtime>(
         let app2 = app.clone();
         jobs::exclusive(&app, move |cancel| {
             let state = app2.state::<AppState>();
-            preflight_inner(&state, &request)?;
+            // The engine plans and checks from the manifest inside its one read of the
+            // archive: no second preflight here.
             let key = state.key().map_err(|m| CommandError::new("key", m))?;
             let archive = archive_of(&state, &request.id)?;
             let sink = {
@@ -252,32 +245,25 @@ pub async fn restore<R: Runtime>(
             };
             let progress = jobs::forward(sink, cancel);
             let _ = on_event.send(JobEvent::Started { id: Some(request.id.clone()) });
-            let files = match &request.files_to {
-                Some(dir) => Some(restore_files(
-                    &archive,
-                    &key,
-                    &FileRestoreOptions {
-                        target: dir.into(),
-                        only: request.only.clone(),
-                        overwrite: request.overwrite,
-                    },
-                    &progress,
-                )?),
-                None => None,
-            };
-            let mongo = if request.databases.is_empty() {
-                None
-            } else {
-                let cfg = state.config();
-                let opts = MongoRestoreOptions {
+            let cfg = state.config();
+            let req = hrsm_backup::RestoreRequest {
+                files: request.files_to.as_ref().map(|dir| FileRestoreOptions {
+                    target: dir.into(),
+                    only: request.only.clone(),
+                    overwrite: request.overwrite,
+                }),
+                mongo: (!request.databases.is_empty()).then(|| MongoRestoreOptions {
                     uri: mongo_uri(&state),
                     databases: request.databases.clone(),
                     collections: (!request.collections.is_empty()).then(|| request.collections.clone()),
                     threads: 4,
                     log_collection: Some(cfg.mongodb.log_collection.clone()).filter(|s| !s.is_empty()),
-                };
-                Some(restore_mongo(&archive, &key, &opts, &progress)?)
+                }),
             };
+            if req.files.is_none() && req.mongo.is_none() {
+                return Err(CommandError::new("usage", "choose files, databases or both to restore"));
+            }
+            let hrsm_backup::RestoreOutcome { files, mongo } = hrsm_backup::restore(&archive, &key, &req, &progress)?;
             let _ = on_event.send(JobEvent::Finished { ok: true, message: "Restore complete.".into() });
             Ok(RestoreResult { files, mongo })
         })
@@ -398,9 +384,7 @@ pub fn set_settings<R: Runtime>(
             }
         }
     }
-    mongodb::options::ClientOptions::parse(&uri)
-        .run()
-        .map_err(|e| CommandError::new("config", format!("the MongoDB URI is not valid: {}", e.kind)))?;
+    hrsm_backup::mongo::client::check_uri(&uri)?;
     if split_uri(&uri).and_then(|p| p.password).is_some() {
         hrsm_backup::Keychain::mongodb_uri().set_text(&uri)?;
     } else {

@@ -9,7 +9,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use bson::{doc, DateTime, Document};
 use hrsm_backup::Config;
 
 /// The running demo server; it dies with the app (PDEATHSIG from a thread that lives as long).
@@ -56,7 +55,7 @@ pub fn prepare(config_path: &Path, data_dir: &Path) -> Result<Option<DemoServer>
     if !root.exists() {
         hrsm_backup::seed_sample_installation(&root)?;
     }
-    seed_database(&uri)?;
+    hrsm_backup::seed_sample_databases(&uri)?;
     let mut cfg = Config { hrsm_root: root, destination: data_dir.join("backups").join("daily"), ..Default::default() };
     cfg.mongodb.uri = uri.clone();
     cfg.save(config_path)?;
@@ -119,48 +118,4 @@ fn libc_prctl_pdeathsig() {
     unsafe {
         prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
     }
-}
-
-/// Sample HR-SM data, once: `hrms` (users, tenants, insurancepolicies, familymembers,
-/// insuranceclaims, auditlogs) and `hrsm-licenses` (licenses).
-fn seed_database(uri: &str) -> Result<(), Box<dyn std::error::Error>> {
-    let client = mongodb::sync::Client::with_uri_str(uri)?;
-    let hrms = client.database("hrms");
-    if hrms.collection::<Document>("users").estimated_document_count().run()? > 0 {
-        return Ok(());
-    }
-    let names = [
-        "Amira Hassan",
-        "Omar Farouk",
-        "Laila Nabil",
-        "Youssef Adel",
-        "Mona Samir",
-        "Karim Tarek",
-        "Nour Ali",
-        "Hana Mostafa",
-    ];
-    let tenants: Vec<Document> = (0..3).map(|t| doc! {"_id": t, "name": format!("Tenant {t}"), "plan": (["basic", "pro", "enterprise"][t as usize]), "createdAt": DateTime::from_millis(1_700_000_000_000 + t * 86_400_000)}).collect();
-    hrms.collection::<Document>("tenants").insert_many(tenants).run()?;
-    hrms.run_command(
-        doc! {"createIndexes": "users", "indexes": [{"key": {"email": 1}, "name": "email_1", "unique": true}]},
-    )
-    .run()?;
-    let users: Vec<Document> = (0..400)
-        .map(|i| {
-            let name = names[i % names.len()];
-            doc! {"_id": i as i64, "name": format!("{name} {i}"), "email": format!("user{i}@demo.hrsm"), "tenant": (i % 3) as i32, "department": (["HR", "Finance", "IT", "Sales"][i % 4]), "salary": bson::Decimal128::from_bytes([0u8; 16]), "joinedAt": DateTime::from_millis(1_600_000_000_000 + i as i64 * 3_600_000), "active": i % 17 != 0}
-        })
-        .collect();
-    hrms.collection::<Document>("users").insert_many(users).run()?;
-    let policies: Vec<Document> = (0..60).map(|i| doc! {"_id": i, "user": (i * 6) as i64, "provider": (["Allianz", "AXA", "MetLife"][i as usize % 3]), "coverage": 100000 + i * 1000}).collect();
-    hrms.collection::<Document>("insurancepolicies").insert_many(policies).run()?;
-    let family: Vec<Document> = (0..150).map(|i| doc! {"user": (i % 400) as i64, "name": format!("Family member {i}"), "relation": (["spouse", "child"][i % 2]), "born": DateTime::from_millis(1_100_000_000_000 + i as i64 * 10_000_000)}).collect();
-    hrms.collection::<Document>("familymembers").insert_many(family).run()?;
-    let claims: Vec<Document> = (0..200).map(|i| doc! {"policy": i % 60, "amount": 50.0 + i as f64 * 3.5, "status": (["pending", "approved", "rejected"][i as usize % 3]), "items": [{"kind": "dental", "amount": 20.0}, {"kind": "optical", "amount": 30.0 + i as f64}]}).collect();
-    hrms.collection::<Document>("insuranceclaims").insert_many(claims).run()?;
-    let logs: Vec<Document> = (0..1000).map(|i| doc! {"user": (i % 400) as i64, "action": (["login", "update", "approve", "export"][i % 4]), "at": DateTime::from_millis(1_790_000_000_000 + i as i64 * 60_000), "changes": [{"field": "salary", "old": i as i32, "new": i as i32 + 1}]}).collect();
-    hrms.collection::<Document>("auditlogs").insert_many(logs).run()?;
-    let licenses = client.database("hrsm-licenses").collection::<Document>("licenses");
-    licenses.insert_many((0..3).map(|t| doc! {"tenant": t, "key": format!("HRSM-DEMO-{t:04}"), "seats": 50 * (t + 1), "expiresAt": DateTime::from_millis(1_900_000_000_000)})).run()?;
-    Ok(())
 }

@@ -11,56 +11,7 @@ use mongodb::sync::Client;
 
 use crate::error::{Error, Result};
 
-/// The parts of a connection string: scheme, user, password, and everything after the `@`
-/// (hosts, path, options). The user info ends at the last `@` before any `?`, so a password
-/// with a stray `/` or `@` (which should have been percent-encoded) is still found.
-pub struct UriParts<'a> {
-    pub scheme: &'a str,
-    pub user: Option<&'a str>,
-    pub password: Option<&'a str>,
-    pub rest: &'a str,
-}
-
-pub fn split_uri(uri: &str) -> Option<UriParts<'_>> {
-    let (scheme, after) = uri.split_once("://")?;
-    let before_query = after.split('?').next().unwrap_or(after);
-    match before_query.rfind('@') {
-        Some(at) => {
-            let userinfo = &after[..at];
-            let (user, password) = match userinfo.split_once(':') {
-                Some((u, p)) => (u, Some(p)),
-                None => (userinfo, None),
-            };
-            Some(UriParts { scheme, user: Some(user), password, rest: &after[at + 1..] })
-        }
-        None => Some(UriParts { scheme, user: None, password: None, rest: after }),
-    }
-}
-
-/// The URI with any password replaced by `***`, for messages and logs.
-pub fn redact_uri(uri: &str) -> String {
-    match split_uri(uri) {
-        Some(UriParts { scheme, user: Some(user), password: Some(_), rest }) => format!("{scheme}://{user}:***@{rest}"),
-        Some(_) => uri.to_string(),
-        None => "<invalid URI>".into(),
-    }
-}
-
-/// The URI without its password (`scheme://user@hosts...`), for the config file.
-pub fn without_password(uri: &str) -> String {
-    match split_uri(uri) {
-        Some(UriParts { scheme, user: Some(user), password: Some(_), rest }) => format!("{scheme}://{user}@{rest}"),
-        _ => uri.to_string(),
-    }
-}
-
-/// `uri` with `password` put in (replacing a `***` placeholder or any password there).
-pub fn with_password(uri: &str, password: &str) -> String {
-    match split_uri(uri) {
-        Some(UriParts { scheme, user: Some(user), rest, .. }) => format!("{scheme}://{user}:{password}@{rest}"),
-        _ => uri.to_string(),
-    }
-}
+pub use crate::uri::{redact_uri, split_uri, with_password, without_password, UriParts};
 
 /// Hosts of the URI, for "cannot reach" messages.
 fn hosts(uri: &str) -> String {
@@ -98,6 +49,13 @@ pub fn explain(uri: &str, what: &str, e: mongodb::error::Error) -> Error {
 }
 
 /// A connected client (server selection is lazy; `ping` proves the server answers).
+/// Checks that `uri` is a MongoDB connection string the driver accepts, without connecting
+/// (no network: an SRV URI is checked for its form only).
+pub fn check_uri(uri: &str) -> Result<()> {
+    let parsed = mongodb::options::ConnectionString::parse(uri);
+    parsed.map(|_| ()).map_err(|e| Error::Config(format!("the MongoDB URI is not valid: {}", e.kind)))
+}
+
 pub fn connect(uri: &str) -> Result<Client> {
     let mut opts = ClientOptions::parse(uri).run().map_err(|e| explain(uri, "read the connection string", e))?;
     opts.app_name = Some("hrsm-backup".into());

@@ -92,13 +92,22 @@ pub struct FilePart {
 
 impl MongoPart {
     /// The mongo part of a manifest, if it has one.
-    pub fn of(m: &crate::manifest::Manifest) -> Option<MongoPart> {
+    pub fn of(m: &crate::archive::manifest::Manifest) -> Option<MongoPart> {
         m.mongo.as_ref().and_then(|v| serde_json::from_value(v.clone()).ok())
     }
 
     pub fn total_documents(&self) -> u64 {
         self.databases.iter().flat_map(|d| &d.collections).map(|c| c.documents).sum()
     }
+    /// Every `mongo/` file the manifest promises: path under `mongo/` -> (size, SHA-256).
+    pub fn files_map(&self) -> std::collections::HashMap<String, (u64, String)> {
+        self.databases
+            .iter()
+            .flat_map(|d| d.files.iter())
+            .map(|f| (f.path.clone(), (f.size, f.sha256.clone())))
+            .collect()
+    }
+
     pub fn total_bytes(&self) -> u64 {
         self.databases.iter().flat_map(|d| &d.files).map(|f| f.size).sum()
     }

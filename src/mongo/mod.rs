@@ -9,15 +9,16 @@ pub mod dump;
 pub mod foreign;
 pub mod layout;
 pub mod restore;
-pub mod testrestore;
 pub mod tools;
 
 pub use dump::{
     dump, scan_bson, scan_bson_reader, CollectionPart, DatabasePart, FilePart, MongoPart, MongoSource, ScanError,
 };
 pub use foreign::{restore_dump_archive, restore_dump_dir};
-pub use restore::{restore_mongo, MongoRestoreOptions, MongoRestoreReport, RestoredCollection};
-pub use testrestore::{test_restore, TestRestoreReport, SCRATCH_SUFFIX};
+pub use restore::{plan_mongo_restore, MongoRestoreOptions, MongoRestoreReport, PlannedCollection, RestoredCollection};
+// The test restore is an operation (`ops::testrestore`); kept here for its callers.
+pub use crate::ops::restore::restore_mongo;
+pub use crate::ops::testrestore::{test_restore, TestRestoreReport, SCRATCH_SUFFIX};
 
 /// Tar prefix of the MongoDB part.
 pub const MONGO_PREFIX: &str = "mongo/";

@@ -12,7 +12,7 @@
 
 use std::collections::HashMap;
 use std::io::Read;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use bson::{doc, Bson, Document, RawDocumentBuf};
@@ -25,10 +25,9 @@ use super::client::{connect, explain};
 use super::dump::MongoPart;
 use super::layout::{parse_metadata, path_unescape, Metadata};
 use super::MONGO_PREFIX;
-use crate::crypto::MasterKey;
+use crate::archive::unpack::EntryInfo;
 use crate::error::{Error, Result};
 use crate::progress::{Event, Progress};
-use crate::unpack::{read_archive, read_manifest};
 
 #[derive(Debug, Clone)]
 pub struct MongoRestoreOptions {
@@ -56,6 +55,73 @@ pub struct RestoredCollection {
     pub documents: u64,
 }
 
+/// One collection a restore would bring back, for a preview before anything is written.
+#[derive(Debug, Clone, Serialize)]
+pub struct PlannedCollection {
+    pub from: String,
+    pub to: String,
+    pub name: String,
+    /// "collection", "view" or "timeseries".
+    pub kind: String,
+    pub documents: u64,
+    /// Whether a collection of that name exists now in the target and will be replaced;
+    /// None when the server was not asked.
+    pub replaces: Option<bool>,
+}
+
+/// What restoring `opts` from the backup `manifest` would bring back, from the manifest (and,
+/// with `ask_server`, which target collections exist now). Writes nothing.
+pub fn plan_mongo_restore(
+    manifest: &crate::archive::manifest::Manifest,
+    opts: &MongoRestoreOptions,
+    ask_server: bool,
+) -> Result<Vec<PlannedCollection>> {
+    let part = MongoPart::of(manifest).ok_or_else(|| Error::Usage("this backup holds no MongoDB data".into()))?;
+    for (from, _) in &opts.databases {
+        if !part.databases.iter().any(|d| &d.name == from) {
+            let have: Vec<&str> = part.databases.iter().map(|d| d.name.as_str()).collect();
+            return Err(Error::Usage(format!(
+                "database {from:?} is not in this backup; it holds: {}",
+                have.join(", ")
+            )));
+        }
+    }
+    let client = if ask_server { Some(connect(&opts.uri)?) } else { None };
+    let mut planned = Vec::new();
+    for db in &part.databases {
+        let to = if opts.databases.is_empty() {
+            Some(db.name.clone())
+        } else {
+            opts.databases.iter().find(|(f, _)| f == &db.name).map(|(_, t)| t.clone())
+        };
+        let Some(to) = to else { continue };
+        let existing: Option<Vec<String>> = match &client {
+            Some(c) => Some(
+                c.database(&to)
+                    .list_collection_names()
+                    .run()
+                    .map_err(|e| explain(&opts.uri, &format!("check database {to}"), e))?,
+            ),
+            None => None,
+        };
+        let wanted = |name: &str| opts.collections.as_ref().map(|c| c.iter().any(|n| n == name)).unwrap_or(true);
+        for c in db.collections.iter().filter(|c| wanted(&c.name)) {
+            planned.push(PlannedCollection {
+                from: db.name.clone(),
+                to: to.clone(),
+                name: c.name.clone(),
+                kind: c.kind.clone(),
+                documents: c.documents,
+                replaces: existing.as_ref().map(|e| e.contains(&c.name)),
+            });
+        }
+    }
+    if planned.is_empty() {
+        return Err(Error::Usage("nothing in this backup matches the databases and collections asked for".into()));
+    }
+    Ok(planned)
+}
+
 const BATCH_DOCS: usize = 1000;
 const BATCH_BYTES: usize = 4 << 20;
 
@@ -69,197 +135,173 @@ struct Staged {
     inserted: u64,
 }
 
-pub fn restore_mongo(
-    archive: &Path,
-    key: &MasterKey,
-    opts: &MongoRestoreOptions,
-    progress: &dyn Progress,
-) -> Result<MongoRestoreReport> {
-    let _lock = crate::lock::DestinationLock::for_archive(archive, "a restore")?;
-    let result = restore_mongo_unlocked(archive, key, opts, progress);
-    if let Err(e) = &result {
-        if e.is_integrity() {
-            crate::verify::record_finding(archive, crate::verify::Finding::Damaged(e));
-        }
-    }
-    result
+/// The MongoDB side of a restore, fed the archive's entries one by one by `ops::restore` (in
+/// the same read as the file side). Every `mongo/` entry is checked as verify checks it (in
+/// the manifest, of its size, of its SHA-256 as it streams); the selected collections are
+/// filled into staging collections, and swapped in only by `swap_in`, after the whole archive
+/// authenticated, every count matched and every index was built.
+pub(crate) struct MongoSink<'a> {
+    archive: PathBuf,
+    /// Taken by `swap_in`; while it is here, dropping the sink drops the staging collections.
+    restore: Option<Restore<'a>>,
+    mapping: HashMap<String, String>,
+    expected: HashMap<(String, String), u64>,
+    collections: Option<Vec<String>>,
+    /// `mongo/` files the manifest promises and not yet seen: path -> (size, SHA-256).
+    promised: HashMap<String, (u64, String)>,
+    total_bytes: u64,
 }
 
-/// `restore_mongo` for a caller that holds the backup folder's lock (the test restore).
-pub(super) fn restore_mongo_unlocked(
-    archive: &Path,
-    key: &MasterKey,
-    opts: &MongoRestoreOptions,
-    progress: &dyn Progress,
-) -> Result<MongoRestoreReport> {
-    let started = chrono::Utc::now();
-    let clock = std::time::Instant::now();
-    let result = restore_mongo_inner(archive, key, opts, progress);
-    let (status, error, documents) = match &result {
-        Ok(r) => ("ok", None, r.collections.iter().map(|c| c.documents).sum()),
-        Err(e) => ("failed", Some(e.to_string()), 0),
-    };
-    let databases = match &result {
-        Ok(r) => {
-            let mut d: Vec<String> = r.collections.iter().map(|c| c.db.clone()).collect();
-            d.dedup();
-            d
-        }
-        Err(_) => opts.databases.iter().map(|(_, to)| to.clone()).collect(),
-    };
-    let rec = crate::runlog::RunRecord {
-        kind: "restore",
-        backup_id: crate::catalog::Catalog::id_of(archive).unwrap_or_default(),
-        status,
-        started,
-        finished: chrono::Utc::now(),
-        duration_ms: clock.elapsed().as_millis() as u64,
-        size: std::fs::metadata(archive).map(|m| m.len()).unwrap_or(0),
-        files: 0,
-        documents,
-        databases,
-        error,
-        host: crate::job::host_name(),
-        app_version: crate::job::APP_VERSION.into(),
-    };
-    let log = opts.log_collection.clone().map(|namespace| crate::runlog::MongoLog { uri: opts.uri.clone(), namespace });
-    let dir = archive.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    for w in crate::runlog::record(dir, log.as_ref(), &rec) {
-        progress.event(Event::Warning(w));
+impl<'a> MongoSink<'a> {
+    /// From the manifest, before any other entry is read; writes nothing yet.
+    pub(crate) fn prepare(
+        archive: &Path,
+        manifest: &crate::archive::manifest::Manifest,
+        opts: &'a MongoRestoreOptions,
+        client: &'a Client,
+        scratch_suffix: Option<&str>,
+    ) -> Result<Self> {
+        let part: MongoPart = match &manifest.mongo {
+            Some(v) => serde_json::from_value(v.clone()).map_err(|e| Error::Corrupt {
+                path: archive.to_path_buf(),
+                reason: format!("the manifest's mongo part is invalid: {e}"),
+            })?,
+            None => return Err(Error::Usage("this backup holds no MongoDB data".into())),
+        };
+        let mapping: HashMap<String, String> = if let Some(suffix) = scratch_suffix {
+            part.databases.iter().map(|d| (d.name.clone(), format!("{}{suffix}", d.name))).collect()
+        } else if opts.databases.is_empty() {
+            part.databases.iter().map(|d| (d.name.clone(), d.name.clone())).collect()
+        } else {
+            for (from, _) in &opts.databases {
+                if !part.databases.iter().any(|d| &d.name == from) {
+                    let have: Vec<&str> = part.databases.iter().map(|d| d.name.as_str()).collect();
+                    return Err(Error::Usage(format!(
+                        "database {from:?} is not in this backup; it holds: {}",
+                        have.join(", ")
+                    )));
+                }
+            }
+            opts.databases.iter().cloned().collect()
+        };
+        let expected = part
+            .databases
+            .iter()
+            .flat_map(|d| d.collections.iter().map(move |c| ((d.name.clone(), c.stem.clone()), c.documents)))
+            .collect();
+        Ok(MongoSink {
+            archive: archive.to_path_buf(),
+            restore: Some(Restore::new(client, &opts.uri, opts.threads)),
+            mapping,
+            expected,
+            collections: opts.collections.clone(),
+            promised: part.files_map(),
+            total_bytes: part.total_bytes(),
+        })
     }
-    result
-}
 
-fn restore_mongo_inner(
-    archive: &Path,
-    key: &MasterKey,
-    opts: &MongoRestoreOptions,
-    progress: &dyn Progress,
-) -> Result<MongoRestoreReport> {
-    let manifest = read_manifest(archive, key)?;
-    let part: MongoPart = match &manifest.mongo {
-        Some(v) => serde_json::from_value(v.clone()).map_err(|e| Error::Corrupt {
-            path: archive.to_path_buf(),
-            reason: format!("the manifest's mongo part is invalid: {e}"),
-        })?,
-        None => return Err(Error::Usage("this backup holds no MongoDB data".into())),
-    };
-    let mapping: HashMap<String, String> = if opts.databases.is_empty() {
-        part.databases.iter().map(|d| (d.name.clone(), d.name.clone())).collect()
-    } else {
-        for (from, _) in &opts.databases {
-            if !part.databases.iter().any(|d| &d.name == from) {
-                let have: Vec<&str> = part.databases.iter().map(|d| d.name.as_str()).collect();
-                return Err(Error::Usage(format!(
-                    "database {from:?} is not in this backup; it holds: {}",
-                    have.join(", ")
-                )));
+    pub(crate) fn bytes(&self) -> u64 {
+        self.total_bytes
+    }
+
+    /// One entry of the `mongo/` area. `observe(db, stem, document)` sees every document of a
+    /// restored collection as it streams (the test restore digests them there).
+    pub(crate) fn entry(
+        &mut self,
+        info: &EntryInfo,
+        content: &mut dyn Read,
+        progress: &dyn Progress,
+        observe: &mut dyn FnMut(&str, &str, &[u8]),
+    ) -> Result<()> {
+        let archive = self.archive.clone();
+        let Some(rel) = info.path.strip_prefix(MONGO_PREFIX) else { return Ok(()) };
+        let Some((size, sha)) = self.promised.remove(rel) else {
+            return Err(Error::Corrupt {
+                path: archive,
+                reason: format!("entry {:?} is not in the manifest (or appears twice)", info.path),
+            });
+        };
+        if info.size != size {
+            return Err(crate::archive::rules::size_lie(&archive, &info.path, info.size, Some(size)));
+        }
+        let mut hashed = crate::digest::HashingReader::new(content);
+        let content: &mut dyn Read = &mut hashed;
+        if let Some((db, file)) = rel.split_once('/') {
+            if let Some(stem) = file.strip_suffix(".metadata.json") {
+                let mut text = String::new();
+                content.read_to_string(&mut text).map_err(|e| Error::io("read archive entry", &info.path, e))?;
+                let meta = parse_metadata(&text).map_err(|reason| Error::Corrupt {
+                    path: archive.clone(),
+                    reason: format!("{}: {reason}", info.path),
+                })?;
+                let name =
+                    meta.collection_name.clone().or_else(|| path_unescape(stem)).unwrap_or_else(|| stem.to_string());
+                let wanted = self.collections.as_ref().map(|c| c.iter().any(|n| n == &name)).unwrap_or(true);
+                if let (true, Some(target_db), Some(r)) = (wanted, self.mapping.get(db).cloned(), self.restore.as_mut())
+                {
+                    let exp = self.expected.get(&(db.to_string(), stem.to_string())).copied();
+                    r.begin(target_db, name, meta, exp)?;
+                }
+            } else if let Some(stem) = file.strip_suffix(".bson") {
+                let name_guess = path_unescape(stem).unwrap_or_else(|| stem.to_string());
+                if let Some(r) = self.restore.as_mut() {
+                    if let Some(i) = r.find(&self.mapping, db, stem, &name_guess) {
+                        r.fill_observed(i, content, progress, &mut |doc: &[u8]| observe(db, stem, doc))?;
+                    }
+                }
             }
         }
-        opts.databases.iter().cloned().collect()
-    };
-    let expected: HashMap<(String, String), u64> = part
-        .databases
-        .iter()
-        .flat_map(|d| d.collections.iter().map(move |c| ((d.name.clone(), c.stem.clone()), c.documents)))
-        .collect();
-    let client = connect(&opts.uri)?;
-    let tag = format!("{:04x}", rand::random::<u16>());
-    let mut restore = Restore {
-        client: &client,
-        uri: &opts.uri,
-        tag,
-        staged: Vec::new(),
-        views: Vec::new(),
-        threads: opts.threads.max(1),
-    };
-    let result = (|| -> Result<()> {
-        progress.event(Event::Phase("restoring"));
-        progress.event(Event::Total(part.total_bytes()));
-        let selected = |db: &str, name: &str| {
-            mapping.contains_key(db) && opts.collections.as_ref().map(|c| c.iter().any(|n| n == name)).unwrap_or(true)
-        };
-        let (_, mut promised) = read_archive(
-            archive,
-            key,
-            |m| crate::verify::mongo_files(m).map_err(|reason| Error::Corrupt { path: archive.to_path_buf(), reason }),
-            |promised, info, content| {
-                match crate::rules::area(&info.path) {
-                    crate::rules::Area::Mongo => {}
-                    crate::rules::Area::Files => return Ok(()), // restored by the file restore
-                    _ => return Err(Error::UnsafeEntry { path: info.path.clone(), reason: crate::restore::OUTSIDE }),
-                }
-                let Some(rel) = info.path.strip_prefix(MONGO_PREFIX) else { return Ok(()) };
-                // Same checks as verify: promised by the manifest, of its size, and (below,
-                // as it streams) of its SHA-256; a size that lies stops before a byte is read.
-                let Some((size, sha)) = promised.remove(rel) else {
-                    return Err(Error::Corrupt {
-                        path: archive.to_path_buf(),
-                        reason: format!("entry {:?} is not in the manifest (or appears twice)", info.path),
-                    });
-                };
-                if info.size != size {
-                    return Err(crate::restore::size_lie(archive, &info.path, info.size, Some(size)));
-                }
-                let mut hashed = crate::digest::HashingReader::new(content);
-                let content: &mut dyn Read = &mut hashed;
-                let Some((db, file)) = rel.split_once('/') else { return Ok(()) };
-                if let Some(stem) = file.strip_suffix(".metadata.json") {
-                    let mut text = String::new();
-                    content.read_to_string(&mut text).map_err(|e| Error::io("read archive entry", &info.path, e))?;
-                    let meta = parse_metadata(&text).map_err(|reason| Error::Corrupt {
-                        path: archive.to_path_buf(),
-                        reason: format!("{}: {reason}", info.path),
-                    })?;
-                    let name = meta
-                        .collection_name
-                        .clone()
-                        .or_else(|| path_unescape(stem))
-                        .unwrap_or_else(|| stem.to_string());
-                    if selected(db, &name) {
-                        let target_db = mapping[db].clone();
-                        let exp = expected.get(&(db.to_string(), stem.to_string())).copied();
-                        restore.begin(target_db, name, meta, exp)?;
-                    }
-                } else if let Some(stem) = file.strip_suffix(".bson") {
-                    let name_guess = path_unescape(stem).unwrap_or_else(|| stem.to_string());
-                    if let Some(i) = restore.find(&mapping, db, stem, &name_guess) {
-                        restore.fill(i, content, progress)?;
-                    }
-                }
-                let (got_size, got_sha) =
-                    hashed.finish().map_err(|e| Error::io("read archive entry", &info.path, e))?;
-                if got_size != size || got_sha != sha {
-                    return Err(Error::Corrupt {
-                        path: archive.to_path_buf(),
-                        reason: format!("{} does not match the manifest (size or SHA-256 differ)", info.path),
-                    });
-                }
-                Ok(())
-            },
-        )?;
-        if let Some(missing) = promised.keys().min() {
+        let (got_size, got_sha) = hashed.finish().map_err(|e| Error::io("read archive entry", &info.path, e))?;
+        if got_size != size || got_sha != sha {
             return Err(Error::Corrupt {
-                path: archive.to_path_buf(),
+                path: archive,
+                reason: format!("{} does not match the manifest (size or SHA-256 differ)", info.path),
+            });
+        }
+        Ok(())
+    }
+
+    /// After the whole archive authenticated: nothing promised is missing, every count
+    /// matches, every index is built. Nothing live has been touched yet.
+    pub(crate) fn ready(&self) -> Result<()> {
+        if let Some(missing) = self.promised.keys().min() {
+            return Err(Error::Corrupt {
+                path: self.archive.clone(),
                 reason: format!(
                     "{} manifest entries are missing from the archive, e.g. {MONGO_PREFIX}{missing}",
-                    promised.len()
+                    self.promised.len()
                 ),
             });
         }
-        promised.clear();
-        restore.check_counts()?;
-        restore.build_indexes()?;
-        Ok(())
-    })();
-    if let Err(e) = result {
-        restore.drop_staging();
-        return Err(e);
+        match &self.restore {
+            Some(r) => {
+                r.check_counts()?;
+                r.build_indexes()
+            }
+            None => Ok(()),
+        }
     }
-    restore.swap_in()
+
+    /// Swaps every staging collection in (`renameCollection ... dropTarget`) and makes views.
+    pub(crate) fn swap_in(mut self) -> Result<MongoRestoreReport> {
+        match self.restore.take() {
+            Some(r) => r.swap_in(),
+            None => Ok(MongoRestoreReport::default()),
+        }
+    }
 }
 
-pub(super) struct Restore<'a> {
+impl Drop for MongoSink<'_> {
+    /// A restore that ended before `swap_in` (an error, a cancel, a damaged archive) leaves no
+    /// staging collection behind, and never touched a live one.
+    fn drop(&mut self) {
+        if let Some(r) = &self.restore {
+            r.drop_staging();
+        }
+    }
+}
+
+pub(crate) struct Restore<'a> {
     client: &'a Client,
     uri: &'a str,
     tag: String,
@@ -327,6 +369,17 @@ impl<'a> Restore<'a> {
 
     /// Streams a `.bson` entry into the staging collection with parallel unordered batches.
     pub(super) fn fill(&mut self, i: usize, content: &mut dyn Read, progress: &dyn Progress) -> Result<()> {
+        self.fill_observed(i, content, progress, &mut |_| {})
+    }
+
+    /// `fill`, showing each document to `observe` as it goes by.
+    pub(super) fn fill_observed(
+        &mut self,
+        i: usize,
+        content: &mut dyn Read,
+        progress: &dyn Progress,
+        observe: &mut dyn FnMut(&[u8]),
+    ) -> Result<()> {
         let coll =
             self.client.database(&self.staged[i].target_db).collection::<RawDocumentBuf>(&self.staged[i].staging);
         let label = format!("{}.{}", self.staged[i].target_db, self.staged[i].name);
@@ -375,6 +428,7 @@ impl<'a> Restore<'a> {
                 content.read_exact(&mut bytes[4..]).map_err(|e| Error::io("read archive entry for", &label, e))?;
                 let raw = RawDocumentBuf::from_bytes(bytes)
                     .map_err(|e| Error::Mongo(format!("{label}: invalid BSON document in the backup: {e}")))?;
+                observe(raw.as_bytes());
                 progress.event(Event::Advance(n as u64));
                 batch_bytes += n;
                 batch.push(raw);

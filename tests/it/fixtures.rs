@@ -14,7 +14,7 @@ use mongodb::sync::Client;
 use super::util::*;
 
 fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/mongodump")
+    repo_root().join("tests/fixtures/mongodump")
 }
 
 fn opts(map: Vec<(String, String)>) -> MongoRestoreOptions {

@@ -1,7 +1,6 @@
 //! A second implementation, written from docs/FORMAT.md alone (tests/interop/decrypt.py, Python
 //! + `cryptography`), must read what the Rust code writes and agree on every vector.
 
-use std::path::Path;
 use std::process::Command;
 
 use hrsm_backup::SourceConfig;
@@ -23,7 +22,7 @@ fn python() -> Command {
 }
 
 fn script() -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop/decrypt.py")
+    repo_root().join("tests/interop/decrypt.py")
 }
 
 #[test]
@@ -50,7 +49,7 @@ fn python_decryptor_reads_our_archive_and_tar_lists_it() {
 
 #[test]
 fn python_decryptor_agrees_on_every_vector() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/vectors");
+    let dir = repo_root().join("tests/vectors");
     let o = python().arg(script()).arg("--vectors").arg(&dir).output().unwrap();
     assert!(o.status.success(), "{}", text(&o));
     let summary = String::from_utf8_lossy(&o.stdout);

@@ -499,3 +499,51 @@ fn mongodb_stopped_mid_dump_fails_and_leaves_no_good_looking_archive() {
         std::fs::read_dir(&dest).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
     assert!(files.iter().all(|f| !f.ends_with(".hrsmbk") && !f.starts_with(".spool")), "{files:?}");
 }
+
+/// Issue 9: a restore of files and databases together, and a test restore, each read the
+/// archive once (they used to read it two and three times in full).
+#[test]
+fn restore_and_test_restore_read_the_archive_once() {
+    let db = fresh_db("it_onepass");
+    client()
+        .database(&db)
+        .collection::<Document>("users")
+        .insert_many((0..500).map(|i| doc! {"i": i, "name": format!("user {i}")}))
+        .run()
+        .unwrap();
+    let t = tmp();
+    write(&t.path().join("uploads/a.pdf"), &random_bytes(300_000, 5), 0o644, 1_700_000_000);
+    let opts = BackupOptions {
+        sources: vec![hrsm_backup::SourceConfig::folder("uploads", t.path().join("uploads"))],
+        ..mongo_only(t.path().join("backups"), source(&[&db]))
+    };
+    let done = run_backup(&opts, &key(), &NoProgress, Box::new(rand::rngs::OsRng)).unwrap();
+    let to = format!("{db}_back");
+    let req = hrsm_backup::RestoreRequest {
+        files: Some(hrsm_backup::FileRestoreOptions {
+            target: t.path().join("restored"),
+            only: None,
+            overwrite: false,
+        }),
+        mongo: Some(MongoRestoreOptions {
+            uri: mongo_uri(),
+            databases: vec![(db.clone(), to.clone())],
+            collections: None,
+            threads: 2,
+            log_collection: None,
+        }),
+    };
+    let before = hrsm_backup::archive_opens();
+    let out = hrsm_backup::restore(&done.archive, &key(), &req, &NoProgress).unwrap();
+    assert_eq!(hrsm_backup::archive_opens() - before, 1, "a restore reads its archive once");
+    assert_eq!(out.files.unwrap().plan.files, 1);
+    assert_eq!(out.mongo.unwrap().collections[0].documents, 500);
+    assert_eq!(raw_docs(&db, "users").len(), raw_docs(&to, "users").len());
+    assert_eq!(std::fs::read(t.path().join("restored/uploads/a.pdf")).unwrap(), random_bytes(300_000, 5));
+
+    let before = hrsm_backup::archive_opens();
+    let tested = hrsm_backup::test_restore(&done.archive, &key(), &mongo_uri(), 2, None, &NoProgress).unwrap();
+    assert_eq!(hrsm_backup::archive_opens() - before, 1, "a test restore reads its archive once");
+    assert_eq!(tested.collections.len(), 1);
+    assert_eq!(tested.collections[0].documents, 500);
+}

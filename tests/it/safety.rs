@@ -287,7 +287,7 @@ fn exit_codes_and_messages_tell_the_truth() {
 /// Defect 7: tests read ../shared/fixtures, so a clone alone could not pass its own tests.
 #[test]
 fn the_repository_needs_nothing_beside_it() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let root = &repo_root();
     let mut offenders = Vec::new();
     for dir in ["src", "tests", "scripts", "bench", "src-tauri/src", "src-tauri/tests", "fuzz"] {
         for e in walkdir::WalkDir::new(root.join(dir)).into_iter().filter_map(|e| e.ok()) {

@@ -114,6 +114,11 @@ pub fn restore_all(archive: &Path, target: &Path) -> hrsm_backup::Result<hrsm_ba
     )
 }
 
+/// The repository's top folder (these tests belong to the `cli/` package).
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap_or(Path::new("..")).to_path_buf()
+}
+
 pub fn bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_hrsm-backup"))
 }

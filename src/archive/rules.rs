@@ -3,7 +3,7 @@
 //! backup that verified is a backup that restores (docs/FORMAT.md sections 3.2 and 5).
 //!
 //! Pure functions over archive names (`files/<source>/...`, `mongo/...`); no I/O.
-//! Depends on nothing else in the crate.
+//! Depends on `manifest` and `error` only.
 
 use std::collections::HashSet;
 
@@ -21,6 +21,20 @@ pub fn restored_mode(mode: u32) -> u32 {
     mode & RESTORED_MODE_MASK
 }
 
+/// Why an entry outside `files/` and `mongo/` is refused (verify says the same).
+pub const OUTSIDE: &str = "it is outside files/ and mongo/, where no backup puts anything";
+
+/// A tar entry whose size is not the manifest's.
+pub fn size_lie(archive: &std::path::Path, name: &str, got: u64, want: Option<u64>) -> crate::error::Error {
+    crate::error::Error::Corrupt {
+        path: archive.to_path_buf(),
+        reason: format!(
+            "{name} is {got} bytes in the archive but the manifest says {}; nothing of it was kept",
+            want.map(|w| w.to_string()).unwrap_or_else(|| "none".into())
+        ),
+    }
+}
+
 /// Where an archive entry belongs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Area {
@@ -32,9 +46,9 @@ pub enum Area {
 }
 
 pub fn area(name: &str) -> Area {
-    if name == crate::manifest::MANIFEST_PATH {
+    if name == crate::archive::manifest::MANIFEST_PATH {
         Area::Manifest
-    } else if name.starts_with(crate::manifest::FILES_PREFIX) {
+    } else if name.starts_with(crate::archive::manifest::FILES_PREFIX) {
         Area::Files
     } else if name.starts_with("mongo/") {
         Area::Mongo

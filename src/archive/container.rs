@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use rand_core::{CryptoRng, RngCore};
 use sha2::{Digest, Sha256};
 
-use crate::crypto::{
+use crate::archive::crypto::{
     padded_len, ArchiveKeys, KeyId, MasterKey, OpenError, CHUNK_PREFIX_LEN, IV_LEN, KEY_ID_LEN, TAG_LEN,
 };
 

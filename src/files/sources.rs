@@ -12,9 +12,9 @@ use std::path::{Path, PathBuf};
 
 use globset::{GlobSet, GlobSetBuilder};
 
+use crate::archive::manifest::{Entry, EntryType, SourceSummary, FILES_PREFIX};
 use crate::config::{OnUnreadable, SourceConfig};
 use crate::error::{describe_io, Error, Result};
-use crate::manifest::{Entry, EntryType, SourceSummary, FILES_PREFIX};
 use crate::progress::{Event, Progress};
 
 /// One item to archive: its manifest entry and where it lives on disk.
@@ -198,7 +198,7 @@ impl Walker<'_> {
             if refused_dirs.iter().any(|d| e.path.starts_with(d.as_str())) {
                 continue; // inside a folder already reported
             }
-            if let Err(reason) = crate::rules::check_name(&e.path) {
+            if let Err(reason) = crate::archive::rules::check_name(&e.path) {
                 self.unreadable(&item.fs_path, format!("{reason}, which no restore can create"))?;
                 if e.kind == EntryType::Dir {
                     refused_dirs.push(format!("{}/", e.path));
@@ -207,7 +207,7 @@ impl Walker<'_> {
             }
             if e.kind == EntryType::Symlink {
                 let target = e.target.as_deref().unwrap_or("");
-                if let Err(reason) = crate::rules::check_link(&e.path, target, &links) {
+                if let Err(reason) = crate::archive::rules::check_link(&e.path, target, &links) {
                     let w = format!(
                         "source '{}': {} -> {target} left out: {reason}, so it could not be restored safely; \
                          if it points to data you need, add that folder as a source of its own",

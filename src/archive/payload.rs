@@ -12,9 +12,9 @@ use flate2::write::GzEncoder;
 use flate2::Compression;
 use rand_core::{CryptoRng, RngCore};
 
-use crate::container::{write_header, ChunkSealer};
-use crate::crypto::{MasterKey, IV_LEN};
-use crate::pipeline::OrderedPool;
+use crate::archive::container::{write_header, ChunkSealer};
+use crate::archive::crypto::{MasterKey, IV_LEN};
+use crate::archive::pipeline::OrderedPool;
 
 /// A CSPRNG that can move into the writer.
 pub trait SecureRng: RngCore + CryptoRng + Send {}
@@ -98,7 +98,7 @@ impl<W: Write> PayloadWriter<W> {
             block_size: opts.block_size,
             max_in_flight: 2 * threads + 1,
             next_index: 0,
-            stats: PayloadStats { archive_bytes: crate::container::HEADER_LEN as u64, ..Default::default() },
+            stats: PayloadStats { archive_bytes: crate::archive::container::HEADER_LEN as u64, ..Default::default() },
         })
     }
 
@@ -120,7 +120,7 @@ impl<W: Write> PayloadWriter<W> {
         Ok(())
     }
 
-    fn emit(&mut self, done: Result<io::Result<Vec<u8>>, crate::pipeline::WorkerPanic>) -> io::Result<()> {
+    fn emit(&mut self, done: Result<io::Result<Vec<u8>>, crate::archive::pipeline::WorkerPanic>) -> io::Result<()> {
         let bytes = done.map_err(|p| io::Error::other(format!("compression worker failed: {}", p.0)))??;
         self.out.write_all(&bytes)?;
         self.stats.archive_bytes += bytes.len() as u64;

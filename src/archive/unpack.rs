@@ -11,10 +11,10 @@ use std::path::{Component, Path};
 
 use flate2::read::MultiGzDecoder;
 
-use crate::container::{peek_key_id, ContainerReader, HeaderInfo, StickyError};
-use crate::crypto::MasterKey;
+use crate::archive::container::{peek_key_id, ContainerReader, HeaderInfo, StickyError};
+use crate::archive::crypto::MasterKey;
+use crate::archive::manifest::{Manifest, MANIFEST_PATH};
 use crate::error::{Error, Result};
-use crate::manifest::{Manifest, MANIFEST_PATH};
 
 /// Type of a tar entry, as far as restore cares.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,7 +46,20 @@ pub struct ReadSummary {
     pub entries: u64,
 }
 
+thread_local! {
+    /// Archives opened for reading by this thread (operations read on the calling thread).
+    static OPENS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// How many times this thread has opened an archive to read it: lets a test prove that an
+/// operation reads its archive once.
+#[doc(hidden)]
+pub fn archive_opens() -> u64 {
+    OPENS.with(|c| c.get())
+}
+
 fn open_file(path: &Path) -> Result<File> {
+    OPENS.with(|c| c.set(c.get() + 1));
     File::open(path).map_err(|e| Error::io("open archive", path, e))
 }
 
@@ -136,7 +149,7 @@ pub fn read_archive<T>(
     if !container.is_complete() {
         return Err(Error::Archive {
             path: path.to_path_buf(),
-            source: crate::container::ContainerError::Truncated { chunks: container.chunks_read() },
+            source: crate::archive::container::ContainerError::Truncated { chunks: container.chunks_read() },
         });
     }
     let manifest = manifest.ok_or_else(|| Error::Corrupt {
@@ -254,6 +267,6 @@ pub fn safe_name(p: &Path) -> std::result::Result<String, &'static str> {
         return Err("the name is empty");
     }
     let name = parts.join("/");
-    crate::rules::check_name(&name)?;
+    crate::archive::rules::check_name(&name)?;
     Ok(name)
 }

@@ -10,7 +10,7 @@ use hrsm_backup::{
     PayloadOptions, Result,
 };
 
-use super::output::human_bytes;
+use crate::output::human_bytes;
 
 const CONFIG: &str = r#"# Demo configuration written by `hrsm-backup demo` (see docs/CONFIG.md).
 hrsm_root = "hr-sm"
@@ -49,7 +49,7 @@ pub fn run(dir: &Path, json: bool) -> Result<()> {
         verify: true,
         retention: Some(hrsm_backup::RetentionPolicy::from(&cfg.retention)),
     };
-    let progress = super::output::Bar::new(json);
+    let progress = crate::output::Bar::new(json);
     let done = run_backup(&opts, &key, &progress, Box::new(rand::rngs::OsRng))?;
     let restored = dir.join(format!("restored-{}", done.entry.id));
     let report = restore_files(
@@ -61,7 +61,7 @@ pub fn run(dir: &Path, json: bool) -> Result<()> {
     progress.done();
     let count = Catalog::existing(&cfg.destination)?.list()?.entries.len();
     if json {
-        super::output::print_json(
+        crate::output::print_json(
             &serde_json::json!({"ok": true, "backup": done.entry, "restored_to": restored, "backups": count}),
         );
         return Ok(());

@@ -4,9 +4,9 @@
 //!
 //! Depends on `keys`, `crypto` and `error`.
 
-use crate::crypto::MasterKey;
+use crate::archive::crypto::MasterKey;
 use crate::error::{Error, Result};
-use crate::keys::{parse_key_text, recovery_text, KeyStore};
+use crate::store::keys::{parse_key_text, recovery_text, KeyStore};
 
 pub const SERVICE: &str = "hrsm-backup";
 /// The service the tests use, in their private session only (scripts/with-session sets it).

@@ -11,21 +11,21 @@ use std::time::Instant;
 
 use chrono::Utc;
 
-use crate::catalog::{new_id, Catalog, CatalogEntry, Status};
+use crate::archive::crypto::MasterKey;
+use crate::archive::manifest::{EntryType, Manifest, MANIFEST_FORMAT, MANIFEST_PATH, MANIFEST_VERSION};
+use crate::archive::pack::Packer;
+use crate::archive::payload::{PayloadOptions, PayloadWriter, SecureRng};
 use crate::config::SourceConfig;
-use crate::crypto::MasterKey;
 use crate::error::{Error, Result};
+use crate::files::sources::{collect, Item};
 use crate::fsutil::AtomicFile;
-use crate::lock::DestinationLock;
-use crate::manifest::{EntryType, Manifest, MANIFEST_FORMAT, MANIFEST_PATH, MANIFEST_VERSION};
 use crate::mongo::{MongoPart, MongoSource, MONGO_PREFIX};
-use crate::pack::Packer;
-use crate::payload::{PayloadOptions, PayloadWriter, SecureRng};
+use crate::ops::verify::check_archive;
+use crate::policy::retention::RetentionPolicy;
 use crate::progress::{Event, Progress};
-use crate::retention::RetentionPolicy;
-use crate::runlog::{self, MongoLog, RunRecord};
-use crate::sources::{collect, Item};
-use crate::verify::check_archive;
+use crate::store::catalog::{new_id, Catalog, CatalogEntry, Status};
+use crate::store::lock::DestinationLock;
+use crate::store::runlog::{self, MongoLog, RunRecord};
 
 pub use crate::meta::{host_name, APP_VERSION};
 
@@ -84,7 +84,7 @@ pub fn run_backup(
     // Only now, holding the lock, is every temp file a crashed run's leftover, and every
     // prune marker a removal that a crash interrupted.
     catalog.clean_leftovers()?;
-    crate::retention::finish_interrupted(&catalog)?;
+    crate::ops::prune::finish_interrupted(&catalog)?;
     catalog.recover_interrupted()?;
     let started = Utc::now();
     let clock = Instant::now();
@@ -183,8 +183,8 @@ fn finish(
 fn apply_retention(catalog: &Catalog, policy: &RetentionPolicy, progress: &dyn Progress) -> Vec<String> {
     crate::fault::point("before-retention");
     let result = catalog.list().and_then(|l| {
-        let decisions = crate::retention::plan(policy, &l.entries, Utc::now());
-        crate::retention::prune(catalog, &decisions)
+        let decisions = crate::policy::retention::plan(policy, &l.entries, Utc::now());
+        crate::ops::prune::prune(catalog, &decisions)
     });
     match result {
         Ok(removed) => removed,
@@ -240,8 +240,8 @@ fn write_archive(
     // and goes away with this guard (or, after a crash, at the next run).
     let spool = match &opts.mongo {
         Some(_) => {
-            crate::spool::clean_leftovers();
-            Some(crate::spool::Spool::create(id)?)
+            crate::store::spool::clean_leftovers();
+            Some(crate::store::spool::Spool::create(id)?)
         }
         None => None,
     };
@@ -334,7 +334,7 @@ fn pack_mongo<W: std::io::Write>(
         for f in order {
             let path = spool.join(&f.path);
             let item = Item {
-                entry: crate::manifest::Entry {
+                entry: crate::archive::manifest::Entry {
                     path: format!("{MONGO_PREFIX}{}", f.path),
                     kind: EntryType::File,
                     mode: 0o600,

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use base64::Engine;
 use zeroize::Zeroizing;
 
-use crate::crypto::{MasterKey, KEY_LEN};
+use crate::archive::crypto::{MasterKey, KEY_LEN};
 use crate::error::{Error, Result};
 
 pub const ENV_KEY: &str = "BACKUP_ENCRYPTION_KEY";

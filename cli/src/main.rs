@@ -1,4 +1,9 @@
-//! Argument parsing (clap) and dispatch. Exit codes: 0 ok, 1 failure, 2 usage.
+//! `hrsm-backup`: the command-line front end over the engine, for servers without a desktop
+//! and for scripts. Argument parsing (clap) and dispatch here, one module per concern beside
+//! it; no backup logic lives in this crate. Exit codes: 0 ok, 1 failure, 2 usage.
+//!
+//! Depends on the engine (`hrsm_backup`) and its own CLI-only crates (clap, indicatif,
+//! tracing-subscriber), which the desktop app never compiles.
 
 mod commands;
 mod demo;
@@ -144,7 +149,28 @@ pub enum KeyCommand {
     Id,
 }
 
-pub fn main() -> ExitCode {
+/// Warnings and details from the engine (and mongodump's own lines, at debug) go to stderr;
+/// `HRSM_LOG=debug` (tracing's filter syntax) shows more.
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("HRSM_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .without_time()
+        .try_init();
+}
+
+fn main() -> ExitCode {
+    // `hrsm-backup --json list | head` ends quietly when the reader goes away, like other
+    // Unix tools, instead of panicking on the closed pipe.
+    #[cfg(unix)]
+    // SAFETY: restoring the default disposition of one signal before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+    init_logging();
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {

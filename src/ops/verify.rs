@@ -8,16 +8,16 @@ use std::path::Path;
 
 use chrono::Utc;
 
-use crate::catalog::{Catalog, CatalogEntry, Status};
-use crate::crypto::MasterKey;
+use crate::archive::crypto::MasterKey;
+use crate::archive::manifest::{Entry, EntryType, Manifest};
+use crate::archive::rules::{self, Area};
+use crate::archive::unpack::{read_archive, Kind};
 use crate::digest::hash_stream;
 use crate::error::{Error, Result};
-use crate::lock::DestinationLock;
-use crate::manifest::{Entry, EntryType, Manifest};
 use crate::mongo::{MongoPart, MONGO_PREFIX};
 use crate::progress::{Event, Progress};
-use crate::rules::{self, Area};
-use crate::unpack::{read_archive, Kind};
+use crate::store::catalog::{Catalog, CatalogEntry, Status};
+use crate::store::lock::DestinationLock;
 
 #[derive(Debug, Clone)]
 pub struct VerifyReport {
@@ -75,7 +75,7 @@ pub(crate) fn record_finding(path: &Path, finding: Finding<'_>) {
         (None, Finding::Damaged(_)) => return,
     };
     if let Err(e) = catalog.put(&entry) {
-        eprintln!("hrsm-backup: warning: could not update the catalog: {e}");
+        tracing::warn!("could not record the check of {} in the catalog: {e}", path.display());
     }
 }
 
@@ -126,7 +126,7 @@ pub(crate) fn check_archive(path: &Path, key: &MasterKey, progress: &dyn Progres
             match rules::area(&info.path) {
                 Area::Files | Area::Mongo => {}
                 Area::Manifest | Area::Outside => {
-                    return Err(Error::UnsafeEntry { path: info.path.clone(), reason: crate::restore::OUTSIDE })
+                    return Err(Error::UnsafeEntry { path: info.path.clone(), reason: crate::archive::rules::OUTSIDE })
                 }
             }
             if let Some(rel) = info.path.strip_prefix(MONGO_PREFIX) {
@@ -134,7 +134,7 @@ pub(crate) fn check_archive(path: &Path, key: &MasterKey, progress: &dyn Progres
                     return Err(corrupt(format!("entry {:?} is not in the manifest (or appears twice)", info.path)));
                 };
                 if info.size != size {
-                    return Err(crate::restore::size_lie(path, &info.path, info.size, Some(size)));
+                    return Err(crate::archive::rules::size_lie(path, &info.path, info.size, Some(size)));
                 }
                 let got =
                     hash_stream(content, progress).map_err(|e| corrupt(format!("cannot read {}: {e}", info.path)))?;
@@ -150,7 +150,7 @@ pub(crate) fn check_archive(path: &Path, key: &MasterKey, progress: &dyn Progres
             match (info.kind, want.kind) {
                 (Kind::File, EntryType::File) => {
                     if Some(info.size) != want.size {
-                        return Err(crate::restore::size_lie(path, &info.path, info.size, want.size));
+                        return Err(crate::archive::rules::size_lie(path, &info.path, info.size, want.size));
                     }
                     let (size, sha) = hash_stream(content, progress)
                         .map_err(|e| corrupt(format!("cannot read {}: {e}", info.path)))?;

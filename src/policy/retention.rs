@@ -1,6 +1,5 @@
 //! Retention: which backups to keep and which to remove, and why. `plan` is a pure function of
-//! (policy, catalog entries, now), tested as such; `prune` carries a plan out crash-safely under
-//! the destination lock.
+//! (policy, catalog entries, now), tested as such; `ops::prune` carries a plan out.
 //!
 //! Rules, in order: nothing is removed while the latest run is not a good, verified backup (so
 //! weeks of failures can never empty the folder); the newest verified backup and the
@@ -8,15 +7,14 @@
 //! `keep_days` stays; optional daily/weekly/monthly buckets keep the newest backup of each of
 //! the last N days/weeks/months; archives the catalog does not know are never touched.
 //!
-//! Depends on `catalog`, `lock`, `fsutil` and `error`.
+//! Depends on `store::catalog` (the entries) and `config` only; no I/O.
 
 use std::collections::HashSet;
 
 use chrono::{DateTime, Datelike, Duration, Utc};
 use serde::Serialize;
 
-use crate::catalog::{Catalog, CatalogEntry, Status};
-use crate::error::{Error, Result};
+use crate::store::catalog::{CatalogEntry, Status};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct RetentionPolicy {
@@ -115,72 +113,6 @@ fn bucket_keepers<'a>(
         }
     }
     out
-}
-
-/// Removes what `plan` marked for removal. Crash-safe order: the catalog entry is first renamed
-/// to a hidden `.prune` marker (so it no longer lists as good), then the archive goes, then the
-/// marker. A run that died half-way is finished by `finish_interrupted`.
-pub fn prune(catalog: &Catalog, decisions: &[Decision]) -> Result<Vec<String>> {
-    let mut removed = Vec::new();
-    for d in decisions.iter().filter(|d| !d.keep) {
-        remove_one(catalog, &d.id)?;
-        removed.push(d.id.clone());
-    }
-    Ok(removed)
-}
-
-fn marker(catalog: &Catalog, id: &str) -> std::path::PathBuf {
-    catalog.dir().join(format!(".{id}.prune"))
-}
-
-fn remove_one(catalog: &Catalog, id: &str) -> Result<()> {
-    let entry = catalog.dir().join(format!("{id}.json"));
-    let mark = marker(catalog, id);
-    match std::fs::rename(&entry, &mark) {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(Error::io("remove catalog entry", &entry, e)),
-    }
-    crate::fsutil::sync_dir(catalog.dir())?;
-    crate::fault::point("prune-between-entry-and-archive");
-    let archive = catalog.archive_path(id);
-    match std::fs::remove_file(&archive) {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(Error::io("remove", &archive, e)),
-    }
-    let _ = std::fs::remove_file(&mark);
-    crate::fsutil::sync_dir(catalog.dir())
-}
-
-/// `hrsm-backup prune`: under the folder's lock, finishes interrupted removals, plans, and
-/// (unless `dry_run`) removes. Returns the decisions and the ids removed.
-pub fn prune_destination(
-    dir: &std::path::Path,
-    policy: &RetentionPolicy,
-    dry_run: bool,
-) -> Result<(Vec<Decision>, Vec<String>)> {
-    let catalog = Catalog::existing(dir)?;
-    let _lock = crate::lock::DestinationLock::acquire(dir, "a prune")?;
-    finish_interrupted(&catalog)?;
-    let listing = catalog.list()?;
-    let decisions = plan(policy, &listing.entries, Utc::now());
-    let removed = if dry_run { Vec::new() } else { prune(&catalog, &decisions)? };
-    Ok((decisions, removed))
-}
-
-/// Completes removals a crash interrupted (a `.prune` marker left behind). Returns their ids.
-pub fn finish_interrupted(catalog: &Catalog) -> Result<Vec<String>> {
-    let mut done = Vec::new();
-    let rd = std::fs::read_dir(catalog.dir()).map_err(|e| Error::io("list", catalog.dir(), e))?;
-    for dent in rd.flatten() {
-        let name = dent.file_name().to_string_lossy().into_owned();
-        if let Some(id) = name.strip_prefix('.').and_then(|n| n.strip_suffix(".prune")) {
-            remove_one(catalog, id)?;
-            done.push(id.to_string());
-        }
-    }
-    Ok(done)
 }
 
 impl From<&crate::config::RetentionConfig> for RetentionPolicy {

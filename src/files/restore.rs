@@ -14,15 +14,14 @@ use std::io::{self, Read, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-use crate::crypto::MasterKey;
+use crate::archive::crypto::MasterKey;
+use crate::archive::manifest::{Entry, EntryType, Manifest, FILES_PREFIX};
+use crate::archive::rules::{self, size_lie};
+use crate::archive::unpack::{read_manifest, safe_name, EntryInfo, Kind};
 use crate::digest::HashingReader;
 use crate::error::{Error, Result};
 use crate::fsutil::{create_private_dir_all, create_private_file};
-use crate::lock::DestinationLock;
-use crate::manifest::{Entry, EntryType, Manifest, FILES_PREFIX};
 use crate::progress::{Event, Progress};
-use crate::rules::{self, Area};
-use crate::unpack::{read_archive, read_manifest, safe_name, Kind};
 
 #[derive(Debug, Clone)]
 pub struct FileRestoreOptions {
@@ -178,188 +177,167 @@ impl Drop for Staging {
     }
 }
 
-/// Restores file sources, holding the backup folder's lock (no prune can remove the archive
-/// meanwhile). A restore that finds the archive damaged records that in its catalog entry.
-/// See the module doc for the guarantees.
-pub fn restore_files(
-    archive: &Path,
-    key: &MasterKey,
-    opts: &FileRestoreOptions,
-    progress: &dyn Progress,
-) -> Result<RestoreReport> {
-    let _lock = DestinationLock::for_archive(archive, "a restore")?;
-    let result = restore_files_locked(archive, key, opts, progress);
-    if let Err(e) = &result {
-        if e.is_integrity() {
-            crate::verify::record_finding(archive, crate::verify::Finding::Damaged(e));
-        }
-    }
-    result
+/// The file side of a restore, fed the archive's entries one by one by `ops::restore` (in the
+/// same read as the MongoDB side). Made from the manifest, before any other entry is read:
+/// the plan's checks (conflicts, free space) pass before anything is written.
+pub(crate) struct FileSink {
+    archive: PathBuf,
+    opts: FileRestoreOptions,
+    plan: RestorePlan,
+    staging: Staging,
+    st: Extract,
 }
 
-fn restore_files_locked(
-    archive: &Path,
-    key: &MasterKey,
-    opts: &FileRestoreOptions,
-    progress: &dyn Progress,
-) -> Result<RestoreReport> {
-    let (_, plan) = plan_file_restore(archive, key, opts)?;
-    let created_target = !opts.target.exists();
-    let existing_ancestor = opts.target.ancestors().find(|a| a.is_dir()).unwrap_or(Path::new("."));
-    if let Some(free) = free_bytes(existing_ancestor) {
-        if free < plan.bytes {
-            return Err(Error::NoSpace {
-                path: opts.target.clone(),
-                free_mib: free >> 20,
-                need_mib: plan.bytes.div_ceil(1 << 20),
-            });
-        }
-    }
-    create_private_dir_all(&opts.target)?;
-    let staging = Staging {
-        dir: opts.target.join(format!(".hrsm-restore-{}", std::process::id())),
-        target: opts.target.clone(),
-        created_target,
-    };
-    let _ = fs::remove_dir_all(&staging.dir);
-    create_private_dir_all(&staging.dir)?;
-
-    progress.event(Event::Phase("restoring"));
-    progress.event(Event::Total(plan.bytes));
-    let only = opts.only.clone();
-    let (_, state) = read_archive(
-        archive,
-        key,
-        |m| {
-            let wanted: HashMap<String, Entry> =
-                selected(m, only.as_deref()).map(|e| (e.path.clone(), e.clone())).collect();
-            let link_set = link_set(wanted.values());
-            Ok(Extract { wanted, links: Vec::new(), fixups: Vec::new(), link_set })
-        },
-        |st, info, content| {
-            match rules::area(&info.path) {
-                Area::Files => {}
-                Area::Mongo => return Ok(()), // the MongoDB part is restored elsewhere
-                Area::Manifest | Area::Outside => {
-                    return Err(Error::UnsafeEntry { path: info.path.clone(), reason: OUTSIDE })
-                }
-            }
-            let reason = match info.kind {
-                Kind::HardLink => Some("hard links are refused"),
-                Kind::Other(_) => Some("device files, FIFOs and other special files are refused"),
-                _ => None,
-            };
-            if let Some(reason) = reason {
-                return Err(Error::UnsafeEntry { path: info.path.clone(), reason });
-            }
-            let Some(want) = st.wanted.remove(&info.path) else {
-                if only.is_some() {
-                    return Ok(()); // another source
-                }
-                return Err(Error::Corrupt {
-                    path: archive.to_path_buf(),
-                    reason: format!("entry {:?} is not in the manifest (or appears twice)", info.path),
+impl FileSink {
+    /// Plans from the manifest, checks free space, and makes the private staging folder.
+    pub(crate) fn prepare(archive: &Path, manifest: &Manifest, opts: &FileRestoreOptions) -> Result<Self> {
+        let plan = plan_from_manifest(manifest, opts)?;
+        let created_target = !opts.target.exists();
+        let existing_ancestor = opts.target.ancestors().find(|a| a.is_dir()).unwrap_or(Path::new("."));
+        if let Some(free) = free_bytes(existing_ancestor) {
+            if free < plan.bytes {
+                return Err(Error::NoSpace {
+                    path: opts.target.clone(),
+                    free_mib: free >> 20,
+                    need_mib: plan.bytes.div_ceil(1 << 20),
                 });
-            };
-            let rel = relative_target(&info.path)?;
-            let dest = staging.dir.join(&rel);
-            match (info.kind, want.kind) {
-                (Kind::Dir, EntryType::Dir) => {
-                    create_private_dir_all(&dest)?;
+            }
+        }
+        create_private_dir_all(&opts.target)?;
+        let staging = Staging {
+            dir: opts.target.join(format!(".hrsm-restore-{}", std::process::id())),
+            target: opts.target.clone(),
+            created_target,
+        };
+        let _ = fs::remove_dir_all(&staging.dir);
+        create_private_dir_all(&staging.dir)?;
+        let wanted: HashMap<String, Entry> =
+            selected(manifest, opts.only.as_deref()).map(|e| (e.path.clone(), e.clone())).collect();
+        let link_set = link_set(wanted.values());
+        Ok(FileSink {
+            archive: archive.to_path_buf(),
+            opts: opts.clone(),
+            plan,
+            staging,
+            st: Extract { wanted, links: Vec::new(), fixups: Vec::new(), link_set },
+        })
+    }
+
+    pub(crate) fn bytes(&self) -> u64 {
+        self.plan.bytes
+    }
+
+    /// One entry of the `files/` area, extracted into staging and checked against the manifest.
+    pub(crate) fn entry(&mut self, info: &EntryInfo, content: &mut dyn Read, progress: &dyn Progress) -> Result<()> {
+        let archive = &self.archive;
+        let st = &mut self.st;
+        let reason = match info.kind {
+            Kind::HardLink => Some("hard links are refused"),
+            Kind::Other(_) => Some("device files, FIFOs and other special files are refused"),
+            _ => None,
+        };
+        if let Some(reason) = reason {
+            return Err(Error::UnsafeEntry { path: info.path.clone(), reason });
+        }
+        let Some(want) = st.wanted.remove(&info.path) else {
+            if self.opts.only.is_some() {
+                return Ok(()); // another source
+            }
+            return Err(Error::Corrupt {
+                path: archive.to_path_buf(),
+                reason: format!("entry {:?} is not in the manifest (or appears twice)", info.path),
+            });
+        };
+        let rel = relative_target(&info.path)?;
+        let dest = self.staging.dir.join(&rel);
+        match (info.kind, want.kind) {
+            (Kind::Dir, EntryType::Dir) => {
+                create_private_dir_all(&dest)?;
+            }
+            (Kind::File, EntryType::File) => {
+                // The tar header's size is known before a byte is written: a size that
+                // disagrees with the manifest stops here, not after filling the disk.
+                if Some(info.size) != want.size {
+                    return Err(size_lie(archive, &info.path, info.size, want.size));
                 }
-                (Kind::File, EntryType::File) => {
-                    // The tar header's size is known before a byte is written: a size that
-                    // disagrees with the manifest stops here, not after filling the disk.
-                    if Some(info.size) != want.size {
-                        return Err(size_lie(archive, &info.path, info.size, want.size));
-                    }
-                    if let Some(parent) = dest.parent() {
-                        create_private_dir_all(parent)?;
-                    }
-                    let (size, sha) = write_file(&dest, content, progress)?;
-                    if Some(size) != want.size || Some(&sha) != want.sha256.as_ref() {
-                        return Err(Error::Corrupt {
-                            path: archive.to_path_buf(),
-                            reason: format!("{} does not match the manifest (size or SHA-256 differ)", info.path),
-                        });
-                    }
+                if let Some(parent) = dest.parent() {
+                    create_private_dir_all(parent)?;
                 }
-                (Kind::Symlink, EntryType::Symlink) if info.link == want.target => {
-                    let target = want.target.clone().unwrap_or_default();
-                    check_link(&info.path, &target, &st.link_set)?;
-                    // Links are made after every file: no write can go through one.
-                    st.links.push((dest.clone(), target));
-                }
-                _ => {
+                let (size, sha) = write_file(&dest, content, progress)?;
+                if Some(size) != want.size || Some(&sha) != want.sha256.as_ref() {
                     return Err(Error::Corrupt {
                         path: archive.to_path_buf(),
-                        reason: format!("{} has type {:?} but the manifest says {:?}", info.path, info.kind, want.kind),
-                    })
+                        reason: format!("{} does not match the manifest (size or SHA-256 differ)", info.path),
+                    });
                 }
             }
-            st.fixups.push((rel, want.kind, want.mode, want.mtime));
-            Ok(())
-        },
-    )?;
-    if let Some(missing) = state.wanted.keys().next() {
-        return Err(Error::Corrupt {
-            path: archive.to_path_buf(),
-            reason: format!("{} manifest entries are missing from the archive, e.g. {missing}", state.wanted.len()),
-        });
-    }
-    for (path, target) in &state.links {
-        std::os::unix::fs::symlink(target, path).map_err(|e| Error::io("create link", path, e))?;
-    }
-    // Files and links get their mode and time in staging; folders after the move, deepest
-    // first, because moving entries into a folder changes its mtime.
-    for (rel, kind, mode, mtime) in &state.fixups {
-        let p = staging.dir.join(rel);
-        let t = filetime::FileTime::from_unix_time(*mtime, 0);
-        match kind {
-            EntryType::File => {
-                fs::set_permissions(&p, fs::Permissions::from_mode(rules::restored_mode(*mode)))
-                    .map_err(|e| Error::io("set mode of", &p, e))?;
-                filetime::set_file_mtime(&p, t).map_err(|e| Error::io("set time of", &p, e))?;
+            (Kind::Symlink, EntryType::Symlink) if info.link == want.target => {
+                let target = want.target.clone().unwrap_or_default();
+                check_link(&info.path, &target, &st.link_set)?;
+                // Links are made after every file: no write can go through one.
+                st.links.push((dest.clone(), target));
             }
-            EntryType::Symlink => {
-                filetime::set_symlink_file_times(&p, t, t).map_err(|e| Error::io("set time of", &p, e))?;
+            _ => {
+                return Err(Error::Corrupt {
+                    path: archive.to_path_buf(),
+                    reason: format!("{} has type {:?} but the manifest says {:?}", info.path, info.kind, want.kind),
+                })
             }
-            EntryType::Dir => {}
         }
+        st.fixups.push((rel, want.kind, want.mode, want.mtime));
+        Ok(())
     }
-    sync_tree(&staging.dir);
-    // Step 3: the archive checked out; move into place.
-    let rd = fs::read_dir(&staging.dir).map_err(|e| Error::io("list", &staging.dir, e))?;
-    for dent in rd {
-        let dent = dent.map_err(|e| Error::io("list", &staging.dir, e))?;
-        merge_move(&dent.path(), &opts.target.join(dent.file_name()))?;
-    }
-    let mut dirs: Vec<_> = state.fixups.iter().filter(|f| f.1 == EntryType::Dir).collect();
-    dirs.sort_by_key(|f| std::cmp::Reverse(f.0.components().count()));
-    for (rel, _, mode, mtime) in dirs {
-        let p = opts.target.join(rel);
-        fs::set_permissions(&p, fs::Permissions::from_mode(rules::restored_mode(*mode)))
-            .map_err(|e| Error::io("set mode of", &p, e))?;
-        filetime::set_file_mtime(&p, filetime::FileTime::from_unix_time(*mtime, 0))
-            .map_err(|e| Error::io("set time of", &p, e))?;
-    }
-    let mut staging = staging;
-    staging.created_target = false;
-    drop(staging);
-    Ok(RestoreReport { target: opts.target.clone(), plan })
-}
 
-/// Why an entry outside `files/` and `mongo/` is refused (verify says the same).
-pub(crate) const OUTSIDE: &str = "it is outside files/ and mongo/, where no backup puts anything";
-
-/// A tar entry whose size is not the manifest's.
-pub(crate) fn size_lie(archive: &Path, name: &str, got: u64, want: Option<u64>) -> Error {
-    Error::Corrupt {
-        path: archive.to_path_buf(),
-        reason: format!(
-            "{name} is {got} bytes in the archive but the manifest says {}; nothing of it was kept",
-            want.map(|w| w.to_string()).unwrap_or_else(|| "none".into())
-        ),
+    /// After the whole archive authenticated: links, modes and times in staging, then the
+    /// move into place.
+    pub(crate) fn finish(self) -> Result<RestoreReport> {
+        let FileSink { archive, opts, plan, staging, st: state } = self;
+        if let Some(missing) = state.wanted.keys().min() {
+            return Err(Error::Corrupt {
+                path: archive.to_path_buf(),
+                reason: format!("{} manifest entries are missing from the archive, e.g. {missing}", state.wanted.len()),
+            });
+        }
+        for (path, target) in &state.links {
+            std::os::unix::fs::symlink(target, path).map_err(|e| Error::io("create link", path, e))?;
+        }
+        // Files and links get their mode and time in staging; folders after the move, deepest
+        // first, because moving entries into a folder changes its mtime.
+        for (rel, kind, mode, mtime) in &state.fixups {
+            let p = staging.dir.join(rel);
+            let t = filetime::FileTime::from_unix_time(*mtime, 0);
+            match kind {
+                EntryType::File => {
+                    fs::set_permissions(&p, fs::Permissions::from_mode(rules::restored_mode(*mode)))
+                        .map_err(|e| Error::io("set mode of", &p, e))?;
+                    filetime::set_file_mtime(&p, t).map_err(|e| Error::io("set time of", &p, e))?;
+                }
+                EntryType::Symlink => {
+                    filetime::set_symlink_file_times(&p, t, t).map_err(|e| Error::io("set time of", &p, e))?;
+                }
+                EntryType::Dir => {}
+            }
+        }
+        sync_tree(&staging.dir);
+        // Step 3: the archive checked out; move into place.
+        let rd = fs::read_dir(&staging.dir).map_err(|e| Error::io("list", &staging.dir, e))?;
+        for dent in rd {
+            let dent = dent.map_err(|e| Error::io("list", &staging.dir, e))?;
+            merge_move(&dent.path(), &opts.target.join(dent.file_name()))?;
+        }
+        let mut dirs: Vec<_> = state.fixups.iter().filter(|f| f.1 == EntryType::Dir).collect();
+        dirs.sort_by_key(|f| std::cmp::Reverse(f.0.components().count()));
+        for (rel, _, mode, mtime) in dirs {
+            let p = opts.target.join(rel);
+            fs::set_permissions(&p, fs::Permissions::from_mode(rules::restored_mode(*mode)))
+                .map_err(|e| Error::io("set mode of", &p, e))?;
+            filetime::set_file_mtime(&p, filetime::FileTime::from_unix_time(*mtime, 0))
+                .map_err(|e| Error::io("set time of", &p, e))?;
+        }
+        let mut staging = staging;
+        staging.created_target = false;
+        drop(staging);
+        Ok(RestoreReport { target: opts.target.clone(), plan })
     }
 }
 

@@ -3,13 +3,13 @@
 
 use std::path::Path;
 
-use hrsm_backup::mongo::{restore_mongo, MongoPart, MongoRestoreOptions};
-use hrsm_backup::{plan_file_restore, read_manifest, restore_files, Error, FileRestoreOptions, Result};
+use hrsm_backup::mongo::MongoRestoreOptions;
+use hrsm_backup::{plan_file_restore, read_manifest, Error, FileRestoreOptions, Result};
 use serde_json::json;
 
-use super::commands::{find_archive, load_config, load_key};
-use super::output::{human_bytes, print_json, Bar};
-use super::{Cli, RestoreArgs};
+use crate::commands::{find_archive, load_config, load_key};
+use crate::output::{human_bytes, print_json, Bar};
+use crate::{Cli, RestoreArgs};
 
 pub fn run(cli: &Cli, args: &RestoreArgs) -> Result<()> {
     let wants_mongo = args.mongo || !args.dbs.is_empty() || !args.collections.is_empty();
@@ -32,7 +32,7 @@ pub fn run(cli: &Cli, args: &RestoreArgs) -> Result<()> {
     };
     let mongo_opts = if wants_mongo { Some(mongo_options(cli, &args.dbs, &args.collections)?) } else { None };
     let mongo_plan = match &mongo_opts {
-        Some(o) => Some(plan_mongo(&path, &key, o, &args.collections)?),
+        Some(o) => Some(plan_mongo(&path, &key, o)?),
         None => None,
     };
     if args.dry_run {
@@ -60,15 +60,11 @@ pub fn run(cli: &Cli, args: &RestoreArgs) -> Result<()> {
         return Ok(());
     }
     let bar = Bar::new(cli.json);
-    let files = match &file_opts {
-        Some(o) => Some(restore_files(&path, &key, o, &bar).inspect_err(|_| bar.done())?),
-        None => None,
-    };
-    let mongo = match &mongo_opts {
-        Some(o) => Some(restore_mongo(&path, &key, o, &bar).inspect_err(|_| bar.done())?),
-        None => None,
-    };
+    // Files and databases together, in one read of the archive.
+    let req = hrsm_backup::RestoreRequest { files: file_opts, mongo: mongo_opts };
+    let done = hrsm_backup::restore(&path, &key, &req, &bar);
     bar.done();
+    let hrsm_backup::RestoreOutcome { files, mongo } = done?;
     if cli.json {
         print_json(&json!({ "ok": true, "files": files, "mongo": mongo }));
         return Ok(());
@@ -139,31 +135,12 @@ fn mongo_options(cli: &Cli, dbs: &[String], collections: &[String]) -> Result<Mo
     })
 }
 
-/// One line per collection that would be restored, from the manifest alone.
-fn plan_mongo(
-    path: &Path,
-    key: &hrsm_backup::MasterKey,
-    o: &MongoRestoreOptions,
-    only: &[String],
-) -> Result<Vec<String>> {
+/// One line per collection that would be restored, from the manifest alone (the engine's plan).
+fn plan_mongo(path: &Path, key: &hrsm_backup::MasterKey, o: &MongoRestoreOptions) -> Result<Vec<String>> {
     let m = read_manifest(path, key)?;
-    let part = MongoPart::of(&m).ok_or_else(|| Error::Usage("this backup holds no MongoDB data".into()))?;
-    let mut lines = Vec::new();
-    for db in &part.databases {
-        let to = if o.databases.is_empty() {
-            Some(db.name.clone())
-        } else {
-            o.databases.iter().find(|(f, _)| f == &db.name).map(|(_, t)| t.clone())
-        };
-        let Some(to) = to else { continue };
-        for c in &db.collections {
-            if only.is_empty() || only.contains(&c.name) {
-                lines.push(format!("{}.{} -> {to}.{}: {} {} documents", db.name, c.name, c.name, c.kind, c.documents));
-            }
-        }
-    }
-    if lines.is_empty() {
-        return Err(Error::Usage("nothing in this backup matches --db / --collection".into()));
-    }
-    Ok(lines)
+    let plan = hrsm_backup::mongo::plan_mongo_restore(&m, o, false)?;
+    Ok(plan
+        .iter()
+        .map(|c| format!("{}.{} -> {}.{}: {} {} documents", c.from, c.name, c.to, c.name, c.kind, c.documents))
+        .collect())
 }

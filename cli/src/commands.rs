@@ -9,8 +9,8 @@ use hrsm_backup::{
 };
 use serde_json::json;
 
-use super::output::{human_bytes, print_json, Bar};
-use super::{Cli, Command, KeyCommand};
+use crate::output::{human_bytes, print_json, Bar};
+use crate::{Cli, Command, KeyCommand};
 
 pub fn run(cli: Cli) -> Result<()> {
     let json = cli.json;
@@ -20,11 +20,11 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Prune { dry_run } => prune(&cli, *dry_run),
         Command::Inspect(a) => inspect(&cli, &a.archive),
         Command::Verify { archive, restore_test } => verify(&cli, &archive.archive, *restore_test),
-        Command::Restore(args) => super::restore::run(&cli, args),
-        Command::RestoreDump { path, dbs, collections } => super::restore::run_dump(&cli, path, dbs, collections),
+        Command::Restore(args) => crate::restore::run(&cli, args),
+        Command::RestoreDump { path, dbs, collections } => crate::restore::run_dump(&cli, path, dbs, collections),
         Command::Decrypt { archive, output } => decrypt(&cli, &archive.archive, output),
         Command::Key(k) => key_command(&cli, k),
-        Command::Demo { dir } => super::demo::run(dir, json),
+        Command::Demo { dir } => crate::demo::run(dir, json),
     }
 }
 
