@@ -26,9 +26,11 @@
 //! # Ok(()) }
 //! ```
 //!
-//! Layers, each depending only on those above it: `error`/`progress` -> `crypto` ->
-//! `container` -> `pipeline`/`payload` -> `manifest`/`pack`/`unpack` -> `sources` ->
-//! `catalog`/`verify`/`restore` -> `job`. `config` and `keys` are pure helpers.
+//! Layers (bottom up; each uses only itself and those beneath, checked by scripts/check-layers,
+//! drawn in docs/ARCHITECTURE.md): base (`progress`, `digest`, `meta`, `fault`, `uri`) ->
+//! archive format (`error`, `archive/`) -> platform (`config`, `fsutil`, `mongo::{client,
+//! layout, tools}`) -> stores (`store/`) -> sources and policy (`files/`, `mongo/`, `policy/`)
+//! -> operations (`ops/`, `demo`).
 
 mod archive;
 mod config;
@@ -75,7 +77,7 @@ pub use store::catalog::{new_id, Catalog, CatalogEntry, Listing, Status};
 #[cfg(feature = "keychain")]
 pub use store::keychain::{assert_private_test_session, Keychain, TEST_SERVICE};
 pub use store::keys::{
-    key_file_from, parse_key_text, recovery_text, resolve_key, KeyFile, KeyStore, SecretText, ENV_KEY,
+    key_file_from, load_or_create, parse_key_text, recovery_text, resolve_key, KeyFile, KeyStore, SecretText, ENV_KEY,
 };
 pub use store::lock::{DestinationLock, LOCK_NAME};
 pub use store::runlog::{MongoLog, RunRecord, LOCAL_LOG};

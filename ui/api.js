@@ -35,7 +35,21 @@ function channel(onEvent) {
   return ch;
 }
 
+/**
+ * Listens to an event the shell sends on its own (`state-changed` with a Status,
+ * `history-changed`); returns false where the event API is missing.
+ * @param {string} name @param {(payload: any) => void} handler
+ */
+async function listen(name, handler) {
+  const ev = /** @type {any} */ (window).__TAURI__?.event;
+  if (!ev?.listen) return false;
+  await ev.listen(name, (e) => handler(e.payload));
+  return true;
+}
+
 export const api = {
+  /** @param {(s: Status) => void} handler */ onStateChanged: (handler) => listen('state-changed', handler),
+  /** @param {() => void} handler */ onHistoryChanged: (handler) => listen('history-changed', () => handler()),
   /** @returns {Promise<Status>} */ status: () => call('status'),
   /** @param {(e: JobEvent) => void} onEvent @returns {Promise<CatalogEntry>} */
   backupNow: (onEvent) => call('backup_now', { onEvent: channel(onEvent) }),

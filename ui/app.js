@@ -26,6 +26,11 @@ function banner(msg, bad) {
 async function refresh() {
   let s;
   try { s = await api.status(); } catch (e) { banner(e.message, true); return; }
+  render(s);
+}
+
+/** Shows a status: asked for by `refresh`, or sent by the shell when it changes. */
+function render(s) {
   const st = $('state');
   st.className = `state ${s.state}`;
   text(st, stateLabels[s.state] || s.state);
@@ -221,5 +226,8 @@ document.addEventListener('DOMContentLoaded', () => {
   $('key-done').addEventListener('click', async () => { await api.confirmKeyExported(); $('key-box').hidden = true; $('key-text').value = ''; refresh(); });
   $('key-import').addEventListener('click', async () => { try { const id = await api.importKey($('key-import-text').value); text($('key-result'), `Imported key ${id}.`); refresh(); } catch (e) { text($('key-result'), `${e.kind}: ${e.message}`); } });
   refresh();
-  setInterval(refresh, 10000);
+  // The shell says when the state or the history changes (its own jobs, runs started
+  // elsewhere, the clock passing a slot); the page keeps no timer of its own.
+  api.onStateChanged(render).then((ok) => { if (!ok) setInterval(refresh, 10000); });
+  api.onHistoryChanged(() => { if (!$('view-history')?.hidden) loadHistory(); });
 });

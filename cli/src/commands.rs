@@ -245,7 +245,7 @@ fn verify(cli: &Cli, arg: &str, restore_test: bool) -> Result<()> {
         let log = Some(cfg.mongodb.log_collection.clone())
             .filter(|s| !s.is_empty())
             .map(|namespace| hrsm_backup::MongoLog { uri: cfg.mongodb.uri.clone(), namespace });
-        let t = hrsm_backup::mongo::test_restore(&path, &key, &cfg.mongodb.uri, threads, log.as_ref(), &bar);
+        let t = hrsm_backup::test_restore(&path, &key, &cfg.mongodb.uri, threads, log.as_ref(), &bar);
         Some(t.inspect_err(|_| bar.done())?)
     } else {
         None

@@ -5,7 +5,8 @@
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 
-use hrsm_backup::mongo::{plan_mongo_restore, test_restore, MongoRestoreOptions, MongoRestoreReport};
+use hrsm_backup::mongo::{plan_mongo_restore, MongoRestoreOptions, MongoRestoreReport};
+use hrsm_backup::test_restore;
 use hrsm_backup::{
     plan_file_restore, read_manifest, recovery_text, verify_archive, Catalog, CatalogEntry, Config, FileRestoreOptions,
     Manifest, RestorePlan, RestoreReport, Schedule, SourceConfig,
@@ -59,12 +60,16 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> CmdResult<T> + Send + '
         .map_err(|e| CommandError::new("other", format!("the job stopped unexpectedly: {e}")))?
 }
 
+// Every command that may touch the disk, D-Bus (keychain) or the network runs on a blocking
+// worker thread (`blocking`), never on the main (UI) thread; only `cancel_backup`, which sets a
+// flag, stays synchronous.
+
 #[tauri::command]
-pub fn status(state: State<'_, AppState>) -> StatusDto {
+pub async fn status<R: Runtime>(app: AppHandle<R>) -> CmdResult<StatusDto> {
     static FIRST: std::sync::Once = std::sync::Once::new();
     // The first status the page asks for marks "page ready" (bench/desktop-idle.sh reads it).
     FIRST.call_once(|| eprintln!("hrsm-backup-desktop: page ready"));
-    state.status()
+    blocking(move || Ok(app.state::<AppState>().status())).await
 }
 
 #[tauri::command]
@@ -93,8 +98,8 @@ pub fn cancel_backup(state: State<'_, AppState>) -> bool {
 }
 
 #[tauri::command]
-pub fn history(state: State<'_, AppState>) -> Vec<CatalogEntry> {
-    state.history()
+pub async fn history<R: Runtime>(app: AppHandle<R>) -> CmdResult<Vec<CatalogEntry>> {
+    blocking(move || Ok(app.state::<AppState>().history())).await
 }
 
 fn archive_of(state: &AppState, id: &str) -> CmdResult<PathBuf> {
@@ -340,11 +345,15 @@ pub struct SourceDto {
 }
 
 #[tauri::command]
-pub fn get_settings(state: State<'_, AppState>) -> SettingsDto {
+pub async fn get_settings<R: Runtime>(app: AppHandle<R>) -> CmdResult<SettingsDto> {
+    blocking(move || Ok(settings_of(&app.state::<AppState>()))).await
+}
+
+fn settings_of(state: &AppState) -> SettingsDto {
     let c = state.config();
     SettingsDto {
         mongodb_enabled: c.mongodb.enabled,
-        mongodb_uri: hrsm_backup::mongo::client::redact_uri(&mongo_uri(&state)),
+        mongodb_uri: hrsm_backup::mongo::client::redact_uri(&mongo_uri(state)),
         databases: c.mongodb.databases.clone(),
         sources: c
             .file_sources()
@@ -362,11 +371,11 @@ pub fn get_settings(state: State<'_, AppState>) -> SettingsDto {
 }
 
 #[tauri::command]
-pub fn set_settings<R: Runtime>(
-    app: AppHandle<R>,
-    state: State<'_, AppState>,
-    settings: SettingsDto,
-) -> CmdResult<SettingsDto> {
+pub async fn set_settings<R: Runtime>(app: AppHandle<R>, settings: SettingsDto) -> CmdResult<SettingsDto> {
+    blocking(move || save_settings(&app, &app.state::<AppState>(), settings)).await
+}
+
+fn save_settings<R: Runtime>(app: &AppHandle<R>, state: &AppState, settings: SettingsDto) -> CmdResult<SettingsDto> {
     Schedule::daily(&settings.schedule_time, &settings.schedule_timezone)?;
     let mut cfg: Config = state.config();
     use hrsm_backup::mongo::client::{split_uri, with_password, without_password};
@@ -410,20 +419,27 @@ pub fn set_settings<R: Runtime>(
         *c = effective;
     }
     state.update_persisted(|p| p.notify_success = settings.notify_success);
-    crate::tray::refresh(&app);
-    Ok(get_settings(state))
+    crate::tray::refresh(app);
+    Ok(settings_of(state))
 }
 
 #[tauri::command]
-pub fn export_key(state: State<'_, AppState>) -> CmdResult<String> {
-    let key = state.key().map_err(|m| CommandError::new("key", m))?;
-    // The page shows it, so it must cross the IPC bridge as a plain string.
-    Ok(recovery_text(&key).to_string())
+pub async fn export_key<R: Runtime>(app: AppHandle<R>) -> CmdResult<String> {
+    blocking(move || {
+        let key = app.state::<AppState>().key().map_err(|m| CommandError::new("key", m))?;
+        // The page shows it, so it must cross the IPC bridge as a plain string.
+        Ok(recovery_text(&key).to_string())
+    })
+    .await
 }
 
 /// Writes the recovery key to a file the admin picked (mode 0600, never overwriting).
 #[tauri::command]
-pub fn save_key_file(state: State<'_, AppState>, path: String) -> CmdResult<()> {
+pub async fn save_key_file<R: Runtime>(app: AppHandle<R>, path: String) -> CmdResult<()> {
+    blocking(move || save_key_to(&app.state::<AppState>(), path)).await
+}
+
+fn save_key_to(state: &AppState, path: String) -> CmdResult<()> {
     let key = state.key().map_err(|m| CommandError::new("key", m))?;
     let path = PathBuf::from(path);
     if path.exists() {
@@ -436,12 +452,22 @@ pub fn save_key_file(state: State<'_, AppState>, path: String) -> CmdResult<()> 
 }
 
 #[tauri::command]
-pub fn confirm_key_exported(state: State<'_, AppState>) {
-    state.update_persisted(|p| p.key_exported = true);
+pub async fn confirm_key_exported<R: Runtime>(app: AppHandle<R>) -> CmdResult<()> {
+    blocking(move || {
+        app.state::<AppState>().update_persisted(|p| p.key_exported = true);
+        crate::tray::refresh(&app);
+        Ok(())
+    })
+    .await
 }
 
 #[tauri::command]
-pub fn import_key<R: Runtime>(app: AppHandle<R>, state: State<'_, AppState>, text: String) -> CmdResult<String> {
+pub async fn import_key<R: Runtime>(app: AppHandle<R>, text: String) -> CmdResult<String> {
+    blocking(move || import_key_text(&app, &app.state::<AppState>(), text)).await
+}
+
+fn import_key_text<R: Runtime>(app: &AppHandle<R>, state: &AppState, text: String) -> CmdResult<String> {
+    let text = hrsm_backup::SecretText::new(text);
     let current = state.key().ok();
     let key = crate::keys::import(&text, current.as_ref(), state.persisted().key_exported)
         .map_err(|m| CommandError::new("key", m))?;
@@ -450,14 +476,17 @@ pub fn import_key<R: Runtime>(app: AppHandle<R>, state: State<'_, AppState>, tex
         *k = Ok(key);
     }
     state.update_persisted(|p| p.key_exported = true);
-    crate::tray::refresh(&app);
+    crate::tray::refresh(app);
     Ok(id)
 }
 
 #[tauri::command]
-pub fn logs(state: State<'_, AppState>) -> Vec<String> {
-    let path = state.config().destination.join(hrsm_backup::LOCAL_LOG);
-    let text = std::fs::read_to_string(path).unwrap_or_default();
-    let lines: Vec<String> = text.lines().map(str::to_owned).collect();
-    lines[lines.len().saturating_sub(200)..].to_vec()
+pub async fn logs<R: Runtime>(app: AppHandle<R>) -> CmdResult<Vec<String>> {
+    blocking(move || {
+        let path = app.state::<AppState>().config().destination.join(hrsm_backup::LOCAL_LOG);
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        let lines: Vec<String> = text.lines().map(str::to_owned).collect();
+        Ok(lines[lines.len().saturating_sub(200)..].to_vec())
+    })
+    .await
 }

@@ -63,7 +63,7 @@ impl<F: Fn(JobEvent) + Send + Sync> Progress for Forward<F> {
 
 /// Backup options from the config, exactly as the CLI builds them.
 pub fn backup_options(state: &AppState) -> BackupOptions {
-    BackupOptions::from_config(&state.config(), hrsm_backup::Keychain::mongodb_uri().get_text().ok().flatten())
+    BackupOptions::from_config(&state.config(), Some(crate::commands::mongo_uri(state)))
 }
 
 /// The app's "one job at a time" slot; released on drop, so a panicking job cannot leave the

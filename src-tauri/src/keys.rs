@@ -2,28 +2,21 @@
 //! run a new key is created there. A locked or missing keychain leaves the app without a key,
 //! says so on the page and in a notification, and never falls back to a plaintext file.
 
-use hrsm_backup::{parse_key_text, KeyStore, Keychain, MasterKey, ENV_KEY};
+use hrsm_backup::{parse_key_text, Keychain, MasterKey, ENV_KEY};
 
 use crate::state::AppState;
 
 pub fn ensure_key(state: &AppState) -> Result<MasterKey, String> {
-    if let Ok(v) = std::env::var(ENV_KEY).map(hrsm_backup::SecretText::new) {
-        if !v.trim().is_empty() {
-            return parse_key_text(&v, ENV_KEY).map_err(|e| e.to_string());
-        }
-    }
-    let chain = Keychain::master_key();
-    let result = match chain.load() {
-        Ok(Some(k)) => Ok(k),
-        Ok(None) => {
-            let k = MasterKey::generate(&mut rand::rngs::OsRng);
-            chain.store(&k).map(|_| {
+    // The engine's lookup order (BACKUP_ENCRYPTION_KEY, then the keychain), creating a key on
+    // a first start.
+    let env = std::env::var(ENV_KEY).ok().map(hrsm_backup::SecretText::new);
+    let result =
+        hrsm_backup::load_or_create(env.as_ref().map(|s| s.as_str()), &Keychain::master_key()).map(|(key, created)| {
+            if created {
                 state.update_persisted(|p| p.key_exported = false);
-                k
-            })
-        }
-        Err(e) => Err(e),
-    };
+            }
+            key
+        });
     result.map_err(|e| {
         let msg = e.to_string();
         crate::notify::send(

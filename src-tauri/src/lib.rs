@@ -6,6 +6,7 @@
 
 pub mod commands;
 mod demo;
+mod events;
 mod jobs;
 mod keys;
 mod notify;
@@ -42,6 +43,24 @@ macro_rules! handlers {
     };
 }
 
+/// The engine's warnings and details (and mongodump's lines, at debug) go to
+/// `hrsm-backup-desktop.log` in the app's data folder; `HRSM_LOG` sets the level (warn by
+/// default, `info` or `debug` for more).
+fn init_logging(data_dir: &std::path::Path) {
+    let path = data_dir.join("hrsm-backup-desktop.log");
+    let Ok(file) = std::fs::OpenOptions::new().create(true).append(true).open(&path) else {
+        eprintln!("hrsm-backup-desktop: cannot open the log file {}", path.display());
+        return;
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("HRSM_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::sync::Mutex::new(file))
+        .with_ansi(false)
+        .try_init();
+}
+
 pub fn run() {
     let app = tauri::Builder::default()
         .plugin(tauri_plugin_single_instance::init(|app, _argv, _cwd| {
@@ -56,6 +75,7 @@ pub fn run() {
         .invoke_handler(handlers!())
         .setup(|app| {
             let state = state::AppState::start(app.handle())?;
+            init_logging(&state.data_dir);
             app.manage(state);
             tray::create(app.handle())?;
             scheduler::spawn(app.handle().clone());

@@ -90,18 +90,11 @@ fn weekly_test_restore<R: Runtime>(app: &AppHandle<R>) {
     if let (true, Some(entry), Ok(key)) = (due, latest, state.key()) {
         let dest = state.config().destination;
         let Some(archive) = entry.archive.map(|a| dest.join(a)) else { return };
-        let uri = hrsm_backup::Keychain::mongodb_uri().get_text().ok().flatten().unwrap_or(state.config().mongodb.uri);
+        let uri = crate::commands::mongo_uri(&state);
         let r = crate::jobs::exclusive(app, |cancel| {
             let progress = crate::jobs::forward(|_| {}, cancel);
-            hrsm_backup::mongo::test_restore(
-                &archive,
-                &key,
-                &uri,
-                4,
-                crate::commands::run_log(&state).as_ref(),
-                &progress,
-            )
-            .map_err(crate::commands::CommandError::from)
+            hrsm_backup::test_restore(&archive, &key, &uri, 4, crate::commands::run_log(&state).as_ref(), &progress)
+                .map_err(crate::commands::CommandError::from)
         });
         match r {
             Ok(_) => state.update_persisted(|p| p.last_restore_test = Some(Utc::now())),

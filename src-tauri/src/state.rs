@@ -55,6 +55,16 @@ pub struct AppState {
     pub env_problem: Option<String>,
     /// The saved state was damaged and was reset: said on the page until the next start.
     pub state_problem: Option<String>,
+    pub history_cache: Mutex<Option<HistoryCache>>,
+    /// What the page was told last (`events`).
+    pub sent: crate::events::Sent,
+}
+
+/// The last catalog listing and the folder state it was read at.
+pub struct HistoryCache {
+    dest: PathBuf,
+    stamp: Option<std::time::SystemTime>,
+    entries: Vec<CatalogEntry>,
 }
 
 /// What the dashboard and the tray show.
@@ -112,6 +122,8 @@ impl AppState {
             demo: Mutex::new(demo),
             env_problem,
             state_problem,
+            history_cache: Mutex::new(None),
+            sent: Default::default(),
         };
         state.save_persisted();
         let key = crate::keys::ensure_key(&state);
@@ -155,10 +167,27 @@ impl AppState {
         Schedule::daily(&c.schedule.time, &c.schedule.timezone).ok()
     }
 
-    /// The newest catalog entries (empty if the folder does not exist yet).
+    /// The catalog entries (empty if the folder does not exist yet). Cached: the listing is
+    /// read again only when the folder changed (its modification time moves with every entry
+    /// written, renamed or removed, whoever does it: this app, the CLI, the Task Scheduler).
     pub fn history(&self) -> Vec<CatalogEntry> {
         let dest = self.config().destination;
-        Catalog::existing(&dest).and_then(|c| c.list()).map(|l| l.entries).unwrap_or_default()
+        let stamp = std::fs::metadata(&dest).and_then(|m| m.modified()).ok();
+        if let Ok(cache) = self.history_cache.lock() {
+            if let Some(c) = cache.as_ref().filter(|c| c.dest == dest && c.stamp == stamp && stamp.is_some()) {
+                return c.entries.clone();
+            }
+        }
+        let entries = Catalog::existing(&dest).and_then(|c| c.list()).map(|l| l.entries).unwrap_or_default();
+        if let Ok(mut cache) = self.history_cache.lock() {
+            *cache = Some(HistoryCache { dest, stamp, entries: entries.clone() });
+        }
+        entries
+    }
+
+    /// Changes whenever the history does: the page is told to reload it.
+    pub fn history_stamp(&self) -> Option<std::time::SystemTime> {
+        std::fs::metadata(self.config().destination).and_then(|m| m.modified()).ok()
     }
 
     pub fn status(&self) -> StatusDto {

@@ -78,6 +78,7 @@ fn short(t: chrono::DateTime<chrono::Utc>) -> String {
 pub fn refresh<R: Runtime>(app: &AppHandle<R>) {
     let Some(state) = app.try_state::<AppState>() else { return };
     let s = state.status();
+    crate::events::announce(app, &state, &s);
     let last = match (&s.last, s.state.as_str()) {
         (_, "running") => "running now".to_string(),
         (Some(e), _) => {

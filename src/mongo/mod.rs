@@ -2,7 +2,8 @@
 //! `mongodump --out` writes, through the Database Tools when present or natively through the
 //! official driver. See ../shared/reference/mongodump-format.md.
 //!
-//! Depends on the crate's lower layers (error, progress, fsutil) only; the job wires it in.
+//! Depends on `archive`, `store` (the run log) and the layers below; the operations (`ops`)
+//! drive it. `client`, `layout` and `tools` sit lower, beside `config` (scripts/check-layers).
 
 pub mod client;
 pub mod dump;
@@ -16,9 +17,6 @@ pub use dump::{
 };
 pub use foreign::{restore_dump_archive, restore_dump_dir};
 pub use restore::{plan_mongo_restore, MongoRestoreOptions, MongoRestoreReport, PlannedCollection, RestoredCollection};
-// The test restore is an operation (`ops::testrestore`); kept here for its callers.
-pub use crate::ops::restore::restore_mongo;
-pub use crate::ops::testrestore::{test_restore, TestRestoreReport, SCRATCH_SUFFIX};
 
 /// Tar prefix of the MongoDB part.
 pub const MONGO_PREFIX: &str = "mongo/";

@@ -131,6 +131,21 @@ pub fn resolve_key(env_value: Option<&str>, stores: &[&dyn KeyStore]) -> Result<
     )))
 }
 
+/// The desktop's first start: the key as `resolve_key` finds it (the environment, then
+/// `store`), or, when there is none at all, a new random key stored in `store`. Returns the key
+/// and whether it was created now (and so has never been exported).
+pub fn load_or_create(env_value: Option<&str>, store: &dyn KeyStore) -> Result<(MasterKey, bool)> {
+    if let Some(v) = env_value.filter(|v| !v.trim().is_empty()) {
+        return parse_key_text(v, ENV_KEY).map(|k| (k, false));
+    }
+    if let Some(k) = store.load()? {
+        return Ok((k, false));
+    }
+    let key = MasterKey::generate(&mut rand::rngs::OsRng);
+    store.store(&key)?;
+    Ok((key, true))
+}
+
 /// Key file path from `--key-file` or `HRSM_BACKUP_KEY_FILE`.
 pub fn key_file_from(arg: Option<&Path>) -> Option<KeyFile> {
     arg.map(Path::to_path_buf)

@@ -33,7 +33,20 @@ impl DestinationLock {
             .truncate(false)
             .open(&path)
             .map_err(|e| Error::io("open lock file", &path, e))?;
-        match file.try_lock() {
+        // A lock just released can still look held for a moment: a process of ours that forks
+        // (to start a tool) shares the open lock file with its child until the child's exec
+        // closes it. A short, bounded retry tells that apart from a run that really holds it.
+        let mut tries = 0;
+        let locked = loop {
+            match file.try_lock() {
+                Err(std::fs::TryLockError::WouldBlock) if tries < 20 => {
+                    tries += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                }
+                other => break other,
+            }
+        };
+        match locked {
             Ok(()) => {}
             Err(std::fs::TryLockError::WouldBlock) => {
                 let holder = std::fs::read_to_string(dir.join(HOLDER_NAME)).unwrap_or_default();

@@ -6,7 +6,8 @@ use bson::{
     doc, spec::BinarySubtype, Binary, Bson, DateTime, Decimal128, Document, JavaScriptCodeWithScope, RawDocumentBuf,
     Regex, Timestamp,
 };
-use hrsm_backup::mongo::{restore_mongo, MongoPart, MongoRestoreOptions, MongoSource};
+use hrsm_backup::mongo::{MongoPart, MongoRestoreOptions, MongoSource};
+use hrsm_backup::restore_mongo;
 use hrsm_backup::{run_backup, BackupOptions, Catalog, NoProgress, PayloadOptions, Status};
 use mongodb::sync::Client;
 
@@ -427,7 +428,7 @@ fn a_test_restore_proves_the_backup_and_leaves_no_scratch_database() {
     c.insert_many((0..2500).map(every_type)).run().unwrap();
     let t = tmp();
     let done = backup_mongo(&t.path().join("backups"), &[&db]);
-    let report = hrsm_backup::mongo::test_restore(&done.archive, &key(), &mongo_uri(), 2, None, &NoProgress).unwrap();
+    let report = hrsm_backup::test_restore(&done.archive, &key(), &mongo_uri(), 2, None, &NoProgress).unwrap();
     assert_eq!(report.collections.len(), 1);
     assert_eq!(report.collections[0].documents, 2500);
     let dbs = client().list_database_names().run().unwrap();

@@ -34,7 +34,16 @@
       return args.settings;
     },
   };
+  // The shell's events: the test fires them with window.__emit(name, payload).
+  const listeners = {};
+  window.__emit = (name, payload) => (listeners[name] || []).forEach((h) => h({ event: name, payload }));
   window.__TAURI__ = {
+    event: {
+      listen: async (name, handler) => {
+        (listeners[name] = listeners[name] || []).push(handler);
+        return () => {};
+      },
+    },
     core: {
       Channel,
       invoke: async (cmd, args) => {

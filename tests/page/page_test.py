@@ -68,6 +68,14 @@ def main():
         check("the last backup is described", "ok" in d.find_element(By.ID, "last").text, d.find_element(By.ID, "last").text)
         check("the next run is shown", "UTC" in d.find_element(By.ID, "next").text)
         d.save_screenshot(str(SHOTS / "dashboard.png"))
+        # The shell says the state changed (a run started elsewhere): the page shows it at once,
+        # with no status call of its own (it keeps no polling timer).
+        asked = d.execute_script("return window.__calls.filter(c => c[0] === 'status').length")
+        d.execute_script("window.__emit('state-changed', Object.assign({}, window.__lastStatus || {}, {state: 'running', last: null, last_good: null, next_run: null, schedule: '02:00 UTC', backups_enabled: true, key_id: 'ab', key_error: null, key_exported: true, destination: '/srv/backups', demo: false, message: null}))")
+        wait.until(lambda d: d.find_element(By.ID, "state").text == "Backing up…" or "running" in d.find_element(By.ID, "state").get_attribute("class"))
+        check("a state-changed event updates the dashboard without asking", d.execute_script("return window.__calls.filter(c => c[0] === 'status').length") == asked)
+        d.execute_script("window.__emit('state-changed', " + "{state: 'healthy', last: null, last_good: null, next_run: null, schedule: '02:00 UTC', backups_enabled: true, key_id: 'ab', key_error: null, key_exported: true, destination: '/srv/backups', demo: false, message: null})")
+        wait.until(lambda d: "healthy" in d.find_element(By.ID, "state").get_attribute("class"))
         d.find_element(By.ID, "backup-now").click()
         wait.until(lambda d: d.find_element(By.ID, "phase").text == "dumping")
         wait.until(lambda d: d.find_element(By.ID, "result").text.startswith("Backup "))
