@@ -37,3 +37,12 @@ ensure_python_packages() {
   python3 -c 'import cryptography, selenium, pymongo' 2>/dev/null ||
     python3 -m pip install --quiet 'cryptography>=42' 'selenium>=4.20' 'pymongo>=4.6'
 }
+
+# cargo-deny (licenses, duplicate versions, sources), built once into the tool cache.
+ensure_cargo_deny() {
+  if ! "$TOOLS/bin/cargo-deny" --version 2>/dev/null | grep -q "0.20.2"; then
+    log "building cargo-deny into $TOOLS (first run only)"
+    CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
+      cargo install cargo-deny --version 0.20.2 --locked --root "$TOOLS"
+  fi
+}

@@ -107,12 +107,13 @@ impl Error {
 /// "permission denied" rather than "Permission denied (os error 13)", and a hint for the cases
 /// an admin meets most.
 pub fn describe_io(e: &io::Error) -> String {
-    let base = match e.raw_os_error() {
-        Some(libc::ENOSPC) => return "no space left on the device; free space or choose another destination".into(),
-        Some(libc::EDQUOT) => return "disk quota exceeded; free space or choose another destination".into(),
-        Some(libc::EACCES) | Some(libc::EPERM) => return "permission denied".into(),
-        Some(libc::ENOENT) => return "no such file or directory".into(),
-        Some(libc::EROFS) => return "read-only file system".into(),
+    use io::ErrorKind as K;
+    let base = match e.kind() {
+        K::StorageFull => return "no space left on the device; free space or choose another destination".into(),
+        K::QuotaExceeded => return "disk quota exceeded; free space or choose another destination".into(),
+        K::PermissionDenied => return "permission denied".into(),
+        K::NotFound => return "no such file or directory".into(),
+        K::ReadOnlyFilesystem => return "read-only file system".into(),
         _ => e.to_string(),
     };
     match base.find(" (os error") {

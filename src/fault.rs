@@ -10,11 +10,8 @@ pub fn point(name: &str) {
     use std::sync::OnceLock;
     static WANT: OnceLock<Option<String>> = OnceLock::new();
     if WANT.get_or_init(|| std::env::var("HRSM_FAULT_POINT").ok().filter(|v| !v.is_empty())).as_deref() == Some(name) {
-        // SAFETY: signalling our own process.
         #[cfg(unix)]
-        unsafe {
-            libc::kill(libc::getpid(), libc::SIGKILL)
-        };
+        let _ = rustix::process::kill_process(rustix::process::getpid(), rustix::process::Signal::KILL);
         #[cfg(not(unix))]
         std::process::abort();
     }

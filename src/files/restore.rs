@@ -151,14 +151,10 @@ fn plan_from_manifest(manifest: &Manifest, opts: &FileRestoreOptions) -> Result<
     Ok(plan)
 }
 
-/// Free bytes for an unprivileged writer on the file system holding `dir`.
+/// Free bytes for an unprivileged writer on the file system holding `dir` (fs4: statvfs on
+/// Unix, GetDiskFreeSpaceEx on Windows).
 fn free_bytes(dir: &Path) -> Option<u64> {
-    use std::os::unix::ffi::OsStrExt;
-    let c = std::ffi::CString::new(dir.as_os_str().as_bytes()).ok()?;
-    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
-    // SAFETY: `c` is a valid NUL-terminated path and `st` a valid out-pointer.
-    let rc = unsafe { libc::statvfs(c.as_ptr(), &mut st) };
-    (rc == 0).then(|| st.f_bavail as u64 * st.f_frsize as u64)
+    fs4::available_space(dir).ok()
 }
 
 /// The staging folder; removed on drop unless the restore completed.
@@ -390,11 +386,17 @@ fn merge_move(src: &Path, dst: &Path) -> Result<()> {
     }
 }
 
-/// Flushes the restored data to disk before it is moved into place.
+/// Flushes the restored data to disk before it is moved into place: one `syncfs` of the file
+/// system on Linux (rustix), each file on other systems.
 fn sync_tree(dir: &Path) {
+    #[cfg(target_os = "linux")]
     if let Ok(f) = fs::File::open(dir) {
-        use std::os::fd::AsRawFd;
-        // SAFETY: a valid open descriptor; syncfs only flushes.
-        unsafe { libc::syncfs(f.as_raw_fd()) };
+        let _ = rustix::fs::syncfs(&f);
+    }
+    #[cfg(not(target_os = "linux"))]
+    for e in walkdir::WalkDir::new(dir).into_iter().filter_map(|e| e.ok()).filter(|e| e.file_type().is_file()) {
+        if let Ok(f) = fs::OpenOptions::new().write(true).open(e.path()) {
+            let _ = f.sync_all();
+        }
     }
 }

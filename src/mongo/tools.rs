@@ -277,19 +277,22 @@ pub fn run_tool(program: &Path, args: &[String], idle: Duration, mut on_line: im
     Ok(ToolOutcome::from_lines(status.code(), lines.iter().map(String::as_str)))
 }
 
-/// SIGTERM, a few seconds' grace, then SIGKILL.
+/// SIGTERM to the tool's process group, a few seconds' grace, then SIGKILL (rustix).
 fn stop(child: &mut Child) {
-    let group = -(child.id() as libc::pid_t);
-    // SAFETY: kill(2) on the process group of our own child.
-    unsafe { libc::kill(group, libc::SIGTERM) };
+    let group = rustix::process::Pid::from_raw(child.id() as i32);
+    let signal = |sig| {
+        if let Some(g) = group {
+            let _ = rustix::process::kill_process_group(g, sig);
+        }
+    };
+    signal(rustix::process::Signal::TERM);
     for _ in 0..50 {
         if let Ok(Some(_)) = child.try_wait() {
             return;
         }
         std::thread::sleep(Duration::from_millis(100));
     }
-    // SAFETY: as above.
-    unsafe { libc::kill(group, libc::SIGKILL) };
+    signal(rustix::process::Signal::KILL);
     let _ = child.kill();
 }
 
