@@ -53,32 +53,31 @@ mod uri;
 pub use archive::container::{open_all, ContainerError, ContainerReader, ContainerWriter, HeaderInfo};
 pub use archive::crypto::{KeyId, MasterKey};
 pub use archive::manifest::{Entry, EntryType, Manifest, SourceSummary};
-pub use archive::pack::Packer;
-pub use archive::payload::{PayloadOptions, PayloadStats, PayloadWriter, SecureRng};
-pub use archive::unpack::{archive_opens, header_info, read_archive, read_manifest, EntryInfo, Kind, ReadSummary};
+pub use archive::payload::{PayloadOptions, SecureRng};
+pub use archive::unpack::{archive_opens, read_manifest};
 pub use config::{parse_enabled, Config, EnvOverrides, OnUnreadable, SourceConfig};
 pub use demo::{seed_sample_databases, seed_sample_installation};
 pub use error::{Error, Result};
-pub use files::restore::{plan_file_restore, FileRestoreOptions, RestorePlan, RestoreReport};
+pub use files::restore::{FileRestoreOptions, RestorePlan, RestoreReport};
 pub use fsutil::{write_atomic, AtomicFile};
-pub use meta::{host_name, APP_VERSION};
 pub use ops::backup::{run_backup, BackupOptions, BackupOutcome};
-pub use ops::prune::{finish_interrupted, prune, prune_destination};
-pub use ops::restore::{restore, restore_files, restore_mongo, RestoreOutcome, RestoreRequest};
+pub use ops::prune::{prune, prune_destination};
+pub use ops::restore::{
+    plan_restore, restore, restore_files, restore_mongo, RestoreOutcome, RestorePreview, RestoreRequest,
+};
 pub use ops::testrestore::{test_restore, TestRestoreReport, SCRATCH_SUFFIX};
 pub use ops::verify::{verify_archive, VerifyReport};
 pub use policy::retention::{plan as retention_plan, Decision, RetentionPolicy};
 pub use policy::schedule::{
-    decide as decide_schedule, due, overdue, record_attempt, retry_delay, RunState, Schedule, SlotDecision,
-    MAX_TRIES_PER_SLOT, OVERDUE_AFTER_HOURS,
+    decide as decide_schedule, due, overdue, record_attempt, RunState, Schedule, SlotDecision, OVERDUE_AFTER_HOURS,
 };
 pub use progress::{Event, NoProgress, Progress};
-pub use store::catalog::{new_id, Catalog, CatalogEntry, Listing, Status};
+pub use store::catalog::{Catalog, CatalogEntry, Listing, Status};
 #[cfg(feature = "keychain")]
 pub use store::keychain::{assert_private_test_session, Keychain, TEST_SERVICE};
 pub use store::keys::{
     key_file_from, load_or_create, parse_key_text, recovery_text, resolve_key, KeyFile, KeyStore, SecretText, ENV_KEY,
 };
-pub use store::lock::{DestinationLock, LOCK_NAME};
+pub use store::lock::DestinationLock;
 pub use store::runlog::{MongoLog, RunRecord, LOCAL_LOG};
-pub use store::spool::{clean_leftovers as clean_spool_leftovers, root as spool_root};
+pub use store::spool::clean_leftovers as clean_spool_leftovers;

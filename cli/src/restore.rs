@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use hrsm_backup::mongo::MongoRestoreOptions;
-use hrsm_backup::{plan_file_restore, read_manifest, Error, FileRestoreOptions, Result};
+use hrsm_backup::{Error, FileRestoreOptions, Result};
 use serde_json::json;
 
 use crate::commands::{find_archive, load_config, load_key};
@@ -20,26 +20,28 @@ pub fn run(cli: &Cli, args: &RestoreArgs) -> Result<()> {
     }
     let path = find_archive(cli, &args.archive.archive)?;
     let key = load_key(cli)?;
-    // Plan both parts before writing anything.
+    // Plan both parts before writing anything (the engine's plan, from the manifest).
     let file_opts = args.files_to.as_ref().map(|t| FileRestoreOptions {
         target: t.clone(),
         only: args.only.clone(),
         overwrite: args.overwrite,
     });
-    let file_plan = match &file_opts {
-        Some(o) => Some(plan_file_restore(&path, &key, o)?.1),
-        None => None,
-    };
     let mongo_opts = if wants_mongo { Some(mongo_options(cli, &args.dbs, &args.collections)?) } else { None };
-    let mongo_plan = match &mongo_opts {
-        Some(o) => Some(plan_mongo(&path, &key, o)?),
-        None => None,
-    };
+    let req = hrsm_backup::RestoreRequest { files: file_opts, mongo: mongo_opts };
+    let preview = hrsm_backup::plan_restore(&path, &key, &req, false)?;
+    let file_plan = preview.files;
+    let mongo_plan = req.mongo.as_ref().map(|_| {
+        preview
+            .collections
+            .iter()
+            .map(|c| format!("{}.{} -> {}.{}: {} {} documents", c.from, c.name, c.to, c.name, c.kind, c.documents))
+            .collect::<Vec<_>>()
+    });
     if args.dry_run {
         if cli.json {
             print_json(&json!({ "ok": true, "dry_run": true, "files": file_plan, "mongo": mongo_plan }));
         } else {
-            if let (Some(p), Some(o)) = (&file_plan, &file_opts) {
+            if let (Some(p), Some(o)) = (&file_plan, &req.files) {
                 println!(
                     "would restore {} files ({}), {} folders, {} links of {} into {}",
                     p.files,
@@ -61,7 +63,6 @@ pub fn run(cli: &Cli, args: &RestoreArgs) -> Result<()> {
     }
     let bar = Bar::new(cli.json);
     // Files and databases together, in one read of the archive.
-    let req = hrsm_backup::RestoreRequest { files: file_opts, mongo: mongo_opts };
     let done = hrsm_backup::restore(&path, &key, &req, &bar);
     bar.done();
     let hrsm_backup::RestoreOutcome { files, mongo } = done?;
@@ -133,14 +134,4 @@ fn mongo_options(cli: &Cli, dbs: &[String], collections: &[String]) -> Result<Mo
         threads: if cfg.threads == 0 { 4 } else { cfg.threads },
         log_collection: Some(cfg.mongodb.log_collection.clone()).filter(|s| !s.is_empty()),
     })
-}
-
-/// One line per collection that would be restored, from the manifest alone (the engine's plan).
-fn plan_mongo(path: &Path, key: &hrsm_backup::MasterKey, o: &MongoRestoreOptions) -> Result<Vec<String>> {
-    let m = read_manifest(path, key)?;
-    let plan = hrsm_backup::mongo::plan_mongo_restore(&m, o, false)?;
-    Ok(plan
-        .iter()
-        .map(|c| format!("{}.{} -> {}.{}: {} {} documents", c.from, c.name, c.to, c.name, c.kind, c.documents))
-        .collect())
 }

@@ -5,11 +5,11 @@
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 
-use hrsm_backup::mongo::{plan_mongo_restore, MongoRestoreOptions, MongoRestoreReport};
+use hrsm_backup::mongo::{MongoRestoreOptions, MongoRestoreReport};
 use hrsm_backup::test_restore;
 use hrsm_backup::{
-    plan_file_restore, read_manifest, recovery_text, verify_archive, Catalog, CatalogEntry, Config, FileRestoreOptions,
-    Manifest, RestorePlan, RestoreReport, Schedule, SourceConfig,
+    read_manifest, recovery_text, verify_archive, Catalog, CatalogEntry, Config, FileRestoreOptions, Manifest,
+    RestorePlan, RestoreReport, Schedule, SourceConfig,
 };
 use serde::{Deserialize, Serialize};
 use tauri::ipc::Channel;
@@ -176,41 +176,38 @@ pub fn mongo_uri(state: &AppState) -> String {
 fn preflight_inner(state: &AppState, req: &RestoreRequest) -> CmdResult<Preflight> {
     let key = state.key().map_err(|m| CommandError::new("key", m))?;
     let archive = archive_of(state, &req.id)?;
-    let manifest = read_manifest(&archive, &key)?;
-    let files = match &req.files_to {
-        Some(dir) => Some(
-            plan_file_restore(
-                &archive,
-                &key,
-                &FileRestoreOptions { target: dir.into(), only: req.only.clone(), overwrite: req.overwrite },
-            )?
-            .1,
-        ),
-        None => None,
-    };
-    let mut collections = Vec::new();
-    if !req.databases.is_empty() {
-        let opts = MongoRestoreOptions {
+    let preview = hrsm_backup::plan_restore(&archive, &key, &engine_request(state, req), true)?;
+    let collections = preview
+        .collections
+        .into_iter()
+        .map(|c| PreflightCollection {
+            from: c.from,
+            to: c.to,
+            name: c.name,
+            documents: c.documents,
+            replaces: c.replaces.unwrap_or(false),
+        })
+        .collect();
+    Ok(Preflight { backup_id: preview.backup_id, files: preview.files, collections, confirm_word: "RESTORE".into() })
+}
+
+/// The page's restore request in the engine's terms (one place for preflight and restore).
+fn engine_request(state: &AppState, req: &RestoreRequest) -> hrsm_backup::RestoreRequest {
+    let cfg = state.config();
+    hrsm_backup::RestoreRequest {
+        files: req.files_to.as_ref().map(|dir| FileRestoreOptions {
+            target: dir.into(),
+            only: req.only.clone(),
+            overwrite: req.overwrite,
+        }),
+        mongo: (!req.databases.is_empty()).then(|| MongoRestoreOptions {
             uri: mongo_uri(state),
             databases: req.databases.clone(),
             collections: (!req.collections.is_empty()).then(|| req.collections.clone()),
             threads: 4,
-            log_collection: None,
-        };
-        for c in plan_mongo_restore(&manifest, &opts, true)? {
-            collections.push(PreflightCollection {
-                from: c.from,
-                to: c.to,
-                name: c.name,
-                documents: c.documents,
-                replaces: c.replaces.unwrap_or(false),
-            });
-        }
+            log_collection: Some(cfg.mongodb.log_collection.clone()).filter(|s| !s.is_empty()),
+        }),
     }
-    if files.is_none() && collections.is_empty() {
-        return Err(CommandError::new("usage", "choose files, databases or both to restore"));
-    }
-    Ok(Preflight { backup_id: manifest.backup_id, files, collections, confirm_word: "RESTORE".into() })
 }
 
 #[tauri::command]
@@ -250,21 +247,7 @@ pub async fn restore<R: Runtime>(
             };
             let progress = jobs::forward(sink, cancel);
             let _ = on_event.send(JobEvent::Started { id: Some(request.id.clone()) });
-            let cfg = state.config();
-            let req = hrsm_backup::RestoreRequest {
-                files: request.files_to.as_ref().map(|dir| FileRestoreOptions {
-                    target: dir.into(),
-                    only: request.only.clone(),
-                    overwrite: request.overwrite,
-                }),
-                mongo: (!request.databases.is_empty()).then(|| MongoRestoreOptions {
-                    uri: mongo_uri(&state),
-                    databases: request.databases.clone(),
-                    collections: (!request.collections.is_empty()).then(|| request.collections.clone()),
-                    threads: 4,
-                    log_collection: Some(cfg.mongodb.log_collection.clone()).filter(|s| !s.is_empty()),
-                }),
-            };
+            let req = engine_request(&state, &request);
             if req.files.is_none() && req.mongo.is_none() {
                 return Err(CommandError::new("usage", "choose files, databases or both to restore"));
             }

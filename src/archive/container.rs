@@ -188,6 +188,7 @@ pub struct HeaderInfo {
 
 /// Reads only the header's key id, without any key: lets a caller say which key an archive
 /// needs. Performs the structural checks of FORMAT.md 2.4 step 1.
+#[cfg(test)]
 pub fn peek_key_id<R: Read>(input: &mut R) -> Result<HeaderInfo, ContainerError> {
     let header = read_header_bytes(input)?;
     check_structure(&header)

@@ -11,7 +11,7 @@ use std::path::{Component, Path};
 
 use flate2::read::MultiGzDecoder;
 
-use crate::archive::container::{peek_key_id, ContainerReader, HeaderInfo, StickyError};
+use crate::archive::container::{ContainerReader, StickyError};
 use crate::archive::crypto::MasterKey;
 use crate::archive::manifest::{Manifest, MANIFEST_PATH};
 use crate::error::{Error, Result};
@@ -32,8 +32,6 @@ pub struct EntryInfo {
     /// Normalised relative name (no trailing `/`).
     pub path: String,
     pub kind: Kind,
-    pub mode: u32,
-    pub mtime: i64,
     pub size: u64,
     pub link: Option<String>,
 }
@@ -61,12 +59,6 @@ pub fn archive_opens() -> u64 {
 fn open_file(path: &Path) -> Result<File> {
     OPENS.with(|c| c.set(c.get() + 1));
     File::open(path).map_err(|e| Error::io("open archive", path, e))
-}
-
-/// The header fields readable without a key (key id, chunk size).
-pub fn header_info(path: &Path) -> Result<HeaderInfo> {
-    let mut f = BufReader::new(open_file(path)?);
-    peek_key_id(&mut f).map_err(|source| Error::Archive { path: path.to_path_buf(), source })
 }
 
 /// Maps a failure anywhere in the stack to the most precise error: the container's reason if
@@ -233,15 +225,7 @@ fn describe<R: Read>(entry: &mut tar::Entry<'_, R>) -> io::Result<EntryInfo> {
         Kind::Symlink | Kind::HardLink => entry.link_name()?.map(|l| l.to_string_lossy().into_owned()),
         _ => None,
     };
-    let h = entry.header();
-    Ok(EntryInfo {
-        path,
-        kind,
-        mode: h.mode().unwrap_or(0o600) & 0o7777,
-        mtime: h.mtime().unwrap_or(0) as i64,
-        size: entry.size(),
-        link,
-    })
+    Ok(EntryInfo { path, kind, size: entry.size(), link })
 }
 
 /// An entry name that would escape the target.

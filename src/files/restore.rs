@@ -14,10 +14,9 @@ use std::io::{self, Read, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-use crate::archive::crypto::MasterKey;
 use crate::archive::manifest::{Entry, EntryType, Manifest, FILES_PREFIX};
 use crate::archive::rules::{self, size_lie};
-use crate::archive::unpack::{read_manifest, safe_name, EntryInfo, Kind};
+use crate::archive::unpack::{safe_name, EntryInfo, Kind};
 use crate::digest::HashingReader;
 use crate::error::{Error, Result};
 use crate::fsutil::{create_private_dir_all, create_private_file};
@@ -50,17 +49,6 @@ pub struct RestoreReport {
     pub plan: RestorePlan,
 }
 
-/// Step 1: reads the manifest and checks the target; writes nothing.
-pub fn plan_file_restore(
-    archive: &Path,
-    key: &MasterKey,
-    opts: &FileRestoreOptions,
-) -> Result<(Manifest, RestorePlan)> {
-    let manifest = read_manifest(archive, key)?;
-    let plan = plan_from_manifest(&manifest, opts)?;
-    Ok((manifest, plan))
-}
-
 fn selected<'m>(manifest: &'m Manifest, only: Option<&str>) -> impl Iterator<Item = &'m Entry> + 'm {
     let prefix = only.map(|s| (format!("{FILES_PREFIX}{s}"), format!("{FILES_PREFIX}{s}/")));
     manifest.entries.iter().filter(move |e| match &prefix {
@@ -87,7 +75,7 @@ fn check_link(path: &str, target: &str, links: &HashSet<String>) -> Result<()> {
     rules::check_link(path, target, links).map_err(|reason| Error::UnsafeEntry { path: path.into(), reason })
 }
 
-fn plan_from_manifest(manifest: &Manifest, opts: &FileRestoreOptions) -> Result<RestorePlan> {
+pub(crate) fn plan_from_manifest(manifest: &Manifest, opts: &FileRestoreOptions) -> Result<RestorePlan> {
     if let Some(only) = &opts.only {
         if !manifest.sources.iter().any(|s| &s.name == only) {
             let names: Vec<&str> = manifest.sources.iter().map(|s| s.name.as_str()).collect();

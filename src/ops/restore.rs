@@ -15,11 +15,13 @@ use serde::Serialize;
 
 use crate::archive::crypto::MasterKey;
 use crate::archive::rules::{self, Area};
-use crate::archive::unpack::read_archive;
+use crate::archive::unpack::{read_archive, read_manifest};
 use crate::error::{Error, Result};
-use crate::files::restore::{FileRestoreOptions, FileSink, RestoreReport};
+use crate::files::restore::{plan_from_manifest, FileRestoreOptions, FileSink, RestorePlan, RestoreReport};
 use crate::mongo::client::connect;
-use crate::mongo::restore::{MongoRestoreOptions, MongoRestoreReport, MongoSink};
+use crate::mongo::restore::{
+    plan_mongo_restore, MongoRestoreOptions, MongoRestoreReport, MongoSink, PlannedCollection,
+};
 use crate::progress::{Event, Progress};
 use crate::store::lock::DestinationLock;
 
@@ -34,6 +36,29 @@ pub struct RestoreRequest {
 pub struct RestoreOutcome {
     pub files: Option<RestoreReport>,
     pub mongo: Option<MongoRestoreReport>,
+}
+
+/// What a restore would do, before it does anything: the file plan (what goes where, what it
+/// replaces, the space it needs) and the collections it would bring back (and, with
+/// `ask_server`, which of them exist now and would be replaced). Reads the manifest only.
+#[derive(Debug, Clone, Serialize)]
+pub struct RestorePreview {
+    pub backup_id: String,
+    pub files: Option<RestorePlan>,
+    pub collections: Vec<PlannedCollection>,
+}
+
+pub fn plan_restore(archive: &Path, key: &MasterKey, req: &RestoreRequest, ask_server: bool) -> Result<RestorePreview> {
+    if req.files.is_none() && req.mongo.is_none() {
+        return Err(Error::Usage("choose files, databases or both to restore".into()));
+    }
+    let manifest = read_manifest(archive, key)?;
+    let files = req.files.as_ref().map(|o| plan_from_manifest(&manifest, o)).transpose()?;
+    let collections = match &req.mongo {
+        Some(o) => plan_mongo_restore(&manifest, o, ask_server)?,
+        None => Vec::new(),
+    };
+    Ok(RestorePreview { backup_id: manifest.backup_id, files, collections })
 }
 
 /// Restores what `req` asks for from `archive`, reading it once. See the module doc.
