@@ -31,6 +31,15 @@ pub fn explain(uri: &str, what: &str, e: mongodb::error::Error) -> Error {
             "MongoDB at {} rejected the credentials while trying to {what}; check the user name and password in MONGODB_URI (and authSource)",
             hosts(uri)
         ),
+        ErrorKind::Io(io) => format!(
+            "the MongoDB server at {} went away while trying to {what} ({}); check that it is still running, then try again",
+            hosts(uri),
+            crate::error::describe_io(io)
+        ),
+        ErrorKind::ConnectionPoolCleared { .. } => format!(
+            "the connection to MongoDB at {} was lost while trying to {what}; check that the server is still running, then try again",
+            hosts(uri)
+        ),
         ErrorKind::InvalidArgument { message, .. } => format!("the MongoDB URI is not valid ({message}); check MONGODB_URI / mongodb.uri"),
         ErrorKind::Command(c) => format!("MongoDB refused to {what}: {} (error {} {})", c.message, c.code, c.code_name),
         ErrorKind::InsertMany(ie) => {

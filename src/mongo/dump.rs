@@ -292,9 +292,10 @@ fn native_snapshot(
     };
     match run_jobs(client, src, jobs, spool, scans, progress, ts) {
         Ok(()) => Ok(ts),
-        Err(JobError::Driver(e)) if snapshot_unusable(&e) => Err(SnapshotError::Unusable(e.to_string())),
-        Err(JobError::Driver(e)) => Err(SnapshotError::Other(explain(&src.uri, "read a collection", e))),
-        Err(JobError::Engine(e)) => Err(SnapshotError::Other(e)),
+        Err(JobError::Driver(e) | JobError::Export(_, e)) if snapshot_unusable(&e) => {
+            Err(SnapshotError::Unusable(e.to_string()))
+        }
+        Err(e) => Err(SnapshotError::Other(e.into_error(&src.uri))),
     }
 }
 
@@ -350,6 +351,8 @@ fn check_not_dropped(client: &Client, src: &MongoSource, jobs: &[Job]) -> Result
 
 enum JobError {
     Driver(mongodb::error::Error),
+    /// The driver failed while exporting this namespace (`db.collection`).
+    Export(String, mongodb::error::Error),
     Engine(Error),
 }
 
@@ -357,6 +360,7 @@ impl JobError {
     fn into_error(self, uri: &str) -> Error {
         match self {
             JobError::Driver(e) => explain(uri, "read a collection", e),
+            JobError::Export(ns, e) => explain(uri, &format!("export {ns}"), e),
             JobError::Engine(e) => e,
         }
     }
@@ -422,6 +426,8 @@ fn dump_one(
     session: Option<&mut ClientSession>,
     progress: &dyn Progress,
 ) -> std::result::Result<(), JobError> {
+    let ns = format!("{}.{}", job.db, job.info.name);
+    let drv = |e| JobError::Export(ns.clone(), e);
     let dir = spool.join(&job.db);
     create_private_dir_all(&dir).map_err(JobError::Engine)?;
     let stem = file_stem(&job.info.name);
@@ -429,10 +435,10 @@ fn dump_one(
     let indexes = if job.info.is_view() {
         Vec::new()
     } else {
-        let mut cur = db.run_cursor_command(doc! {"listIndexes": &job.info.name}).run().map_err(JobError::Driver)?;
+        let mut cur = db.run_cursor_command(doc! {"listIndexes": &job.info.name}).run().map_err(drv)?;
         let mut v = Vec::new();
-        while cur.advance().map_err(JobError::Driver)? {
-            v.push(cur.deserialize_current().map_err(JobError::Driver)?);
+        while cur.advance().map_err(drv)? {
+            v.push(cur.deserialize_current().map_err(drv)?);
         }
         v
     };
@@ -462,15 +468,14 @@ fn dump_one(
     };
     match session {
         Some(session) => {
-            let mut cursor =
-                coll.find(doc! {}).batch_size(BATCH_DOCS).session(&mut *session).run().map_err(JobError::Driver)?;
-            while cursor.advance(session).map_err(JobError::Driver)? {
+            let mut cursor = coll.find(doc! {}).batch_size(BATCH_DOCS).session(&mut *session).run().map_err(drv)?;
+            while cursor.advance(session).map_err(drv)? {
                 put(cursor.current().as_bytes())?;
             }
         }
         None => {
-            let mut cursor = coll.find(doc! {}).batch_size(BATCH_DOCS).run().map_err(JobError::Driver)?;
-            while cursor.advance().map_err(JobError::Driver)? {
+            let mut cursor = coll.find(doc! {}).batch_size(BATCH_DOCS).run().map_err(drv)?;
+            while cursor.advance().map_err(drv)? {
                 put(cursor.current().as_bytes())?;
             }
         }
@@ -593,7 +598,7 @@ fn describe_spool(spool: &Path, db: &str, version: &str, scans: &Scans) -> Resul
             let real = meta
                 .collection_name
                 .clone()
-                .or_else(|| super::layout::path_unescape(stem))
+                .or_else(|| super::layout::query_unescape(stem))
                 .unwrap_or_else(|| stem.to_string());
             let bson = dir.join(format!("{stem}.bson"));
             let (bytes, documents, sha256) = if bson.exists() {

@@ -16,7 +16,7 @@ use bson::Document;
 use flate2::read::GzDecoder;
 
 use super::client::connect;
-use super::layout::{parse_metadata, path_unescape, skipped_collection, Metadata};
+use super::layout::{parse_metadata, query_unescape, skipped_collection, Metadata};
 use super::restore::{MongoRestoreOptions, MongoRestoreReport, Restore};
 use crate::error::{Error, Result};
 use crate::progress::{Event, Progress};
@@ -100,7 +100,8 @@ pub fn restore_dump_dir(dir: &Path, opts: &MongoRestoreOptions, progress: &dyn P
                     kind: "collection".into(),
                 }
             };
-            let coll = meta.collection_name.clone().or_else(|| path_unescape(stem)).unwrap_or_else(|| stem.to_string());
+            let coll =
+                meta.collection_name.clone().or_else(|| query_unescape(stem)).unwrap_or_else(|| stem.to_string());
             if wanted(opts, &coll) {
                 plan.push((target.clone(), coll, meta, Some(db_entry.path().join(name))));
             }
@@ -116,7 +117,8 @@ pub fn restore_dump_dir(dir: &Path, opts: &MongoRestoreOptions, progress: &dyn P
             }
             let p = db_entry.path().join(name);
             let meta = parse_metadata(&read_text(&p)?).map_err(|reason| Error::Corrupt { path: p.clone(), reason })?;
-            let coll = meta.collection_name.clone().or_else(|| path_unescape(stem)).unwrap_or_else(|| stem.to_string());
+            let coll =
+                meta.collection_name.clone().or_else(|| query_unescape(stem)).unwrap_or_else(|| stem.to_string());
             if meta.kind == "view" && wanted(opts, &coll) {
                 plan.push((target.clone(), coll, meta, None));
             }
@@ -133,7 +135,7 @@ pub fn restore_dump_dir(dir: &Path, opts: &MongoRestoreOptions, progress: &dyn P
     progress.event(Event::Phase("restoring"));
     let result = (|| -> Result<()> {
         for (target, coll, meta, bson) in plan {
-            restore.begin(target.clone(), coll.clone(), meta, None)?;
+            restore.begin(target.clone(), coll.clone(), meta, None, None)?;
             if let Some(path) = bson {
                 let i = restore
                     .find(&HashMap::from([(target.clone(), target.clone())]), &target, "", &coll)
@@ -244,7 +246,7 @@ pub fn restore_dump_archive(
             if !wanted(opts, coll) {
                 continue;
             }
-            restore.begin(target.clone(), coll.clone(), meta.clone(), None)?;
+            restore.begin(target.clone(), coll.clone(), meta.clone(), None, None)?;
             if meta.kind != "view" {
                 let i = restore
                     .find(&HashMap::from([(target.clone(), target.clone())]), &target, "", coll)

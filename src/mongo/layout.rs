@@ -10,12 +10,13 @@ use bson::{Bson, Document};
 use serde_json::{Map, Value};
 use sha1::{Digest, Sha1};
 
-/// Escaped file-name stem of a collection, exactly as mongodump makes it: Go's
-/// `url.PathEscape` (mongo-tools `util.EscapeCollectionName`; note: not QueryEscape, so a
-/// space is `%20` and `$ & + = : @` stay as they are), and for stems over 238 bytes the first
-/// 208 bytes + `%24` + base64url(SHA-1(name)) so that `.metadata.json.gz` still fits 255 bytes.
+/// Escaped file-name stem of a collection, exactly as mongodump 100.x makes it: Go's
+/// `url.QueryEscape` (a space is `+`, `+` is `%2B`, only `A-Z a-z 0-9 - _ . ~` stay as they
+/// are), and for stems over 238 bytes the first 208 bytes + `%24` + base64url(SHA-1(name)) so
+/// that `.metadata.json.gz` still fits 255 bytes. Measured against the Database Tools 100.8:
+/// mongorestore reads file names back with `QueryUnescape` (so `a+b` on disk means `a b`).
 pub fn file_stem(collection: &str) -> String {
-    let escaped = path_escape(collection);
+    let escaped = query_escape(collection);
     if escaped.len() <= 238 {
         return escaped;
     }
@@ -24,34 +25,42 @@ pub fn file_stem(collection: &str) -> String {
     format!("{}%24{}", &escaped[..208], base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(hash))
 }
 
-/// Go's `url.PathEscape`.
-pub fn path_escape(s: &str) -> String {
+/// Go's `url.QueryEscape`.
+pub fn query_escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for &b in s.as_bytes() {
-        let keep = b.is_ascii_alphanumeric()
-            || matches!(b, b'-' | b'_' | b'.' | b'~' | b'$' | b'&' | b'+' | b'=' | b':' | b'@');
-        if keep {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
+        match b {
+            b' ' => out.push('+'),
+            _ if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') => out.push(b as char),
+            _ => out.push_str(&format!("%{b:02X}")),
         }
     }
     out
 }
 
-/// Go's `url.PathUnescape`; None for a malformed escape.
-pub fn path_unescape(s: &str) -> Option<String> {
+/// Go's `url.QueryUnescape` (`+` is a space); None for a malformed escape.
+pub fn query_unescape(s: &str) -> Option<String> {
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
-        if b[i] == b'%' {
-            let hex = s.get(i + 1..i + 3)?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(b[i]);
-            i += 1;
+        match b[i] {
+            b'%' => {
+                let hex = s.get(i + 1..i + 3)?;
+                if !hex.bytes().all(|c| c.is_ascii_hexdigit()) {
+                    return None;
+                }
+                out.push(u8::from_str_radix(hex, 16).ok()?);
+                i += 3;
+            }
+            b'+' => {
+                out.push(b' ');
+                i += 1;
+            }
+            c => {
+                out.push(c);
+                i += 1;
+            }
         }
     }
     String::from_utf8(out).ok()
@@ -158,12 +167,26 @@ mod tests {
     use super::*;
     use bson::doc;
 
+    /// Issue 10: mongodump (100.8) writes `sp ace` as `sp+ace` and `a+b` as `a%2Bb` (Go's
+    /// QueryEscape); PathEscape (`%20`, `+` kept) made mongorestore read `a+b` back as `a b`.
     #[test]
     fn names_are_escaped_like_mongodump() {
-        assert_eq!(file_stem("cafés"), "caf%C3%A9s");
-        assert_eq!(file_stem("a b/c;d,e?f"), "a%20b%2Fc%3Bd%2Ce%3Ff");
-        assert_eq!(file_stem("users$x&y+z=w:v@u~t"), "users$x&y+z=w:v@u~t");
-        assert_eq!(path_unescape("caf%C3%A9s").unwrap(), "cafés");
+        for (name, stem) in [
+            ("cafés", "caf%C3%A9s"),
+            ("sp ace", "sp+ace"),
+            ("a+b", "a%2Bb"),
+            ("100%", "100%25"),
+            ("a/b", "a%2Fb"),
+            ("users$x", "users%24x"),
+            ("a b/c;d,e?f", "a+b%2Fc%3Bd%2Ce%3Ff"),
+            ("x&y=z:v@u~t-_.", "x%26y%3Dz%3Av%40u~t-_."),
+            ("الموظفين", "%D8%A7%D9%84%D9%85%D9%88%D8%B8%D9%81%D9%8A%D9%86"),
+        ] {
+            assert_eq!(file_stem(name), stem, "{name}");
+            assert_eq!(query_unescape(stem).as_deref(), Some(name), "{stem}");
+        }
+        assert_eq!(query_unescape("a%2"), None);
+        assert_eq!(query_unescape("a%zz"), None);
     }
 
     #[test]

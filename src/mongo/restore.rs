@@ -23,7 +23,7 @@ use serde::Serialize;
 
 use super::client::{connect, explain};
 use super::dump::MongoPart;
-use super::layout::{parse_metadata, path_unescape, Metadata};
+use super::layout::{parse_metadata, query_unescape, Metadata};
 use super::MONGO_PREFIX;
 use crate::archive::unpack::EntryInfo;
 use crate::error::{Error, Result};
@@ -53,6 +53,9 @@ pub struct RestoredCollection {
     pub db: String,
     pub name: String,
     pub documents: u64,
+    /// The file stem it came from in the archive (pairs it with the archive's `.bson`).
+    #[serde(skip)]
+    pub stem: Option<String>,
 }
 
 /// One collection a restore would bring back, for a preview before anything is written.
@@ -129,6 +132,8 @@ const BATCH_BYTES: usize = 4 << 20;
 struct Staged {
     target_db: String,
     name: String,
+    /// The archive's file stem of its `.metadata.json`: its `.bson` has the same one.
+    stem: Option<String>,
     staging: String,
     metadata: Metadata,
     expected: Option<u64>,
@@ -235,15 +240,15 @@ impl<'a> MongoSink<'a> {
                     reason: format!("{}: {reason}", info.path),
                 })?;
                 let name =
-                    meta.collection_name.clone().or_else(|| path_unescape(stem)).unwrap_or_else(|| stem.to_string());
+                    meta.collection_name.clone().or_else(|| query_unescape(stem)).unwrap_or_else(|| stem.to_string());
                 let wanted = self.collections.as_ref().map(|c| c.iter().any(|n| n == &name)).unwrap_or(true);
                 if let (true, Some(target_db), Some(r)) = (wanted, self.mapping.get(db).cloned(), self.restore.as_mut())
                 {
                     let exp = self.expected.get(&(db.to_string(), stem.to_string())).copied();
-                    r.begin(target_db, name, meta, exp)?;
+                    r.begin(target_db, name, meta, exp, Some(stem.to_string()))?;
                 }
             } else if let Some(stem) = file.strip_suffix(".bson") {
-                let name_guess = path_unescape(stem).unwrap_or_else(|| stem.to_string());
+                let name_guess = query_unescape(stem).unwrap_or_else(|| stem.to_string());
                 if let Some(r) = self.restore.as_mut() {
                     if let Some(i) = r.find(&self.mapping, db, stem, &name_guess) {
                         r.fill_observed(i, content, progress, &mut |doc: &[u8]| observe(db, stem, doc))?;
@@ -328,6 +333,7 @@ impl<'a> Restore<'a> {
         name: String,
         metadata: Metadata,
         expected: Option<u64>,
+        stem: Option<String>,
     ) -> Result<()> {
         let ns_len = target_db.len() + 1 + name.len();
         if ns_len > 255 {
@@ -351,7 +357,7 @@ impl<'a> Restore<'a> {
         db.run_command(create)
             .run()
             .map_err(|e| explain(self.uri, &format!("create {target_db}.{name} (staging)"), e))?;
-        self.staged.push(Staged { target_db, name, staging, metadata, expected, inserted: 0 });
+        self.staged.push(Staged { target_db, name, stem, staging, metadata, expected, inserted: 0 });
         Ok(())
     }
 
@@ -363,8 +369,13 @@ impl<'a> Restore<'a> {
         name_guess: &str,
     ) -> Option<usize> {
         let target = mapping.get(db)?;
-        let stem_name = |s: &Staged| super::layout::file_stem(&s.name);
-        self.staged.iter().position(|s| &s.target_db == target && (s.name == name_guess || stem_name(s) == stem))
+        // The stem its metadata came under first (exact, whatever escaping wrote the archive),
+        // then the name.
+        let same_stem = |s: &Staged| !stem.is_empty() && s.stem.as_deref() == Some(stem);
+        self.staged
+            .iter()
+            .position(|s| &s.target_db == target && same_stem(s))
+            .or_else(|| self.staged.iter().position(|s| &s.target_db == target && s.name == name_guess))
     }
 
     /// Streams a `.bson` entry into the staging collection with parallel unordered batches.
@@ -499,7 +510,7 @@ impl<'a> Restore<'a> {
                 .metadata
                 .indexes
                 .iter()
-                .filter(|ix| ix.get_str("name").map(|n| n != "_id_").unwrap_or(true))
+                .filter(|ix| !builds_itself(ix, &s.metadata.options))
                 .map(sanitize_index)
                 .collect();
             if specs.is_empty() {
@@ -544,6 +555,7 @@ impl<'a> Restore<'a> {
                 db: s.target_db.clone(),
                 name: s.name.clone(),
                 documents: s.inserted,
+                stem: s.stem.clone(),
             });
         }
         for (db, name, meta) in &self.views {
@@ -564,6 +576,16 @@ impl<'a> Restore<'a> {
 }
 
 /// Fills `buf` completely, or returns false at a clean end of input.
+/// Indexes the server makes itself when the collection is created: `_id_`, and the clustered
+/// index of a clustered collection (it comes back through the `clusteredIndex` option of
+/// `create`; building it again fails with "The field 'unique' is not valid for an _id index
+/// specification", code 197).
+fn builds_itself(ix: &Document, options: &Document) -> bool {
+    let name = ix.get_str("name").unwrap_or("");
+    let clustered_name = options.get_document("clusteredIndex").ok().and_then(|c| c.get_str("name").ok());
+    name == "_id_" || ix.get_bool("clustered").unwrap_or(false) || Some(name) == clustered_name
+}
+
 fn read_exact_or_eof(r: &mut dyn Read, buf: &mut [u8]) -> std::io::Result<bool> {
     let mut got = 0;
     while got < buf.len() {

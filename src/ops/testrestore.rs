@@ -149,7 +149,8 @@ fn test_restore_inner(
         let mut checked = Vec::new();
         for c in &report.collections {
             let source_db = c.db.strip_suffix(SCRATCH_SUFFIX).unwrap_or(&c.db);
-            let want = expected.get(&(source_db.to_string(), file_stem(&c.name))).copied().unwrap_or_default();
+            let stem = c.stem.clone().unwrap_or_else(|| file_stem(&c.name));
+            let want = expected.get(&(source_db.to_string(), stem)).copied().unwrap_or_default();
             let mut got = Multiset::default();
             let coll = client.database(&c.db).collection::<RawDocumentBuf>(&c.name);
             let mut cursor =

@@ -197,3 +197,33 @@ fn decrypt_never_leaves_output_for_a_damaged_archive() {
         fs::read_dir(t.path()).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
     assert!(!names.iter().any(|n| n.contains("out.tar.gz")), "{names:?}");
 }
+
+/// Issue 10: `hrsm-backup --json ... | head` ended in a panic (exit 101) when the reader went
+/// away; now the CLI ends quietly, as other Unix tools do.
+#[test]
+fn a_closed_pipe_ends_the_cli_quietly() {
+    use std::io::Read;
+    use std::os::unix::process::ExitStatusExt;
+    let t = tmp();
+    for i in 0..3000 {
+        write(&t.path().join(format!("d/f{i:04}.txt")), b"x", 0o644, 1_700_000_000);
+    }
+    write_config(t.path(), &t.path().join("d"));
+    let o = cli(t.path(), &["--config", "hrsm-backup.toml", "backup"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let mut child = std::process::Command::new(bin())
+        .args(["--config", "hrsm-backup.toml", "--json", "inspect", "latest"])
+        .current_dir(t.path())
+        .env("BACKUP_ENCRYPTION_KEY", key_hex())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut head = [0u8; 16];
+    child.stdout.take().unwrap().read_exact(&mut head).unwrap(); // then the pipe closes
+    let mut err = String::new();
+    child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+    let status = child.wait().unwrap();
+    assert!(status.success() || status.signal() == Some(13), "{status:?}: {err}");
+    assert!(!err.contains("panicked"), "{err}");
+}
