@@ -125,7 +125,9 @@ pub fn plan_mongo_restore(
     Ok(planned)
 }
 
-const BATCH_DOCS: usize = 1000;
+/// Documents per insert: bounded by count and by bytes (whichever comes first). Larger
+/// batches mean fewer round trips; the byte bound keeps memory flat (threads x 2 batches).
+const BATCH_DOCS: usize = 10_000;
 const BATCH_BYTES: usize = 4 << 20;
 
 /// One collection being restored.
@@ -269,6 +271,13 @@ impl<'a> MongoSink<'a> {
     /// After the whole archive authenticated: nothing promised is missing, every count
     /// matches, every index is built. Nothing live has been touched yet.
     pub(crate) fn ready(&self) -> Result<()> {
+        let clock = std::time::Instant::now();
+        let result = self.ready_inner();
+        tracing::info!("restore: counts checked and indexes built in {:.2} s", clock.elapsed().as_secs_f64());
+        result
+    }
+
+    fn ready_inner(&self) -> Result<()> {
         if let Some(missing) = self.promised.keys().min() {
             return Err(Error::Corrupt {
                 path: self.archive.clone(),
@@ -289,10 +298,13 @@ impl<'a> MongoSink<'a> {
 
     /// Swaps every staging collection in (`renameCollection ... dropTarget`) and makes views.
     pub(crate) fn swap_in(mut self) -> Result<MongoRestoreReport> {
-        match self.restore.take() {
+        let clock = std::time::Instant::now();
+        let result = match self.restore.take() {
             Some(r) => r.swap_in(),
             None => Ok(MongoRestoreReport::default()),
-        }
+        };
+        tracing::info!("restore: staging collections swapped in in {:.2} s", clock.elapsed().as_secs_f64());
+        result
     }
 }
 
@@ -394,6 +406,7 @@ impl<'a> Restore<'a> {
         let coll =
             self.client.database(&self.staged[i].target_db).collection::<RawDocumentBuf>(&self.staged[i].staging);
         let label = format!("{}.{}", self.staged[i].target_db, self.staged[i].name);
+        let clock = std::time::Instant::now();
         let (tx, rx) = bounded::<Vec<RawDocumentBuf>>(self.threads);
         let first_error: Mutex<Option<Error>> = Mutex::new(None);
         let inserted = Mutex::new(0u64);
@@ -467,6 +480,11 @@ impl<'a> Restore<'a> {
             return Err(e);
         }
         self.staged[i].inserted += inserted.into_inner().unwrap_or(0);
+        tracing::info!(
+            "restore: {label} filled ({} documents) in {:.2} s",
+            self.staged[i].inserted,
+            clock.elapsed().as_secs_f64()
+        );
         Ok(())
     }
 
