@@ -144,6 +144,7 @@ pub fn restore_dump_dir(dir: &Path, opts: &MongoRestoreOptions, progress: &dyn P
                 restore.fill(i, &mut r, progress)?;
             }
         }
+        restore.finish_fills()?;
         restore.build_indexes()
     })();
     if let Err(e) = result {
@@ -307,6 +308,7 @@ pub fn restore_dump_archive(
                 restore.fill(i, &mut segment.as_slice(), progress)?;
             }
         }
+        restore.finish_fills()?;
         restore.build_indexes()
     })();
     if let Err(e) = result {

@@ -103,7 +103,7 @@ pub(crate) fn restore_locked(
     };
     // The sinks are made from the manifest, inside the one read; whichever way the read ends
     // before `swap_in`, dropping them removes their staging (folder and collections).
-    let (_, (files, mongo)) = read_archive(
+    let (_, (files, mut mongo)) = read_archive(
         archive,
         key,
         |m| {
@@ -140,7 +140,7 @@ pub(crate) fn restore_locked(
     // The whole archive authenticated. Whatever can still fail without touching anything live
     // comes first: the databases' counts and indexes, then the files move into place, then the
     // collections are swapped in.
-    if let Some(m) = &mongo {
+    if let Some(m) = &mut mongo {
         m.ready()?;
     }
     let files = files.map(FileSink::finish).transpose()?;

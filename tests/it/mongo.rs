@@ -604,3 +604,33 @@ fn a_clustered_collection_comes_back() {
     let events = opts.iter().find(|(n, _, _)| n == "events").map(|(_, _, o)| o.clone()).unwrap_or_default();
     assert!(events.get_document("clusteredIndex").is_ok(), "restored as a clustered collection: {events:?}");
 }
+
+/// Issue 10: a collection the target does not have is filled under its own name (no rename,
+/// which copies every document on some servers), and a failed restore still leaves nothing
+/// behind: the new collection goes, the existing one stays as it was.
+#[test]
+fn new_collections_are_filled_in_place_and_a_failure_removes_them() {
+    let db = fresh_db("it_direct");
+    let c = client();
+    c.database(&db).collection::<Document>("fresh").insert_many((0..100).map(|i| doc! {"i": i})).run().unwrap();
+    c.database(&db).collection::<Document>("kept").insert_many((0..100).map(|i| doc! {"k": i})).run().unwrap();
+    let t = tmp();
+    let done = backup_mongo(&t.path().join("b"), &[&db]);
+    // Target: has `kept` (with other content), not `fresh`. Damage the archive near its end so
+    // the restore fails after filling: `fresh` must not be left behind, `kept` untouched.
+    let to = format!("{db}_to");
+    c.database(&to).collection::<Document>("kept").insert_one(doc! {"local": true}).run().unwrap();
+    let mut bytes = std::fs::read(&done.archive).unwrap();
+    let n = bytes.len();
+    bytes[n - 40] ^= 1;
+    let damaged = t.path().join("damaged.hrsmbk");
+    std::fs::write(&damaged, &bytes).unwrap();
+    assert!(restore_as(&damaged, &db, &to).is_err());
+    let names = c.database(&to).list_collection_names().run().unwrap();
+    assert_eq!(names, vec!["kept".to_string()], "nothing left behind");
+    assert_eq!(raw_docs(&to, "kept").len(), 1, "the existing collection is as it was");
+    // The good archive: `fresh` appears (filled in place), `kept` is replaced.
+    restore_as(&done.archive, &db, &to).unwrap();
+    assert_eq!(raw_docs(&to, "fresh"), raw_docs(&db, "fresh"));
+    assert_eq!(raw_docs(&to, "kept"), raw_docs(&db, "kept"));
+}
