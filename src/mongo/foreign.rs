@@ -229,6 +229,20 @@ pub fn restore_dump_archive(
             .map_err(|_| bad_archive(path, "a prelude entry has no collection".into()))?
             .to_string();
         let text = d.get_str("metadata").unwrap_or("{}");
+        // `mongodump --archive --oplog` adds the namespace `.oplog` (no database, no metadata):
+        // its entries are read and checked like any other, not restored (a point-in-time
+        // replay is mongorestore's --oplogReplay, which this restore does not do).
+        if db.is_empty() && coll == "oplog" {
+            let meta = Metadata {
+                options: Document::new(),
+                indexes: Vec::new(),
+                uuid: None,
+                collection_name: None,
+                kind: "oplog".into(),
+            };
+            prelude.push((db, coll, meta));
+            continue;
+        }
         let meta = parse_metadata(text).map_err(|reason| Error::Corrupt {
             path: path.to_path_buf(),
             reason: format!("error parsing metadata for {db}.{coll}: {reason}"),
@@ -243,6 +257,9 @@ pub fn restore_dump_archive(
         let mut crcs: HashMap<(String, String), crc::Digest<'static, u64>> = HashMap::new();
         let mut done: std::collections::HashSet<(String, String)> = Default::default();
         for (db, coll, meta) in &prelude {
+            if meta.kind == "oplog" {
+                continue;
+            }
             let Some(target) = target_of(opts, db) else { continue };
             if !wanted(opts, coll) {
                 continue;

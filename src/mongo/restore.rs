@@ -333,6 +333,8 @@ pub(crate) struct Restore<'a> {
     fillers: std::collections::VecDeque<(usize, std::thread::JoinHandle<Result<u64>>)>,
     /// Tells the fillers to stop (an error elsewhere, a cancel, a failed restore).
     stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    /// Spool files made so far (their names).
+    spooled: u64,
 }
 
 impl<'a> Restore<'a> {
@@ -348,6 +350,7 @@ impl<'a> Restore<'a> {
             spool: None,
             fillers: Default::default(),
             stop: Default::default(),
+            spooled: 0,
         }
     }
 
@@ -446,7 +449,9 @@ impl<'a> Restore<'a> {
             self.spool = Some(crate::store::spool::Spool::create(&format!("restore-{}", self.tag))?);
         }
         let Some(spool) = &self.spool else { unreachable!("the spool was made on the line above") };
-        let path = spool.path().join(format!("{i}.bson"));
+        // One file per call: a mongodump archive gives a collection in several segments.
+        self.spooled += 1;
+        let path = spool.path().join(format!("{i}-{}.bson", self.spooled));
         let file = crate::fsutil::create_private_file(&path)?;
         let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
         let werr = |e: std::io::Error| Error::io("write", &path, e);
