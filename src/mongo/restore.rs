@@ -126,7 +126,7 @@ pub fn plan_mongo_restore(
 /// Documents per insert: bounded by count and by bytes (whichever comes first). Larger
 /// batches mean fewer round trips; the byte bound keeps memory flat (threads x 2 batches).
 const BATCH_DOCS: usize = 10_000;
-const BATCH_BYTES: usize = 2 << 20;
+const BATCH_BYTES: usize = 1 << 20;
 
 /// One collection being restored.
 struct Staged {
@@ -657,7 +657,7 @@ fn insert_file(
     let first_error: std::sync::Mutex<Option<Error>> = std::sync::Mutex::new(None);
     let failed = || first_error.lock().map(|g| g.is_some()).unwrap_or(true);
     let read = std::thread::scope(|s| -> Result<()> {
-        let (tx, rx) = crossbeam_channel::bounded::<Vec<RawDocumentBuf>>(workers);
+        let (tx, rx) = crossbeam_channel::bounded::<Vec<RawDocumentBuf>>(1);
         for _ in 0..workers.max(1) {
             let (rx, inserted, first_error) = (rx.clone(), &inserted, &first_error);
             s.spawn(move || {
