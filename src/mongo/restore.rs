@@ -56,6 +56,20 @@ pub struct RestoredCollection {
     pub stem: Option<String>,
 }
 
+/// Every database asked for is in the backup, or an error that lists what it holds.
+fn check_databases(part: &MongoPart, opts: &MongoRestoreOptions) -> Result<()> {
+    for (from, _) in &opts.databases {
+        if !part.databases.iter().any(|d| &d.name == from) {
+            let have: Vec<&str> = part.databases.iter().map(|d| d.name.as_str()).collect();
+            return Err(Error::Usage(format!(
+                "database {from:?} is not in this backup; it holds: {}",
+                have.join(", ")
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// One collection a restore would bring back, for a preview before anything is written.
 #[derive(Debug, Clone, Serialize)]
 pub struct PlannedCollection {
@@ -78,15 +92,7 @@ pub fn plan_mongo_restore(
     ask_server: bool,
 ) -> Result<Vec<PlannedCollection>> {
     let part = MongoPart::of(manifest).ok_or_else(|| Error::Usage("this backup holds no MongoDB data".into()))?;
-    for (from, _) in &opts.databases {
-        if !part.databases.iter().any(|d| &d.name == from) {
-            let have: Vec<&str> = part.databases.iter().map(|d| d.name.as_str()).collect();
-            return Err(Error::Usage(format!(
-                "database {from:?} is not in this backup; it holds: {}",
-                have.join(", ")
-            )));
-        }
-    }
+    check_databases(&part, opts)?;
     let client = if ask_server { Some(connect(&opts.uri)?) } else { None };
     let mut planned = Vec::new();
     for db in &part.databases {
@@ -180,15 +186,7 @@ impl<'a> MongoSink<'a> {
         } else if opts.databases.is_empty() {
             part.databases.iter().map(|d| (d.name.clone(), d.name.clone())).collect()
         } else {
-            for (from, _) in &opts.databases {
-                if !part.databases.iter().any(|d| &d.name == from) {
-                    let have: Vec<&str> = part.databases.iter().map(|d| d.name.as_str()).collect();
-                    return Err(Error::Usage(format!(
-                        "database {from:?} is not in this backup; it holds: {}",
-                        have.join(", ")
-                    )));
-                }
-            }
+            check_databases(&part, opts)?;
             opts.databases.iter().cloned().collect()
         };
         let expected = part
