@@ -340,7 +340,7 @@ impl<'a> Restore<'a> {
         Restore {
             client,
             uri,
-            tag: format!("{:04x}", rand::random::<u16>()),
+            tag: format!("{:016x}", rand::random::<u64>()),
             staged: Vec::new(),
             views: Vec::new(),
             threads: threads.max(1),

@@ -143,6 +143,10 @@ pub(crate) fn restore_locked(
     if let Some(m) = &mut mongo {
         m.ready()?;
     }
+    // The inserts may have outlasted the read: a cancel during them still changes nothing live.
+    if progress.cancelled() {
+        return Err(Error::Cancelled);
+    }
     let files = files.map(FileSink::finish).transpose()?;
     let mongo = mongo.map(MongoSink::swap_in).transpose()?;
     Ok(RestoreOutcome { files, mongo })
