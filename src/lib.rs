@@ -17,6 +17,7 @@
 //!     payload: PayloadOptions::default(),
 //!     verify: true,
 //!     retention: None,
+//!     trigger: Default::default(),
 //! };
 //! let done = run_backup(&opts, &key, &NoProgress, Box::new(rand::rngs::OsRng))?;
 //! assert!(done.entry.verified);
@@ -79,5 +80,5 @@ pub use store::keys::{
     key_file_from, load_or_create, parse_key_text, recovery_text, resolve_key, KeyFile, KeyStore, SecretText, ENV_KEY,
 };
 pub use store::lock::DestinationLock;
-pub use store::runlog::{MongoLog, RunRecord, LOCAL_LOG};
+pub use store::runlog::{Component, MongoLog, RunRecord, Trigger, LOCAL_LOG};
 pub use store::spool::clean_leftovers as clean_spool_leftovers;

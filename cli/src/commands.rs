@@ -15,7 +15,7 @@ use crate::{Cli, Command, KeyCommand};
 pub fn run(cli: Cli) -> Result<()> {
     let json = cli.json;
     match &cli.command {
-        Command::Backup { no_verify, force } => backup(&cli, !no_verify, *force),
+        Command::Backup { no_verify, force, scheduled } => backup(&cli, !no_verify, *force, *scheduled),
         Command::List => list(&cli),
         Command::Prune { dry_run } => prune(&cli, *dry_run),
         Command::Inspect(a) => inspect(&cli, &a.archive),
@@ -94,7 +94,7 @@ pub fn find_archive(cli: &Cli, arg: &str) -> Result<PathBuf> {
     )))
 }
 
-fn backup(cli: &Cli, verify: bool, force: bool) -> Result<()> {
+fn backup(cli: &Cli, verify: bool, force: bool, scheduled: bool) -> Result<()> {
     let cfg = load_config(cli)?;
     if !force {
         if let Ok(v) = std::env::var("BACKUPS_ENABLED") {
@@ -106,6 +106,9 @@ fn backup(cli: &Cli, verify: bool, force: bool) -> Result<()> {
     let key = load_key(cli)?;
     let mut opts = BackupOptions::from_config(&cfg, None);
     opts.verify &= verify;
+    if scheduled {
+        opts.trigger = hrsm_backup::Trigger::Scheduled;
+    }
     let bar = Bar::new(cli.json);
     let result = run_backup(&opts, &key, &bar, Box::new(rand::rngs::OsRng));
     bar.done();

@@ -48,6 +48,7 @@ pub fn run(dir: &Path, json: bool) -> Result<()> {
         payload: PayloadOptions::default(),
         verify: true,
         retention: Some(hrsm_backup::RetentionPolicy::from(&cfg.retention)),
+        trigger: hrsm_backup::Trigger::Manual,
     };
     let progress = crate::output::Bar::new(json);
     let done = run_backup(&opts, &key, &progress, Box::new(rand::rngs::OsRng))?;

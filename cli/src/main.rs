@@ -42,6 +42,10 @@ pub enum Command {
         /// Back up even if BACKUPS_ENABLED is false.
         #[arg(long)]
         force: bool,
+        /// Record the run as the daily scheduled one (for cron and the Task Scheduler),
+        /// not as a manual one.
+        #[arg(long)]
+        scheduled: bool,
     },
     /// List the backups in the destination folder.
     List,

@@ -80,7 +80,7 @@ pub async fn backup_now<R: Runtime>(app: AppHandle<R>, on_event: Channel<JobEven
             move |e| {
                 let _ = on_event.send(e);
             },
-            true,
+            hrsm_backup::Trigger::Manual,
         )
     })
     .await

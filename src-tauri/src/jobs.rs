@@ -95,8 +95,10 @@ impl Drop for Busy<'_> {
 pub fn backup<R: Runtime>(
     app: &AppHandle<R>,
     sink: impl Fn(JobEvent) + Send + Sync,
-    notify_failure: bool,
+    trigger: hrsm_backup::Trigger,
 ) -> Result<CatalogEntry, CommandError> {
+    // The admin's own runs fail loudly at once; the schedule's after its retries.
+    let notify_failure = trigger == hrsm_backup::Trigger::Manual;
     let state = app.state::<AppState>();
     let key = state.key().map_err(|m| CommandError::new("key", m))?;
     let (busy, cancel) = Busy::claim(&state)?;
@@ -109,7 +111,7 @@ pub fn backup<R: Runtime>(
         total: Default::default(),
         last_sent: std::sync::Mutex::new(std::time::Instant::now()),
     };
-    let opts = backup_options(&state);
+    let opts = BackupOptions { trigger, ..backup_options(&state) };
     let result = run_backup(&opts, &key, &progress, Box::new(rand::rngs::OsRng));
     drop(busy);
     let outcome = match result {

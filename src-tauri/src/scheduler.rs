@@ -45,7 +45,7 @@ fn tick<R: Runtime>(app: &AppHandle<R>, last_nag: &mut Option<chrono::DateTime<U
     run.last_success = last_success;
     if let SlotDecision::Run { slot, .. } = decide_schedule(&schedule, &run, p.first_start, now) {
         if !state.is_running() {
-            let result = crate::jobs::backup(app, |_| {}, false);
+            let result = crate::jobs::backup(app, |_| {}, hrsm_backup::Trigger::Scheduled);
             let busy = matches!(&result, Err(e) if e.kind == "busy");
             if !busy {
                 // Another run holding the folder (the CLI, the Task Scheduler) is not a try.

@@ -53,7 +53,7 @@ pub fn create<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
                 "backup" => {
                     let app = app.clone();
                     std::thread::spawn(move || {
-                        let _ = crate::jobs::backup(&app, |_| {}, true);
+                        let _ = crate::jobs::backup(&app, |_| {}, hrsm_backup::Trigger::Manual);
                     });
                 }
                 "open" => show_main(app),

@@ -25,7 +25,7 @@ use crate::policy::retention::RetentionPolicy;
 use crate::progress::{Event, Progress};
 use crate::store::catalog::{new_id, Catalog, CatalogEntry, Status};
 use crate::store::lock::DestinationLock;
-use crate::store::runlog::{self, MongoLog, RunRecord};
+use crate::store::runlog::{self, Component, MongoLog, RunRecord, Trigger};
 
 pub use crate::meta::{host_name, APP_VERSION};
 
@@ -39,6 +39,8 @@ pub struct BackupOptions {
     pub verify: bool,
     /// Applied after each good backup; None keeps everything.
     pub retention: Option<RetentionPolicy>,
+    /// The schedule or the admin (HR-SM's log tells them apart).
+    pub trigger: Trigger,
 }
 
 #[derive(Debug, Clone)]
@@ -68,6 +70,7 @@ impl BackupOptions {
             payload: PayloadOptions { level: cfg.compression_level, threads: cfg.threads, ..Default::default() },
             verify: cfg.verify_after_backup,
             retention: Some(RetentionPolicy::from(&cfg.retention)),
+            trigger: Trigger::Manual,
         }
     }
 }
@@ -117,7 +120,7 @@ pub fn run_backup(
     catalog.put(&entry)?;
     let result = write_archive(opts, key, progress, rng, &catalog, &id, started);
     let outcome = finish(result, &mut entry, opts, key, progress, &catalog, clock);
-    log_run(&catalog, opts, &entry, progress);
+    log_run(&catalog, opts, &entry, outcome.as_ref().ok(), progress);
     let (archive, manifest) = outcome?;
     let removed = match &opts.retention {
         Some(policy) => apply_retention(&catalog, policy, progress),
@@ -196,22 +199,31 @@ fn apply_retention(catalog: &Catalog, policy: &RetentionPolicy, progress: &dyn P
 }
 
 /// One line in the local log, one document in MongoDB; problems become warnings.
-fn log_run(catalog: &Catalog, opts: &BackupOptions, entry: &CatalogEntry, progress: &dyn Progress) {
-    let rec = RunRecord {
-        kind: "backup",
-        backup_id: entry.id.clone(),
-        status: if entry.status == Status::Ok { "ok" } else { "failed" },
-        started: entry.started,
-        finished: entry.finished,
-        duration_ms: entry.duration_ms,
-        size: entry.size,
-        files: entry.files,
-        documents: entry.documents,
-        databases: entry.databases.clone(),
-        error: entry.error.clone(),
-        host: entry.host.clone(),
-        app_version: entry.app_version.clone(),
-    };
+fn log_run(
+    catalog: &Catalog,
+    opts: &BackupOptions,
+    entry: &CatalogEntry,
+    written: Option<&(PathBuf, Manifest)>,
+    progress: &dyn Progress,
+) {
+    let mut rec = RunRecord::new("backup", entry.id.clone(), entry.status == Status::Ok, entry.started);
+    rec.finished = entry.finished;
+    rec.duration_ms = entry.duration_ms;
+    rec.size = entry.size;
+    rec.files = entry.files;
+    rec.documents = entry.documents;
+    rec.databases = entry.databases.clone();
+    rec.error = entry.error.clone();
+    rec.trigger = opts.trigger;
+    rec.warnings = entry.warnings;
+    rec.verified_at = entry.verified_at;
+    if let Some((archive, manifest)) = written.filter(|_| entry.status == Status::Ok) {
+        rec.archive = Some(archive.display().to_string());
+        // The archive's SHA-256 for HR-SM's `checksums` (and an admin's sha256sum): one more
+        // read, usually from the page cache.
+        rec.archive_sha256 = crate::digest::hash_file(archive).ok().map(|(_, sha)| sha);
+        rec.components = components(manifest);
+    }
     let mongo_log = opts
         .mongo
         .as_ref()
@@ -219,6 +231,31 @@ fn log_run(catalog: &Catalog, opts: &BackupOptions, entry: &CatalogEntry, progre
     for w in runlog::record(catalog.dir(), mongo_log.as_ref(), &rec) {
         progress.event(Event::Warning(w));
     }
+}
+
+/// HR-SM's component list: each database, each file source (configuration and key folders
+/// named as HR-SM names them).
+fn components(manifest: &Manifest) -> Vec<Component> {
+    let mut out = Vec::new();
+    if let Some(part) = MongoPart::of(manifest) {
+        for db in &part.databases {
+            out.push(Component {
+                kind: "mongodb",
+                name: db.name.clone(),
+                path: part.uri.clone(),
+                size: db.files.iter().map(|f| f.size).sum(),
+            });
+        }
+    }
+    for s in &manifest.sources {
+        let kind = match s.name.as_str() {
+            n if n.contains("key") => "encrypted-keys",
+            n if n.contains("config") || n.contains("env") => "configuration",
+            _ => "files",
+        };
+        out.push(Component { kind, name: s.name.clone(), path: s.path.clone(), size: s.bytes });
+    }
+    out
 }
 
 fn write_archive(

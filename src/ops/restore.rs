@@ -184,10 +184,7 @@ fn log_mongo_restore(
     progress: &dyn Progress,
 ) {
     let report = result.as_ref().ok().and_then(|r| r.mongo.as_ref());
-    let (status, error) = match result {
-        Ok(_) => ("ok", None),
-        Err(e) => ("failed", Some(e.to_string())),
-    };
+    let error = result.as_ref().err().map(|e| e.to_string());
     let databases = match report {
         Some(r) => {
             let mut d: Vec<String> = r.collections.iter().map(|c| c.db.clone()).collect();
@@ -196,21 +193,19 @@ fn log_mongo_restore(
         }
         None => opts.databases.iter().map(|(_, to)| to.clone()).collect(),
     };
-    let rec = crate::store::runlog::RunRecord {
-        kind: "restore",
-        backup_id: crate::store::catalog::Catalog::id_of(archive).unwrap_or_default(),
-        status,
-        started,
-        finished: chrono::Utc::now(),
-        duration_ms: clock.elapsed().as_millis() as u64,
-        size: std::fs::metadata(archive).map(|m| m.len()).unwrap_or(0),
-        files: 0,
-        documents: report.map(|r| r.collections.iter().map(|c| c.documents).sum()).unwrap_or(0),
-        databases,
-        error,
-        host: crate::meta::host_name(),
-        app_version: crate::meta::APP_VERSION.into(),
-    };
+    let backup_id = crate::store::catalog::Catalog::id_of(archive).unwrap_or_default();
+    let mut rec = crate::store::runlog::RunRecord::new("restore", backup_id.clone(), error.is_none(), started);
+    rec.duration_ms = clock.elapsed().as_millis() as u64;
+    rec.size = std::fs::metadata(archive).map(|m| m.len()).unwrap_or(0);
+    rec.documents = report.map(|r| r.collections.iter().map(|c| c.documents).sum()).unwrap_or(0);
+    rec.databases = databases;
+    rec.error = error;
+    // When the restored backup was made, for its HR-SM record if the restore replaced it.
+    rec.backup_started = archive
+        .parent()
+        .and_then(|d| crate::store::catalog::Catalog::existing(d).ok())
+        .and_then(|c| c.get(&backup_id).ok().flatten())
+        .map(|e| e.started);
     let log = opts
         .log_collection
         .clone()

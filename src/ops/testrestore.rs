@@ -73,21 +73,12 @@ pub fn test_restore(
             crate::ops::verify::record_finding(archive, crate::ops::verify::Finding::Damaged(e));
         }
     }
-    let rec = crate::store::runlog::RunRecord {
-        kind: "test-restore",
-        backup_id: crate::store::catalog::Catalog::id_of(archive).unwrap_or_default(),
-        status: if result.is_ok() { "ok" } else { "failed" },
-        started,
-        finished: chrono::Utc::now(),
-        duration_ms: clock.elapsed().as_millis() as u64,
-        size: std::fs::metadata(archive).map(|m| m.len()).unwrap_or(0),
-        files: 0,
-        documents: result.as_ref().map(|r| r.collections.iter().map(|c| c.documents).sum()).unwrap_or(0),
-        databases: Vec::new(),
-        error: result.as_ref().err().map(|e| e.to_string()),
-        host: crate::meta::host_name(),
-        app_version: crate::meta::APP_VERSION.into(),
-    };
+    let backup_id = crate::store::catalog::Catalog::id_of(archive).unwrap_or_default();
+    let mut rec = crate::store::runlog::RunRecord::new("test-restore", backup_id, result.is_ok(), started);
+    rec.duration_ms = clock.elapsed().as_millis() as u64;
+    rec.size = std::fs::metadata(archive).map(|m| m.len()).unwrap_or(0);
+    rec.documents = result.as_ref().map(|r| r.collections.iter().map(|c| c.documents).sum()).unwrap_or(0);
+    rec.error = result.as_ref().err().map(|e| e.to_string());
     let dir = archive.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
     for w in crate::store::runlog::record(dir, log, &rec) {
         progress.event(crate::progress::Event::Warning(w));

@@ -5,6 +5,7 @@
 //! Depends on `archive`, `config`, `fsutil`, `mongo::client` (the run log's document) and the
 //! base modules.
 
+pub mod backuplog;
 pub mod catalog;
 #[cfg(feature = "keychain")]
 pub mod keychain;

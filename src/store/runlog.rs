@@ -1,9 +1,11 @@
 //! The run log: every backup and restore leaves one JSON line in `<destination>/hrsm-backup.log`
-//! and one document in MongoDB (`hrms.backuplogs` by default), which HR-SM's own screens can
-//! show. Writing the log is best effort: a failure becomes a warning and never turns a good
-//! backup into a failed one.
+//! and a record in MongoDB that HR-SM's own screens and health check read: a backup inserts one
+//! `BackupLog` document (`store::backuplog`), a restore sets `restoration` on the restored
+//! backup's document and a test restore its `verification`, so `backupId` (unique in HR-SM's
+//! schema) is never inserted twice. Writing the log is best effort: a failure becomes a warning
+//! and never turns a good backup into a failed one.
 //!
-//! Depends on `mongo::client`, `fsutil` and `error`.
+//! Depends on `store::backuplog`, `mongo::client`, `fsutil` and `error`.
 
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
@@ -13,11 +15,36 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use crate::store::backuplog;
+
 pub const LOCAL_LOG: &str = "hrsm-backup.log";
+
+/// Who started a run: HR-SM's `triggeredBy` (and, for a backup, its `type`).
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Trigger {
+    /// The daily schedule (or its catch-up run).
+    #[default]
+    Scheduled,
+    /// The admin, with "Back up now" or the command line.
+    Manual,
+}
+
+/// What a backup holds, as HR-SM's `components` list shows it.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Component {
+    /// `mongodb`, `files`, `configuration` or `encrypted-keys` (HR-SM's enum).
+    pub kind: &'static str,
+    /// The database or the file source's name.
+    pub name: String,
+    /// Where it came from (a folder, or the server without its password).
+    pub path: String,
+    pub size: u64,
+}
 
 #[derive(Debug, Clone, Serialize)]
 pub struct RunRecord {
-    /// "backup" or "restore".
+    /// "backup", "restore" or "test-restore".
     pub kind: &'static str,
     pub backup_id: String,
     /// "ok" or "failed".
@@ -32,6 +59,52 @@ pub struct RunRecord {
     pub error: Option<String>,
     pub host: String,
     pub app_version: String,
+    pub trigger: Trigger,
+    /// Backups: what they hold.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub components: Vec<Component>,
+    /// Backups: the archive's path and SHA-256.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub archive: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub archive_sha256: Option<String>,
+    /// Backups: when the written archive was read back and checked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub verified_at: Option<DateTime<Utc>>,
+    pub warnings: u64,
+    /// Restores: when the restored backup was made (its document is created from this if the
+    /// restore replaced the log collection with an older one).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backup_started: Option<DateTime<Utc>>,
+}
+
+impl RunRecord {
+    /// A record with the fields every kind of run has; the rest empty.
+    pub fn new(kind: &'static str, backup_id: String, ok: bool, started: DateTime<Utc>) -> Self {
+        let finished = Utc::now();
+        RunRecord {
+            kind,
+            backup_id,
+            status: if ok { "ok" } else { "failed" },
+            started,
+            finished,
+            duration_ms: (finished - started).num_milliseconds().max(0) as u64,
+            size: 0,
+            files: 0,
+            documents: 0,
+            databases: Vec::new(),
+            error: None,
+            host: crate::meta::host_name(),
+            app_version: crate::meta::APP_VERSION.into(),
+            trigger: Trigger::Manual,
+            components: Vec::new(),
+            archive: None,
+            archive_sha256: None,
+            verified_at: None,
+            warnings: 0,
+            backup_started: None,
+        }
+    }
 }
 
 /// Where MongoDB log documents go.
@@ -49,7 +122,7 @@ pub fn record(dir: &Path, mongo: Option<&MongoLog>, rec: &RunRecord) -> Vec<Stri
         warnings.push(format!("could not write the local run log in {}: {e}", dir.display()));
     }
     if let Some(m) = mongo {
-        if let Err(e) = insert_mongo(m, rec) {
+        if let Err(e) = write_mongo(m, rec) {
             warnings.push(format!("could not write the run log to MongoDB {}: {e}", m.namespace));
         }
     }
@@ -66,9 +139,12 @@ fn append_local(dir: &Path, rec: &RunRecord) -> std::io::Result<()> {
     f.write_all(&line)
 }
 
-fn insert_mongo(m: &MongoLog, rec: &RunRecord) -> Result<(), String> {
-    let (db, coll) =
-        m.namespace.split_once('.').ok_or_else(|| format!("{:?} is not <db>.<collection>", m.namespace))?;
+fn write_mongo(m: &MongoLog, rec: &RunRecord) -> Result<(), String> {
+    let (db, coll) = m
+        .namespace
+        .split_once('.')
+        .filter(|(d, c)| !d.is_empty() && !c.is_empty())
+        .ok_or_else(|| format!("{:?} is not <db>.<collection>", m.namespace))?;
     let mut opts = mongodb::options::ClientOptions::parse(&m.uri)
         .run()
         .map_err(|e| crate::mongo::client::explain(&m.uri, "read the connection string", e).to_string())?;
@@ -77,26 +153,25 @@ fn insert_mongo(m: &MongoLog, rec: &RunRecord) -> Result<(), String> {
     opts.connect_timeout = Some(Duration::from_secs(3));
     let client = mongodb::sync::Client::with_options(opts)
         .map_err(|e| crate::mongo::client::explain(&m.uri, "connect", e).to_string())?;
-    let doc = bson::doc! {
-        "kind": rec.kind,
-        "backupId": &rec.backup_id,
-        "status": rec.status,
-        "startedAt": bson::DateTime::from_millis(rec.started.timestamp_millis()),
-        "finishedAt": bson::DateTime::from_millis(rec.finished.timestamp_millis()),
-        "durationMs": rec.duration_ms as i64,
-        "size": rec.size as i64,
-        "files": rec.files as i64,
-        "documents": rec.documents as i64,
-        "databases": &rec.databases,
-        "error": rec.error.clone(),
-        "host": &rec.host,
-        "appVersion": &rec.app_version,
+    let c = client.database(db).collection::<bson::Document>(coll);
+    let explain = |e: mongodb::error::Error| match e.kind.as_ref() {
+        mongodb::error::ErrorKind::ServerSelection { .. } => "the server is not reachable".to_string(),
+        _ => crate::mongo::client::explain(&m.uri, "write the log", e).to_string(),
     };
-    client.database(db).collection::<bson::Document>(coll).insert_one(doc).run().map_err(|e| {
-        match e.kind.as_ref() {
-            mongodb::error::ErrorKind::ServerSelection { .. } => "the server is not reachable".to_string(),
-            _ => crate::mongo::client::explain(&m.uri, "write the log", e).to_string(),
+    match rec.kind {
+        "backup" => {
+            c.insert_one(backuplog::backup_document(rec)).run().map_err(explain)?;
         }
-    })?;
+        "restore" => {
+            let (filter, update) = backuplog::restoration_update(rec);
+            c.update_one(filter, update).upsert(true).run().map_err(explain)?;
+        }
+        _ => {
+            // A test restore adds to the backup's document if HR-SM has one; there is nothing
+            // to attach it to otherwise (the local log keeps it).
+            let (filter, update) = backuplog::verification_update(rec);
+            c.update_one(filter, update).run().map_err(explain)?;
+        }
+    }
     Ok(())
 }

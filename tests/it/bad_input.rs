@@ -172,6 +172,7 @@ fn an_unbackupable_file_fails_the_run_naming_it_or_warns_if_configured() {
         payload: PayloadOptions::default(),
         verify: true,
         retention: None,
+        trigger: Default::default(),
     };
     let err = run_backup(&opts(OnUnreadable::Fail), &key(), &NoProgress, Box::new(rand::rngs::OsRng)).unwrap_err();
     assert_eq!(
@@ -236,6 +237,7 @@ fn a_missing_source_says_what_to_fix() {
         payload: PayloadOptions::default(),
         verify: true,
         retention: None,
+        trigger: Default::default(),
     };
     let err = run_backup(&opts, &key(), &NoProgress, Box::new(rand::rngs::OsRng)).unwrap_err();
     assert_eq!(
@@ -280,6 +282,7 @@ fn a_full_disk_fails_clearly_and_keeps_old_backups() {
         payload: PayloadOptions::default(),
         verify: true,
         retention: None,
+        trigger: Default::default(),
     };
     let err = run_backup(&opts, &key(), &NoProgress, Box::new(rand::rngs::OsRng)).unwrap_err();
     let msg = err.to_string();

@@ -1,3 +1,4 @@
+mod backuplog;
 mod bad_input;
 mod cli;
 mod crash;

@@ -100,6 +100,7 @@ pub fn backup_of(dest: &Path, sources: Vec<SourceConfig>, block_size: usize) -> 
         payload: PayloadOptions { block_size, level: 6, threads: 2 },
         verify: true,
         retention: None,
+        trigger: Default::default(),
     };
     run_backup(&opts, &key(), &NoProgress, Box::new(rand::rngs::OsRng)).unwrap()
 }
