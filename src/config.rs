@@ -12,7 +12,6 @@ use crate::error::{Error, Result};
 
 pub const DEFAULT_DESTINATION: &str = "./backups/daily";
 pub const DEFAULT_MONGODB_URI: &str = "mongodb://localhost:27017";
-pub const DEFAULT_HRSM_ROOT: &str = "/opt/hr-sm";
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -125,7 +124,7 @@ fn yes() -> bool {
     true
 }
 fn default_root() -> PathBuf {
-    PathBuf::from(DEFAULT_HRSM_ROOT)
+    platform_hrsm_root()
 }
 fn default_destination() -> PathBuf {
     PathBuf::from(DEFAULT_DESTINATION)
@@ -382,25 +381,61 @@ pub fn uri_has_password(uri: &str) -> bool {
     crate::uri::split_uri(uri).and_then(|p| p.password).is_some()
 }
 
-/// Where HR-SM keeps what must survive a disaster, relative to its install folder.
+/// Folders no backup wants, wherever they are under a source: Node's dependencies (rebuilt by
+/// `npm install`), logs, backups (never back up the backups), build output and temp files.
+pub const JUNK: &[&str] = &["**/node_modules", "**/logs", "**/backups", "**/build", "**/dist", "**/.cache", "**/*.tmp"];
+
+/// Where HR-SM keeps what must survive a disaster, relative to its install folder (the paths
+/// of HR-SM's own source: ../shared/reference/hrsm-installation.md). The uploads folder is
+/// required; the others exist on some sites only. The configuration source names single
+/// files and folders by include patterns, so a backup reads them and nothing else of the
+/// installation (the walk never enters a folder no pattern can match).
 pub fn default_sources(root: &Path) -> Vec<SourceConfig> {
-    let src = |name: &str, path: PathBuf, include: &[&str]| SourceConfig {
+    let src = |name: &str, path: PathBuf, include: &[&str], required: bool| SourceConfig {
         name: name.into(),
         path,
         include: include.iter().map(|s| s.to_string()).collect(),
-        exclude: vec![],
+        exclude: JUNK.iter().map(|s| s.to_string()).collect(),
         on_unreadable: OnUnreadable::Fail,
-        required: true,
+        required,
     };
     vec![
-        src("uploads", root.join("uploads"), &[]),
+        src("uploads", root.join("uploads"), &[], true),
+        src("server-uploads", root.join("server").join("uploads"), &[], false),
+        src("task-uploads", root.join("server").join("modules").join("tasks").join("uploads"), &[], false),
         src(
             "config",
             root.to_path_buf(),
-            &[".env", "config/**", "server/config/**", "hrsm-license-server/.env", "hrsm-license-server/config/**"],
+            &[
+                ".env",
+                "ecosystem.config.js",
+                "ecosystem.config.cjs",
+                "config/**",
+                "server/config/*.json",
+                "server/config/*.yml",
+                "server/config/*.yaml",
+                "server/config/.env*",
+                "client/.env",
+                "client/.env.production",
+                "hrsm-license-server/.env",
+                "hrsm-license-server/ecosystem.config.cjs",
+                "hrsm-license-server/ecosystem.config.js",
+            ],
+            true,
         ),
-        src("license-keys", root.join("hrsm-license-server").join("keys"), &[]),
+        src("license-keys", root.join("hrsm-license-server").join("keys"), &[], false),
+        src("keys", root.join("keys"), &[], false),
     ]
+}
+
+/// The platform's usual HR-SM folder: PM2's `cwd` on Linux and macOS, a folder at the root of
+/// the system drive on Windows.
+pub fn platform_hrsm_root() -> PathBuf {
+    if cfg!(windows) {
+        PathBuf::from(r"C:\HR-SM")
+    } else {
+        PathBuf::from("/var/www/hr-sm")
+    }
 }
 
 #[cfg(test)]
@@ -463,7 +498,8 @@ mod tests {
         assert_eq!(c.schedule.time, "02:00");
         assert_eq!(c.retention.keep_days, 30);
         let names: Vec<_> = c.file_sources().into_iter().map(|s| s.name).collect();
-        assert_eq!(names, vec!["uploads", "config", "license-keys"]);
+        assert_eq!(names, vec!["uploads", "server-uploads", "task-uploads", "config", "license-keys", "keys"]);
+        assert_eq!(c.hrsm_root, platform_hrsm_root());
     }
 
     #[test]

@@ -57,6 +57,7 @@ pub fn collect(
     };
     let mut walker = Walker {
         src,
+        include_dirs: IncludeDirs::new(src)?,
         include: build_globs(src, &src.include)?,
         exclude: build_globs(src, &src.exclude)?,
         warnings,
@@ -105,8 +106,57 @@ fn build_globs(src: &SourceConfig, patterns: &[String]) -> Result<GlobSet> {
     b.build().map_err(|e| Error::Config(format!("source {:?}: {e}", src.name)))
 }
 
+/// Which folders can hold something the include patterns match, so the walk never enters the
+/// others (an installation's `node_modules`, or a folder it cannot read that nobody asked
+/// for). Each pattern is matched one path component at a time: a folder is entered when its
+/// components match the pattern's leading components and the pattern goes on below it, or
+/// when the pattern reaches a `**` first. globset matches whole paths only, hence this.
+struct IncludeDirs(Vec<Vec<Option<globset::GlobMatcher>>>);
+
+impl IncludeDirs {
+    fn new(src: &SourceConfig) -> Result<Self> {
+        let mut out = Vec::new();
+        for p in &src.include {
+            let mut parts = Vec::new();
+            for part in p.split('/') {
+                parts.push(if part == "**" {
+                    None
+                } else {
+                    let g = globset::GlobBuilder::new(part)
+                        .literal_separator(true)
+                        .build()
+                        .map_err(|e| Error::Config(format!("source {:?}: bad glob {p:?}: {e}", src.name)))?;
+                    Some(g.compile_matcher())
+                });
+            }
+            out.push(parts);
+        }
+        Ok(IncludeDirs(out))
+    }
+
+    /// True if no include pattern is set, or one may match something inside `dir`.
+    fn may_hold_matches(&self, dir: &Path) -> bool {
+        if self.0.is_empty() {
+            return true;
+        }
+        let comps: Vec<&std::ffi::OsStr> = dir.iter().collect();
+        self.0.iter().any(|pattern| {
+            for (i, c) in comps.iter().enumerate() {
+                match pattern.get(i) {
+                    None => return false,
+                    Some(None) => return true,
+                    Some(Some(m)) if m.is_match(c) => {}
+                    Some(Some(_)) => return false,
+                }
+            }
+            pattern.len() > comps.len()
+        })
+    }
+}
+
 struct Walker<'a> {
     src: &'a SourceConfig,
+    include_dirs: IncludeDirs,
     include: GlobSet,
     exclude: GlobSet,
     warnings: &'a mut Vec<String>,
@@ -161,6 +211,10 @@ impl Walker<'_> {
                 if dent.file_type().is_dir() {
                     it.skip_current_dir();
                 }
+                continue;
+            }
+            if !is_root && dent.file_type().is_dir() && !self.include_dirs.may_hold_matches(&rel) {
+                it.skip_current_dir();
                 continue;
             }
             let meta = match dent.metadata() {
@@ -287,5 +341,31 @@ impl Walker<'_> {
         }
         self.items.push(Item { entry, fs_path: path.to_path_buf() });
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dirs(patterns: &[&str]) -> IncludeDirs {
+        let mut src = SourceConfig::folder("t", "/x");
+        src.include = patterns.iter().map(|s| s.to_string()).collect();
+        IncludeDirs::new(&src).unwrap()
+    }
+
+    #[test]
+    fn only_folders_an_include_can_reach_are_entered() {
+        let d = dirs(&[".env", "config/**", "server/config/*.yml", "hrsm-license-server/.env"]);
+        for yes in ["config", "config/ssl/private", "server", "server/config", "hrsm-license-server"] {
+            assert!(d.may_hold_matches(Path::new(yes)), "{yes}");
+        }
+        for no in ["node_modules", "server/node_modules", "server/config/sub", "logs", "uploads", "client"] {
+            assert!(!d.may_hold_matches(Path::new(no)), "{no}");
+        }
+        assert!(dirs(&["**/*.pdf"]).may_hold_matches(Path::new("a/b/c")));
+        assert!(dirs(&["*/license.json"]).may_hold_matches(Path::new("acme")));
+        assert!(!dirs(&["*/license.json"]).may_hold_matches(Path::new("acme/deeper")));
+        assert!(dirs(&[]).may_hold_matches(Path::new("anything")));
     }
 }
