@@ -2,6 +2,7 @@ mod backuplog;
 mod bad_input;
 mod cli;
 mod crash;
+mod discover;
 mod fixtures;
 mod hostile;
 mod interop;
@@ -12,3 +13,5 @@ mod roundtrip;
 mod safety;
 mod tamper;
 pub mod util;
+#[path = "../common/site.rs"]
+pub mod site;
