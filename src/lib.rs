@@ -29,7 +29,7 @@
 //!
 //! Layers (bottom up; each uses only itself and those beneath, checked by scripts/check-layers,
 //! drawn in docs/ARCHITECTURE.md): base (`progress`, `digest`, `meta`, `fault`, `uri`) ->
-//! archive format (`error`, `archive/`) -> platform (`config`, `fsutil`, `mongo::{client,
+//! archive format (`error`, `archive/`) -> platform (`config`, `fsutil`, `site/`, `mongo::{client,
 //! layout, tools}`) -> stores (`store/`) -> sources and policy (`files/`, `mongo/`, `policy/`)
 //! -> operations (`ops/`, `demo`).
 
@@ -48,6 +48,7 @@ pub mod mongo;
 mod ops;
 mod policy;
 mod progress;
+mod site;
 mod store;
 mod uri;
 
@@ -73,6 +74,9 @@ pub use policy::schedule::{
     decide as decide_schedule, due, overdue, record_attempt, RunState, Schedule, SlotDecision, OVERDUE_AFTER_HOURS,
 };
 pub use progress::{Event, NoProgress, Progress};
+pub use site::discover::{discover, mask_uri, DiscoveredDatabase, Discovery, Found, Setting, SettingId};
+pub use site::envfile::read_env_file;
+pub use site::jsconfig::{read_ecosystem, PmApp, PmConfig};
 pub use store::catalog::{Catalog, CatalogEntry, Listing, Status};
 #[cfg(feature = "keychain")]
 pub use store::keychain::{assert_private_test_session, Keychain, TEST_SERVICE};

@@ -25,6 +25,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Decrypt { archive, output } => decrypt(&cli, &archive.archive, output),
         Command::Key(k) => key_command(&cli, k),
         Command::Demo { dir } => crate::demo::run(dir, json),
+        Command::Discover { root } => crate::discover::run(&cli, root.as_deref()),
     }
 }
 

@@ -7,6 +7,7 @@
 
 mod commands;
 mod demo;
+mod discover;
 mod output;
 mod restore;
 
@@ -91,6 +92,12 @@ pub enum Command {
     /// Manage the master key.
     #[command(subcommand)]
     Key(KeyCommand),
+    /// Show what an HR-SM installation's own files say (.env, PM2 ecosystem files): MongoDB
+    /// URIs, keys, the databases and file sources a backup takes. Secrets are shown masked.
+    Discover {
+        /// The HR-SM installation folder (default: hrsm_root of the config).
+        root: Option<PathBuf>,
+    },
     /// Set up a sample HR-SM installation in a folder and back it up and restore it.
     Demo {
         #[arg(long, default_value = "demo")]

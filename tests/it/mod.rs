@@ -11,7 +11,7 @@ mod mongo;
 mod retention;
 mod roundtrip;
 mod safety;
-mod tamper;
-pub mod util;
 #[path = "../common/site.rs"]
 pub mod site;
+mod tamper;
+pub mod util;
