@@ -31,7 +31,8 @@
 //! drawn in docs/ARCHITECTURE.md): base (`progress`, `digest`, `meta`, `fault`, `uri`) ->
 //! archive format (`error`, `archive/`) -> platform (`config`, `fsutil`, `site/`, `mongo::{client,
 //! layout, tools}`) -> stores (`store/`) -> sources and policy (`files/`, `mongo/`, `policy/`)
-//! -> operations (`ops/`, `demo`).
+//! -> operations (`ops/`, `demo`). `legacy/` (the old backup service's files, read) sits with the
+//! sources.
 
 mod archive;
 mod config;
@@ -43,6 +44,7 @@ mod fault;
 pub use fault::ENABLED as FAULT_INJECTION;
 mod files;
 mod fsutil;
+mod legacy;
 mod meta;
 pub mod mongo;
 mod ops;
@@ -54,7 +56,7 @@ mod uri;
 
 pub use archive::container::{open_all, ContainerError, ContainerReader, ContainerWriter, HeaderInfo};
 pub use archive::crypto::{KeyId, MasterKey};
-pub use archive::manifest::{Entry, EntryType, Manifest, SourceSummary};
+pub use archive::manifest::{Entry, EntryType, Manifest, Origin, SourceSummary};
 pub use archive::payload::{PayloadOptions, SecureRng};
 pub use archive::unpack::{archive_opens, read_manifest};
 pub use config::{parse_enabled, Config, EnvOverrides, OnUnreadable, SourceConfig};
@@ -62,14 +64,16 @@ pub use demo::{seed_sample_databases, seed_sample_installation};
 pub use error::{Error, Result};
 pub use files::restore::{FileRestoreOptions, RestorePlan, RestoreReport};
 pub use fsutil::{write_atomic, AtomicFile};
+pub use legacy::{scan as legacy_scan, KeyRing, LegacyBackup, LegacyScan};
 pub use ops::backup::{run_backup, BackupOptions, BackupOutcome};
+pub use ops::import::{import_legacy, ImportOptions, ImportOutcome, ImportResult};
 pub use ops::prune::{prune, prune_destination};
 pub use ops::restore::{
     plan_restore, restore, restore_files, restore_mongo, RestoreOutcome, RestorePreview, RestoreRequest,
 };
 pub use ops::testrestore::{test_restore, TestRestoreReport, SCRATCH_SUFFIX};
 pub use ops::verify::{verify_archive, VerifyReport};
-pub use policy::retention::{plan as retention_plan, Decision, RetentionPolicy};
+pub use policy::retention::{plan as retention_plan, Decision, RetentionPolicy, IMPORTED_REASON};
 pub use policy::schedule::{
     decide as decide_schedule, due, overdue, record_attempt, RunState, Schedule, SlotDecision, OVERDUE_AFTER_HOURS,
 };

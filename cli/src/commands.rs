@@ -22,6 +22,9 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Verify { archive, restore_test } => verify(&cli, &archive.archive, *restore_test),
         Command::Restore(args) => crate::restore::run(&cli, args),
         Command::RestoreDump { path, dbs, collections } => crate::restore::run_dump(&cli, path, dbs, collections),
+        Command::ImportLegacy { dir, keys_from, dry_run } => {
+            crate::legacy::run(&cli, dir, keys_from.as_deref(), *dry_run)
+        }
         Command::Decrypt { archive, output } => decrypt(&cli, &archive.archive, output),
         Command::Key(k) => key_command(&cli, k),
         Command::Demo { dir } => crate::demo::run(dir, json),

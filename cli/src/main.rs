@@ -8,6 +8,7 @@
 mod commands;
 mod demo;
 mod discover;
+mod legacy;
 mod output;
 mod restore;
 
@@ -80,6 +81,20 @@ pub enum Command {
         /// Restore only these collections; repeatable.
         #[arg(long = "collection", value_name = "NAME")]
         collections: Vec<String>,
+    },
+    /// Convert the backups of HR-SM's old backup service (backups/{daily,weekly,monthly}/
+    /// *.tar.gz.enc) into archives in the destination, which then list, verify and restore like
+    /// any other; imported backups are never removed by retention.
+    ImportLegacy {
+        /// The old backups/ folder, or the HR-SM folder that holds backups/ and logs/.
+        dir: PathBuf,
+        /// A file with keys of the old service, one per line (`-`: standard input). Keys are
+        /// never taken as arguments: other users can read a process's arguments.
+        #[arg(long, value_name = "FILE")]
+        keys_from: Option<PathBuf>,
+        /// Decrypt, check and convert each old backup; write nothing.
+        #[arg(long)]
+        dry_run: bool,
     },
     /// Decrypt an archive to a plain .tar.gz (the escape hatch to standard tools).
     Decrypt {

@@ -30,6 +30,32 @@ pub struct Manifest {
     pub mongo: Option<serde_json::Value>,
     #[serde(default)]
     pub warnings: Vec<String>,
+    /// Where the content came from when this archive was not made by a backup run (an import
+    /// of the old backup service's file); absent for our own backups. Optional and ignored by
+    /// readers that do not know it (docs/FORMAT.md section 3.3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<Origin>,
+}
+
+/// The `origin` of an imported archive (docs/FORMAT.md section 3.3.1).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Origin {
+    /// `"legacy"`: a backup of HR-SM's old Node.js backup service.
+    pub kind: String,
+    /// The old file, relative to the old `backups/` folder (`daily/daily-backup-....tar.gz.enc`).
+    pub file: String,
+    /// SHA-256 (hex) of that file as it was read: an import of the same file finds it.
+    pub sha256: String,
+    /// When the old service made it (from its metadata, else from its id).
+    pub made: DateTime<Utc>,
+    /// The old service's kind of backup (`daily`, `weekly`, `monthly`), when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backup_type: Option<String>,
+    /// Where the key that opened it was found (never the key itself).
+    pub key_origin: String,
+    /// What the old backup did not hold or the conversion could not recover.
+    #[serde(default)]
+    pub losses: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

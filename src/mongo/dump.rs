@@ -489,7 +489,7 @@ fn dump_one(
 }
 
 /// What the native export learnt of each `.bson` file as it wrote it: size, documents, SHA-256.
-type Scans = Mutex<std::collections::HashMap<PathBuf, (u64, u64, String)>>;
+pub(crate) type Scans = Mutex<std::collections::HashMap<PathBuf, (u64, u64, String)>>;
 
 fn write_new(path: &Path, bytes: &[u8]) -> Result<()> {
     let mut f = crate::fsutil::create_private_file(path)?;
@@ -559,7 +559,7 @@ pub fn scan_bson_reader(mut f: impl Read) -> std::result::Result<(u64, u64, Stri
 }
 
 /// Describes what the spool holds for one database (both methods write the same layout).
-fn describe_spool(spool: &Path, db: &str, version: &str, scans: &Scans) -> Result<DatabasePart> {
+pub(crate) fn describe_spool(spool: &Path, db: &str, version: &str, scans: &Scans) -> Result<DatabasePart> {
     let known = |p: &Path| scans.lock().ok().and_then(|m| m.get(p).cloned());
     // A `.bson` file: known from writing it (native), or scanned once (mongodump's).
     let bson_facts = |p: &Path| -> Result<(u64, u64, String)> {

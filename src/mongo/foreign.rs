@@ -199,64 +199,168 @@ fn as_doc(bytes: &[u8], path: &Path) -> Result<Document> {
     Document::from_reader(bytes).map_err(|e| bad_archive(path, format!("invalid BSON: {e}")))
 }
 
+/// One namespace of a `mongodump --archive` prelude.
+pub struct ArchiveNamespace {
+    pub db: String,
+    pub collection: String,
+    pub meta: Metadata,
+    /// The metadata exactly as mongodump wrote it (the text of a `.metadata.json`).
+    pub metadata_text: String,
+}
+
+/// A `mongodump --archive` stream being read: the header and the whole namespace prelude are
+/// parsed when it opens (before anything is written anywhere), then `next_segment` hands out
+/// each data segment in order, checking every namespace's CRC-64 at its end block and that
+/// nothing follows the last one.
+pub struct DumpArchive {
+    r: Box<dyn Read>,
+    path: std::path::PathBuf,
+    /// The archive's header document (`server_version`, `tool_version`...).
+    pub header: Document,
+    pub prelude: Vec<ArchiveNamespace>,
+    crcs: HashMap<(String, String), crc::Digest<'static, u64>>,
+    done: std::collections::HashSet<(String, String)>,
+    finished: bool,
+}
+
+impl DumpArchive {
+    /// Opens a `mongodump --archive` file, gzip-compressed as a whole (`--gzip`) or not.
+    pub fn open(path: &Path) -> Result<Self> {
+        let mut head = [0u8; 2];
+        File::open(path).and_then(|mut f| f.read_exact(&mut head)).map_err(|e| Error::io("read", path, e))?;
+        let mut r: Box<dyn Read> = if head == [0x1f, 0x8b] {
+            open_maybe_gz_forced(path)?
+        } else {
+            Box::new(BufReader::new(File::open(path).map_err(|e| Error::io("read", path, e))?))
+        };
+        let mut magic = [0u8; 4];
+        r.read_exact(&mut magic).map_err(|_| bad_archive(path, "it is too short".into()))?;
+        if u32::from_le_bytes(magic) != ARCHIVE_MAGIC {
+            return Err(bad_archive(path, "bad magic number".into()));
+        }
+        let header = read_item(&mut *r, path)?.ok_or_else(|| bad_archive(path, "no header".into()))?;
+        let header = as_doc(&header, path)?;
+        // The whole namespace prelude is parsed before anything is written.
+        let mut prelude = Vec::new();
+        while let Some(item) = read_item(&mut *r, path)? {
+            let d = as_doc(&item, path)?;
+            let db = d.get_str("db").map_err(|_| bad_archive(path, "a prelude entry has no db".into()))?.to_string();
+            let coll = d
+                .get_str("collection")
+                .map_err(|_| bad_archive(path, "a prelude entry has no collection".into()))?
+                .to_string();
+            let text = d.get_str("metadata").unwrap_or("{}");
+            // `mongodump --archive --oplog` adds the namespace `.oplog` (no database, no
+            // metadata): its entries are read and checked like any other, never restored (a
+            // point-in-time replay is mongorestore's --oplogReplay, which we do not do).
+            if db.is_empty() && coll == "oplog" {
+                let meta = Metadata {
+                    options: Document::new(),
+                    indexes: Vec::new(),
+                    uuid: None,
+                    collection_name: None,
+                    kind: "oplog".into(),
+                };
+                prelude.push(ArchiveNamespace { db, collection: coll, meta, metadata_text: String::new() });
+                continue;
+            }
+            let meta = parse_metadata(text).map_err(|reason| Error::Corrupt {
+                path: path.to_path_buf(),
+                reason: format!("error parsing metadata for {db}.{coll}: {reason}"),
+            })?;
+            prelude.push(ArchiveNamespace { db, collection: coll, meta, metadata_text: text.to_string() });
+        }
+        Ok(DumpArchive {
+            r,
+            path: path.to_path_buf(),
+            header,
+            prelude,
+            crcs: HashMap::new(),
+            done: Default::default(),
+            finished: false,
+        })
+    }
+
+    fn all_done(&self) -> bool {
+        self.prelude.iter().all(|n| self.done.contains(&(n.db.clone(), n.collection.clone())))
+    }
+
+    /// The next data segment: its namespace (database, collection) and its documents, raw
+    /// and concatenated as they are in the stream; None after the last namespace's end.
+    pub fn next_segment(&mut self) -> Result<Option<(String, String, Vec<u8>)>> {
+        let path = self.path.clone();
+        let path = path.as_path();
+        loop {
+            if self.finished {
+                return Ok(None);
+            }
+            let header = match read_item(&mut *self.r, path) {
+                Ok(Some(h)) => h,
+                Ok(None) => return Err(bad_archive(path, "an unexpected terminator".into())),
+                Err(e) => {
+                    // A clean end of the stream after the last segment.
+                    let mut probe = [0u8; 1];
+                    if self.r.read(&mut probe).unwrap_or(0) == 0 && self.all_done() {
+                        self.finished = true;
+                        return Ok(None);
+                    }
+                    return Err(e);
+                }
+            };
+            let h = as_doc(&header, path)?;
+            let ns = (h.get_str("db").unwrap_or("").to_string(), h.get_str("collection").unwrap_or("").to_string());
+            if self.done.contains(&ns) {
+                return Err(bad_archive(path, format!("{}.{} reappears after its end", ns.0, ns.1)));
+            }
+            if h.get_bool("EOF").unwrap_or(false) {
+                let want = h.get_i64("CRC").unwrap_or(0) as u64;
+                let got = self.crcs.remove(&ns).map(|d| d.finalize()).unwrap_or(0);
+                if want != got {
+                    return Err(bad_archive(
+                        path,
+                        format!("the checksum of {}.{} does not match (data damaged)", ns.0, ns.1),
+                    ));
+                }
+                if read_item(&mut *self.r, path)?.is_some() {
+                    return Err(bad_archive(path, "an end-of-collection block is not terminated".into()));
+                }
+                self.done.insert(ns);
+                if self.all_done() {
+                    // Every namespace ended: anything more is damage or tampering.
+                    let mut probe = [0u8; 1];
+                    if self.r.read(&mut probe).unwrap_or(0) != 0 {
+                        return Err(bad_archive(path, "it has data after the last collection's end".into()));
+                    }
+                    self.finished = true;
+                    return Ok(None);
+                }
+                continue;
+            }
+            let digest = self.crcs.entry(ns.clone()).or_insert_with(|| CRC64.digest());
+            let mut segment = Vec::new();
+            while let Some(doc) = read_item(&mut *self.r, path)? {
+                digest.update(&doc);
+                segment.extend_from_slice(&doc);
+            }
+            return Ok(Some((ns.0, ns.1, segment)));
+        }
+    }
+}
+
 /// Restores a `mongodump --archive` file (optionally gzip-compressed as a whole).
 pub fn restore_dump_archive(
     path: &Path,
     opts: &MongoRestoreOptions,
     progress: &dyn Progress,
 ) -> Result<MongoRestoreReport> {
-    let mut head = [0u8; 2];
-    File::open(path).and_then(|mut f| f.read_exact(&mut head)).map_err(|e| Error::io("read", path, e))?;
-    let mut r: Box<dyn Read> = if head == [0x1f, 0x8b] {
-        open_maybe_gz_forced(path)?
-    } else {
-        Box::new(BufReader::new(File::open(path).map_err(|e| Error::io("read", path, e))?))
-    };
-    let mut magic = [0u8; 4];
-    r.read_exact(&mut magic).map_err(|_| bad_archive(path, "it is too short".into()))?;
-    if u32::from_le_bytes(magic) != ARCHIVE_MAGIC {
-        return Err(bad_archive(path, "bad magic number".into()));
-    }
-    let header = read_item(&mut *r, path)?.ok_or_else(|| bad_archive(path, "no header".into()))?;
-    as_doc(&header, path)?;
-    // The whole namespace prelude is parsed before anything is written.
-    let mut prelude: Vec<(String, String, Metadata)> = Vec::new();
-    while let Some(item) = read_item(&mut *r, path)? {
-        let d = as_doc(&item, path)?;
-        let db = d.get_str("db").map_err(|_| bad_archive(path, "a prelude entry has no db".into()))?.to_string();
-        let coll = d
-            .get_str("collection")
-            .map_err(|_| bad_archive(path, "a prelude entry has no collection".into()))?
-            .to_string();
-        let text = d.get_str("metadata").unwrap_or("{}");
-        // `mongodump --archive --oplog` adds the namespace `.oplog` (no database, no metadata):
-        // its entries are read and checked like any other, not restored (a point-in-time
-        // replay is mongorestore's --oplogReplay, which this restore does not do).
-        if db.is_empty() && coll == "oplog" {
-            let meta = Metadata {
-                options: Document::new(),
-                indexes: Vec::new(),
-                uuid: None,
-                collection_name: None,
-                kind: "oplog".into(),
-            };
-            prelude.push((db, coll, meta));
-            continue;
-        }
-        let meta = parse_metadata(text).map_err(|reason| Error::Corrupt {
-            path: path.to_path_buf(),
-            reason: format!("error parsing metadata for {db}.{coll}: {reason}"),
-        })?;
-        prelude.push((db, coll, meta));
-    }
+    let mut archive = DumpArchive::open(path)?;
     let client = connect(&opts.uri)?;
     let mut restore = Restore::new(&client, &opts.uri, opts.threads);
     progress.event(Event::Phase("restoring"));
     let result = (|| -> Result<()> {
         let mut staged: HashMap<(String, String), usize> = HashMap::new();
-        let mut crcs: HashMap<(String, String), crc::Digest<'static, u64>> = HashMap::new();
-        let mut done: std::collections::HashSet<(String, String)> = Default::default();
-        for (db, coll, meta) in &prelude {
+        for ns in &archive.prelude {
+            let (db, coll, meta) = (&ns.db, &ns.collection, &ns.meta);
             if meta.kind == "oplog" {
                 continue;
             }
@@ -272,56 +376,8 @@ pub fn restore_dump_archive(
                 staged.insert((db.clone(), coll.clone()), i);
             }
         }
-        loop {
-            let header = match read_item(&mut *r, path) {
-                Ok(Some(h)) => h,
-                Ok(None) => return Err(bad_archive(path, "an unexpected terminator".into())),
-                Err(e) => {
-                    // A clean end of the stream after the last segment.
-                    let mut probe = [0u8; 1];
-                    if r.read(&mut probe).unwrap_or(0) == 0
-                        && prelude.iter().all(|(d, c, _)| done.contains(&(d.clone(), c.clone())))
-                    {
-                        break;
-                    }
-                    return Err(e);
-                }
-            };
-            let h = as_doc(&header, path)?;
-            let ns = (h.get_str("db").unwrap_or("").to_string(), h.get_str("collection").unwrap_or("").to_string());
-            if done.contains(&ns) {
-                return Err(bad_archive(path, format!("{}.{} reappears after its end", ns.0, ns.1)));
-            }
-            if h.get_bool("EOF").unwrap_or(false) {
-                let want = h.get_i64("CRC").unwrap_or(0) as u64;
-                let got = crcs.remove(&ns).map(|d| d.finalize()).unwrap_or(0);
-                if want != got {
-                    return Err(bad_archive(
-                        path,
-                        format!("the checksum of {}.{} does not match (data damaged)", ns.0, ns.1),
-                    ));
-                }
-                if read_item(&mut *r, path)?.is_some() {
-                    return Err(bad_archive(path, "an end-of-collection block is not terminated".into()));
-                }
-                done.insert(ns);
-                if prelude.iter().all(|(d, c, _)| done.contains(&(d.clone(), c.clone()))) {
-                    // Every namespace ended: anything more is damage or tampering.
-                    let mut probe = [0u8; 1];
-                    if r.read(&mut probe).unwrap_or(0) != 0 {
-                        return Err(bad_archive(path, "it has data after the last collection's end".into()));
-                    }
-                    break;
-                }
-                continue;
-            }
-            let digest = crcs.entry(ns.clone()).or_insert_with(|| CRC64.digest());
-            let mut segment = Vec::new();
-            while let Some(doc) = read_item(&mut *r, path)? {
-                digest.update(&doc);
-                segment.extend_from_slice(&doc);
-            }
-            if let Some(&i) = staged.get(&ns) {
+        while let Some((db, coll, segment)) = archive.next_segment()? {
+            if let Some(&i) = staged.get(&(db, coll)) {
                 restore.fill(i, &mut segment.as_slice(), progress)?;
             }
         }
@@ -333,6 +389,93 @@ pub fn restore_dump_archive(
         return Err(e);
     }
     restore.swap_in()
+}
+
+/// What `archive_to_dump_dir` wrote.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ConvertedArchive {
+    /// The databases, in the archive's order.
+    pub databases: Vec<String>,
+    /// The server version the archive's header names ("" when it names none).
+    pub server_version: String,
+    /// Namespaces left out: the server's own (`admin`, `local`, `config`, `system.*`), as
+    /// mongodump leaves them out of a dump of one database.
+    pub skipped: Vec<String>,
+}
+
+/// Writes a `mongodump --archive` stream out as the folder `mongodump --out` would have
+/// written (`<out>/<db>/<stem>.metadata.json` + `<stem>.bson`): every document byte for byte
+/// as it is in the archive, each collection's metadata (options, indexes) as mongodump wrote
+/// it, views as metadata alone. The oplog namespace of `--oplog` archives is read and checked,
+/// not kept, nor are the server's own namespaces. Nothing is written before the whole prelude
+/// parsed; `out` is the caller's private folder, which it removes if this fails.
+pub fn archive_to_dump_dir(path: &Path, out: &Path, progress: &dyn Progress) -> Result<ConvertedArchive> {
+    use std::io::Write;
+    let mut archive = DumpArchive::open(path)?;
+    let version = ["server_version", "ServerVersion"]
+        .iter()
+        .find_map(|k| archive.header.get_str(k).ok())
+        .unwrap_or("")
+        .to_string();
+    let mut files: HashMap<(String, String), std::io::BufWriter<File>> = HashMap::new();
+    let mut done = ConvertedArchive { server_version: version, ..Default::default() };
+    let mut stems: HashMap<(String, String), (String, String)> = HashMap::new();
+    for ns in &archive.prelude {
+        if ns.meta.kind == "oplog" {
+            continue;
+        }
+        if skipped_db(&ns.db) || skipped_collection(&ns.collection) {
+            done.skipped.push(format!("{}.{}", ns.db, ns.collection));
+            continue;
+        }
+        if ns.db.is_empty() || crate::archive::rules::check_name(&ns.db).is_err() || ns.db.contains('/') {
+            return Err(bad_archive(path, format!("the database name {:?} cannot be a folder name", ns.db)));
+        }
+        let dir = out.join(&ns.db);
+        crate::fsutil::create_private_dir_all(&dir)?;
+        if !done.databases.contains(&ns.db) {
+            done.databases.push(ns.db.clone());
+        }
+        let stem = super::layout::file_stem(&ns.collection);
+        let key = (ns.db.clone(), ns.collection.clone());
+        if stems.values().any(|(d, s)| d == &ns.db && s == &stem) || stems.contains_key(&key) {
+            return Err(bad_archive(path, format!("{}.{} is in its prelude twice", ns.db, ns.collection)));
+        }
+        stems.insert(key.clone(), (ns.db.clone(), stem.clone()));
+        let meta_path = dir.join(format!("{stem}.metadata.json"));
+        let text = if ns.metadata_text.trim().is_empty() {
+            let info = super::layout::CollectionInfo {
+                name: ns.collection.clone(),
+                kind: ns.meta.kind.clone(),
+                options: ns.meta.options.clone(),
+                uuid: None,
+            };
+            super::layout::metadata_json(&info, &ns.meta.indexes)
+        } else {
+            ns.metadata_text.clone()
+        };
+        let mut f = crate::fsutil::create_private_file(&meta_path)?;
+        f.write_all(text.as_bytes()).map_err(|e| Error::io("write", &meta_path, e))?;
+        if ns.meta.kind != "view" {
+            let bson_path = dir.join(format!("{stem}.bson"));
+            let f = crate::fsutil::create_private_file(&bson_path)?;
+            files.insert(key, std::io::BufWriter::with_capacity(1 << 20, f));
+        }
+    }
+    while let Some((db, coll, segment)) = archive.next_segment()? {
+        if progress.cancelled() {
+            return Err(Error::Cancelled);
+        }
+        if let Some(f) = files.get_mut(&(db.clone(), coll.clone())) {
+            f.write_all(&segment).map_err(|e| Error::io("write", out.join(&db), e))?;
+            progress.event(Event::Advance(segment.len() as u64));
+        }
+    }
+    for ((db, _), f) in files {
+        let f = f.into_inner().map_err(|e| Error::io("write", out.join(&db), e.into_error()))?;
+        f.sync_all().map_err(|e| Error::io("write", out.join(&db), e))?;
+    }
+    Ok(done)
 }
 
 fn open_maybe_gz_forced(path: &Path) -> Result<Box<dyn Read>> {

@@ -8,6 +8,7 @@
 pub mod client;
 pub mod dump;
 pub mod foreign;
+pub mod jsonexport;
 pub mod layout;
 pub mod restore;
 pub mod tools;
@@ -15,7 +16,8 @@ pub mod tools;
 pub use dump::{
     dump, scan_bson, scan_bson_reader, CollectionPart, DatabasePart, FilePart, MongoPart, MongoSource, ScanError,
 };
-pub use foreign::{restore_dump_archive, restore_dump_dir};
+pub use foreign::{archive_to_dump_dir, restore_dump_archive, restore_dump_dir, ConvertedArchive, DumpArchive};
+pub use jsonexport::{json_export_to_dump_dir, JsonExport};
 pub use restore::{plan_mongo_restore, MongoRestoreOptions, MongoRestoreReport, PlannedCollection, RestoredCollection};
 
 /// Tar prefix of the MongoDB part.

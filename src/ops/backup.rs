@@ -114,12 +114,13 @@ pub fn run_backup(
         warnings: 0,
         restore_tested_at: None,
         restore_test_error: None,
+        origin: None,
     };
     // Shows the run in the history while it runs; if the process dies, the next run finds a
     // `running` entry while holding the lock and records it as interrupted.
     catalog.put(&entry)?;
     let result = write_archive(opts, key, progress, rng, &catalog, &id, started);
-    let outcome = finish(result, &mut entry, opts, key, progress, &catalog, clock);
+    let outcome = finish(result, &mut entry, opts.verify, key, progress, &catalog, clock);
     log_run(&catalog, opts, &entry, outcome.as_ref().ok(), progress);
     let (archive, manifest) = outcome?;
     let removed = match &opts.retention {
@@ -130,10 +131,10 @@ pub fn run_backup(
 }
 
 /// Records the written archive (or the failure) in the catalog and verifies it.
-fn finish(
+pub(crate) fn finish(
     result: Result<(PathBuf, Manifest)>,
     entry: &mut CatalogEntry,
-    opts: &BackupOptions,
+    verify: bool,
     key: &MasterKey,
     progress: &dyn Progress,
     catalog: &Catalog,
@@ -165,7 +166,7 @@ fn finish(
     // Still `running` until verified: a crash before that point discards the archive.
     catalog.put(entry)?;
     crate::fault::point("before-verify");
-    if opts.verify {
+    if verify {
         if let Err(e) = check_archive(&archive, key, progress) {
             entry.status = Status::Failed;
             entry.error = Some(format!("verification after writing failed: {e}"));
@@ -313,25 +314,49 @@ fn write_archive(
         entries: items.iter().map(|i| i.entry.clone()).collect(),
         mongo: mongo.as_ref().map(|m| serde_json::to_value(m).unwrap_or_default()),
         warnings,
+        origin: None,
     };
+    let spooled = match (&mongo, &spool) {
+        (Some(m), Some(spool)) => Some((m, spool.path())),
+        _ => None,
+    };
+    let dest = pack_archive(catalog, id, key, &opts.payload, rng, &manifest, spooled, &items, progress)?;
+    Ok((dest, manifest))
+}
 
+/// Writes the archive of `manifest` under a temp name and commits it: the manifest first, then
+/// the spooled MongoDB dump (`mongo` with its spool folder), then `items`, each re-hashed as it
+/// streams. Backups and imports (`ops::import`) both write their archives through here.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn pack_archive(
+    catalog: &Catalog,
+    id: &str,
+    key: &MasterKey,
+    payload_opts: &PayloadOptions,
+    rng: Box<dyn SecureRng>,
+    manifest: &Manifest,
+    mongo: Option<(&MongoPart, &std::path::Path)>,
+    items: &[Item],
+    progress: &dyn Progress,
+) -> Result<PathBuf> {
+    let started = manifest.started;
     progress.event(Event::Phase("archiving"));
-    progress.event(Event::Total(manifest.file_bytes() + mongo.as_ref().map(MongoPart::total_bytes).unwrap_or(0)));
+    progress.event(Event::Total(manifest.file_bytes() + mongo.map(|(m, _)| m.total_bytes()).unwrap_or(0)));
     let dest = catalog.archive_path(id);
     let mut file = AtomicFile::create(&dest)?;
     let tmp = file.tmp_path().to_path_buf();
     let werr = |e: std::io::Error| Error::io("write", &tmp, e);
     let payload =
-        PayloadWriter::new(BufWriter::with_capacity(1 << 20, &mut file), key, &opts.payload, rng).map_err(werr)?;
+        PayloadWriter::new(BufWriter::with_capacity(1 << 20, &mut file), key, payload_opts, rng).map_err(werr)?;
     let mut packer = Packer::new(payload);
     packer.add_bytes(MANIFEST_PATH, 0o600, started.timestamp(), &manifest.to_json()).map_err(werr)?;
-    if let (Some(m), Some(spool)) = (&mongo, &spool) {
-        pack_mongo(&mut packer, m, spool.path(), started.timestamp(), progress).map_err(|e| match e {
+    if let Some((m, spool)) = mongo {
+        pack_mongo(&mut packer, m, spool, started.timestamp(), progress).map_err(|e| match e {
             PackError::Source(e) => e,
             PackError::Out(e) => werr(e),
         })?;
     }
-    for item in &items {
+    for item in items {
         if progress.cancelled() {
             return Err(Error::Cancelled);
         }
@@ -345,7 +370,7 @@ fn write_archive(
     let (buf, _stats) = payload.finish().map_err(werr)?;
     buf.into_inner().map_err(|e| werr(e.into_error()))?;
     file.commit()?;
-    Ok((dest, manifest))
+    Ok(dest)
 }
 
 /// Adds the spooled dump: per database, other files (a prelude) first, then each collection's

@@ -103,6 +103,7 @@ fn entry_from_manifest(path: &Path, id: &str, m: &Manifest) -> CatalogEntry {
         warnings: m.warnings.len() as u64,
         restore_tested_at: None,
         restore_test_error: None,
+        origin: m.origin.clone(),
     }
 }
 

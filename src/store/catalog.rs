@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::archive::manifest::Origin;
 use crate::error::{Error, Result};
 use crate::fsutil::{create_private_dir_all, write_atomic};
 
@@ -61,6 +62,17 @@ pub struct CatalogEntry {
     pub restore_tested_at: Option<DateTime<Utc>>,
     #[serde(default)]
     pub restore_test_error: Option<String>,
+    /// Set for a backup imported from the old backup service (`hrsm-backup import-legacy`):
+    /// `started` is then the original date, and retention never removes it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<Origin>,
+}
+
+impl CatalogEntry {
+    /// True for a good backup imported from the old backup service.
+    pub fn is_imported(&self) -> bool {
+        self.origin.is_some() && self.status == Status::Ok && self.archive.is_some()
+    }
 }
 
 pub struct Catalog {
@@ -189,6 +201,7 @@ impl Catalog {
                 warnings: 0,
                 restore_tested_at: None,
                 restore_test_error: None,
+                origin: None,
             });
         }
         listing.entries.sort_by(|a, b| a.started.cmp(&b.started).then_with(|| a.id.cmp(&b.id)));

@@ -181,7 +181,7 @@ fn a_view_the_server_refuses_fails_the_restore_before_anything_is_replaced() {
 /// A `mongodump --archive` stream as the Database Tools write it (archive/ in mongo-tools):
 /// magic, header, namespace prelude, then per namespace data segments and an end block with
 /// the CRC-64 (XZ) of its documents. `segments` may split a namespace in several parts.
-fn dump_archive(prelude: &[(&str, &str, &str)], segments: &[(&str, &str, Vec<Document>)]) -> Vec<u8> {
+pub(super) fn dump_archive(prelude: &[(&str, &str, &str)], segments: &[(&str, &str, Vec<Document>)]) -> Vec<u8> {
     const CRC64: crc::Crc<u64> = crc::Crc::<u64>::new(&crc::CRC_64_XZ);
     let bytes = |d: &Document| bson::to_vec(d).unwrap();
     let term = 0xffff_ffffu32.to_le_bytes();

@@ -40,6 +40,7 @@ fn manifest(entries: Vec<Entry>) -> Vec<u8> {
         entries,
         mongo: None,
         warnings: vec![],
+        origin: None,
     }
     .to_json()
 }

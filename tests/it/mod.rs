@@ -7,6 +7,7 @@ mod fixtures;
 mod hostile;
 mod interop;
 mod keychain;
+mod legacy;
 mod mongo;
 mod retention;
 mod roundtrip;

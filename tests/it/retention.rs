@@ -30,6 +30,7 @@ fn entry(id: &str, days_ago: i64, status: Status, verified: bool, now: DateTime<
         warnings: 0,
         restore_tested_at: None,
         restore_test_error: None,
+        origin: None,
     }
 }
 

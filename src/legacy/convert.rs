@@ -1,0 +1,334 @@
+//! One old backup into a private spool folder, ready to be packed as one of our archives:
+//! find the key that opens it, decrypt and extract it (untrusted: our path rules), check every
+//! inner file's SHA-256 against the old metadata, then convert each part:
+//!
+//! | old inner file | becomes |
+//! |---|---|
+//! | `<db>.archive` (`mongodump --archive --gzip`) | `mongo/<db>/` as `mongodump --out` writes it, byte for byte |
+//! | `<db>-export.json` | `mongo/<db>/`, types guessed from the JSON (`mongo::jsonexport`) |
+//! | `uploads.tar.gz` | sources `uploads` and `server-uploads` |
+//! | `configuration.tar.gz` | source `config` |
+//! | `rsa-keys.encrypted` (encrypted again, same key) | source `license-keys` |
+//! | `application-code.tar.gz` | source `application-code` |
+//!
+//! Depends on `legacy::{cipher, unpack}`, `mongo` (dump layout, archive reading, JSON export),
+//! `digest`, `fsutil` and `error`.
+
+use std::fs::File;
+use std::io::{BufReader, Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+
+use flate2::read::MultiGzDecoder;
+
+use super::cipher::{ciphers_for, Cipher, Fit, Variant};
+use super::unpack::extract_tar;
+use super::{KeyRing, LegacyBackup};
+use crate::error::{Error, Result};
+use crate::mongo::{DatabasePart, MongoPart};
+use crate::progress::{Event, Progress};
+
+/// A file source of the converted backup: its name in the archive, its folder in the spool,
+/// and where it came from (the manifest's `path`).
+#[derive(Debug, Clone)]
+pub struct ConvertedSource {
+    pub name: String,
+    pub dir: PathBuf,
+    pub shown: String,
+}
+
+/// An old backup, converted into the spool.
+#[derive(Debug)]
+pub struct Converted {
+    /// Where the key that opened it was found.
+    pub key_origin: String,
+    pub variant: Variant,
+    pub sources: Vec<ConvertedSource>,
+    /// The MongoDB part, with `mongo_dir` holding `<db>/...`.
+    pub mongo: Option<MongoPart>,
+    pub mongo_dir: PathBuf,
+    /// What could not be recovered (the manifest's `origin.losses`).
+    pub losses: Vec<String>,
+    /// What an admin should know (the manifest's `warnings`).
+    pub warnings: Vec<String>,
+}
+
+/// Where an entry of an inner tarball goes: (source, name inside it).
+type RouteFn = Box<dyn Fn(&str) -> (String, String)>;
+
+/// The file sources an old backup yields, in the order they go into the archive.
+const SOURCE_ORDER: [&str; 6] =
+    ["uploads", "server-uploads", "uploads-other", "config", "license-keys", "application-code"];
+
+/// Finds the candidate that opens `file` (judged from its first and last blocks only).
+pub fn find_key(file: &Path, shown: &str, expected_size: Option<u64>, keys: &KeyRing) -> Result<(Cipher, String)> {
+    let corrupt = |reason: String| Error::Corrupt { path: file.to_path_buf(), reason };
+    let mut f = File::open(file).map_err(|e| Error::io("read", file, e))?;
+    let len = f.metadata().map_err(|e| Error::io("read", file, e))?.len();
+    if let Some(size) = expected_size.filter(|s| *s != len) {
+        return Err(corrupt(format!(
+            "it is {len} bytes but the old service recorded {size}: the file is truncated or was changed; nothing of it was imported"
+        )));
+    }
+    if len < 32 || (len - 16) % 16 != 0 {
+        return Err(corrupt(format!(
+            "it is {len} bytes, which no file of the old service can be (16 bytes, then whole 16-byte blocks): \
+             it is truncated or not one of its backups; nothing of it was imported"
+        )));
+    }
+    let (head, tail) = head_and_tail(&mut f, len).map_err(|e| Error::io("read", file, e))?;
+    let mut start_only: Option<&str> = None;
+    for cand in &keys.candidates {
+        for c in ciphers_for(cand.text()) {
+            match c.fit(&head, &tail) {
+                Fit::Opens => return Ok((c, cand.origin.clone())),
+                Fit::StartOnly => {
+                    start_only.get_or_insert(&cand.origin);
+                }
+                Fit::No => {}
+            }
+        }
+    }
+    if let Some(origin) = start_only {
+        return Err(corrupt(format!(
+            "{origin} opens its start but not its end: the file is truncated or damaged; nothing of it was imported"
+        )));
+    }
+    Err(Error::Key(format!(
+        "none of the {} candidate key(s) opens {shown}. Searched: {}. Give the old service's key \
+         (its BACKUP_ENCRYPTION_KEY, 64 hex characters) in a file, one key per line: \
+         `hrsm-backup import-legacy DIR --keys-from FILE` (`--keys-from -` reads them from standard input)",
+        keys.candidates.len(),
+        if keys.searched.is_empty() { "nothing".to_string() } else { keys.searched.join("; ") },
+    )))
+}
+
+fn head_and_tail(f: &mut File, len: u64) -> std::io::Result<([u8; 32], [u8; 32])> {
+    let mut head = [0u8; 32];
+    f.seek(SeekFrom::Start(0))?;
+    f.read_exact(&mut head)?;
+    let mut tail = [0u8; 32];
+    f.seek(SeekFrom::Start(len - 32))?;
+    f.read_exact(&mut tail)?;
+    Ok((head, tail))
+}
+
+/// The component name the old service filed an inner file's checksum under.
+fn default_component(name: &str) -> Option<String> {
+    Some(match name {
+        "uploads.tar.gz" => "uploads".into(),
+        "configuration.tar.gz" => "config-files".into(),
+        "rsa-keys.encrypted" => "rsa-keys".into(),
+        "application-code.tar.gz" => "source-code".into(),
+        _ => name.strip_suffix(".archive").or_else(|| name.strip_suffix("-export.json"))?.to_string(),
+    })
+}
+
+/// Decrypts, checks and converts `backup` into `spool` (a private folder the caller removes).
+pub fn convert(backup: &LegacyBackup, keys: &KeyRing, spool: &Path, progress: &dyn Progress) -> Result<Converted> {
+    let file = backup.file.as_path();
+    let shown = backup.name.as_str();
+    let corrupt = |reason: String| Error::Corrupt { path: file.to_path_buf(), reason };
+    progress.event(Event::Phase("decrypting"));
+    let meta = backup.metadata.as_ref();
+    let (cipher, key_origin) = find_key(file, shown, meta.and_then(|m| m.size), keys)?;
+    let mut warnings = Vec::new();
+    let mut losses = Vec::new();
+    if let Some(p) = &backup.metadata_problem {
+        warnings.push(format!("{p}: the SHA-256 of the backup's parts could not be checked"));
+    }
+    // 1. The outer tar.gz, decrypted as it streams, into <spool>/old/content/.
+    let old = spool.join("old");
+    let f = File::open(file).map_err(|e| Error::io("read", file, e))?;
+    let plain = cipher.decrypt(BufReader::with_capacity(1 << 20, f)).map_err(|e| Error::io("read", file, e))?;
+    let outer =
+        extract_tar(MultiGzDecoder::new(plain), file, shown, &old, &|n| ("content".into(), n.into()), &mut warnings)?;
+    if outer.files == 0 {
+        return Err(corrupt("it decrypts, but holds no file: nothing to import".into()));
+    }
+    if progress.cancelled() {
+        return Err(Error::Cancelled);
+    }
+    let content = old.join("content");
+    let mut names: Vec<String> = std::fs::read_dir(&content)
+        .map_err(|e| Error::io("list", &content, e))?
+        .flatten()
+        .filter(|d| d.file_type().map(|t| t.is_file()).unwrap_or(false))
+        .map(|d| d.file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    // 2. Every inner file against the SHA-256 the old service recorded.
+    if let Some(m) = meta {
+        for name in &names {
+            let path = content.join(name);
+            let Some(component) = m.files.get(name).cloned().or_else(|| default_component(name)) else { continue };
+            match m.checksums.get(&component) {
+                Some(want) => {
+                    let (_, got) = crate::digest::hash_file(&path).map_err(|e| Error::io("read", &path, e))?;
+                    if &got != want {
+                        return Err(corrupt(format!(
+                            "{name} does not match the SHA-256 the old service recorded for '{component}' in \
+                             metadata/{}.json: it was changed or damaged; nothing of it was imported",
+                            backup.id
+                        )));
+                    }
+                }
+                None => warnings.push(format!(
+                    "{name}: metadata/{}.json records no SHA-256 for it, so it could not be checked",
+                    backup.id
+                )),
+            }
+        }
+        for (name, component) in &m.files {
+            if m.checksums.contains_key(component) && !names.contains(name) {
+                return Err(corrupt(format!(
+                    "metadata/{}.json lists {name} ('{component}') but the backup does not hold it: it is damaged; \
+                     nothing of it was imported",
+                    backup.id
+                )));
+            }
+        }
+    }
+    // 3. Each part converted.
+    progress.event(Event::Phase("converting"));
+    let files_dir = spool.join("files");
+    let mongo_dir = spool.join("mongo");
+    crate::fsutil::create_private_dir_all(&files_dir)?;
+    crate::fsutil::create_private_dir_all(&mongo_dir)?;
+    let mut databases: Vec<(String, String, &'static str)> = Vec::new();
+    let mut from: Vec<(String, String)> = Vec::new();
+    for name in &names {
+        if progress.cancelled() {
+            return Err(Error::Cancelled);
+        }
+        let path = content.join(name);
+        let within = |e: Error| match e {
+            Error::Corrupt { reason, .. } => corrupt(format!("{name}: {reason}")),
+            other => other,
+        };
+        let mut add_db = |db: String, version: String, how: &'static str| -> Result<()> {
+            if databases.iter().any(|(d, _, _)| *d == db) {
+                return Err(corrupt(format!("it holds database {db} twice; nothing of it was imported")));
+            }
+            databases.push((db, version, how));
+            Ok(())
+        };
+        if name.ends_with(".archive") {
+            let done = crate::mongo::archive_to_dump_dir(&path, &mongo_dir, progress).map_err(within)?;
+            for db in done.databases {
+                add_db(
+                    db,
+                    done.server_version.clone(),
+                    "its mongodump archive (documents, indexes and options as they were)",
+                )?;
+            }
+            for ns in done.skipped {
+                warnings.push(format!(
+                    "{name}: {ns} left out: a namespace of the server itself, which a restore never writes"
+                ));
+            }
+        } else if let Some(db) = name.strip_suffix("-export.json") {
+            if crate::archive::rules::check_name(db).is_err() || db.contains('/') {
+                return Err(corrupt(format!("{name}: {db:?} cannot be a database name")));
+            }
+            let export = crate::mongo::json_export_to_dump_dir(&path, db, &mongo_dir, progress).map_err(within)?;
+            losses.extend(export.losses);
+            add_db(db.to_string(), String::new(), "its JSON export (types guessed from the text; see the losses)")?;
+        } else {
+            let route: RouteFn = match name.as_str() {
+                "uploads.tar.gz" => Box::new(|n: &str| match n.split_once('/').unwrap_or((n, "")) {
+                    ("uploads", rest) => ("uploads".into(), rest.into()),
+                    ("server-uploads", rest) => ("server-uploads".into(), rest.into()),
+                    _ => ("uploads-other".into(), n.into()),
+                }),
+                "configuration.tar.gz" => Box::new(|n: &str| ("config".into(), n.into())),
+                "application-code.tar.gz" => Box::new(|n: &str| ("application-code".into(), n.into())),
+                "rsa-keys.encrypted" => Box::new(|n: &str| match n.split_once('/').unwrap_or((n, "")) {
+                    ("keys", rest) => ("license-keys".into(), rest.into()),
+                    _ => ("license-keys".into(), n.into()),
+                }),
+                _ => {
+                    warnings.push(format!("{name} left out: it is not a part the old backup service writes"));
+                    losses.push(format!("{name}: not a part the old backup service writes; left out"));
+                    continue;
+                }
+            };
+            let what = format!("{name} in {shown}");
+            let raw = File::open(&path).map_err(|e| Error::io("read", &path, e))?;
+            let plain: Box<dyn Read> = if name == "rsa-keys.encrypted" {
+                let c = inner_cipher(&path, &cipher, keys).map_err(within)?;
+                Box::new(c.decrypt(BufReader::new(raw)).map_err(|e| Error::io("read", &path, e))?)
+            } else {
+                Box::new(BufReader::with_capacity(1 << 20, raw))
+            };
+            let done = extract_tar(MultiGzDecoder::new(plain), file, &what, &files_dir, &*route, &mut warnings)?;
+            for s in done.sources {
+                from.push((s, name.clone()));
+            }
+        }
+        // The converted part is in place: its source is no longer needed (disk space).
+        let _ = std::fs::remove_file(&path);
+    }
+    let _ = std::fs::remove_dir_all(&old);
+    let mut sources = Vec::new();
+    for name in SOURCE_ORDER {
+        if let Some((_, inner)) = from.iter().find(|(s, _)| s == name) {
+            let sub = match name {
+                "uploads" | "server-uploads" => format!("/{name}"),
+                "license-keys" => "/keys".to_string(),
+                _ => String::new(),
+            };
+            sources.push(ConvertedSource {
+                name: name.to_string(),
+                dir: files_dir.join(name),
+                shown: format!("{inner}{sub} in {shown}"),
+            });
+        }
+    }
+    let mongo = if databases.is_empty() {
+        None
+    } else {
+        let scans = crate::mongo::dump::Scans::default();
+        let mut parts: Vec<DatabasePart> = Vec::new();
+        for (db, version, _) in &databases {
+            let version = if version.is_empty() { "unknown" } else { version.as_str() };
+            parts.push(crate::mongo::dump::describe_spool(&mongo_dir, db, version, &scans)?);
+        }
+        let how: Vec<String> = databases.iter().map(|(db, _, how)| format!("{db} from {how}")).collect();
+        Some(MongoPart {
+            method: "import".into(),
+            method_note: Some(format!("converted from the old backup service's {shown}: {}", how.join("; "))),
+            uri: "(not recorded by the old backup service)".into(),
+            consistent: false,
+            consistency: "the old backup service dumped each database on its own: no point-in-time guarantee".into(),
+            cluster_time: None,
+            databases: parts,
+        })
+    };
+    if sources.is_empty() && mongo.is_none() {
+        return Err(corrupt("it holds no part the old backup service writes: nothing to import".into()));
+    }
+    Ok(Converted { key_origin, variant: cipher.variant, sources, mongo, mongo_dir, losses, warnings })
+}
+
+/// The cipher of `rsa-keys.encrypted`, encrypted again "the same way with the same key": the
+/// outer file's first, then any candidate.
+fn inner_cipher(path: &Path, outer: &Cipher, keys: &KeyRing) -> Result<Cipher> {
+    let corrupt = |reason: String| Error::Corrupt { path: path.to_path_buf(), reason };
+    let mut f = File::open(path).map_err(|e| Error::io("read", path, e))?;
+    let len = f.metadata().map_err(|e| Error::io("read", path, e))?.len();
+    if len < 32 || (len - 16) % 16 != 0 {
+        return Err(corrupt(format!("it is {len} bytes: truncated")));
+    }
+    let (head, tail) = head_and_tail(&mut f, len).map_err(|e| Error::io("read", path, e))?;
+    if outer.fit(&head, &tail) == Fit::Opens {
+        return Ok(outer.clone());
+    }
+    for cand in &keys.candidates {
+        for c in ciphers_for(cand.text()) {
+            if c.fit(&head, &tail) == Fit::Opens {
+                return Ok(c);
+            }
+        }
+    }
+    Err(corrupt("it does not open with the key of the backup nor with any other candidate key".into()))
+}
