@@ -82,9 +82,9 @@ pub enum Command {
         #[arg(long = "collection", value_name = "NAME")]
         collections: Vec<String>,
     },
-    /// Convert the backups of HR-SM's old backup service (backups/{daily,weekly,monthly}/
-    /// *.tar.gz.enc) into archives in the destination, which then list, verify and restore like
-    /// any other; imported backups are never removed by retention.
+    /// Convert the backups of HR-SM's old backup service (its .tar.gz.enc files in
+    /// backups/daily, weekly and monthly) into archives in the destination, which then list,
+    /// verify and restore like any other; retention never removes them.
     ImportLegacy {
         /// The old backups/ folder, or the HR-SM folder that holds backups/ and logs/.
         dir: PathBuf,
