@@ -40,6 +40,10 @@ pub struct Config {
     pub schedule: ScheduleConfig,
     #[serde(default)]
     pub retention: RetentionConfig,
+    /// The keys the config file set itself (`mongodb.uri`, `schedule.timezone`...): those win
+    /// over what discovery reads from the site. Not part of the file.
+    #[serde(skip)]
+    pub explicit: std::collections::BTreeSet<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -51,12 +55,25 @@ pub struct MongoConfig {
     /// Connection string without password (put one in MONGODB_URI or the keychain).
     #[serde(default = "default_uri")]
     pub uri: String,
-    #[serde(default = "default_databases")]
+    /// The databases to back up. Empty (the default): the main database named in `uri`
+    /// (`hrms` when it names none), the license database (see `license_uri`) and every
+    /// per-company database matching `tenant_databases`.
+    #[serde(default)]
     pub databases: Vec<String>,
+    /// The license server's database URI (no password) when it is not the main server or
+    /// names its own database; its password comes from LICENSE_DB_URI or the keychain.
+    /// Unset: `hrsm-licenses` on the main server, when it exists.
+    #[serde(default)]
+    pub license_uri: Option<String>,
+    /// Per-company databases of multi-tenant sites (`hrsm_<company>`), found on the main
+    /// server when `databases` is empty; a glob; empty switches it off.
+    #[serde(default = "default_tenants")]
+    pub tenant_databases: String,
     /// Path of `mongodump`/`mongorestore`'s folder; empty = search PATH.
     #[serde(default)]
     pub tools_path: Option<PathBuf>,
-    /// `<db>.<collection>` that receives one document per run.
+    /// The collection that receives HR-SM's BackupLog document of each run: a name in the
+    /// main database (`backuplogs`, HR-SM's own), or `<db>.<collection>`; empty = none.
     #[serde(default = "default_log_ns")]
     pub log_collection: String,
 }
@@ -112,11 +129,13 @@ pub struct RetentionConfig {
     #[serde(default = "default_keep_min")]
     pub keep_min_verified: u32,
     /// Also keep the newest backup of each of the last N days / weeks / months (0 = off).
+    /// The defaults keep what HR-SM's old service kept: dailies for `keep_days`, a weekly
+    /// copy for 12 weeks and a monthly one for 12 months.
     #[serde(default)]
     pub keep_daily: u32,
-    #[serde(default)]
+    #[serde(default = "default_keep_weekly")]
     pub keep_weekly: u32,
-    #[serde(default)]
+    #[serde(default = "default_keep_monthly")]
     pub keep_monthly: u32,
 }
 
@@ -135,11 +154,11 @@ fn default_level() -> u32 {
 fn default_uri() -> String {
     DEFAULT_MONGODB_URI.into()
 }
-fn default_databases() -> Vec<String> {
-    vec!["hrms".into(), "hrsm-licenses".into()]
+fn default_tenants() -> String {
+    "hrsm_*".into()
 }
 fn default_log_ns() -> String {
-    "hrms.backuplogs".into()
+    "backuplogs".into()
 }
 fn default_time() -> String {
     "02:00".into()
@@ -153,13 +172,21 @@ fn default_keep_days() -> u32 {
 fn default_keep_min() -> u32 {
     3
 }
+fn default_keep_weekly() -> u32 {
+    12
+}
+fn default_keep_monthly() -> u32 {
+    12
+}
 
 impl Default for MongoConfig {
     fn default() -> Self {
         MongoConfig {
             enabled: true,
             uri: default_uri(),
-            databases: default_databases(),
+            databases: Vec::new(),
+            license_uri: None,
+            tenant_databases: default_tenants(),
             tools_path: None,
             log_collection: default_log_ns(),
         }
@@ -178,8 +205,8 @@ impl Default for RetentionConfig {
             keep_days: default_keep_days(),
             keep_min_verified: default_keep_min(),
             keep_daily: 0,
-            keep_weekly: 0,
-            keep_monthly: 0,
+            keep_weekly: default_keep_weekly(),
+            keep_monthly: default_keep_monthly(),
         }
     }
 }
@@ -198,14 +225,21 @@ impl Default for Config {
 #[derive(Debug, Clone, Default)]
 pub struct EnvOverrides {
     pub mongodb_uri: Option<String>,
+    pub license_db_uri: Option<String>,
     pub backups_enabled: Option<String>,
+    /// `BACKUP_TIMEZONE`: the zone of the schedule's time, as HR-SM's old service read it.
+    pub timezone: Option<String>,
 }
 
 impl EnvOverrides {
     pub fn from_process() -> Self {
         EnvOverrides {
-            mongodb_uri: std::env::var("MONGODB_URI").ok().filter(|v| !v.is_empty()),
+            mongodb_uri: ["MONGODB_URI", "MONGO_URI"]
+                .iter()
+                .find_map(|k| std::env::var(k).ok().filter(|v| !v.is_empty())),
+            license_db_uri: std::env::var("LICENSE_DB_URI").ok().filter(|v| !v.is_empty()),
             backups_enabled: std::env::var("BACKUPS_ENABLED").ok().filter(|v| !v.is_empty()),
+            timezone: std::env::var("BACKUP_TIMEZONE").ok().filter(|v| !v.trim().is_empty()),
         }
     }
 }
@@ -216,14 +250,21 @@ impl Config {
         let cfg: Config = toml::from_str(text).map_err(|e| {
             Error::Config(format!("{}: {}", origin.display(), e.message().trim_end()) + &location(text, e.span()))
         })?;
-        if uri_has_password(&cfg.mongodb.uri) {
+        if uri_has_password(&cfg.mongodb.uri) || cfg.mongodb.license_uri.as_deref().is_some_and(uri_has_password) {
             return Err(Error::Config(format!(
-                "{}: mongodb.uri contains a password; secrets do not belong in config files: remove it there and set MONGODB_URI in the environment instead",
+                "{}: mongodb.uri or mongodb.license_uri contains a password; secrets do not belong in config files: remove it there and set MONGODB_URI in the environment instead",
                 origin.display()
             )));
         }
         cfg.validate()?;
+        let mut cfg = cfg;
+        cfg.explicit = explicit_keys(text);
         Ok(cfg)
+    }
+
+    /// True if the config file set `key` (`section.key` or a top-level key).
+    pub fn is_explicit(&self, key: &str) -> bool {
+        self.explicit.contains(key)
     }
 
     pub fn load(path: &Path) -> Result<Self> {
@@ -294,6 +335,11 @@ impl Config {
                 return Err(Error::Config(format!("mongodb.databases: {db:?} is not a valid database name")));
             }
         }
+        if !self.mongodb.tenant_databases.is_empty() {
+            globset::Glob::new(&self.mongodb.tenant_databases).map_err(|e| {
+                Error::Config(format!("mongodb.tenant_databases: bad pattern {:?}: {e}", self.mongodb.tenant_databases))
+            })?;
+        }
         if self.retention.keep_days == 0 {
             return Err(Error::Config("retention.keep_days must be at least 1".into()));
         }
@@ -308,7 +354,7 @@ impl Config {
     /// Validates and writes the config atomically (0600).
     pub fn save(&self, path: &Path) -> Result<()> {
         self.validate()?;
-        if uri_has_password(&self.mongodb.uri) {
+        if uri_has_password(&self.mongodb.uri) || self.mongodb.license_uri.as_deref().is_some_and(uri_has_password) {
             return Err(Error::Config(
                 "mongodb.uri must not contain a password in the config file; keep it in the keychain or MONGODB_URI"
                     .into(),
@@ -323,6 +369,12 @@ impl Config {
         if let Some(uri) = &env.mongodb_uri {
             self.mongodb.uri = uri.clone();
         }
+        if let Some(uri) = &env.license_db_uri {
+            self.mongodb.license_uri = Some(uri.clone());
+        }
+        if let Some(tz) = &env.timezone {
+            self.schedule.timezone = tz.trim().to_string();
+        }
         if let Some(v) = env.backups_enabled.as_deref().filter(|v| !v.trim().is_empty()) {
             self.schedule.enabled = parse_enabled(v).ok_or_else(|| {
                 Error::Config(format!(
@@ -331,6 +383,29 @@ impl Config {
             })?;
         }
         Ok(())
+    }
+}
+
+/// The database of HR-SM's main server when its connection string names none.
+pub const DEFAULT_MAIN_DB: &str = "hrms";
+
+impl MongoConfig {
+    /// The main database: the first listed, else the one `uri` names, else `hrms`.
+    pub fn main_database(&self, uri: &str) -> String {
+        self.databases
+            .first()
+            .cloned()
+            .or_else(|| crate::uri::database_of_uri(uri))
+            .unwrap_or_else(|| DEFAULT_MAIN_DB.into())
+    }
+
+    /// Where HR-SM's BackupLog documents go (`<db>.<collection>`), None when switched off.
+    pub fn log_namespace(&self, uri: &str) -> Option<String> {
+        match self.log_collection.as_str() {
+            "" => None,
+            ns if ns.contains('.') => Some(ns.to_string()),
+            coll => Some(format!("{}.{coll}", self.main_database(uri))),
+        }
     }
 }
 
@@ -346,6 +421,20 @@ impl SourceConfig {
             required: true,
         }
     }
+}
+
+/// The keys a TOML text sets, as `key` and `section.key`.
+fn explicit_keys(text: &str) -> std::collections::BTreeSet<String> {
+    let mut out = std::collections::BTreeSet::new();
+    if let Ok(table) = text.parse::<toml::Table>() {
+        for (k, v) in &table {
+            out.insert(k.clone());
+            if let toml::Value::Table(inner) = v {
+                out.extend(inner.keys().map(|i| format!("{k}.{i}")));
+            }
+        }
+    }
+    out
 }
 
 /// `BACKUPS_ENABLED`: false/0/no/off disable, anything else enables.
@@ -468,8 +557,12 @@ mod tests {
     #[test]
     fn env_overrides_uri_and_enabled() {
         let mut c = Config::default();
-        c.apply_env(&EnvOverrides { mongodb_uri: Some("mongodb://h:1".into()), backups_enabled: Some("false".into()) })
-            .unwrap();
+        c.apply_env(&EnvOverrides {
+            mongodb_uri: Some("mongodb://h:1".into()),
+            backups_enabled: Some("false".into()),
+            ..Default::default()
+        })
+        .unwrap();
         assert_eq!(c.mongodb.uri, "mongodb://h:1");
         assert!(!c.schedule.enabled);
     }
@@ -479,14 +572,14 @@ mod tests {
     fn a_typo_in_backups_enabled_is_refused() {
         for typo in ["flase", "ture", "disabled", "2"] {
             let mut c = Config::default();
-            let env = EnvOverrides { mongodb_uri: None, backups_enabled: Some(typo.into()) };
+            let env = EnvOverrides { backups_enabled: Some(typo.into()), ..Default::default() };
             let err = c.apply_env(&env).unwrap_err().to_string();
             assert!(err.contains("BACKUPS_ENABLED") && err.contains("true or false"), "{err}");
         }
         let mut c = Config::default();
-        c.apply_env(&EnvOverrides { mongodb_uri: None, backups_enabled: Some(" OFF ".into()) }).unwrap();
+        c.apply_env(&EnvOverrides { backups_enabled: Some(" OFF ".into()), ..Default::default() }).unwrap();
         assert!(!c.schedule.enabled);
-        c.apply_env(&EnvOverrides { mongodb_uri: None, backups_enabled: Some("".into()) }).unwrap();
+        c.apply_env(&EnvOverrides { backups_enabled: Some("".into()), ..Default::default() }).unwrap();
         assert!(!c.schedule.enabled, "an empty value leaves the setting as it was");
     }
 
@@ -494,9 +587,12 @@ mod tests {
     fn defaults_match_hrsm() {
         let c = Config::default();
         assert_eq!(c.destination, PathBuf::from("./backups/daily"));
-        assert_eq!(c.mongodb.databases, vec!["hrms", "hrsm-licenses"]);
+        assert!(c.mongodb.databases.is_empty(), "chosen from the site: main, license, tenants");
+        assert_eq!(c.mongodb.tenant_databases, "hrsm_*");
+        assert_eq!(c.mongodb.log_collection, "backuplogs");
         assert_eq!(c.schedule.time, "02:00");
         assert_eq!(c.retention.keep_days, 30);
+        assert_eq!((c.retention.keep_weekly, c.retention.keep_monthly), (12, 12), "the old service's copies");
         let names: Vec<_> = c.file_sources().into_iter().map(|s| s.name).collect();
         assert_eq!(names, vec!["uploads", "server-uploads", "task-uploads", "config", "license-keys", "keys"]);
         assert_eq!(c.hrsm_root, platform_hrsm_root());

@@ -78,6 +78,7 @@ pub use policy::schedule::{
     decide as decide_schedule, due, overdue, record_attempt, RunState, Schedule, SlotDecision, OVERDUE_AFTER_HOURS,
 };
 pub use progress::{Event, NoProgress, Progress};
+pub use site::apply::apply_discovery;
 pub use site::discover::{discover, mask_uri, DiscoveredDatabase, Discovery, Found, Setting, SettingId};
 pub use site::envfile::read_env_file;
 pub use site::jsconfig::{read_ecosystem, PmApp, PmConfig};

@@ -25,6 +25,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::ImportLegacy { dir, keys_from, dry_run } => {
             crate::legacy::run(&cli, dir, keys_from.as_deref(), *dry_run)
         }
+        Command::ResumeTtl { archive, dbs } => crate::restore::run_resume_ttl(&cli, &archive.archive, dbs),
         Command::Decrypt { archive, output } => decrypt(&cli, &archive.archive, output),
         Command::Key(k) => key_command(&cli, k),
         Command::Demo { dir } => crate::demo::run(dir, json),
@@ -44,7 +45,16 @@ pub fn load_config(cli: &Cli) -> Result<Config> {
         None if Path::new("hrsm-backup.toml").exists() => Config::load(Path::new("hrsm-backup.toml"))?,
         None => Config::default(),
     };
-    cfg.apply_env(&EnvOverrides::from_process())?;
+    let env = EnvOverrides::from_process();
+    cfg.apply_env(&env)?;
+    // What the site's own files say, where neither the config file nor the environment
+    // decided (`hrsm-backup discover` shows it all).
+    if cfg.hrsm_root.is_dir() {
+        let found = hrsm_backup::discover(&cfg.hrsm_root);
+        for used in hrsm_backup::apply_discovery(&mut cfg, &found, &env) {
+            tracing::info!("discovered: {used}");
+        }
+    }
     Ok(cfg)
 }
 
@@ -249,8 +259,9 @@ fn verify(cli: &Cli, arg: &str, restore_test: bool) -> Result<()> {
     let tested = if restore_test {
         let cfg = load_config(cli)?;
         let threads = if cfg.threads == 0 { 4 } else { cfg.threads };
-        let log = Some(cfg.mongodb.log_collection.clone())
-            .filter(|s| !s.is_empty())
+        let log = cfg
+            .mongodb
+            .log_namespace(&cfg.mongodb.uri)
             .map(|namespace| hrsm_backup::MongoLog { uri: cfg.mongodb.uri.clone(), namespace });
         let t = hrsm_backup::test_restore(&path, &key, &cfg.mongodb.uri, threads, log.as_ref(), &bar);
         Some(t.inspect_err(|_| bar.done())?)

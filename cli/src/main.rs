@@ -96,6 +96,14 @@ pub enum Command {
         #[arg(long)]
         dry_run: bool,
     },
+    /// Set the TTL indexes that `restore --pause-ttl` paused back to the backup's values.
+    ResumeTtl {
+        #[command(flatten)]
+        archive: ArchiveArg,
+        /// The databases as restored (FROM, or FROM=TO); repeatable. Default: all, same names.
+        #[arg(long = "db", value_name = "FROM[=TO]")]
+        dbs: Vec<String>,
+    },
     /// Decrypt an archive to a plain .tar.gz (the escape hatch to standard tools).
     Decrypt {
         #[command(flatten)]
@@ -145,6 +153,10 @@ pub struct RestoreArgs {
     /// Show what would be restored, write nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// Restore TTL indexes paused, so that old documents are not deleted by the server within
+    /// a minute (the dry run names such collections); `resume-ttl` sets them back.
+    #[arg(long, alias = "without-ttl")]
+    pub pause_ttl: bool,
 }
 
 #[derive(Args, Debug)]

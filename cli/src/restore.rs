@@ -26,15 +26,37 @@ pub fn run(cli: &Cli, args: &RestoreArgs) -> Result<()> {
         only: args.only.clone(),
         overwrite: args.overwrite,
     });
-    let mongo_opts = if wants_mongo { Some(mongo_options(cli, &args.dbs, &args.collections)?) } else { None };
-    let req = hrsm_backup::RestoreRequest { files: file_opts, mongo: mongo_opts };
-    let preview = hrsm_backup::plan_restore(&path, &key, &req, false)?;
+    let mut groups = if wants_mongo {
+        by_server(&path, &key, mongo_options(cli, &args.dbs, &args.collections, args.pause_ttl)?, &load_config(cli)?)?
+    } else {
+        Vec::new()
+    };
+    let later: Vec<MongoRestoreOptions> = if groups.len() > 1 { groups.split_off(1) } else { Vec::new() };
+    let req = hrsm_backup::RestoreRequest { files: file_opts, mongo: groups.pop() };
+    let mut preview = hrsm_backup::plan_restore(&path, &key, &req, false)?;
+    for g in &later {
+        let r = hrsm_backup::RestoreRequest { files: None, mongo: Some(g.clone()) };
+        preview.collections.extend(hrsm_backup::plan_restore(&path, &key, &r, false)?.collections);
+    }
     let file_plan = preview.files;
     let mongo_plan = req.mongo.as_ref().map(|_| {
         preview
             .collections
             .iter()
-            .map(|c| format!("{}.{} -> {}.{}: {} {} documents", c.from, c.name, c.to, c.name, c.kind, c.documents))
+            .map(|c| {
+                let mut line =
+                    format!("{}.{} -> {}.{}: {} {} documents", c.from, c.name, c.to, c.name, c.kind, c.documents);
+                for t in &c.ttl {
+                    line.push_str(&format!(
+                        "; TTL index {}: the server deletes documents whose {} is older than {}, within a minute \
+                         of the restore (restore with --without-ttl to keep them for now)",
+                        t.index,
+                        t.field,
+                        human_age(t.seconds)
+                    ));
+                }
+                line
+            })
             .collect::<Vec<_>>()
     });
     if args.dry_run {
@@ -65,7 +87,20 @@ pub fn run(cli: &Cli, args: &RestoreArgs) -> Result<()> {
     // Files and databases together, in one read of the archive.
     let done = hrsm_backup::restore(&path, &key, &req, &bar);
     bar.done();
-    let hrsm_backup::RestoreOutcome { files, mongo } = done?;
+    let hrsm_backup::RestoreOutcome { files, mut mongo } = done?;
+    for g in &later {
+        let bar = Bar::new(cli.json);
+        let more = hrsm_backup::restore_mongo(&path, &key, g, &bar);
+        bar.done();
+        let more = more?;
+        match &mut mongo {
+            Some(m) => {
+                m.collections.extend(more.collections);
+                m.views.extend(more.views);
+            }
+            None => mongo = Some(more),
+        }
+    }
     if cli.json {
         print_json(&json!({ "ok": true, "files": files, "mongo": mongo }));
         return Ok(());
@@ -89,13 +124,35 @@ pub fn run(cli: &Cli, args: &RestoreArgs) -> Result<()> {
         for v in &r.views {
             println!("restored view {v}");
         }
+        for t in &r.ttl_paused {
+            println!("TTL index {t} is paused: nothing expires until you run `hrsm-backup resume-ttl` on this backup");
+        }
+    }
+    Ok(())
+}
+
+/// `resume-ttl`: the TTL indexes a `--pause-ttl` restore paused, back to the backup's values.
+pub fn run_resume_ttl(cli: &Cli, archive: &str, dbs: &[String]) -> Result<()> {
+    let path = find_archive(cli, archive)?;
+    let key = load_key(cli)?;
+    let opts = mongo_options(cli, dbs, &[], false)?;
+    let manifest = hrsm_backup::read_manifest(&path, &key)?;
+    let resumed = hrsm_backup::mongo::resume_ttl(&opts.uri, &manifest, &opts.databases)?;
+    if cli.json {
+        print_json(&json!({ "ok": true, "resumed": resumed }));
+    } else if resumed.is_empty() {
+        println!("no paused TTL index of this backup was found");
+    } else {
+        for r in &resumed {
+            println!("resumed TTL index {r}");
+        }
     }
     Ok(())
 }
 
 /// `restore-dump`: a mongodump folder or archive into the configured server.
 pub fn run_dump(cli: &Cli, path: &Path, dbs: &[String], collections: &[String]) -> Result<()> {
-    let opts = mongo_options(cli, dbs, collections)?;
+    let opts = mongo_options(cli, dbs, collections, false)?;
     let bar = Bar::new(cli.json);
     let result = if path.is_dir() {
         hrsm_backup::mongo::restore_dump_dir(path, &opts, &bar)
@@ -117,7 +174,38 @@ pub fn run_dump(cli: &Cli, path: &Path, dbs: &[String], collections: &[String]) 
     Ok(())
 }
 
-fn mongo_options(cli: &Cli, dbs: &[String], collections: &[String]) -> Result<MongoRestoreOptions> {
+/// Databases that came from another server (the license server's own) go back to the server
+/// `mongodb.license_uri` names; the rest to the main one. One restore per server.
+fn by_server(
+    path: &Path,
+    key: &hrsm_backup::MasterKey,
+    opts: MongoRestoreOptions,
+    cfg: &hrsm_backup::Config,
+) -> Result<Vec<MongoRestoreOptions>> {
+    let Some(license_uri) = cfg.mongodb.license_uri.clone() else { return Ok(vec![opts]) };
+    let manifest = hrsm_backup::read_manifest(path, key)?;
+    let Some(part) = hrsm_backup::mongo::MongoPart::of(&manifest) else { return Ok(vec![opts]) };
+    let elsewhere: Vec<&str> = part.databases.iter().filter(|d| d.server.is_some()).map(|d| d.name.as_str()).collect();
+    if elsewhere.is_empty() {
+        return Ok(vec![opts]);
+    }
+    let wanted: Vec<(String, String)> = if opts.databases.is_empty() {
+        part.databases.iter().map(|d| (d.name.clone(), d.name.clone())).collect()
+    } else {
+        opts.databases.clone()
+    };
+    let (there, here): (Vec<_>, Vec<_>) = wanted.into_iter().partition(|(from, _)| elsewhere.contains(&from.as_str()));
+    let mut out = Vec::new();
+    if !here.is_empty() {
+        out.push(MongoRestoreOptions { databases: here, ..opts.clone() });
+    }
+    if !there.is_empty() {
+        out.push(MongoRestoreOptions { uri: license_uri, databases: there, log_collection: None, ..opts });
+    }
+    Ok(out)
+}
+
+fn mongo_options(cli: &Cli, dbs: &[String], collections: &[String], pause_ttl: bool) -> Result<MongoRestoreOptions> {
     let cfg = load_config(cli)?;
     let mut databases = Vec::new();
     for spec in dbs {
@@ -132,6 +220,18 @@ fn mongo_options(cli: &Cli, dbs: &[String], collections: &[String]) -> Result<Mo
         databases,
         collections: (!collections.is_empty()).then(|| collections.to_vec()),
         threads: if cfg.threads == 0 { 4 } else { cfg.threads },
-        log_collection: Some(cfg.mongodb.log_collection.clone()).filter(|s| !s.is_empty()),
+        log_collection: cfg.mongodb.log_namespace(&cfg.mongodb.uri),
+        pause_ttl,
     })
+}
+
+/// "90 days", "2 years": a TTL in words.
+fn human_age(seconds: i64) -> String {
+    let days = seconds / 86_400;
+    match days {
+        0 => format!("{seconds} seconds"),
+        d if d % 365 == 0 => format!("{} year{}", d / 365, if d == 365 { "" } else { "s" }),
+        1 => "1 day".into(),
+        d => format!("{d} days"),
+    }
 }

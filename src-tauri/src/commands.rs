@@ -163,10 +163,8 @@ pub struct PreflightCollection {
 
 /// Where run-log documents go (the configured collection on the configured server).
 pub fn run_log(state: &AppState) -> Option<hrsm_backup::MongoLog> {
-    let cfg = state.config();
-    Some(cfg.mongodb.log_collection.clone())
-        .filter(|s| !s.is_empty())
-        .map(|namespace| hrsm_backup::MongoLog { uri: mongo_uri(state), namespace })
+    let uri = mongo_uri(state);
+    state.config().mongodb.log_namespace(&uri).map(|namespace| hrsm_backup::MongoLog { uri, namespace })
 }
 
 pub fn mongo_uri(state: &AppState) -> String {
@@ -205,7 +203,8 @@ fn engine_request(state: &AppState, req: &RestoreRequest) -> hrsm_backup::Restor
             databases: req.databases.clone(),
             collections: (!req.collections.is_empty()).then(|| req.collections.clone()),
             threads: 4,
-            log_collection: Some(cfg.mongodb.log_collection.clone()).filter(|s| !s.is_empty()),
+            log_collection: cfg.mongodb.log_namespace(&mongo_uri(state)),
+            pause_ttl: false,
         }),
     }
 }

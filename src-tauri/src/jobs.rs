@@ -63,7 +63,16 @@ impl<F: Fn(JobEvent) + Send + Sync> Progress for Forward<F> {
 
 /// Backup options from the config, exactly as the CLI builds them.
 pub fn backup_options(state: &AppState) -> BackupOptions {
-    BackupOptions::from_config(&state.config(), Some(crate::commands::mongo_uri(state)))
+    let mut cfg = state.config();
+    let stored = hrsm_backup::Keychain::mongodb_uri().get_text().ok().flatten();
+    // The site's own settings where the admin's settings and the environment are silent.
+    if cfg.hrsm_root.is_dir() {
+        let env = hrsm_backup::EnvOverrides::from_process();
+        let _ = cfg.apply_env(&env);
+        let found = hrsm_backup::discover(&cfg.hrsm_root);
+        hrsm_backup::apply_discovery(&mut cfg, &found, &env);
+    }
+    BackupOptions::from_config(&cfg, stored)
 }
 
 /// The app's "one job at a time" slot; released on drop, so a panicking job cannot leave the

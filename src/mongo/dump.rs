@@ -40,7 +40,69 @@ pub struct MongoSource {
     pub threads: usize,
     /// `<db>.<collection>` receiving one document per run (`hrms.backuplogs`); None = none.
     pub log_collection: Option<String>,
+    /// Backed up when they exist (a default that not every site has).
+    pub optional: Vec<String>,
+    /// Per-company databases: every database on the server whose name matches this glob.
+    pub tenant_pattern: Option<String>,
+    /// Databases on other servers (the license server's own), in the same archive.
+    pub other_servers: Vec<MongoSource>,
 }
+
+impl MongoSource {
+    /// Required databases only, on one server: what tests and explicit lists ask for.
+    pub fn new(uri: impl Into<String>, databases: Vec<String>) -> Self {
+        MongoSource {
+            uri: uri.into(),
+            databases,
+            tools_dir: None,
+            use_tools: true,
+            threads: 0,
+            log_collection: None,
+            optional: Vec::new(),
+            tenant_pattern: None,
+            other_servers: Vec::new(),
+        }
+    }
+
+    /// The databases to dump from a server that has `existing`: the required ones (each must
+    /// exist), the optional ones that exist, and those matching the tenant pattern; in that
+    /// order, each once.
+    pub fn resolve(&self, existing: &[String]) -> Result<Vec<String>> {
+        let mut out: Vec<String> = Vec::new();
+        for db in &self.databases {
+            if !existing.contains(db) {
+                return Err(Error::Mongo(format!(
+                    "database '{db}' does not exist on {} (it has: {}); check mongodb.databases (or the database named in the connection string) in the config",
+                    redact_uri(&self.uri),
+                    existing
+                        .iter()
+                        .filter(|d| !SYSTEM_DATABASES.contains(&d.as_str()))
+                        .cloned()
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )));
+            }
+            out.push(db.clone());
+        }
+        out.extend(self.optional.iter().filter(|d| existing.contains(d)).cloned());
+        if let Some(p) = self.tenant_pattern.as_deref().filter(|p| !p.is_empty()) {
+            let glob = globset::Glob::new(p)
+                .map_err(|e| Error::Config(format!("mongodb.tenant_databases: bad pattern {p:?}: {e}")))?
+                .compile_matcher();
+            let mut tenants: Vec<&String> = existing
+                .iter()
+                .filter(|d| !SYSTEM_DATABASES.contains(&d.as_str()) && glob.is_match(d.as_str()))
+                .collect();
+            tenants.sort();
+            out.extend(tenants.into_iter().cloned());
+        }
+        let mut seen = std::collections::HashSet::new();
+        out.retain(|d| seen.insert(d.clone()));
+        Ok(out)
+    }
+}
+
+const SYSTEM_DATABASES: [&str; 3] = ["admin", "local", "config"];
 
 /// The manifest's `mongo` part.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -63,6 +125,9 @@ pub struct MongoPart {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct DatabasePart {
     pub name: String,
+    /// The server it came from (without password) when it is not the main one (`MongoPart::uri`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server: Option<String>,
     pub server_version: String,
     pub collections: Vec<CollectionPart>,
     /// Every file of `mongo/<db>/` with size and SHA-256, for verification.
@@ -80,6 +145,9 @@ pub struct CollectionPart {
     pub bytes: u64,
     /// SHA-256 of the `.bson` file; None for views.
     pub sha256: Option<String>,
+    /// Its TTL indexes (absent in archives written before they were recorded).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ttl: Vec<super::layout::TtlIndex>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -115,24 +183,38 @@ impl MongoPart {
 
 /// Dumps every configured database into `spool` and describes what it wrote.
 pub fn dump(src: &MongoSource, spool: &Path, progress: &dyn Progress) -> Result<MongoPart> {
+    let mut part = dump_server(src, spool, progress)?;
+    for other in &src.other_servers {
+        let more = dump_server(other, spool, progress)?;
+        for db in more.databases {
+            if part.databases.iter().any(|d| d.name == db.name) {
+                return Err(Error::Config(format!(
+                    "database '{}' is on both {} and {}; one backup cannot hold two databases of one name: \
+                     list the databases to back up in mongodb.databases",
+                    db.name, part.uri, more.uri
+                )));
+            }
+            part.databases.push(DatabasePart { server: Some(more.uri.clone()), ..db });
+        }
+        if !more.consistent {
+            part.consistent = false;
+        }
+        part.consistency = format!("{}; {}: {}", part.consistency, more.uri, more.consistency);
+    }
+    Ok(part)
+}
+
+/// The databases of one server.
+fn dump_server(src: &MongoSource, spool: &Path, progress: &dyn Progress) -> Result<MongoPart> {
     progress.event(Event::Phase("dumping"));
     let client = connect(&src.uri)?;
     let info = server_info(&client, &src.uri)?;
     let existing: Vec<String> =
         client.list_database_names().run().map_err(|e| explain(&src.uri, "list databases", e))?;
-    for db in &src.databases {
-        if !existing.contains(db) {
-            return Err(Error::Mongo(format!(
-                "database '{db}' does not exist on {} (it has: {}); check mongodb.databases in the config",
-                redact_uri(&src.uri),
-                existing
-                    .iter()
-                    .filter(|d| !["admin", "local", "config"].contains(&d.as_str()))
-                    .cloned()
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )));
-        }
+    let resolved = MongoSource { databases: src.resolve(&existing)?, ..src.clone() };
+    let src = &resolved;
+    if src.databases.is_empty() {
+        return Err(Error::Mongo(format!("no database to back up on {}", redact_uri(&src.uri))));
     }
     create_private_dir_all(spool)?;
     let scans = Scans::default();
@@ -607,9 +689,11 @@ pub(crate) fn describe_spool(spool: &Path, db: &str, version: &str, scans: &Scan
             } else {
                 (0, 0, None)
             };
+            let ttl = super::layout::ttl_indexes(&meta);
             collections.push(CollectionPart {
                 name: real,
                 stem: stem.to_string(),
+                ttl,
                 kind: meta.kind,
                 documents,
                 bytes,
@@ -617,5 +701,5 @@ pub(crate) fn describe_spool(spool: &Path, db: &str, version: &str, scans: &Scan
             });
         }
     }
-    Ok(DatabasePart { name: db.to_string(), server_version: version.to_string(), collections, files })
+    Ok(DatabasePart { name: db.to_string(), server: None, server_version: version.to_string(), collections, files })
 }

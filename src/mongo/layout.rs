@@ -130,6 +130,32 @@ pub struct Metadata {
     pub kind: String,
 }
 
+/// A TTL index: the server deletes a document once `field` is older than `seconds`, within a
+/// minute of it expiring; documents restored from an old backup may be gone at once.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq)]
+pub struct TtlIndex {
+    pub index: String,
+    pub field: String,
+    pub seconds: i64,
+}
+
+/// The TTL indexes among a collection's indexes.
+pub fn ttl_indexes(meta: &Metadata) -> Vec<TtlIndex> {
+    meta.indexes
+        .iter()
+        .filter_map(|ix| {
+            let seconds = match ix.get("expireAfterSeconds")? {
+                bson::Bson::Int32(n) => *n as i64,
+                bson::Bson::Int64(n) => *n,
+                bson::Bson::Double(f) => *f as i64,
+                _ => return None,
+            };
+            let field = ix.get_document("key").ok()?.keys().next()?.clone();
+            Some(TtlIndex { index: ix.get_str("name").unwrap_or_default().to_string(), field, seconds })
+        })
+        .collect()
+}
+
 pub fn parse_metadata(text: &str) -> Result<Metadata, String> {
     let v: Value = serde_json::from_str(text).map_err(|e| format!("not valid JSON: {e}"))?;
     let obj = v.as_object().ok_or("not a JSON object")?;

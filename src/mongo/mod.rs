@@ -18,7 +18,10 @@ pub use dump::{
 };
 pub use foreign::{archive_to_dump_dir, restore_dump_archive, restore_dump_dir, ConvertedArchive, DumpArchive};
 pub use jsonexport::{json_export_to_dump_dir, JsonExport};
-pub use restore::{plan_mongo_restore, MongoRestoreOptions, MongoRestoreReport, PlannedCollection, RestoredCollection};
+pub use restore::{
+    plan_mongo_restore, resume_ttl, MongoRestoreOptions, MongoRestoreReport, PlannedCollection, RestoredCollection,
+    TTL_PAUSED,
+};
 
 /// Tar prefix of the MongoDB part.
 pub const MONGO_PREFIX: &str = "mongo/";

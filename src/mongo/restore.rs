@@ -38,12 +38,22 @@ pub struct MongoRestoreOptions {
     pub threads: usize,
     /// `<db>.<collection>` receiving one document per run; None = none.
     pub log_collection: Option<String>,
+    /// TTL indexes come back paused (their `expireAfterSeconds` at the server's maximum, about
+    /// 68 years), so that documents of an old backup are not deleted within a minute; `resume_ttl`
+    /// sets them back.
+    pub pause_ttl: bool,
 }
+
+/// The largest `expireAfterSeconds` a server accepts: a TTL index paused by a restore.
+pub const TTL_PAUSED: i64 = i32::MAX as i64;
 
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct MongoRestoreReport {
     pub collections: Vec<RestoredCollection>,
     pub views: Vec<String>,
+    /// TTL indexes restored paused (`db.collection: index`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub ttl_paused: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -82,6 +92,10 @@ pub struct PlannedCollection {
     /// Whether a collection of that name exists now in the target and will be replaced;
     /// None when the server was not asked.
     pub replaces: Option<bool>,
+    /// TTL indexes: documents whose field is past expiry are deleted by the server within a
+    /// minute of the restore, unless the restore leaves these indexes out for now.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub ttl: Vec<super::layout::TtlIndex>,
 }
 
 /// What restoring `opts` from the backup `manifest` would bring back, from the manifest (and,
@@ -120,6 +134,7 @@ pub fn plan_mongo_restore(
                 kind: c.kind.clone(),
                 documents: c.documents,
                 replaces: existing.as_ref().map(|e| e.contains(&c.name)),
+                ttl: c.ttl.clone(),
             });
         }
     }
@@ -196,7 +211,7 @@ impl<'a> MongoSink<'a> {
             .collect();
         Ok(MongoSink {
             archive: archive.to_path_buf(),
-            restore: Some(Restore::new(client, &opts.uri, opts.threads)),
+            restore: Some(Restore { pause_ttl: opts.pause_ttl, ..Restore::new(client, &opts.uri, opts.threads) }),
             mapping,
             expected,
             collections: opts.collections.clone(),
@@ -333,6 +348,9 @@ pub(crate) struct Restore<'a> {
     stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
     /// Spool files made so far (their names).
     spooled: u64,
+    /// Restore TTL indexes paused (`MongoRestoreOptions::pause_ttl`).
+    pub(super) pause_ttl: bool,
+    ttl_paused: Vec<String>,
 }
 
 impl<'a> Restore<'a> {
@@ -349,6 +367,8 @@ impl<'a> Restore<'a> {
             fillers: Default::default(),
             stop: Default::default(),
             spooled: 0,
+            pause_ttl: false,
+            ttl_paused: Vec::new(),
         }
     }
 
@@ -555,15 +575,23 @@ impl<'a> Restore<'a> {
 
     /// Builds the staged collections' indexes (and checks the views); the last step before
     /// anything live is replaced.
-    pub(super) fn build_indexes(&self) -> Result<()> {
+    pub(super) fn build_indexes(&mut self) -> Result<()> {
         self.check_views()?;
+        let mut paused = Vec::new();
         for s in &self.staged {
             let specs: Vec<Document> = s
                 .metadata
                 .indexes
                 .iter()
                 .filter(|ix| !builds_itself(ix, &s.metadata.options))
-                .map(sanitize_index)
+                .map(|ix| {
+                    let mut spec = sanitize_index(ix);
+                    if self.pause_ttl && spec.contains_key("expireAfterSeconds") {
+                        spec.insert("expireAfterSeconds", TTL_PAUSED);
+                        paused.push(format!("{}.{}: {}", s.target_db, s.name, spec.get_str("name").unwrap_or("?")));
+                    }
+                    spec
+                })
                 .collect();
             if specs.is_empty() {
                 continue;
@@ -575,6 +603,7 @@ impl<'a> Restore<'a> {
                 .run()
                 .map_err(|e| explain(self.uri, &format!("build the indexes of {}.{}", s.target_db, s.name), e))?;
         }
+        self.ttl_paused = paused;
         Ok(())
     }
 
@@ -592,7 +621,7 @@ impl<'a> Restore<'a> {
         // Every filler is done before anything is renamed (a no-op after `check_counts`).
         self.finish_fills()?;
         let admin = self.client.database("admin");
-        let mut report = MongoRestoreReport::default();
+        let mut report = MongoRestoreReport { ttl_paused: std::mem::take(&mut self.ttl_paused), ..Default::default() };
         for (n, s) in self.staged.iter().enumerate() {
             let cmd = doc! {"renameCollection": format!("{}.{}", s.target_db, s.staging), "to": format!("{}.{}", s.target_db, s.name), "dropTarget": true};
             if s.direct {
@@ -786,4 +815,51 @@ fn legacy_key_value(v: &Bson) -> Bson {
         Bson::String(s) if !s.is_empty() => v.clone(),
         _ => Bson::Int32(1),
     }
+}
+
+/// Sets the TTL indexes a restore paused (`pause_ttl`) back to their values in the backup's
+/// manifest; `databases` maps the backup's names to the restored ones (empty: same names).
+/// An index no longer paused (changed since) is left as it is. Returns what was resumed.
+pub fn resume_ttl(
+    uri: &str,
+    manifest: &crate::archive::manifest::Manifest,
+    databases: &[(String, String)],
+) -> Result<Vec<String>> {
+    let part = MongoPart::of(manifest).ok_or_else(|| Error::Usage("this backup holds no MongoDB data".into()))?;
+    let client = connect(uri)?;
+    let mut resumed = Vec::new();
+    for db in &part.databases {
+        let to = if databases.is_empty() {
+            db.name.clone()
+        } else {
+            match databases.iter().find(|(f, _)| f == &db.name) {
+                Some((_, t)) => t.clone(),
+                None => continue,
+            }
+        };
+        for c in db.collections.iter().filter(|c| !c.ttl.is_empty()) {
+            let coll = client.database(&to).collection::<Document>(&c.name);
+            let now: Vec<mongodb::IndexModel> = match coll.list_indexes().run() {
+                Ok(cursor) => cursor.filter_map(|ix| ix.ok()).collect(),
+                Err(_) => continue, // not restored here
+            };
+            for t in &c.ttl {
+                let paused = now.iter().filter_map(|ix| ix.options.as_ref()).any(|o| {
+                    o.name.as_deref() == Some(t.index.as_str())
+                        && o.expire_after == Some(std::time::Duration::from_secs(TTL_PAUSED as u64))
+                });
+                if !paused {
+                    continue;
+                }
+                let cmd = doc! {"collMod": &c.name, "index": {"name": &t.index, "expireAfterSeconds": t.seconds}};
+                client
+                    .database(&to)
+                    .run_command(cmd)
+                    .run()
+                    .map_err(|e| explain(uri, &format!("resume the TTL index {} of {to}.{}", t.index, c.name), e))?;
+                resumed.push(format!("{to}.{}: {}", c.name, t.index));
+            }
+        }
+    }
+    Ok(resumed)
 }

@@ -56,16 +56,25 @@ impl BackupOptions {
     /// What a config asks for; `mongo_uri` replaces the config's URI (one that carries a
     /// password, from the keychain or the environment).
     pub fn from_config(cfg: &crate::config::Config, mongo_uri: Option<String>) -> Self {
+        Self::from_config_with(cfg, mongo_uri, None)
+    }
+
+    /// As `from_config`, with the license server's URI (with its password) as well.
+    pub fn from_config_with(
+        cfg: &crate::config::Config,
+        mongo_uri: Option<String>,
+        license_uri: Option<String>,
+    ) -> Self {
         BackupOptions {
             destination: cfg.destination.clone(),
             sources: cfg.file_sources(),
-            mongo: cfg.mongodb.enabled.then(|| MongoSource {
-                uri: mongo_uri.unwrap_or_else(|| cfg.mongodb.uri.clone()),
-                databases: cfg.mongodb.databases.clone(),
-                tools_dir: cfg.mongodb.tools_path.clone(),
-                use_tools: true,
-                threads: cfg.threads,
-                log_collection: Some(cfg.mongodb.log_collection.clone()).filter(|s| !s.is_empty()),
+            mongo: cfg.mongodb.enabled.then(|| {
+                mongo_source(
+                    &cfg.mongodb,
+                    mongo_uri.unwrap_or_else(|| cfg.mongodb.uri.clone()),
+                    license_uri.or_else(|| cfg.mongodb.license_uri.clone()),
+                    cfg.threads,
+                )
             }),
             payload: PayloadOptions { level: cfg.compression_level, threads: cfg.threads, ..Default::default() },
             verify: cfg.verify_after_backup,
@@ -73,6 +82,48 @@ impl BackupOptions {
             trigger: Trigger::Manual,
         }
     }
+}
+
+/// The license database of the old defaults, backed up when it exists on the main server.
+pub const DEFAULT_LICENSE_DB: &str = "hrsm-licenses";
+
+/// What to dump, as HR-SM sites really are: an explicit `databases` list wins; otherwise the
+/// main database named in the URI, the license database (named in the license server's URI,
+/// dumped from that server when it is another one; else `hrsm-licenses` if it exists) and the
+/// per-company databases found by the tenant pattern.
+fn mongo_source(
+    m: &crate::config::MongoConfig,
+    uri: String,
+    license_uri: Option<String>,
+    threads: usize,
+) -> MongoSource {
+    use crate::uri::{database_of_uri, server_of_uri};
+    let main_db = m.main_database(&uri);
+    let log_collection = m.log_namespace(&uri);
+    let tools_dir = m.tools_path.clone();
+    let mut src = MongoSource {
+        threads,
+        log_collection,
+        tools_dir: tools_dir.clone(),
+        ..MongoSource::new(uri.clone(), vec![main_db])
+    };
+    if !m.databases.is_empty() {
+        src.databases = m.databases.clone();
+        return src;
+    }
+    src.tenant_pattern = Some(m.tenant_databases.clone()).filter(|p| !p.is_empty());
+    match license_uri {
+        None => src.optional.push(DEFAULT_LICENSE_DB.into()),
+        Some(l) => {
+            let db = database_of_uri(&l).unwrap_or(DEFAULT_LICENSE_DB.into());
+            if server_of_uri(&l) == server_of_uri(&uri) {
+                src.databases.push(db);
+            } else {
+                src.other_servers.push(MongoSource { threads, tools_dir, ..MongoSource::new(l, vec![db]) });
+            }
+        }
+    }
+    src
 }
 
 /// Runs one backup. On failure the error is returned and a `failed` catalog entry written.
@@ -161,7 +212,11 @@ pub(crate) fn finish(
     entry.files = manifest.file_count();
     entry.bytes = manifest.file_bytes();
     entry.warnings = manifest.warnings.len() as u64;
-    entry.documents = MongoPart::of(&manifest).map(|m| m.total_documents()).unwrap_or(0);
+    if let Some(part) = MongoPart::of(&manifest) {
+        entry.documents = part.total_documents();
+        // What was found on the servers (tenants, optional databases), not only what was asked.
+        entry.databases = part.databases.iter().map(|d| d.name.clone()).collect();
+    }
     crate::fault::point("before-catalog-entry");
     // Still `running` until verified: a crash before that point discards the archive.
     catalog.put(entry)?;

@@ -126,6 +126,8 @@ fn test_restore_inner(
             collections: None,
             threads,
             log_collection: None,
+            // Scratch copies compare every document: TTL must not delete any meanwhile.
+            pause_ttl: true,
         };
         let req = RestoreRequest { files: None, mongo: Some(opts) };
         let mut expected: HashMap<(String, String), Multiset> = HashMap::new();

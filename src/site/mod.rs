@@ -5,6 +5,7 @@
 //!
 //! Platform layer: depends on `config`, `uri`, `error` and `fsutil` only.
 
+pub mod apply;
 pub mod discover;
 pub mod envfile;
 pub mod jsconfig;

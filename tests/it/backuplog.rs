@@ -138,6 +138,7 @@ fn backups_restores_and_test_restores_write_what_hrsm_reads() {
         use_tools: false,
         threads: 2,
         log_collection: Some(format!("{db}.backuplogs")),
+        ..MongoSource::new("", vec![])
     };
     let opts = BackupOptions {
         destination: t.path().join("b"),
@@ -196,6 +197,7 @@ fn backups_restores_and_test_restores_write_what_hrsm_reads() {
         collections: None,
         threads: 2,
         log_collection: Some(format!("{db}.backuplogs")),
+        pause_ttl: false,
     };
     restore_mongo(&first.archive, &key(), &ropts, &NoProgress).unwrap();
     restore_mongo(&first.archive, &key(), &ropts, &NoProgress).unwrap();
@@ -222,6 +224,7 @@ fn a_failed_backup_is_logged_as_failed_with_its_reason() {
         use_tools: false,
         threads: 2,
         log_collection: Some(format!("{db}.backuplogs")),
+        ..MongoSource::new("", vec![])
     };
     let opts = BackupOptions {
         destination: t.path().join("b"),

@@ -48,7 +48,7 @@ fn setup(t: &Path) -> String {
     std::fs::write(
         t.join("hrsm-backup.toml"),
         format!(
-            "destination = \"backups\"\n[retention]\nkeep_days = 5\nkeep_min_verified = 1\n[mongodb]\nuri = \"{}\"\ndatabases = [\"{db}\"]\nlog_collection = \"\"\n[[sources]]\nname = \"data\"\npath = \"data\"\n",
+            "destination = \"backups\"\n[retention]\nkeep_days = 5\nkeep_min_verified = 1\nkeep_weekly = 0\nkeep_monthly = 0\n[mongodb]\nuri = \"{}\"\ndatabases = [\"{db}\"]\nlog_collection = \"\"\n[[sources]]\nname = \"data\"\npath = \"data\"\n",
             mongo_uri()
         ),
     )

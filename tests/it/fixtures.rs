@@ -18,7 +18,14 @@ fn fixtures() -> PathBuf {
 }
 
 fn opts(map: Vec<(String, String)>) -> MongoRestoreOptions {
-    MongoRestoreOptions { uri: mongo_uri(), databases: map, collections: None, threads: 2, log_collection: None }
+    MongoRestoreOptions {
+        uri: mongo_uri(),
+        databases: map,
+        collections: None,
+        threads: 2,
+        log_collection: None,
+        pause_ttl: false,
+    }
 }
 
 /// Documents in a .bson or .bson.gz file.

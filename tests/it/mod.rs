@@ -2,6 +2,7 @@ mod backuplog;
 mod bad_input;
 mod cli;
 mod crash;
+mod databases;
 mod discover;
 mod fixtures;
 mod hostile;
@@ -14,5 +15,7 @@ mod roundtrip;
 mod safety;
 #[path = "../common/site.rs"]
 pub mod site;
+mod site_backup;
 mod tamper;
+mod ttl;
 pub mod util;

@@ -25,6 +25,7 @@ fn source(dbs: &[&str]) -> MongoSource {
         use_tools: false,
         threads: 2,
         log_collection: None,
+        ..MongoSource::new("", vec![])
     }
 }
 
@@ -57,6 +58,7 @@ fn restore_as(
         collections: None,
         threads: 2,
         log_collection: None,
+        pause_ttl: false,
     };
     restore_mongo(archive, &key(), &opts, &NoProgress)
 }
@@ -273,7 +275,10 @@ fn a_missing_database_is_an_error_not_an_empty_backup() {
     let opts = mongo_only(t.path().join("b"), source(&["no_such_db_hrsm"]));
     let err = run_backup(&opts, &key(), &NoProgress, Box::new(rand::rngs::OsRng)).unwrap_err().to_string();
     assert!(err.starts_with("database 'no_such_db_hrsm' does not exist on mongodb://127.0.0.1:"), "{err}");
-    assert!(err.ends_with("check mongodb.databases in the config"), "{err}");
+    assert!(
+        err.ends_with("check mongodb.databases (or the database named in the connection string) in the config"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -486,6 +491,7 @@ fn mongodb_stopped_mid_dump_fails_and_leaves_no_good_looking_archive() {
         use_tools: false,
         threads: 2,
         log_collection: None,
+        ..MongoSource::new("", vec![])
     };
     let opts = mongo_only(dest.clone(), src);
     let progress = KillServerMidDump { pid, seen: Default::default() };
@@ -533,6 +539,7 @@ fn restore_and_test_restore_read_the_archive_once() {
             collections: None,
             threads: 2,
             log_collection: None,
+            pause_ttl: false,
         }),
     };
     let before = hrsm_backup::archive_opens();

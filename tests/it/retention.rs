@@ -107,9 +107,10 @@ fn prune_through_the_cli_removes_only_what_the_plan_says() {
     write_config(t.path(), &t.path().join("d"));
     std::fs::write(
         t.path().join("hrsm-backup.toml"),
-        std::fs::read_to_string(t.path().join("hrsm-backup.toml"))
-            .unwrap()
-            .replace("[mongodb]", "[retention]\nkeep_days = 5\nkeep_min_verified = 2\n[mongodb]"),
+        std::fs::read_to_string(t.path().join("hrsm-backup.toml")).unwrap().replace(
+            "[mongodb]",
+            "[retention]\nkeep_days = 5\nkeep_min_verified = 2\nkeep_weekly = 0\nkeep_monthly = 0\n[mongodb]",
+        ),
     )
     .unwrap();
     for _ in 0..4 {

@@ -134,6 +134,8 @@ pub fn cli(dir: &Path, args: &[&str]) -> Output {
         .env_remove("HRSM_BACKUP_KEY_FILE")
         .env_remove("BACKUPS_ENABLED")
         .env_remove("MONGODB_URI")
+        .env_remove("MONGO_URI")
+        .env_remove("LICENSE_DB_URI")
         .output()
         .unwrap()
 }
