@@ -60,10 +60,32 @@ pub fn seed_sample_installation(root: &Path) -> Result<()> {
         &root.join("hrsm-license-server/keys/public.pem"),
         b"-----BEGIN PUBLIC KEY-----\ndemo\n-----END PUBLIC KEY-----\n",
     )?;
+    // The other folders a real site has (tests/common/site.rs has the full picture).
+    write(&root.join("server/uploads/demo-co/letterhead.png"), &[0x89, b'P', b'N', b'G', 13, 10, 26, 10])?;
+    write(&root.join("server/modules/tasks/uploads/task-reports/q3-onboarding.pdf"), b"%PDF-1.7 demo task report")?;
+    write(&root.join("keys/public.pem"), b"-----BEGIN PUBLIC KEY-----\ndemo\n-----END PUBLIC KEY-----\n")?;
     use std::os::unix::fs::PermissionsExt;
     let p = root.join("hrsm-license-server/keys/private.pem");
     fs::set_permissions(&p, fs::Permissions::from_mode(0o600)).map_err(|e| Error::io("chmod", &p, e))?;
     Ok(())
+}
+
+/// Points the sample installation's `.env` files at the demo's own server `uri`, so that what
+/// discovery reads from the sample site is true (the demo server's port changes per start).
+pub fn point_sample_installation_at(root: &Path, uri: &str) -> Result<()> {
+    let with_db = |db: &str| match uri.split_once("/?") {
+        Some((base, query)) => format!("{base}/{db}?{query}"),
+        None => format!("{}/{db}", uri.trim_end_matches('/')),
+    };
+    write(
+        &root.join(".env"),
+        format!("NODE_ENV=production\nPORT=5000\nMONGODB_URI={}\nJWT_SECRET=demo-only-not-a-secret\n", with_db("hrms"))
+            .as_bytes(),
+    )?;
+    write(
+        &root.join("hrsm-license-server/.env"),
+        format!("PORT=4000\nMONGODB_URI={}\n", with_db("hrsm-licenses")).as_bytes(),
+    )
 }
 
 /// Sample HR-SM databases on `uri` (the desktop demo's local server), once: `hrms` (users, tenants, insurancepolicies, familymembers,

@@ -60,7 +60,7 @@ pub use archive::manifest::{Entry, EntryType, Manifest, Origin, SourceSummary};
 pub use archive::payload::{PayloadOptions, SecureRng};
 pub use archive::unpack::{archive_opens, read_manifest};
 pub use config::{parse_enabled, Config, EnvOverrides, OnUnreadable, SourceConfig};
-pub use demo::{seed_sample_databases, seed_sample_installation};
+pub use demo::{point_sample_installation_at, seed_sample_databases, seed_sample_installation};
 pub use error::{Error, Result};
 pub use files::restore::{FileRestoreOptions, RestorePlan, RestoreReport};
 pub use fsutil::{write_atomic, AtomicFile};

@@ -55,6 +55,8 @@ pub fn prepare(config_path: &Path, data_dir: &Path) -> Result<Option<DemoServer>
     if !root.exists() {
         hrsm_backup::seed_sample_installation(&root)?;
     }
+    // The sample site's own files name this start's server (backups read them).
+    hrsm_backup::point_sample_installation_at(&root, &uri)?;
     hrsm_backup::seed_sample_databases(&uri)?;
     let mut cfg = Config { hrsm_root: root, destination: data_dir.join("backups").join("daily"), ..Default::default() };
     cfg.mongodb.uri = uri.clone();
