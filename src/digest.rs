@@ -1,6 +1,7 @@
 //! The one SHA-256 stream hasher: every size-and-digest the engine computes (sources at scan
-//! time, the tar writer, verify, file and MongoDB restore) goes through `HashingReader`, so
-//! they cannot disagree on what they hash or how the digest is written (lowercase hex).
+//! time, the tar writer, verify, file and MongoDB restore) goes through `HashingReader`, and
+//! the archive file as it is written through `HashingWriter`, so they cannot disagree on what
+//! they hash or how the digest is written (lowercase hex).
 //!
 //! Depends on `progress` only.
 
@@ -42,6 +43,38 @@ impl<R: Read> Read for HashingReader<R> {
         self.hash.update(&buf[..n]);
         self.count += n as u64;
         Ok(n)
+    }
+}
+
+/// Passes writes through, counting bytes and hashing them: the digest of a file as written,
+/// without reading it back.
+pub struct HashingWriter<W> {
+    inner: W,
+    hash: Sha256,
+    count: u64,
+}
+
+impl<W: io::Write> HashingWriter<W> {
+    pub fn new(inner: W) -> Self {
+        HashingWriter { inner, hash: Sha256::new(), count: 0 }
+    }
+
+    /// The inner writer, and the size and SHA-256 (hex) of everything written.
+    pub fn into_parts(self) -> (W, u64, String) {
+        (self.inner, self.count, hex::encode(self.hash.finalize()))
+    }
+}
+
+impl<W: io::Write> io::Write for HashingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hash.update(&buf[..n]);
+        self.count += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
     }
 }
 

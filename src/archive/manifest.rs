@@ -90,6 +90,26 @@ pub struct Entry {
 }
 
 impl Manifest {
+    /// A manifest of this format and version, written by this program on this host; sources,
+    /// entries and the rest empty for the caller to fill.
+    pub fn new(backup_id: impl Into<String>, key_id: impl Into<String>, started: DateTime<Utc>) -> Self {
+        Manifest {
+            format: MANIFEST_FORMAT.into(),
+            version: MANIFEST_VERSION,
+            backup_id: backup_id.into(),
+            app_version: crate::meta::APP_VERSION.into(),
+            host: crate::meta::host_name(),
+            key_id: key_id.into(),
+            started,
+            finished: started,
+            sources: Vec::new(),
+            entries: Vec::new(),
+            mongo: None,
+            warnings: Vec::new(),
+            origin: None,
+        }
+    }
+
     pub fn parse(bytes: &[u8]) -> Result<Self, String> {
         let m: Manifest = serde_json::from_slice(bytes).map_err(|e| format!("manifest.json is not valid: {e}"))?;
         if m.format != MANIFEST_FORMAT {

@@ -12,10 +12,11 @@ use std::time::Instant;
 use chrono::Utc;
 
 use crate::archive::crypto::MasterKey;
-use crate::archive::manifest::{EntryType, Manifest, MANIFEST_FORMAT, MANIFEST_PATH, MANIFEST_VERSION};
+use crate::archive::manifest::{EntryType, Manifest, MANIFEST_PATH};
 use crate::archive::pack::Packer;
 use crate::archive::payload::{PayloadOptions, PayloadWriter, SecureRng};
 use crate::config::SourceConfig;
+use crate::digest::HashingWriter;
 use crate::error::{Error, Result};
 use crate::files::sources::{collect, Item};
 use crate::fsutil::AtomicFile;
@@ -26,8 +27,6 @@ use crate::progress::{Event, Progress};
 use crate::store::catalog::{new_id, Catalog, CatalogEntry, Status};
 use crate::store::lock::DestinationLock;
 use crate::store::runlog::{self, Component, MongoLog, RunRecord, Trigger};
-
-pub use crate::meta::{host_name, APP_VERSION};
 
 #[derive(Debug, Clone)]
 pub struct BackupOptions {
@@ -144,28 +143,10 @@ pub fn run_backup(
     let clock = Instant::now();
     let id = new_id(started, (rng.next_u32() & 0xffff) as u16);
     let mut entry = CatalogEntry {
-        id: id.clone(),
-        status: Status::Running,
-        started,
-        finished: started,
-        duration_ms: 0,
-        archive: None,
-        size: 0,
         key_id: Some(key.id().to_string()),
-        verified: false,
-        verified_at: None,
-        files: 0,
-        bytes: 0,
         sources: opts.sources.iter().map(|s| s.name.clone()).collect(),
         databases: opts.mongo.as_ref().map(|m| m.databases.clone()).unwrap_or_default(),
-        documents: 0,
-        error: None,
-        host: host_name(),
-        app_version: APP_VERSION.into(),
-        warnings: 0,
-        restore_tested_at: None,
-        restore_test_error: None,
-        origin: None,
+        ..CatalogEntry::new(id.clone(), Status::Running, started)
     };
     // Shows the run in the history while it runs; if the process dies, the next run finds a
     // `running` entry while holding the lock and records it as interrupted.
@@ -183,7 +164,7 @@ pub fn run_backup(
 
 /// Records the written archive (or the failure) in the catalog and verifies it.
 pub(crate) fn finish(
-    result: Result<(PathBuf, Manifest)>,
+    result: Result<(PathBuf, Manifest, String)>,
     entry: &mut CatalogEntry,
     verify: bool,
     key: &MasterKey,
@@ -197,7 +178,7 @@ pub(crate) fn finish(
         entry.duration_ms = clock.elapsed().as_millis() as u64;
     };
     stamp(entry);
-    let (archive, manifest) = match result {
+    let (archive, manifest, sha256) = match result {
         Ok(ok) => ok,
         Err(e) => {
             entry.status = Status::Failed;
@@ -209,6 +190,7 @@ pub(crate) fn finish(
     };
     entry.archive = archive.file_name().map(|n| n.to_string_lossy().into_owned());
     entry.size = std::fs::metadata(&archive).map(|m| m.len()).unwrap_or(0);
+    entry.sha256 = Some(sha256);
     entry.files = manifest.file_count();
     entry.bytes = manifest.file_bytes();
     entry.warnings = manifest.warnings.len() as u64;
@@ -275,9 +257,7 @@ fn log_run(
     rec.verified_at = entry.verified_at;
     if let Some((archive, manifest)) = written.filter(|_| entry.status == Status::Ok) {
         rec.archive = Some(archive.display().to_string());
-        // The archive's SHA-256 for HR-SM's `checksums` (and an admin's sha256sum): one more
-        // read, usually from the page cache.
-        rec.archive_sha256 = crate::digest::hash_file(archive).ok().map(|(_, sha)| sha);
+        rec.archive_sha256 = entry.sha256.clone();
         rec.components = components(manifest);
     }
     let mongo_log = opts
@@ -322,7 +302,7 @@ fn write_archive(
     catalog: &Catalog,
     id: &str,
     started: chrono::DateTime<Utc>,
-) -> Result<(PathBuf, Manifest)> {
+) -> Result<(PathBuf, Manifest, String)> {
     if opts.sources.is_empty() && opts.mongo.is_none() {
         return Err(Error::Config(
             "nothing to back up: no file sources and no MongoDB databases are configured".into(),
@@ -357,26 +337,19 @@ fn write_archive(
         return Err(Error::Config("nothing to back up: every configured source is missing".into()));
     }
     let manifest = Manifest {
-        format: MANIFEST_FORMAT.into(),
-        version: MANIFEST_VERSION,
-        backup_id: id.into(),
-        app_version: APP_VERSION.into(),
-        host: host_name(),
-        key_id: key.id().to_string(),
-        started,
         finished: Utc::now(),
         sources: summaries,
         entries: items.iter().map(|i| i.entry.clone()).collect(),
         mongo: mongo.as_ref().map(|m| serde_json::to_value(m).unwrap_or_default()),
         warnings,
-        origin: None,
+        ..Manifest::new(id, key.id().to_string(), started)
     };
     let spooled = match (&mongo, &spool) {
         (Some(m), Some(spool)) => Some((m, spool.path())),
         _ => None,
     };
-    let dest = pack_archive(catalog, id, key, &opts.payload, rng, &manifest, spooled, &items, progress)?;
-    Ok((dest, manifest))
+    let (dest, sha256) = pack_archive(catalog, id, key, &opts.payload, rng, &manifest, spooled, &items, progress)?;
+    Ok((dest, manifest, sha256))
 }
 
 /// Writes the archive of `manifest` under a temp name and commits it: the manifest first, then
@@ -393,7 +366,7 @@ pub(crate) fn pack_archive(
     mongo: Option<(&MongoPart, &std::path::Path)>,
     items: &[Item],
     progress: &dyn Progress,
-) -> Result<PathBuf> {
+) -> Result<(PathBuf, String)> {
     let started = manifest.started;
     progress.event(Event::Phase("archiving"));
     progress.event(Event::Total(manifest.file_bytes() + mongo.map(|(m, _)| m.total_bytes()).unwrap_or(0)));
@@ -402,7 +375,8 @@ pub(crate) fn pack_archive(
     let tmp = file.tmp_path().to_path_buf();
     let werr = |e: std::io::Error| Error::io("write", &tmp, e);
     let payload =
-        PayloadWriter::new(BufWriter::with_capacity(1 << 20, &mut file), key, payload_opts, rng).map_err(werr)?;
+        PayloadWriter::new(BufWriter::with_capacity(1 << 20, HashingWriter::new(&mut file)), key, payload_opts, rng)
+            .map_err(werr)?;
     let mut packer = Packer::new(payload);
     packer.add_bytes(MANIFEST_PATH, 0o600, started.timestamp(), &manifest.to_json()).map_err(werr)?;
     if let Some((m, spool)) = mongo {
@@ -423,9 +397,10 @@ pub(crate) fn pack_archive(
     crate::fault::point("archive-written-before-commit");
     let payload = packer.finish().map_err(werr)?;
     let (buf, _stats) = payload.finish().map_err(werr)?;
-    buf.into_inner().map_err(|e| werr(e.into_error()))?;
+    // The archive's SHA-256 as written (HR-SM's `checksums`, an admin's sha256sum).
+    let (_, _, sha256) = buf.into_inner().map_err(|e| werr(e.into_error()))?.into_parts();
     file.commit()?;
-    Ok(dest)
+    Ok((dest, sha256))
 }
 
 /// Adds the spooled dump: per database, other files (a prelude) first, then each collection's

@@ -15,13 +15,12 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::archive::crypto::MasterKey;
-use crate::archive::manifest::{Manifest, Origin, MANIFEST_FORMAT, MANIFEST_VERSION};
+use crate::archive::manifest::{Manifest, Origin};
 use crate::archive::payload::{PayloadOptions, SecureRng};
 use crate::config::SourceConfig;
 use crate::error::{Error, Result};
 use crate::files::sources::{collect, Item};
 use crate::legacy::{KeyRing, LegacyBackup};
-use crate::meta::{host_name, APP_VERSION};
 use crate::mongo::MongoPart;
 use crate::progress::{Event, Progress};
 use crate::store::catalog::{new_id, Catalog, CatalogEntry, Status};
@@ -201,48 +200,24 @@ fn run(
         losses: converted.losses.clone(),
     };
     let manifest = Manifest {
-        format: MANIFEST_FORMAT.into(),
-        version: MANIFEST_VERSION,
-        backup_id: id.clone(),
-        app_version: APP_VERSION.into(),
-        host: host_name(),
-        key_id: key.id().to_string(),
-        started: backup.made,
-        finished: backup.made,
         sources: summaries,
         entries: items.iter().map(|i| i.entry.clone()).collect(),
         mongo: converted.mongo.as_ref().map(|m| serde_json::to_value(m).unwrap_or_default()),
         warnings,
         origin: Some(origin.clone()),
+        ..Manifest::new(id.clone(), key.id().to_string(), backup.made)
     };
     let clock = Instant::now();
     let mut entry = CatalogEntry {
-        id: id.clone(),
-        status: Status::Running,
-        started: backup.made,
-        finished: backup.made,
-        duration_ms: 0,
-        archive: None,
-        size: 0,
         key_id: Some(key.id().to_string()),
-        verified: false,
-        verified_at: None,
-        files: 0,
-        bytes: 0,
         sources: manifest.sources.iter().map(|s| s.name.clone()).collect(),
         databases: converted
             .mongo
             .as_ref()
             .map(|m| m.databases.iter().map(|d| d.name.clone()).collect())
             .unwrap_or_default(),
-        documents: 0,
-        error: None,
-        host: host_name(),
-        app_version: APP_VERSION.into(),
-        warnings: 0,
-        restore_tested_at: None,
-        restore_test_error: None,
         origin: Some(origin),
+        ..CatalogEntry::new(id.clone(), Status::Running, backup.made)
     };
     // Recorded as running first, like a backup: a crash before the end is found by the next
     // run holding the lock, which removes what it left.
@@ -250,7 +225,7 @@ fn run(
     let spooled = converted.mongo.as_ref().map(|m| (m, converted.mongo_dir.as_path()));
     let written =
         crate::ops::backup::pack_archive(&catalog, &id, key, &opts.payload, rng, &manifest, spooled, &items, progress)
-            .map(|path| (path, manifest));
+            .map(|(path, sha256)| (path, manifest, sha256));
     let (archive, _) = crate::ops::backup::finish(written, &mut entry, opts.verify, key, progress, &catalog, clock)?;
     out.archive = Some(archive);
     out.result = ImportResult::Imported { id };

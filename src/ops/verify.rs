@@ -82,11 +82,7 @@ pub(crate) fn record_finding(path: &Path, finding: Finding<'_>) {
 fn entry_from_manifest(path: &Path, id: &str, m: &Manifest) -> CatalogEntry {
     let part = MongoPart::of(m);
     CatalogEntry {
-        id: id.to_string(),
-        status: Status::Ok,
-        started: m.started,
         finished: m.finished,
-        duration_ms: 0,
         archive: path.file_name().map(|n| n.to_string_lossy().into_owned()),
         size: std::fs::metadata(path).map(|m| m.len()).unwrap_or(0),
         key_id: Some(m.key_id.clone()),
@@ -97,13 +93,11 @@ fn entry_from_manifest(path: &Path, id: &str, m: &Manifest) -> CatalogEntry {
         sources: m.sources.iter().map(|s| s.name.clone()).collect(),
         databases: part.as_ref().map(|p| p.databases.iter().map(|d| d.name.clone()).collect()).unwrap_or_default(),
         documents: part.as_ref().map(|p| p.total_documents()).unwrap_or(0),
-        error: None,
         host: m.host.clone(),
         app_version: m.app_version.clone(),
         warnings: m.warnings.len() as u64,
-        restore_tested_at: None,
-        restore_test_error: None,
         origin: m.origin.clone(),
+        ..CatalogEntry::new(id, Status::Ok, m.started)
     }
 }
 

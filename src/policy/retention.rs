@@ -144,28 +144,10 @@ mod tests {
     fn entry(id: &str, days_ago: i64, now: DateTime<Utc>) -> CatalogEntry {
         let t = now - Duration::days(days_ago);
         CatalogEntry {
-            id: id.into(),
-            status: Status::Ok,
-            started: t,
-            finished: t,
-            duration_ms: 1000,
             archive: Some(format!("{id}.hrsmbk")),
-            size: 10,
-            key_id: None,
             verified: true,
             verified_at: Some(now),
-            files: 1,
-            bytes: 1,
-            sources: vec![],
-            databases: vec![],
-            documents: 0,
-            error: None,
-            host: "h".into(),
-            app_version: "t".into(),
-            warnings: 0,
-            restore_tested_at: None,
-            restore_test_error: None,
-            origin: None,
+            ..CatalogEntry::new(id, Status::Ok, t)
         }
     }
 

@@ -66,9 +66,43 @@ pub struct CatalogEntry {
     /// `started` is then the original date, and retention never removes it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub origin: Option<Origin>,
+    /// SHA-256 (hex) of the archive file as it was written (absent in entries of older versions
+    /// and of archives this program did not write).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
 }
 
 impl CatalogEntry {
+    /// An entry with its id, status and start time; no archive, counts zero, this host and
+    /// version. Callers set what they know on top (`CatalogEntry { size, ..new(..) }`).
+    pub fn new(id: impl Into<String>, status: Status, started: DateTime<Utc>) -> Self {
+        CatalogEntry {
+            id: id.into(),
+            status,
+            started,
+            finished: started,
+            duration_ms: 0,
+            archive: None,
+            size: 0,
+            key_id: None,
+            verified: false,
+            verified_at: None,
+            files: 0,
+            bytes: 0,
+            sources: Vec::new(),
+            databases: Vec::new(),
+            documents: 0,
+            error: None,
+            host: crate::meta::host_name(),
+            app_version: crate::meta::APP_VERSION.into(),
+            warnings: 0,
+            restore_tested_at: None,
+            restore_test_error: None,
+            origin: None,
+            sha256: None,
+        }
+    }
+
     /// True for a good backup imported from the old backup service.
     pub fn is_imported(&self) -> bool {
         self.origin.is_some() && self.status == Status::Ok && self.archive.is_some()
@@ -180,28 +214,13 @@ impl Catalog {
             let meta = fs::metadata(&path).map_err(|e| Error::io("read", &path, e))?;
             let when: DateTime<Utc> = meta.modified().map(DateTime::from).unwrap_or_else(|_| Utc::now());
             listing.entries.push(CatalogEntry {
-                id: id.clone(),
-                status: Status::Unindexed,
-                started: when,
-                finished: when,
-                duration_ms: 0,
                 archive: Some(format!("{id}.{ARCHIVE_EXT}")),
                 size: meta.len(),
-                key_id: None,
-                verified: false,
-                verified_at: None,
-                files: 0,
-                bytes: 0,
-                sources: vec![],
-                databases: vec![],
-                documents: 0,
                 error: Some("no catalog entry; run `hrsm-backup verify` on it".into()),
+                // Unknown: no run of this program wrote it.
                 host: String::new(),
                 app_version: String::new(),
-                warnings: 0,
-                restore_tested_at: None,
-                restore_test_error: None,
-                origin: None,
+                ..CatalogEntry::new(id.clone(), Status::Unindexed, when)
             });
         }
         listing.entries.sort_by(|a, b| a.started.cmp(&b.started).then_with(|| a.id.cmp(&b.id)));

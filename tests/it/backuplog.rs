@@ -96,6 +96,25 @@ fn hrsm_db(prefix: &str) -> String {
     db
 }
 
+/// A scheduled, verified backup of `databases` into `<dir>/b`, logging to `<db>.backuplogs`.
+fn scheduled_backup(dir: &std::path::Path, db: &str, databases: Vec<String>) -> BackupOptions {
+    let src = MongoSource {
+        use_tools: false,
+        threads: 2,
+        log_collection: Some(format!("{db}.backuplogs")),
+        ..MongoSource::new(mongo_uri(), databases)
+    };
+    BackupOptions {
+        destination: dir.join("b"),
+        sources: vec![],
+        mongo: Some(src),
+        payload: PayloadOptions::default(),
+        verify: true,
+        retention: None,
+        trigger: Trigger::Scheduled,
+    }
+}
+
 fn logs(db: &str) -> Vec<Document> {
     client()
         .database(db)
@@ -131,23 +150,9 @@ fn backups_restores_and_test_restores_write_what_hrsm_reads() {
     let t = tmp();
     std::fs::create_dir_all(t.path().join("uploads")).unwrap();
     std::fs::write(t.path().join("uploads/a.pdf"), b"%PDF-1.7 contract").unwrap();
-    let src = MongoSource {
-        uri: mongo_uri(),
-        databases: vec![db.clone()],
-        tools_dir: None,
-        use_tools: false,
-        threads: 2,
-        log_collection: Some(format!("{db}.backuplogs")),
-        ..MongoSource::new("", vec![])
-    };
     let opts = BackupOptions {
-        destination: t.path().join("b"),
         sources: vec![hrsm_backup::SourceConfig::folder("uploads", t.path().join("uploads"))],
-        mongo: Some(src.clone()),
-        payload: PayloadOptions::default(),
-        verify: true,
-        retention: None,
-        trigger: Trigger::Scheduled,
+        ..scheduled_backup(t.path(), &db, vec![db.clone()])
     };
     let first = run_backup(&opts, &key(), &NoProgress, Box::new(rand::rngs::OsRng)).unwrap();
     let manual = BackupOptions { trigger: Trigger::Manual, ..opts.clone() };
@@ -217,24 +222,7 @@ fn backups_restores_and_test_restores_write_what_hrsm_reads() {
 fn a_failed_backup_is_logged_as_failed_with_its_reason() {
     let db = hrsm_db("it_bl_fail");
     let t = tmp();
-    let src = MongoSource {
-        uri: mongo_uri(),
-        databases: vec![db.clone(), "no_such_database_here".into()],
-        tools_dir: None,
-        use_tools: false,
-        threads: 2,
-        log_collection: Some(format!("{db}.backuplogs")),
-        ..MongoSource::new("", vec![])
-    };
-    let opts = BackupOptions {
-        destination: t.path().join("b"),
-        sources: vec![],
-        mongo: Some(src),
-        payload: PayloadOptions::default(),
-        verify: true,
-        retention: None,
-        trigger: Trigger::Scheduled,
-    };
+    let opts = scheduled_backup(t.path(), &db, vec![db.clone(), "no_such_database_here".into()]);
     assert!(run_backup(&opts, &key(), &NoProgress, Box::new(rand::rngs::OsRng)).is_err());
     let docs = logs(&db);
     assert_eq!(docs.len(), 1);

@@ -9,28 +9,9 @@ use super::util::*;
 fn entry(id: &str, days_ago: i64, status: Status, verified: bool, now: DateTime<Utc>) -> CatalogEntry {
     let t = now - Duration::days(days_ago);
     CatalogEntry {
-        id: id.into(),
-        status,
-        started: t,
-        finished: t,
-        duration_ms: 1000,
         archive: (status != Status::Failed).then(|| format!("{id}.hrsmbk")),
-        size: 10,
-        key_id: None,
         verified,
-        verified_at: None,
-        files: 1,
-        bytes: 1,
-        sources: vec![],
-        databases: vec![],
-        documents: 0,
-        error: None,
-        host: "h".into(),
-        app_version: "t".into(),
-        warnings: 0,
-        restore_tested_at: None,
-        restore_test_error: None,
-        origin: None,
+        ..CatalogEntry::new(id, status, t)
     }
 }
 
