@@ -9,7 +9,7 @@ log() { printf '\n== %s\n' "$*"; }
 # Debian packages: the desktop build (webkit2gtk, appindicator...), the session the tests use
 # (D-Bus, gnome-keyring, Xvfb, dunst), and small tools the tests call.
 ensure_packages() {
-  local want=(build-essential pkg-config cmake libdbus-1-dev libssl-dev libwebkit2gtk-4.1-dev libxdo-dev
+  local want=(build-essential pkg-config cmake libdbus-1-dev libssl-dev openssl libwebkit2gtk-4.1-dev libxdo-dev
     libayatana-appindicator3-dev librsvg2-dev webkit2gtk-driver xvfb xauth dbus-daemon dbus-bin dunst
     gnome-keyring libsecret-tools libglib2.0-bin imagemagick util-linux mount tar bc time chromium chromium-driver
     python3-dbus python3-gi)
