@@ -87,3 +87,29 @@ fn a_main_database_that_does_not_exist_fails_naming_what_the_server_has() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("'hrsm_platform_typo' does not exist") && err.contains("connection string"), "{err}");
 }
+
+/// The license server's database on a server that does not answer: the backup fails and says
+/// which server, after its own timeout, and leaves a failed run in the history, not an archive.
+#[test]
+fn an_unreachable_license_server_fails_the_backup_naming_it() {
+    let main = Client::with_uri_str(mongo_uri()).unwrap();
+    let platform = fresh_db("it_site_dead");
+    main.database(&platform).collection::<Document>("users").insert_one(doc! {"u": 1}).run().unwrap();
+    let t = tmp();
+    std::fs::write(
+        t.path().join("hrsm-backup.toml"),
+        format!(
+            "destination = \"backups\"\nsources = []\n[mongodb]\nuri = \"{}\"\nlicense_uri = \"mongodb://127.0.0.1:9/hrsm_license_db?serverSelectionTimeoutMS=1500\"\ntenant_databases = \"\"\n",
+            with_db(&mongo_uri(), &platform)
+        ),
+    )
+    .unwrap();
+    let o = cli(t.path(), &["--config", "hrsm-backup.toml", "backup"]);
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("127.0.0.1:9"), "{err}");
+    let o = cli(t.path(), &["--config", "hrsm-backup.toml", "--json", "list"]);
+    let listed: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(listed["backups"][0]["status"], "failed", "{listed}");
+    assert!(listed["backups"][0]["archive"].is_null());
+}
