@@ -12,6 +12,7 @@
 
 use crate::config::{Config, EnvOverrides, OnUnreadable, SourceConfig, DEFAULT_MONGODB_URI};
 use crate::site::discover::{Discovery, SettingId};
+use crate::uri::without_password;
 
 /// Applies `d` where neither the config file nor the environment decided; returns what was
 /// taken, for the admin (masked: "mongodb.uri from /srv/hr-sm/ecosystem.config.js").
@@ -22,12 +23,18 @@ pub fn apply_discovery(cfg: &mut Config, d: &Discovery, env: &EnvOverrides) -> V
         used.push(format!("{what} from {} ({})", s.from.display(), s.key));
         Some(s.value.clone())
     };
-    if env.mongodb_uri.is_none() && !cfg.is_explicit("mongodb.uri") && cfg.mongodb.uri == DEFAULT_MONGODB_URI {
+    // A config that names the site's own server and user without the password (what the
+    // desktop's "Use these settings" saves) takes the password from the site as well.
+    let same = |configured: &str, id: SettingId| d.get(id).is_some_and(|s| without_password(&s.value) == configured);
+    let main_open = !cfg.is_explicit("mongodb.uri") && cfg.mongodb.uri == DEFAULT_MONGODB_URI;
+    if env.mongodb_uri.is_none() && (main_open || same(&cfg.mongodb.uri, SettingId::MongodbUri)) {
         if let Some(v) = take("mongodb.uri", SettingId::MongodbUri) {
             cfg.mongodb.uri = v;
         }
     }
-    if env.license_db_uri.is_none() && !cfg.is_explicit("mongodb.license_uri") && cfg.mongodb.license_uri.is_none() {
+    let license_open = !cfg.is_explicit("mongodb.license_uri") && cfg.mongodb.license_uri.is_none();
+    let license_same = cfg.mongodb.license_uri.as_deref().is_some_and(|l| same(l, SettingId::LicenseUri));
+    if env.license_db_uri.is_none() && (license_open || license_same) {
         if let Some(v) = take("mongodb.license_uri", SettingId::LicenseUri) {
             cfg.mongodb.license_uri = Some(v);
         }
@@ -61,4 +68,60 @@ pub fn apply_discovery(cfg: &mut Config, d: &Discovery, env: &EnvOverrides) -> V
         }
     }
     used
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    fn site() -> tempfile::TempDir {
+        let t = tempfile::tempdir().unwrap();
+        std::fs::write(
+            t.path().join(".env"),
+            "MONGODB_URI=mongodb://hrsm:pw1@db.local:27017/hrsm_platform\nBACKUP_TIMEZONE=Africa/Cairo\nBACKUPS_ENABLED=false\n",
+        )
+        .unwrap();
+        t
+    }
+
+    fn applied(toml: &str, env: &EnvOverrides, root: &Path) -> Config {
+        let mut cfg =
+            Config::parse(&format!("hrsm_root = {:?}\n{toml}", root.display().to_string()), Path::new("c.toml"))
+                .unwrap();
+        cfg.apply_env(env).unwrap();
+        apply_discovery(&mut cfg, &crate::site::discover::discover(root), env);
+        cfg
+    }
+
+    #[test]
+    fn the_site_fills_what_config_and_environment_leave_open() {
+        let t = site();
+        let c = applied("", &EnvOverrides::default(), t.path());
+        assert_eq!(c.mongodb.uri, "mongodb://hrsm:pw1@db.local:27017/hrsm_platform");
+        assert_eq!(c.schedule.timezone, "Africa/Cairo");
+        assert!(c.schedule.enabled, "the old service's switch never pauses this app");
+        // The same server and user named without the password: the site's password is used.
+        let c = applied(
+            "[mongodb]\nuri = \"mongodb://hrsm@db.local:27017/hrsm_platform\"\n",
+            &EnvOverrides::default(),
+            t.path(),
+        );
+        assert_eq!(c.mongodb.uri, "mongodb://hrsm:pw1@db.local:27017/hrsm_platform");
+    }
+
+    #[test]
+    fn the_config_file_and_the_environment_win() {
+        let t = site();
+        let c = applied(
+            "[mongodb]\nuri = \"mongodb://other:27017\"\n[schedule]\ntimezone = \"UTC\"\n",
+            &EnvOverrides::default(),
+            t.path(),
+        );
+        assert_eq!(c.mongodb.uri, "mongodb://other:27017");
+        assert_eq!(c.schedule.timezone, "UTC", "explicitly UTC in the file");
+        let env = EnvOverrides { mongodb_uri: Some("mongodb://env:1".into()), ..Default::default() };
+        let c = applied("", &env, t.path());
+        assert_eq!(c.mongodb.uri, "mongodb://env:1");
+    }
 }

@@ -36,6 +36,7 @@ pub fn assert_private_test_session() {
 }
 pub const KEY_USER: &str = "master-key";
 pub const URI_USER: &str = "mongodb-uri";
+pub const LICENSE_URI_USER: &str = "license-mongodb-uri";
 
 /// One secret in the keychain.
 pub struct Keychain {
@@ -50,6 +51,11 @@ impl Keychain {
 
     pub fn mongodb_uri() -> Self {
         Keychain { service: service(), user: URI_USER.into() }
+    }
+
+    /// The license server's database URI, when it carries a password.
+    pub fn license_uri() -> Self {
+        Keychain { service: service(), user: LICENSE_URI_USER.into() }
     }
 
     fn entry(&self) -> Result<keyring::Entry> {
