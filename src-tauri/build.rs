@@ -17,6 +17,8 @@ fn main() {
         "confirm_key_exported",
         "import_key",
         "logs",
+        "discover_site",
+        "use_site",
     ])))
     .expect("tauri build script failed");
 }

@@ -4,6 +4,7 @@
 /** @typedef {{kind: 'key'|'mongo'|'config'|'busy'|'archive'|'conflict'|'io'|'cancelled'|'usage'|'other', message: string}} CommandError */
 /** @typedef {{id: string, status: 'ok'|'failed'|'running'|'unindexed', started: string, finished: string, duration_ms: number, archive: string|null, size: number, verified: boolean, files: number, bytes: number, documents: number, databases: string[], sources: string[], error: string|null}} CatalogEntry */
 /** @typedef {{state: string, last: CatalogEntry|null, last_good: CatalogEntry|null, next_run: string|null, schedule: string, backups_enabled: boolean, key_id: string|null, key_error: string|null, key_exported: boolean, destination: string, demo: boolean, message: string|null}} Status */
+/** @typedef {{root: string, found: {label: string, shown: string, from: string}[], missing: string[], problems: string[], databases: string[], folders: string[]}} Site */
 /** @typedef {{event: 'started'|'phase'|'progress'|'warning'|'finished', data: any}} JobEvent */
 /** @typedef {{id: string, filesTo?: string|null, only?: string|null, overwrite?: boolean, databases?: [string, string][], collections?: string[]}} RestoreRequest */
 
@@ -67,6 +68,10 @@ export const api = {
   confirmKeyExported: () => call('confirm_key_exported'),
   /** @param {string} text @returns {Promise<string>} */ importKey: (text) => call('import_key', { text }),
   /** @returns {Promise<string[]>} */ logs: () => call('logs'),
+  /** What the HR-SM installation in `root` says about itself (secrets masked). @param {string} root @returns {Promise<Site>} */
+  discoverSite: (root) => call('discover_site', { root }),
+  /** Saves that installation's settings (passwords to the keychain). @param {string} root */
+  useSite: (root) => call('use_site', { root }),
   /** Start at login (the autostart plugin); null when the plugin is not available. */
   async autostart(enable) {
     const a = /** @type {any} */ (window).__TAURI__?.autostart;

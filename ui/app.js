@@ -35,7 +35,7 @@ function render(s) {
   st.className = `state ${s.state}`;
   text(st, stateLabels[s.state] || s.state);
   if (s.state === 'overdue') { const b = document.createElement('span'); b.className = 'badge'; b.textContent = 'overdue'; st.appendChild(b); }
-  text($('state-message'), s.message || (s.demo ? 'Demo mode: a local sample HR-SM database and uploads folder.' : ''));
+  text($('state-message'), s.message || (s.demo ? 'Demo mode: a local sample HR-SM database and uploads folder. To back up your own HR-SM, open Settings → HR-SM installation.' : ''));
   text($('last'), s.last ? `${fmtTime(s.last.started)} · ${s.last.status}${s.last.archive ? ` · ${fmtBytes(s.last.size)} in ${(s.last.duration_ms / 1000).toFixed(1)} s` : ''}` : 'none yet');
   text($('next'), s.next_run ? fmtTime(s.next_run) : (s.backups_enabled ? '—' : 'paused'));
   text($('schedule'), `daily at ${s.schedule}`);
@@ -173,6 +173,7 @@ async function loadSettings() {
   $('s-dest').value = s.destination; $('s-sched-enabled').checked = s.scheduleEnabled; $('s-time').value = s.scheduleTime; $('s-tz').value = s.scheduleTimezone;
   $('s-keep-days').value = s.keepDays; $('s-keep-min').value = s.keepMinVerified; $('s-notify-success').checked = s.notifySuccess;
   renderSources(s.sources);
+  if (!$('site-root').value) $('site-root').value = s.hrsmRoot || '';
   try { $('s-autostart').checked = !!(await api.autostart()); } catch { $('s-autostart').disabled = true; }
   const st = await api.status();
   text($('key-id'), st.key_id || st.key_error || '—');
@@ -207,6 +208,39 @@ async function addSource() {
   renderSources(current);
 }
 
+function para(s, cls) { const p = document.createElement('p'); p.textContent = s; if (cls) p.className = cls; return p; }
+
+async function siteLook() {
+  const out = $('site-out');
+  $('site-use').hidden = true;
+  text($('site-result'), '');
+  out.replaceChildren(para('Looking…', 'muted'));
+  try {
+    const s = await api.discoverSite($('site-root').value);
+    const rows = [];
+    if (s.found.length) {
+      const t = document.createElement('table');
+      s.found.forEach((f) => { const tr = t.insertRow(); [f.label, f.shown, `from ${f.from}`].forEach((c) => { tr.insertCell().textContent = c; }); });
+      rows.push(t);
+    } else rows.push(para('No HR-SM settings were found in this folder.', 'warn'));
+    s.missing.forEach((m) => rows.push(para(m, 'muted')));
+    s.problems.forEach((m) => rows.push(para(m, 'warn')));
+    if (s.databases.length) rows.push(para(`Databases backed up: ${s.databases.join('; ')}, and every company database.`));
+    rows.push(para(`Folders backed up: ${s.folders.join('; ')}.`));
+    out.replaceChildren(...rows);
+    $('site-use').hidden = false;
+  } catch (e) { out.replaceChildren(para(e.message, 'warn')); }
+}
+
+async function siteUse() {
+  try {
+    await api.useSite($('site-root').value);
+    text($('site-result'), 'Saved: backups now take this installation.');
+    await loadSettings();
+    refresh();
+  } catch (e) { text($('site-result'), e.message); }
+}
+
 async function loadLog() {
   const lines = await api.logs();
   text($('log'), lines.map((l) => { try { const r = JSON.parse(l); return `${r.finished}  ${r.kind.padEnd(8)} ${r.status.padEnd(7)} ${r.backup_id}  ${r.error || ''}`; } catch { return l; } }).reverse().join('\n') || 'No runs logged yet.');
@@ -220,6 +254,9 @@ document.addEventListener('DOMContentLoaded', () => {
   $('restore-go').addEventListener('click', restoreGo);
   $('settings-form').addEventListener('submit', saveSettings);
   $('s-add-source').addEventListener('click', addSource);
+  $('site-look').addEventListener('click', siteLook);
+  $('site-use').addEventListener('click', siteUse);
+  $('site-pick').addEventListener('click', async () => { const p = await api.pickFolder(); if (p) { $('site-root').value = p; siteLook(); } });
   $('key-export').addEventListener('click', async () => { try { $('key-text').value = await api.exportKey(); $('key-box').hidden = false; } catch (e) { text($('key-result'), e.message); } });
   $('key-copy').addEventListener('click', () => navigator.clipboard?.writeText($('key-text').value));
   $('key-save').addEventListener('click', async () => { try { const p = await api.saveKeyFile(); if (p) text($('key-result'), `Saved to ${p}.`); } catch (e) { text($('key-result'), e.message); } });

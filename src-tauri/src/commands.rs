@@ -51,10 +51,10 @@ impl From<hrsm_backup::Error> for CommandError {
     }
 }
 
-type CmdResult<T> = Result<T, CommandError>;
+pub(crate) type CmdResult<T> = Result<T, CommandError>;
 
 /// Runs engine work off the async runtime's threads.
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> CmdResult<T> + Send + 'static) -> CmdResult<T> {
+pub(crate) async fn blocking<T: Send + 'static>(f: impl FnOnce() -> CmdResult<T> + Send + 'static) -> CmdResult<T> {
     tauri::async_runtime::spawn_blocking(f)
         .await
         .map_err(|e| CommandError::new("other", format!("the job stopped unexpectedly: {e}")))?
@@ -318,6 +318,9 @@ pub struct SettingsDto {
     pub keep_days: u32,
     pub keep_min_verified: u32,
     pub notify_success: bool,
+    /// The HR-SM installation folder (shown; changed through "Use these settings").
+    #[serde(default)]
+    pub hrsm_root: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -331,7 +334,7 @@ pub async fn get_settings<R: Runtime>(app: AppHandle<R>) -> CmdResult<SettingsDt
     blocking(move || Ok(settings_of(&app.state::<AppState>()))).await
 }
 
-fn settings_of(state: &AppState) -> SettingsDto {
+pub(crate) fn settings_of(state: &AppState) -> SettingsDto {
     let c = state.config();
     SettingsDto {
         mongodb_enabled: c.mongodb.enabled,
@@ -349,6 +352,7 @@ fn settings_of(state: &AppState) -> SettingsDto {
         keep_days: c.retention.keep_days,
         keep_min_verified: c.retention.keep_min_verified,
         notify_success: state.persisted().notify_success,
+        hrsm_root: c.hrsm_root.display().to_string(),
     }
 }
 
@@ -385,7 +389,24 @@ fn save_settings<R: Runtime>(app: &AppHandle<R>, state: &AppState, settings: Set
     cfg.mongodb.uri = without_password(&uri);
     cfg.mongodb.enabled = settings.mongodb_enabled;
     cfg.mongodb.databases = settings.databases.clone();
-    cfg.sources = Some(settings.sources.iter().map(|s| SourceConfig::folder(&s.name, &s.path)).collect());
+    // The page edits names and folders only: a source it shows unchanged keeps its rules
+    // (include and exclude patterns, optional or not), and the site's default sources stay
+    // the defaults, so saving the schedule never widens what a backup reads.
+    let before = cfg.file_sources();
+    let sources: Vec<SourceConfig> = settings
+        .sources
+        .iter()
+        .map(|s| {
+            before
+                .iter()
+                .find(|b| b.name == s.name && b.path == std::path::Path::new(&s.path))
+                .cloned()
+                .unwrap_or_else(|| SourceConfig::folder(&s.name, &s.path))
+        })
+        .collect();
+    if cfg.sources.is_some() || sources != before {
+        cfg.sources = Some(sources);
+    }
     cfg.destination = PathBuf::from(&settings.destination);
     cfg.schedule.enabled = settings.schedule_enabled;
     cfg.schedule.time = settings.schedule_time.clone();

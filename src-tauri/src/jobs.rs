@@ -65,6 +65,7 @@ impl<F: Fn(JobEvent) + Send + Sync> Progress for Forward<F> {
 pub fn backup_options(state: &AppState) -> BackupOptions {
     let mut cfg = state.config();
     let stored = hrsm_backup::Keychain::mongodb_uri().get_text().ok().flatten();
+    let license = hrsm_backup::Keychain::license_uri().get_text().ok().flatten();
     // The site's own settings where the admin's settings and the environment are silent.
     if cfg.hrsm_root.is_dir() {
         let env = hrsm_backup::EnvOverrides::from_process();
@@ -72,7 +73,12 @@ pub fn backup_options(state: &AppState) -> BackupOptions {
         let found = hrsm_backup::discover(&cfg.hrsm_root);
         hrsm_backup::apply_discovery(&mut cfg, &found, &env);
     }
-    BackupOptions::from_config(&cfg, stored)
+    // The site's own password when its files were read (it follows a change there), else
+    // the keychain's (what "Use these settings" or Settings stored).
+    let has_password = |u: &str| hrsm_backup::mongo::client::split_uri(u).and_then(|p| p.password).is_some();
+    let stored = stored.filter(|_| !has_password(&cfg.mongodb.uri));
+    let license = license.filter(|_| !cfg.mongodb.license_uri.as_deref().is_some_and(has_password));
+    BackupOptions::from_config_with(&cfg, stored, license)
 }
 
 /// The app's "one job at a time" slot; released on drop, so a panicking job cannot leave the

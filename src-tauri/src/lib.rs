@@ -11,6 +11,7 @@ mod jobs;
 mod keys;
 mod notify;
 mod scheduler;
+pub mod site;
 mod state;
 mod tray;
 
@@ -39,6 +40,8 @@ macro_rules! handlers {
             $crate::commands::confirm_key_exported,
             $crate::commands::import_key,
             $crate::commands::logs,
+            $crate::site::discover_site,
+            $crate::site::use_site,
         ]
     };
 }

@@ -129,3 +129,70 @@ fn a_damaged_state_file_is_kept_aside_and_reported() {
     let again = std::fs::read(t.path().join("state.json")).unwrap();
     serde_json::from_slice::<Value>(&again).unwrap();
 }
+
+/// The HR-SM installation card: "Look" shows the site's settings masked, in plain words;
+/// "Use these settings" saves its folder and servers without passwords (the passwords go to
+/// the private keychain); a folder that is not there, or nothing typed, is said plainly; using
+/// the site twice gives the same settings.
+#[test]
+fn the_site_is_looked_at_masked_and_used_without_its_passwords_in_the_config() {
+    let (t, _app, w) = setup();
+    let site = t.path().join("hr-sm");
+    std::fs::create_dir_all(site.join("hrsm-license-server")).unwrap();
+    std::fs::write(
+        site.join(".env"),
+        "MONGODB_URI=mongodb://hrsm:S3cretPw@db.local:27017/hrsm_platform\nBACKUP_TIMEZONE=Africa/Cairo\n",
+    )
+    .unwrap();
+    std::fs::write(
+        site.join("hrsm-license-server/.env"),
+        "MONGODB_URI=mongodb://lic:L1cPw@lic.local:27017/hrsm_license_db\n",
+    )
+    .unwrap();
+    let root = site.display().to_string();
+
+    let found = invoke(&w, "discover_site", json!({ "root": root })).unwrap();
+    let shown = found.to_string();
+    assert!(!shown.contains("S3cretPw") && !shown.contains("L1cPw"), "{shown}");
+    assert!(shown.contains("hrsm_platform (main)") && shown.contains("hrsm_license_db (license)"), "{shown}");
+    assert!(shown.contains("Africa/Cairo") && shown.contains("\"from\":\".env\""), "{shown}");
+
+    for bad in ["", "/no/such/hr-sm"] {
+        let err = invoke(&w, "discover_site", json!({ "root": bad })).unwrap_err();
+        assert_eq!(err["kind"], "usage");
+        assert!(err["message"].as_str().unwrap().contains("folder HR-SM is installed in"), "{err}");
+    }
+
+    let first = invoke(&w, "use_site", json!({ "root": root })).unwrap();
+    let again = invoke(&w, "use_site", json!({ "root": root })).unwrap();
+    assert_eq!(first, again, "using the site twice changes nothing more");
+    assert_eq!(first["scheduleTimezone"], "Africa/Cairo");
+    assert_eq!(first["mongodbUri"], "mongodb://hrsm:***@db.local:27017/hrsm_platform");
+    let saved = std::fs::read_to_string(t.path().join("hrsm-backup.toml")).unwrap();
+    assert!(!saved.contains("S3cretPw") && !saved.contains("L1cPw"), "{saved}");
+    assert!(saved.contains("lic@lic.local:27017/hrsm_license_db"), "{saved}");
+    assert_eq!(
+        hrsm_backup::Keychain::license_uri().get_text().unwrap().as_deref(),
+        Some("mongodb://lic:L1cPw@lic.local:27017/hrsm_license_db")
+    );
+    assert!(!saved.contains("[[sources]]"), "the site's default sources, with their rules: {saved}");
+
+    // Saving the settings page afterwards (the schedule changed) keeps the default sources and
+    // their include rules: the configuration source must never become the whole folder.
+    let mut settings = first.clone();
+    settings["scheduleTime"] = json!("04:15");
+    invoke(&w, "set_settings", json!({ "settings": settings })).unwrap();
+    let saved = std::fs::read_to_string(t.path().join("hrsm-backup.toml")).unwrap();
+    assert!(!saved.contains("[[sources]]") && saved.contains("04:15"), "{saved}");
+    // Removing a folder there makes the list explicit, each kept source with its rules.
+    let mut settings = first.clone();
+    settings["sources"].as_array_mut().unwrap().retain(|s| s["name"] != "keys");
+    invoke(&w, "set_settings", json!({ "settings": settings })).unwrap();
+    let cfg = hrsm_backup::Config::load(&t.path().join("hrsm-backup.toml")).unwrap();
+    let sources = cfg.file_sources();
+    assert!(!sources.iter().any(|s| s.name == "keys"));
+    let config = sources.iter().find(|s| s.name == "config").unwrap();
+    assert!(config.include.contains(&".env".to_string()) && config.exclude.iter().any(|e| e.contains("node_modules")));
+    let _ = hrsm_backup::Keychain::license_uri().delete();
+    let _ = hrsm_backup::Keychain::mongodb_uri().delete();
+}

@@ -29,6 +29,13 @@
       ch.onmessage({ event: 'finished', data: { ok: true, message: 'done' } });
       return entry(0, 'ok');
     },
+    discover_site: (args) => {
+      if (!args.root) throw { kind: 'usage', message: 'Choose the folder HR-SM is installed in.' };
+      return { root: args.root, found: [{ label: 'Main database', shown: 'mongodb://hrsm:***@db:27017/hrsm_platform', from: 'ecosystem.config.js' }, { label: 'Time zone', shown: 'Africa/Cairo', from: '.env' }],
+        missing: ['No license database address was found: the license database is looked for on the main server.'], problems: [],
+        databases: ['hrsm_platform (main) on mongodb://hrsm:***@db:27017/hrsm_platform'], folders: [`uploads: ${args.root}/uploads`] };
+    },
+    use_site: (args) => ({ ...settings, hrsmRoot: args.root, scheduleTimezone: 'Africa/Cairo' }),
     set_settings: (args) => {
       if (args.settings.scheduleTimezone === 'Mars/Olympus') throw { kind: 'config', message: 'configuration: "Mars/Olympus" is not an IANA time zone' };
       return args.settings;
