@@ -173,7 +173,9 @@ async function loadSettings() {
   $('s-dest').value = s.destination; $('s-sched-enabled').checked = s.scheduleEnabled; $('s-time').value = s.scheduleTime; $('s-tz').value = s.scheduleTimezone;
   $('s-keep-days').value = s.keepDays; $('s-keep-min').value = s.keepMinVerified; $('s-notify-success').checked = s.notifySuccess;
   renderSources(s.sources);
-  if (!$('site-root').value) $('site-root').value = s.hrsmRoot || '';
+  // The configured folder, unless the admin has started typing one (settings load after the
+  // view opens).
+  if (!$('site-root').dataset.touched) $('site-root').value = s.hrsmRoot || '';
   try { $('s-autostart').checked = !!(await api.autostart()); } catch { $('s-autostart').disabled = true; }
   const st = await api.status();
   text($('key-id'), st.key_id || st.key_error || '—');
@@ -235,6 +237,7 @@ async function siteLook() {
 async function siteUse() {
   try {
     await api.useSite($('site-root').value);
+    delete $('site-root').dataset.touched;
     text($('site-result'), 'Saved: backups now take this installation.');
     await loadSettings();
     refresh();
@@ -255,6 +258,7 @@ document.addEventListener('DOMContentLoaded', () => {
   $('settings-form').addEventListener('submit', saveSettings);
   $('s-add-source').addEventListener('click', addSource);
   $('site-look').addEventListener('click', siteLook);
+  ['focus', 'input'].forEach((ev) => $('site-root').addEventListener(ev, () => { $('site-root').dataset.touched = '1'; }));
   $('site-use').addEventListener('click', siteUse);
   $('site-pick').addEventListener('click', async () => { const p = await api.pickFolder(); if (p) { $('site-root').value = p; siteLook(); } });
   $('key-export').addEventListener('click', async () => { try { $('key-text').value = await api.exportKey(); $('key-box').hidden = false; } catch (e) { text($('key-result'), e.message); } });

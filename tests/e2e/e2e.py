@@ -203,6 +203,7 @@ def main():
         with open(os.path.join(site, ".env"), "w") as f:
             f.write(f"MONGODB_URI=mongodb://hrsm:E2eS3cretPw@{hostport}/hrsm_platform\nBACKUP_TIMEZONE=Africa/Cairo\n")
         d.find_element(By.CSS_SELECTOR, "button[data-view=settings]").click()
+        wait.until(lambda d: by_id(d, "site-root").get_attribute("value"))  # the configured folder
         root = by_id(d, "site-root")
         root.clear()
         root.send_keys(site)
