@@ -8,6 +8,15 @@ use tauri::test::{get_ipc_response, mock_builder, noop_assets, MockRuntime, INVO
 use tauri::webview::InvokeRequest;
 use tauri::WebviewWindow;
 
+/// The keychain entries (the MongoDB passwords) are one per session: tests that save settings
+/// or use a site take turns, or one's save (which clears a password it does not need) would
+/// land between another's write and read.
+static KEYCHAIN: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn keychain_turn() -> std::sync::MutexGuard<'static, ()> {
+    KEYCHAIN.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 fn setup() -> (tempfile::TempDir, tauri::App<MockRuntime>, WebviewWindow<MockRuntime>) {
     // The commands read and write the MongoDB password in the keychain: only the private one.
     hrsm_backup::assert_private_test_session();
@@ -50,6 +59,7 @@ fn invoke_from(w: &WebviewWindow<MockRuntime>, url: &str, cmd: &str, body: Value
 
 #[test]
 fn status_settings_history_and_key_through_the_invoke_handler() {
+    let _turn = keychain_turn();
     let (t, _app, w) = setup();
     let s = invoke(&w, "status", json!({})).unwrap();
     assert_eq!(s["state"], "no-backup");
@@ -136,6 +146,7 @@ fn a_damaged_state_file_is_kept_aside_and_reported() {
 /// the site twice gives the same settings.
 #[test]
 fn the_site_is_looked_at_masked_and_used_without_its_passwords_in_the_config() {
+    let _turn = keychain_turn();
     let (t, _app, w) = setup();
     let site = t.path().join("hr-sm");
     std::fs::create_dir_all(site.join("hrsm-license-server")).unwrap();
