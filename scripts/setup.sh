@@ -6,6 +6,15 @@ SECANTUS_VERSION=0.5.3-beta.196
 
 log() { printf '\n== %s\n' "$*"; }
 
+# Free disk space and the size of the build folders, so that a run stopped by a full disk says so.
+report_disk() {
+  local d sizes=""
+  for d in target fuzz/target; do
+    if [ -d "$d" ]; then sizes+="; $d $(du -sh "$d" | cut -f1)"; else sizes+="; $d none"; fi
+  done
+  echo "disk: $(df -h --output=avail . | tail -1 | tr -d ' ') free$sizes"
+}
+
 # Debian packages: the desktop build (webkit2gtk, appindicator...), the session the tests use
 # (D-Bus, gnome-keyring, Xvfb, dunst), and small tools the tests call.
 ensure_packages() {
