@@ -14,7 +14,7 @@ set -euo pipefail
 export HRSM_DESKTOP_DATA=\$(mktemp -d)
 log=/tmp/hrsm-idle-app.log
 start=\$(date +%s.%N)
-target/release/hrsm-backup-desktop >\$log 2>&1 &
+target/release/hrsm-backup-desktop --demo >\$log 2>&1 &
 PID=\$!
 until grep -q "tray ready" \$log 2>/dev/null; do sleep 0.02; done
 tray=\$(date +%s.%N)
@@ -23,7 +23,7 @@ page=\$(date +%s.%N)
 echo "start to tray ready: \$(echo "\$tray - \$start" | bc) s; to page ready: \$(echo "\$page - \$start" | bc) s"
 kill \$PID; wait \$PID 2>/dev/null || true
 # Idle in the tray, as after a login start.
-target/release/hrsm-backup-desktop --hidden >\$log 2>&1 &
+target/release/hrsm-backup-desktop --demo --hidden >\$log 2>&1 &
 PID=\$!
 sleep $IDLE
 hz=\$(getconf CLK_TCK)

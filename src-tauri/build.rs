@@ -19,6 +19,10 @@ fn main() {
         "logs",
         "discover_site",
         "use_site",
+        "start_demo",
+        "leave_demo",
+        "test_connection",
+        "time_zones",
     ])))
     .expect("tauri build script failed");
 }

@@ -1,9 +1,10 @@
 // The one typed wrapper between the page and the desktop shell: every call to the shell goes
 // through here, and every failure arrives as a CommandError the page can branch on.
 
-/** @typedef {{kind: 'key'|'mongo'|'config'|'busy'|'archive'|'conflict'|'io'|'cancelled'|'usage'|'other', message: string}} CommandError */
-/** @typedef {{id: string, status: 'ok'|'failed'|'running'|'unindexed', started: string, finished: string, duration_ms: number, archive: string|null, size: number, verified: boolean, files: number, bytes: number, documents: number, databases: string[], sources: string[], error: string|null}} CatalogEntry */
-/** @typedef {{state: string, last: CatalogEntry|null, last_good: CatalogEntry|null, next_run: string|null, schedule: string, backups_enabled: boolean, key_id: string|null, key_error: string|null, key_exported: boolean, destination: string, demo: boolean, message: string|null}} Status */
+/** @typedef {{kind: 'key'|'mongo'|'config'|'busy'|'archive'|'conflict'|'io'|'cancelled'|'usage'|'setup'|'demo'|'invalid'|'other', message: string, field?: string}} CommandError */
+/** @typedef {{id: string, status: 'ok'|'failed'|'running'|'unindexed'|'cancelled', started: string, finished: string, duration_ms: number, archive: string|null, size: number, verified: boolean, files: number, bytes: number, documents: number, databases: string[], sources: string[], error: string|null}} CatalogEntry */
+/** @typedef {{state: string, label: string, last: CatalogEntry|null, last_good: CatalogEntry|null, next_run: string|null, next_run_local: string|null, schedule: string, timezone: string, backups_enabled: boolean, key_id: string|null, key_error: string|null, key_exported: boolean, destination: string, demo: boolean, message: string|null}} Status */
+/** @typedef {{backupId: string, files: object|null, collections: {from: string, to: string, name: string, documents: number, replaces: boolean}[], confirmWord: string, confirmToken: string}} Preflight */
 /** @typedef {{root: string, found: {label: string, shown: string, from: string}[], missing: string[], problems: string[], databases: string[], folders: string[]}} Site */
 /** @typedef {{event: 'started'|'phase'|'progress'|'warning'|'finished', data: any}} JobEvent */
 /** @typedef {{id: string, filesTo?: string|null, only?: string|null, overwrite?: boolean, databases?: [string, string][], collections?: string[]}} RestoreRequest */
@@ -57,9 +58,10 @@ export const api = {
   /** @returns {Promise<boolean>} */ cancel: () => call('cancel_backup'),
   /** @returns {Promise<CatalogEntry[]>} */ history: () => call('history'),
   /** @param {string} id */ details: (id) => call('backup_details', { id }),
-  /** @param {RestoreRequest} request */ preflight: (request) => call('restore_preflight', { request }),
-  /** @param {RestoreRequest} request @param {string} confirm @param {(e: JobEvent) => void} onEvent */
-  restore: (request, confirm, onEvent) => call('restore', { request, confirm, onEvent: channel(onEvent) }),
+  /** Checks a restore and arms exactly one restore of it. @param {RestoreRequest} request @returns {Promise<Preflight>} */
+  preflight: (request) => call('restore_preflight', { request }),
+  /** @param {RestoreRequest} request @param {string} confirm @param {string} token the check's confirmToken @param {(e: JobEvent) => void} onEvent */
+  restore: (request, confirm, token, onEvent) => call('restore', { request, confirm, token, onEvent: channel(onEvent) }),
   /** @param {string} id @param {boolean} restoreTest @param {(e: JobEvent) => void} onEvent */
   verify: (id, restoreTest, onEvent) => call('verify', { id, restoreTest, onEvent: channel(onEvent) }),
   getSettings: () => call('get_settings'),
@@ -72,6 +74,12 @@ export const api = {
   discoverSite: (root) => call('discover_site', { root }),
   /** Saves that installation's settings (passwords to the keychain). @param {string} root */
   useSite: (root) => call('use_site', { root }),
+  /** "Try with sample data": switches the app to the demo. @returns {Promise<Status>} */
+  startDemo: () => call('start_demo'),
+  /** Back to the admin's own settings (or the set-up). @returns {Promise<Status>} */
+  leaveDemo: () => call('leave_demo'),
+  /** @returns {Promise<{server: string, databases: string[]}>} */ testConnection: () => call('test_connection'),
+  /** @returns {Promise<string[]>} */ timeZones: () => call('time_zones'),
   /** Start at login (the autostart plugin); null when the plugin is not available. */
   async autostart(enable) {
     const a = /** @type {any} */ (window).__TAURI__?.autostart;
@@ -88,8 +96,11 @@ export const api = {
   },
   /** Asks where to save the recovery key and writes it there (0600); null if cancelled. */
   async saveKeyFile() {
-    const dialog = /** @type {any} */ (window).__TAURI__?.dialog;
-    const path = dialog?.save ? await dialog.save({ defaultPath: 'hrsm-recovery-key.txt' }) : null;
+    const t = /** @type {any} */ (window).__TAURI__;
+    let defaultPath = 'hrsm-recovery-key.txt';
+    // In the admin's documents (where a USB drive is one click away), not the program's folder.
+    try { if (t?.path?.documentDir) defaultPath = await t.path.join(await t.path.documentDir(), defaultPath); } catch { /* the name alone */ }
+    const path = t?.dialog?.save ? await t.dialog.save({ defaultPath }) : null;
     if (!path) return null;
     await call('save_key_file', { path });
     return path;

@@ -1,19 +1,46 @@
-// The page: views over the shell's commands (all through api.js).
+// The page: views over the shell's commands (all through api.js). Everything on screen is in
+// the admin's words: errors show their message (never their kind), times are in the
+// schedule's time zone, named.
 import { api } from './api.js';
 
 const $ = (id) => /** @type {HTMLElement} */ (document.getElementById(id));
 const fmtBytes = (n) => { const u = ['B', 'KiB', 'MiB', 'GiB']; let i = 0; let v = n; while (v >= 1024 && i < 3) { v /= 1024; i++; } return i ? `${v.toFixed(1)} ${u[i]}` : `${n} B`; };
-const fmtTime = (t) => (t ? new Date(t).toISOString().replace('T', ' ').slice(0, 16) + ' UTC' : '—');
 const text = (el, s) => { el.textContent = s; };
-const stateLabels = { healthy: 'Healthy', running: 'Backing up…', failed: 'Last run failed', overdue: 'Overdue', paused: 'Paused', 'no-backup': 'No backup yet', 'no-key': 'No encryption key' };
+
+/** The schedule's time zone (from the last status); every time on screen is shown in it. */
+let zone = 'UTC';
+function fmtTime(t, seconds = false) {
+  if (!t) return '—';
+  const opts = { timeZone: zone, year: 'numeric', month: 'short', day: '2-digit', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' };
+  if (seconds) opts.second = '2-digit';
+  try { return `${new Intl.DateTimeFormat('en-GB', opts).format(new Date(t))} ${zone}`; } catch { return `${new Date(t).toISOString().replace('T', ' ').slice(0, seconds ? 19 : 16)} UTC`; }
+}
+
+let current = 'dashboard';
+let lastStatus = null;
+let setupShown = false;
 
 function show(view) {
+  current = view;
   document.querySelectorAll('.view').forEach((v) => { v.hidden = v.id !== `view-${view}`; });
   document.querySelectorAll('.tab').forEach((t) => t.classList.toggle('active', t.dataset.view === view));
+  placeSharedCards(view);
   if (view === 'history') loadHistory();
   if (view === 'restore') loadRestore();
   if (view === 'settings') loadSettings();
+  if (view === 'setup') loadSetup();
   if (view === 'log') loadLog();
+}
+
+/** The installation and key cards are one each: the setup steps borrow them from Settings. */
+function placeSharedCards(view) {
+  const inSetup = view === 'setup';
+  const site = $('site-card'); const key = $('key-card');
+  if (inSetup) { $('setup-site-slot').appendChild(site); $('setup-key-slot').appendChild(key); } else {
+    const settings = $('view-settings');
+    settings.insertBefore(site, settings.firstChild);
+    settings.appendChild(key);
+  }
 }
 
 function banner(msg, bad) {
@@ -29,53 +56,84 @@ async function refresh() {
   render(s);
 }
 
+const runWords = { ok: 'done', failed: 'failed', cancelled: 'cancelled', running: 'running', unindexed: 'not checked yet' };
+
 /** Shows a status: asked for by `refresh`, or sent by the shell when it changes. */
 function render(s) {
+  lastStatus = s;
+  zone = s.timezone || 'UTC';
   const st = $('state');
   st.className = `state ${s.state}`;
-  text(st, stateLabels[s.state] || s.state);
+  text(st, s.label || s.state);
   if (s.state === 'overdue') { const b = document.createElement('span'); b.className = 'badge'; b.textContent = 'overdue'; st.appendChild(b); }
-  text($('state-message'), s.message || (s.demo ? 'Demo mode: a local sample HR-SM database and uploads folder. To back up your own HR-SM, open Settings → HR-SM installation.' : ''));
-  text($('last'), s.last ? `${fmtTime(s.last.started)} · ${s.last.status}${s.last.archive ? ` · ${fmtBytes(s.last.size)} in ${(s.last.duration_ms / 1000).toFixed(1)} s` : ''}` : 'none yet');
-  text($('next'), s.next_run ? fmtTime(s.next_run) : (s.backups_enabled ? '—' : 'paused'));
-  text($('schedule'), `daily at ${s.schedule}`);
+  text($('state-message'), s.message || '');
+  $('state-setup').hidden = s.state !== 'setup';
+  $('demo-bar').hidden = !s.demo;
+  if (s.state === 'setup') setupShown = true;
+  $$tab('setup').hidden = !setupShown;
+  text($('last'), s.last ? `${fmtTime(s.last.started)} · ${runWords[s.last.status] || s.last.status}${s.last.archive ? ` · ${fmtBytes(s.last.size)} in ${(s.last.duration_ms / 1000).toFixed(1)} s` : ''}` : 'none yet');
+  text($('next'), s.state === 'setup' ? 'after set-up' : (s.next_run ? fmtTime(s.next_run) : (s.backups_enabled ? '—' : 'paused')));
+  text($('schedule'), s.state === 'setup' ? '' : `daily at ${s.schedule}`);
   if (s.key_error) banner(`No encryption key: ${s.key_error}`, true);
-  else if (!s.key_exported) banner('Your recovery key has not been exported yet: Settings → Encryption key. Without it, losing this workstation loses the backups.', false);
+  else if (!s.key_exported && s.state !== 'setup') banner('Your recovery key has not been saved yet: Settings → Encryption key. Without it, losing this computer loses the backups.', false);
   else banner('', false);
-  $('backup-now').disabled = s.state === 'running' || !!s.key_error;
+  const busy = s.state === 'running';
+  $('backup-now').disabled = busy || !!s.key_error || s.state === 'setup';
+  $('w-backup').disabled = busy || !!s.key_error || s.state === 'setup';
 }
+
+function $$tab(view) { return /** @type {HTMLElement} */ (document.querySelector(`.tab[data-view=${view}]`)); }
 
 async function backupNow() {
   $('backup-now').disabled = true;
   $('cancel').hidden = false;
   $('progress-wrap').hidden = false;
   text($('result'), '');
+  text($('phase'), 'Starting…');
   $('bar-fill').style.width = '0%';
   try {
     const entry = await api.backupNow((e) => {
       if (e.event === 'phase') text($('phase'), e.data.name);
       if (e.event === 'progress' && e.data.total) $('bar-fill').style.width = `${Math.min(100, (100 * e.data.done) / e.data.total).toFixed(1)}%`;
-      if (e.event === 'warning') text($('result'), `warning: ${e.data.message}`);
+      if (e.event === 'warning') text($('result'), `Warning: ${e.data.message}`);
     });
     $('bar-fill').style.width = '100%';
-    text($('result'), `Backup ${entry.id} done: ${entry.files} files, ${entry.documents} documents, ${fmtBytes(entry.size)}${entry.verified ? ', verified' : ''}.`);
+    text($('phase'), '');
+    text($('result'), `Backup done: ${entry.files} files, ${entry.documents} documents, ${fmtBytes(entry.size)}${entry.verified ? ', checked' : ''}.`);
+    $('result').className = 'ok';
   } catch (e) {
-    text($('result'), `${e.kind === 'cancelled' ? 'Cancelled' : 'Failed'}: ${e.message}`);
+    $('result').className = e.kind === 'cancelled' ? 'muted' : 'bad';
+    text($('result'), e.kind === 'cancelled' ? e.message : `Backup failed: ${e.message}`);
+    if (e.kind === 'cancelled') $('progress-wrap').hidden = true;
   } finally {
     $('cancel').hidden = true;
     refresh();
   }
 }
 
+/** What Verify said, per backup: kept across the table's redraws. */
+const verifyResults = new Map();
+
 async function loadHistory() {
+  text($('history-zone'), `Times in ${zone}.`);
   const rows = (await api.history()).slice().reverse();
   const body = $('history-rows');
   body.replaceChildren(...rows.map((e) => {
     const tr = document.createElement('tr');
+    tr.dataset.id = e.id;
+    if (e.status === 'failed') tr.className = 'failed';
     const cells = [fmtTime(e.started), e.status, e.archive ? fmtBytes(e.size) : '—', `${(e.duration_ms / 1000).toFixed(1)} s`, e.files, e.documents, e.verified ? 'yes' : 'no'];
-    cells.forEach((c, i) => { const td = document.createElement('td'); td.textContent = String(c); if (i === 1) td.className = e.status === 'ok' ? 'ok' : 'bad'; if (i === 1 && e.error) td.title = e.error; tr.appendChild(td); });
+    cells.forEach((c, i) => {
+      const td = document.createElement('td'); td.textContent = String(c);
+      if (i === 1) { td.className = { ok: 'ok', cancelled: 'cancelled' }[e.status] || 'bad'; if (e.error) td.title = e.error; }
+      tr.appendChild(td);
+    });
     const td = document.createElement('td');
-    if (e.archive) { const b = document.createElement('button'); b.textContent = 'Verify'; b.onclick = () => verifyOne(e.id, b); td.appendChild(b); }
+    if (e.archive) {
+      const b = document.createElement('button'); b.textContent = verifyResults.has(e.id) ? 'Verify again' : 'Verify'; b.onclick = () => verifyOne(e.id, b); td.appendChild(b);
+      const r = verifyResults.get(e.id);
+      if (r) { const span = document.createElement('span'); span.className = `verify-result ${r.ok ? 'ok' : 'bad'}`; span.textContent = ` ${r.text}`; td.appendChild(span); }
+    }
     tr.appendChild(td);
     return tr;
   }));
@@ -101,32 +159,36 @@ function drawChart(entries) {
 
 async function verifyOne(id, button) {
   button.disabled = true; button.textContent = 'Verifying…';
-  try { const r = await api.verify(id, false, () => {}); button.textContent = `OK (${r.chunks} chunks)`; } catch (e) { button.textContent = 'FAILED'; button.title = e.message; }
+  try {
+    const r = await api.verify(id, false, () => {});
+    verifyResults.set(id, { ok: true, text: `Intact: all ${r.files} files and every part check out (${fmtTime(new Date().toISOString())}).` });
+  } catch (e) {
+    verifyResults.set(id, { ok: false, text: `Damaged or unreadable: ${e.message}` });
+  }
   loadHistory();
 }
 
-let restoreManifest = null;
 async function loadRestore() {
+  disarmRestore();
   const pick = $('restore-pick');
   const rows = (await api.history()).filter((e) => e.status === 'ok').reverse();
   pick.replaceChildren(...rows.map((e) => { const o = document.createElement('option'); o.value = e.id; o.textContent = `${fmtTime(e.started)} — ${fmtBytes(e.size)}`; return o; }));
-  pick.onchange = showContents;
   if (rows.length) showContents();
 }
 
 async function showContents() {
+  disarmRestore();
   const id = $('restore-pick').value;
   const box = $('restore-contents');
-  try { restoreManifest = await api.details(id); } catch (e) { text(box, e.message); return; }
-  const m = restoreManifest;
+  let m;
+  try { m = await api.details(id); } catch (e) { text(box, e.message); return; }
   const lines = [];
   (m.mongo?.databases || []).forEach((d) => lines.push(`database ${d.name}: ${d.collections.map((c) => `${c.name} (${c.documents})`).join(', ')}`));
   m.sources.forEach((s) => lines.push(`files ${s.name}: ${s.files} files, ${fmtBytes(s.bytes)} from ${s.path}`));
-  box.replaceChildren(...lines.map((l) => { const p = document.createElement('p'); p.textContent = l; return p; }));
+  box.replaceChildren(...lines.map((l) => para(l)));
   const dbs = $('r-dbs');
   dbs.replaceChildren(...(m.mongo?.databases || []).map((d) => {
     const l = document.createElement('label');
-    l.innerHTML = '';
     const cb = document.createElement('input'); cb.type = 'checkbox'; cb.dataset.db = d.name;
     const to = document.createElement('input'); to.value = `${d.name}_restored`; to.dataset.to = d.name; to.size = 24;
     l.append(cb, ` database ${d.name} into `, to);
@@ -140,37 +202,87 @@ function restoreRequest() {
   return { id, filesTo: $('r-files').checked ? $('r-files-to').value : null, overwrite: $('r-overwrite').checked, databases, collections: [] };
 }
 
+/** The one restore the last check allows: cleared by any change, by a new check and by use. */
+let armed = null;
+function disarmRestore() {
+  armed = null;
+  $('confirm-box').hidden = true;
+  $('confirm-word').value = '';
+  $('restore-go').disabled = true;
+}
+
 async function preflight() {
   const out = $('preflight-out');
-  $('confirm-box').hidden = true;
+  disarmRestore();
+  text($('restore-result'), '');
+  const request = restoreRequest();
+  out.replaceChildren(para('Checking…', 'muted'));
   try {
-    const p = await api.preflight(restoreRequest());
+    const p = await api.preflight(request);
     const lines = [];
-    if (p.files) lines.push(`Files: ${p.files.files} files (${fmtBytes(p.files.bytes)}) of ${p.files.sources.join(', ')}${p.files.replaced.length ? `, replacing ${p.files.replaced.length}` : ''}.`);
-    p.collections.forEach((c) => lines.push(`${c.from}.${c.name} → ${c.to}.${c.name}: ${c.documents} documents${c.replaces ? ' (REPLACES the existing collection)' : ''}`));
-    lines.push('Nothing is replaced until the whole backup has been checked.');
-    out.replaceChildren(...lines.map((l) => { const p2 = document.createElement('p'); p2.textContent = l; return p2; }));
+    const replaced = p.collections.filter((c) => c.replaces).map((c) => `${c.to}.${c.name}`);
+    if (p.files?.replaced.length) replaced.push(`${p.files.replaced.length} existing files`);
+    if (replaced.length) lines.push(para(`This replaces what is there now: ${replaced.join(', ')}.`, 'replaces'));
+    if (p.files) lines.push(para(`Files: ${p.files.files} files (${fmtBytes(p.files.bytes)}) of ${p.files.sources.join(', ')}${p.files.replaced.length ? `, replacing ${p.files.replaced.length}` : ''}.`));
+    p.collections.forEach((c) => lines.push(para(`${c.from}.${c.name} → ${c.to}.${c.name}: ${c.documents} documents${c.replaces ? ' (replaces the existing collection)' : ''}`, c.replaces ? 'replaces' : '')));
+    lines.push(para('Nothing is replaced until the whole backup has been checked.', 'muted'));
+    out.replaceChildren(...lines);
+    armed = { token: p.confirmToken, request };
     $('confirm-box').hidden = false;
     $('confirm-word').focus();
-  } catch (e) { text(out, `${e.kind}: ${e.message}`); }
+  } catch (e) { out.replaceChildren(para(e.message, 'warn')); }
 }
 
 async function restoreGo() {
+  if (!armed) return;
+  const { token, request } = armed;
+  const word = $('confirm-word').value;
+  disarmRestore();
+  $('preflight').disabled = true;
   const result = $('restore-result');
   text(result, 'Restoring…');
   try {
-    const r = await api.restore(restoreRequest(), $('confirm-word').value, (e) => { if (e.event === 'phase') text(result, `Restoring: ${e.data.name}…`); });
+    const r = await api.restore(request, word, token, (e) => { if (e.event === 'phase') text(result, `Restoring: ${e.data.name}…`); });
     const parts = [];
     if (r.files) parts.push(`${r.files.plan.files} files into ${r.files.target}`);
     (r.mongo?.collections || []).forEach((c) => parts.push(`${c.db}.${c.name}: ${c.documents} documents`));
     text(result, `Restored ${parts.join('; ')}.`);
-  } catch (e) { text(result, `Restore failed (${e.kind}): ${e.message}`); }
+  } catch (e) { text(result, `Restore failed: ${e.message}`); } finally {
+    $('preflight').disabled = false;
+    $('preflight-out').replaceChildren();
+  }
+}
+
+let zones = null;
+async function fillZones(select, value) {
+  if (!zones) { try { zones = await api.timeZones(); } catch { zones = ['UTC']; } }
+  const list = zones.includes(value) || !value ? zones : [value, ...zones];
+  select.replaceChildren(...list.map((z) => { const o = document.createElement('option'); o.value = z; o.textContent = z.replace(/_/g, ' '); return o; }));
+  select.value = value || 'UTC';
+}
+
+/** Shows the shell's (or the form's own) complaint next to the field it is about. */
+function fieldError(root, field, message) {
+  const el = /** @type {HTMLElement|null} */ (root.querySelector(`[data-field="${field}"]`));
+  if (!el) return false;
+  el.classList.add('invalid');
+  const span = document.createElement('span'); span.className = 'field-error'; span.textContent = message;
+  el.insertAdjacentElement('afterend', span);
+  el.focus();
+  return true;
+}
+function clearFieldErrors(root) {
+  root.querySelectorAll('.field-error').forEach((e) => e.remove());
+  root.querySelectorAll('.invalid').forEach((e) => e.classList.remove('invalid'));
 }
 
 async function loadSettings() {
   const s = await api.getSettings();
+  clearFieldErrors($('settings-form'));
+  text($('settings-result'), '');
   $('s-mongo-enabled').checked = s.mongodbEnabled; $('s-uri').value = s.mongodbUri; $('s-dbs').value = s.databases.join(', ');
-  $('s-dest').value = s.destination; $('s-sched-enabled').checked = s.scheduleEnabled; $('s-time').value = s.scheduleTime; $('s-tz').value = s.scheduleTimezone;
+  $('s-dest').value = s.destination; $('s-sched-enabled').checked = s.scheduleEnabled; $('s-time').value = s.scheduleTime;
+  await fillZones($('s-tz'), s.scheduleTimezone);
   $('s-keep-days').value = s.keepDays; $('s-keep-min').value = s.keepMinVerified; $('s-notify-success').checked = s.notifySuccess;
   renderSources(s.sources);
   // The configured folder, unless the admin has started typing one (settings load after the
@@ -181,32 +293,70 @@ async function loadSettings() {
   text($('key-id'), st.key_id || st.key_error || '—');
 }
 
+const globs = (s) => s.split(',').map((x) => x.trim()).filter(Boolean);
+
 function renderSources(sources) {
-  $('s-sources').replaceChildren(...sources.map((s) => {
-    const l = document.createElement('label');
-    const n = document.createElement('input'); n.value = s.name; n.size = 14; n.className = 'src-name';
-    const p = document.createElement('input'); p.value = s.path; p.size = 60; p.className = 'src-path';
+  $('s-sources').replaceChildren(...sources.map((s, i) => {
+    const l = document.createElement('div');
+    l.className = 'src-row';
+    const n = document.createElement('input'); n.value = s.name; n.size = 14; n.className = 'src-name'; n.dataset.field = `sources.${i}.name`; n.setAttribute('aria-label', 'Name');
+    const p = document.createElement('input'); p.value = s.path; p.size = 56; p.className = 'src-path'; p.dataset.field = `sources.${i}.path`; p.setAttribute('aria-label', 'Folder');
     const rm = document.createElement('button'); rm.type = 'button'; rm.textContent = 'Remove'; rm.onclick = () => l.remove();
-    l.append(n, ' ', p, ' ', rm);
+    const rules = document.createElement('span'); rules.className = 'src-rules';
+    const inc = document.createElement('input'); inc.value = (s.include || []).join(', '); inc.size = 40; inc.className = 'src-include'; inc.dataset.field = `sources.${i}.include`; inc.placeholder = 'everything';
+    const exc = document.createElement('input'); exc.value = (s.exclude || []).join(', '); exc.size = 30; exc.className = 'src-exclude'; exc.dataset.field = `sources.${i}.exclude`; exc.placeholder = 'nothing';
+    rules.append('Only: ', inc, '  Leave out: ', exc);
+    l.append(n, ' ', p, ' ', rm, rules);
     return l;
   }));
 }
 
+function formSources() {
+  return [...document.querySelectorAll('#s-sources .src-row')].map((l) => ({
+    name: l.querySelector('.src-name').value, path: l.querySelector('.src-path').value,
+    include: globs(l.querySelector('.src-include').value), exclude: globs(l.querySelector('.src-exclude').value),
+  }));
+}
+
+/** The form's own checks (the shell checks again): a number that is not one is said, not sent. */
+function checkNumbers(root, fields) {
+  for (const [id, field, min, max, words] of fields) {
+    const v = Number($(id).value);
+    if (!$(id).value.trim() || !Number.isInteger(v) || v < min || v > max) { fieldError(root, field, words); return false; }
+  }
+  return true;
+}
+
 async function saveSettings(ev) {
   ev.preventDefault();
-  const sources = [...document.querySelectorAll('#s-sources label')].map((l) => ({ name: l.querySelector('.src-name').value, path: l.querySelector('.src-path').value }));
+  const form = $('settings-form');
+  clearFieldErrors(form);
+  text($('settings-result'), '');
+  if (!checkNumbers(form, [['s-keep-days', 'keepDays', 1, 3650, 'Keep backups for 1 to 3650 days.'], ['s-keep-min', 'keepMinVerified', 1, 1000, 'Give a number from 1 to 1000.']])) return;
+  if (!$('s-time').value) { fieldError(form, 'scheduleTime', 'Give the time of the daily backup.'); return; }
   const settings = {
     mongodbEnabled: $('s-mongo-enabled').checked, mongodbUri: $('s-uri').value, databases: $('s-dbs').value.split(',').map((x) => x.trim()).filter(Boolean),
-    sources, destination: $('s-dest').value, scheduleEnabled: $('s-sched-enabled').checked, scheduleTime: $('s-time').value, scheduleTimezone: $('s-tz').value,
+    sources: formSources(), destination: $('s-dest').value, scheduleEnabled: $('s-sched-enabled').checked, scheduleTime: $('s-time').value, scheduleTimezone: $('s-tz').value,
     keepDays: Number($('s-keep-days').value), keepMinVerified: Number($('s-keep-min').value), notifySuccess: $('s-notify-success').checked,
   };
-  try { await api.setSettings(settings); await api.autostart($('s-autostart').checked).catch(() => null); text($('settings-result'), 'Saved.'); refresh(); } catch (e) { text($('settings-result'), `${e.kind}: ${e.message}`); }
+  try {
+    await api.setSettings(settings);
+    await api.autostart($('s-autostart').checked).catch(() => null);
+    text($('settings-result'), 'Saved.');
+    refresh();
+  } catch (e) {
+    if (!(e.field && fieldError(form, e.field, e.message))) text($('settings-result'), e.message);
+  }
 }
 
 async function addSource() {
   const path = await api.pickFolder();
-  const current = [...document.querySelectorAll('#s-sources label')].map((l) => ({ name: l.querySelector('.src-name').value, path: l.querySelector('.src-path').value }));
-  current.push({ name: `folder${current.length + 1}`, path: path || '' });
+  if (!path) return; // the picker was cancelled: nothing to add
+  const current = formSources();
+  const base = String(path).split(/[\\/]/).filter(Boolean).pop() || 'folder';
+  let name = base.replace(/[^A-Za-z0-9_-]/g, '-').replace(/^[-.]+/, '').slice(0, 60) || 'folder';
+  while (current.some((s) => s.name === name)) name = `${name}-2`;
+  current.push({ name, path, include: [], exclude: [] });
   renderSources(current);
 }
 
@@ -239,36 +389,115 @@ async function siteUse() {
     await api.useSite($('site-root').value);
     delete $('site-root').dataset.touched;
     text($('site-result'), 'Saved: backups now take this installation.');
-    await loadSettings();
+    if (current === 'settings') await loadSettings();
+    if (current === 'setup') await loadSetup();
     refresh();
   } catch (e) { text($('site-result'), e.message); }
 }
 
+async function testConnection(out) {
+  text(out, 'Connecting…');
+  out.className = 'muted';
+  try {
+    const c = await api.testConnection();
+    text(out, `Connected: ${c.server}.${c.databases.length ? ` Databases: ${c.databases.join(', ')}.` : ''}`);
+    out.className = 'ok';
+  } catch (e) { text(out, e.message); out.className = 'bad'; }
+}
+
+async function loadSetup() {
+  const s = await api.getSettings();
+  if (!$('site-root').dataset.touched) $('site-root').value = s.hrsmRoot || '';
+  clearFieldErrors($('w-form'));
+  $('w-dest').value = s.destination; $('w-time').value = s.scheduleTime;
+  await fillZones($('w-tz'), s.scheduleTimezone);
+}
+
+async function setupSave(ev) {
+  ev.preventDefault();
+  const form = $('w-form');
+  clearFieldErrors(form);
+  text($('w-result'), '');
+  if (!$('w-time').value) { fieldError(form, 'scheduleTime', 'Give the time of the daily backup.'); return; }
+  try {
+    const s = await api.getSettings();
+    await api.setSettings({ ...s, destination: $('w-dest').value, scheduleTime: $('w-time').value, scheduleTimezone: $('w-tz').value, scheduleEnabled: true });
+    text($('w-result'), 'Saved.');
+    refresh();
+  } catch (e) {
+    if (!(e.field && fieldError(form, e.field, e.message))) text($('w-result'), e.message);
+  }
+}
+
+async function startDemo() {
+  const out = $('setup-demo-result');
+  $('setup-demo').disabled = true;
+  text(out, 'Preparing the sample data (a few seconds)…');
+  try { render(await api.startDemo()); text(out, ''); show('dashboard'); } catch (e) { text(out, e.message); } finally { $('setup-demo').disabled = false; }
+}
+
+async function leaveDemo() {
+  $('demo-leave').disabled = true;
+  try { render(await api.leaveDemo()); show(lastStatus?.state === 'setup' ? 'setup' : current); } catch (e) { banner(e.message, true); } finally { $('demo-leave').disabled = false; }
+}
+
+async function pickInto(input) { const p = await api.pickFolder(); if (p) input.value = p; }
+
+const kindWords = { backup: 'Backup', restore: 'Restore', 'test-restore': 'Test restore' };
+const resultWords = { ok: 'done', failed: 'FAILED', cancelled: 'cancelled' };
 async function loadLog() {
-  const lines = await api.logs();
-  text($('log'), lines.map((l) => { try { const r = JSON.parse(l); return `${r.finished}  ${r.kind.padEnd(8)} ${r.status.padEnd(7)} ${r.backup_id}  ${r.error || ''}`; } catch { return l; } }).reverse().join('\n') || 'No runs logged yet.');
+  text($('log-zone'), `Times in ${zone}.`);
+  const onlyFailures = $('log-failures').checked;
+  const records = (await api.logs()).map((l) => { try { return JSON.parse(l); } catch { return null; } }).filter(Boolean).reverse();
+  const shown = records.filter((r) => !onlyFailures || r.status === 'failed');
+  $('log-rows').replaceChildren(...shown.map((r) => {
+    const tr = document.createElement('tr');
+    if (r.status === 'failed') tr.className = 'failed';
+    [fmtTime(r.finished, true), kindWords[r.kind] || r.kind, resultWords[r.status] || r.status, r.backup_id || '', r.error || ''].forEach((c) => { tr.insertCell().textContent = c; });
+    return tr;
+  }));
+  $('log-empty').hidden = shown.length > 0;
+  text($('log-empty'), records.length ? 'No failures logged.' : 'No runs logged yet.');
 }
 
 document.addEventListener('DOMContentLoaded', () => {
   document.querySelectorAll('.tab').forEach((t) => t.addEventListener('click', () => show(t.dataset.view)));
   $('backup-now').addEventListener('click', backupNow);
-  $('cancel').addEventListener('click', () => api.cancel());
+  $('cancel').addEventListener('click', () => { text($('phase'), 'Cancelling…'); api.cancel(); });
   $('preflight').addEventListener('click', preflight);
   $('restore-go').addEventListener('click', restoreGo);
+  $('confirm-word').addEventListener('input', () => { $('restore-go').disabled = !armed || $('confirm-word').value.trim() !== 'RESTORE'; });
+  // Any change to what or where disarms the restore: the check must be made again.
+  $('view-restore').addEventListener('change', (ev) => { if (ev.target !== $('confirm-word')) { disarmRestore(); $('preflight-out').replaceChildren(); } });
+  $('view-restore').addEventListener('input', (ev) => { if (ev.target !== $('confirm-word')) { disarmRestore(); $('preflight-out').replaceChildren(); } });
+  $('restore-pick').addEventListener('change', showContents);
   $('settings-form').addEventListener('submit', saveSettings);
   $('s-add-source').addEventListener('click', addSource);
+  $('s-dest-pick').addEventListener('click', () => pickInto($('s-dest')));
+  $('s-test').addEventListener('click', () => testConnection($('s-test-result')));
   $('site-look').addEventListener('click', siteLook);
   ['focus', 'input'].forEach((ev) => $('site-root').addEventListener(ev, () => { $('site-root').dataset.touched = '1'; }));
   $('site-use').addEventListener('click', siteUse);
-  $('site-pick').addEventListener('click', async () => { const p = await api.pickFolder(); if (p) { $('site-root').value = p; siteLook(); } });
+  $('site-pick').addEventListener('click', async () => { const p = await api.pickFolder(); if (p) { $('site-root').value = p; $('site-root').dataset.touched = '1'; siteLook(); } });
+  $('state-setup').addEventListener('click', () => show('setup'));
+  $('setup-demo').addEventListener('click', startDemo);
+  $('demo-leave').addEventListener('click', leaveDemo);
+  $('w-test').addEventListener('click', () => testConnection($('w-test-result')));
+  $('w-form').addEventListener('submit', setupSave);
+  $('w-dest-pick').addEventListener('click', () => pickInto($('w-dest')));
+  $('w-backup').addEventListener('click', () => { show('dashboard'); backupNow(); });
+  $('log-failures').addEventListener('change', loadLog);
   $('key-export').addEventListener('click', async () => { try { $('key-text').value = await api.exportKey(); $('key-box').hidden = false; } catch (e) { text($('key-result'), e.message); } });
-  $('key-copy').addEventListener('click', () => navigator.clipboard?.writeText($('key-text').value));
+  $('key-copy').addEventListener('click', async () => {
+    try { await navigator.clipboard.writeText($('key-text').value); text($('key-result'), 'Copied. Paste it somewhere safe, away from this computer.'); } catch { $('key-text').select(); text($('key-result'), 'Select the key above and copy it (Ctrl+C).'); }
+  });
   $('key-save').addEventListener('click', async () => { try { const p = await api.saveKeyFile(); if (p) text($('key-result'), `Saved to ${p}.`); } catch (e) { text($('key-result'), e.message); } });
-  $('key-done').addEventListener('click', async () => { await api.confirmKeyExported(); $('key-box').hidden = true; $('key-text').value = ''; refresh(); });
-  $('key-import').addEventListener('click', async () => { try { const id = await api.importKey($('key-import-text').value); text($('key-result'), `Imported key ${id}.`); refresh(); } catch (e) { text($('key-result'), `${e.kind}: ${e.message}`); } });
-  refresh();
+  $('key-done').addEventListener('click', async () => { await api.confirmKeyExported(); $('key-box').hidden = true; $('key-text').value = ''; text($('key-result'), 'Thank you: the reminder is off.'); refresh(); });
+  $('key-import').addEventListener('click', async () => { try { await api.importKey($('key-import-text').value); $('key-import-text').value = ''; text($('key-result'), 'Key imported: backups made with it can be opened now.'); refresh(); } catch (e) { text($('key-result'), e.message); } });
+  // The first status decides the first view: the set-up on a fresh install.
+  api.status().then((s) => { render(s); if (s.state === 'setup') show('setup'); }).catch((e) => banner(e.message, true));
   // The shell says when the state or the history changes (its own jobs, runs started
   // elsewhere, the clock passing a slot); the page keeps no timer of its own.
   api.onStateChanged(render).then((ok) => { if (!ok) setInterval(refresh, 10000); });
-  api.onHistoryChanged(() => { if (!$('view-history')?.hidden) loadHistory(); });
+  api.onHistoryChanged(() => { if (current === 'history') loadHistory(); });
 });

@@ -174,6 +174,7 @@ fn list(cli: &Cli) -> Result<()> {
             Status::Failed => "FAILED",
             Status::Unindexed => "unindexed",
             Status::Running => "running",
+            Status::Cancelled => "cancelled",
         };
         println!(
             "{:<32} {:<20} {:>10} {:>8.1}s {:<9} {}",

@@ -19,16 +19,52 @@ use crate::jobs::{self, JobEvent};
 use crate::state::{AppState, StatusDto};
 
 /// An error the page can branch on: `kind` is one of key, mongo, config, busy, archive,
-/// conflict, io, cancelled, usage, other.
+/// conflict, io, cancelled, usage, setup, demo, other. `message` is in the admin's words (the
+/// page shows it as it is, never `kind`); `field` names the form field it is about.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct CommandError {
     pub kind: String,
     pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
 }
 
 impl CommandError {
     pub fn new(kind: &str, message: impl Into<String>) -> Self {
-        CommandError { kind: kind.into(), message: message.into() }
+        CommandError { kind: kind.into(), message: gui_words(&message.into()), field: None }
+    }
+
+    /// An error about one field of a form.
+    pub fn field(field: &str, message: impl Into<String>) -> Self {
+        CommandError { kind: "invalid".into(), message: message.into(), field: Some(field.into()) }
+    }
+}
+
+/// The engine's messages are written for the command line and the config file too; on screen
+/// the advice names what the admin can click instead. (A table here rather than GUI variants
+/// of every engine message: the engine stays free of any one front end's wording.)
+fn gui_words(message: &str) -> String {
+    const PLAIN: &[(&str, &str)] = &[
+        ("configuration: ", ""),
+        ("MONGODB_URI / mongodb.uri", "the MongoDB address in Settings"),
+        ("in MONGODB_URI (and authSource)", "in Settings (MongoDB)"),
+        ("import the key ", "import that key in Settings → Encryption key (the recovery key saved when it was made): "),
+        (" with `hrsm-backup key import` or set BACKUP_ENCRYPTION_KEY", ""),
+        (
+            "; create one with `hrsm-backup key generate --key-file FILE` or set BACKUP_ENCRYPTION_KEY",
+            "; import your recovery key in Settings → Encryption key",
+        ),
+        ("; create one with `hrsm-backup key generate`", ""),
+        ("cancelled; nothing of this run was kept", "Cancelled. Nothing of this run was kept."),
+    ];
+    let mut out = message.to_string();
+    for (from, to) in PLAIN {
+        out = out.replace(from, to);
+    }
+    let mut chars = out.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => out,
     }
 }
 
@@ -124,7 +160,7 @@ pub async fn backup_details<R: Runtime>(app: AppHandle<R>, id: String) -> CmdRes
 }
 
 /// What to restore and where.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct RestoreRequest {
     pub id: String,
@@ -148,6 +184,9 @@ pub struct Preflight {
     pub collections: Vec<PreflightCollection>,
     /// The word the admin must type to go ahead.
     pub confirm_word: String,
+    /// Arms exactly one restore of exactly this request; any other request, a second use or a
+    /// newer check disarms it.
+    pub confirm_token: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -167,7 +206,12 @@ pub fn run_log(state: &AppState) -> Option<hrsm_backup::MongoLog> {
     state.config().mongodb.log_namespace(&uri).map(|namespace| hrsm_backup::MongoLog { uri, namespace })
 }
 
+/// The MongoDB URI with its password: the keychain's, else the settings' (which has none). The
+/// demo's own server only: a restore in the demo must never reach the real site.
 pub fn mongo_uri(state: &AppState) -> String {
+    if state.is_demo() {
+        return state.config().mongodb.uri;
+    }
     hrsm_backup::Keychain::mongodb_uri().get_text().ok().flatten().unwrap_or_else(|| state.config().mongodb.uri)
 }
 
@@ -186,7 +230,36 @@ fn preflight_inner(state: &AppState, req: &RestoreRequest) -> CmdResult<Prefligh
             replaces: c.replaces.unwrap_or(false),
         })
         .collect();
-    Ok(Preflight { backup_id: preview.backup_id, files: preview.files, collections, confirm_word: "RESTORE".into() })
+    let token = hex_token();
+    if let Ok(mut armed) = state.armed_restore.lock() {
+        *armed = Some((token.clone(), req.clone()));
+    }
+    Ok(Preflight {
+        backup_id: preview.backup_id,
+        files: preview.files,
+        collections,
+        confirm_word: "RESTORE".into(),
+        confirm_token: token,
+    })
+}
+
+fn hex_token() -> String {
+    use rand::RngCore;
+    let mut b = [0u8; 16];
+    rand::rngs::OsRng.fill_bytes(&mut b);
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// Takes the one restore the last check armed: it must be this request, with its token.
+fn disarm(state: &AppState, request: &RestoreRequest, token: &str) -> CmdResult<()> {
+    let armed = state.armed_restore.lock().ok().and_then(|mut a| a.take());
+    match armed {
+        Some((t, r)) if t == token && &r == request => Ok(()),
+        _ => Err(CommandError::new(
+            "usage",
+            "Check the restore again first (\"Check first\"): each check allows one restore of exactly what it showed.",
+        )),
+    }
 }
 
 /// The page's restore request in the engine's terms (one place for preflight and restore).
@@ -225,12 +298,15 @@ pub async fn restore<R: Runtime>(
     app: AppHandle<R>,
     request: RestoreRequest,
     confirm: String,
+    token: String,
     on_event: Channel<JobEvent>,
 ) -> CmdResult<RestoreResult> {
-    if confirm.trim() != "RESTORE" {
-        return Err(CommandError::new("usage", "type RESTORE to confirm"));
-    }
     blocking(move || {
+        // Disarmed whatever happens next: a second click needs a new check.
+        disarm(&app.state::<AppState>(), &request, &token)?;
+        if confirm.trim() != "RESTORE" {
+            return Err(CommandError::new("usage", "Type RESTORE to confirm."));
+        }
         let app2 = app.clone();
         jobs::exclusive(&app, move |cancel| {
             let state = app2.state::<AppState>();
@@ -327,11 +403,112 @@ pub struct SettingsDto {
 pub struct SourceDto {
     pub name: String,
     pub path: String,
+    /// Only what matches one of these (relative to `path`); empty: everything.
+    #[serde(default)]
+    pub include: Vec<String>,
+    /// Left out.
+    #[serde(default)]
+    pub exclude: Vec<String>,
+}
+
+/// Checks the form in the admin's words, naming the field: nothing is saved when one is wrong.
+fn check_form(s: &SettingsDto) -> CmdResult<()> {
+    use std::path::Path;
+    let absolute = |p: &str| Path::new(p).is_absolute();
+    if s.destination.trim().is_empty() {
+        return Err(CommandError::field("destination", "Choose the folder the backups go to."));
+    }
+    if !absolute(s.destination.trim()) {
+        return Err(CommandError::field(
+            "destination",
+            "Give the whole folder path (for example /srv/hrsm-backups or D:\\Backups), or choose it with the button.",
+        ));
+    }
+    let mut names = std::collections::HashSet::new();
+    for (i, src) in s.sources.iter().enumerate() {
+        let name = src.name.trim();
+        if name.is_empty() {
+            return Err(CommandError::field(
+                &format!("sources.{i}.name"),
+                "Give this folder a short name (letters, digits, - or _).",
+            ));
+        }
+        if !name.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+            || name.starts_with('.')
+            || name.len() > 64
+        {
+            return Err(CommandError::field(
+                &format!("sources.{i}.name"),
+                format!("\"{name}\" cannot be a name: use up to 64 letters, digits, - or _."),
+            ));
+        }
+        if !names.insert(name.to_string()) {
+            return Err(CommandError::field(
+                &format!("sources.{i}.name"),
+                format!("Two folders are called \"{name}\"; each needs its own name."),
+            ));
+        }
+        if src.path.trim().is_empty() {
+            return Err(CommandError::field(
+                &format!("sources.{i}.path"),
+                "Choose the folder to back up, or remove this row.",
+            ));
+        }
+        if !absolute(src.path.trim()) {
+            return Err(CommandError::field(
+                &format!("sources.{i}.path"),
+                "Give the whole folder path, or choose it with the button.",
+            ));
+        }
+        for (which, globs) in [("include", &src.include), ("exclude", &src.exclude)] {
+            for g in globs {
+                if globset::Glob::new(g).is_err() {
+                    return Err(CommandError::field(
+                        &format!("sources.{i}.{which}"),
+                        format!("\"{g}\" is not a valid pattern (for example *.pdf or config/**)."),
+                    ));
+                }
+            }
+        }
+    }
+    if hrsm_backup::Schedule::daily(&s.schedule_time, "UTC").is_err() {
+        return Err(CommandError::field("scheduleTime", "Give the time as hours and minutes, for example 02:00."));
+    }
+    if hrsm_backup::Schedule::daily(&s.schedule_time, &s.schedule_timezone).is_err() {
+        return Err(CommandError::field("scheduleTimezone", "Choose a time zone from the list."));
+    }
+    if s.keep_days == 0 || s.keep_days > 3650 {
+        return Err(CommandError::field("keepDays", "Keep backups for 1 to 3650 days."));
+    }
+    if s.keep_min_verified == 0 || s.keep_min_verified > 1000 {
+        return Err(CommandError::field(
+            "keepMinVerified",
+            "Always keep at least 1 (and at most 1000) checked backups.",
+        ));
+    }
+    if s.mongodb_enabled && s.mongodb_uri.trim().is_empty() {
+        return Err(CommandError::field(
+            "mongodbUri",
+            "Give the MongoDB address (it starts with mongodb://), or turn MongoDB off.",
+        ));
+    }
+    Ok(())
 }
 
 #[tauri::command]
 pub async fn get_settings<R: Runtime>(app: AppHandle<R>) -> CmdResult<SettingsDto> {
-    blocking(move || Ok(settings_of(&app.state::<AppState>()))).await
+    blocking(move || {
+        let state = app.state::<AppState>();
+        let mut s = settings_of(&state);
+        // Before the set-up the built-in folder is relative to wherever the app was started:
+        // propose one in the admin's documents instead (shown, saved only with the set-up).
+        if state.needs_setup() && !std::path::Path::new(&s.destination).is_absolute() {
+            let base = app.path().document_dir().or_else(|_| app.path().home_dir()).unwrap_or(state.data_dir.clone());
+            s.destination = base.join("HR-SM Backups").display().to_string();
+        }
+        Ok(s)
+    })
+    .await
 }
 
 pub(crate) fn settings_of(state: &AppState) -> SettingsDto {
@@ -343,7 +520,12 @@ pub(crate) fn settings_of(state: &AppState) -> SettingsDto {
         sources: c
             .file_sources()
             .into_iter()
-            .map(|s| SourceDto { name: s.name, path: s.path.display().to_string() })
+            .map(|s| SourceDto {
+                name: s.name,
+                path: s.path.display().to_string(),
+                include: s.include,
+                exclude: s.exclude,
+            })
             .collect(),
         destination: c.destination.display().to_string(),
         schedule_enabled: c.schedule.enabled,
@@ -362,6 +544,7 @@ pub async fn set_settings<R: Runtime>(app: AppHandle<R>, settings: SettingsDto) 
 }
 
 fn save_settings<R: Runtime>(app: &AppHandle<R>, state: &AppState, settings: SettingsDto) -> CmdResult<SettingsDto> {
+    check_form(&settings)?;
     Schedule::daily(&settings.schedule_time, &settings.schedule_timezone)?;
     let mut cfg: Config = state.config();
     use hrsm_backup::mongo::client::{split_uri, with_password, without_password};
@@ -379,8 +562,18 @@ fn save_settings<R: Runtime>(app: &AppHandle<R>, state: &AppState, settings: Set
             }
         }
     }
-    hrsm_backup::mongo::client::check_uri(&uri)?;
-    if split_uri(&uri).and_then(|p| p.password).is_some() {
+    hrsm_backup::mongo::client::check_uri(&uri)
+        .map_err(|e| CommandError::field("mongodbUri", gui_words(&e.to_string())))?;
+    if state.is_demo() {
+        // The keychain holds the real site's password: the sample data neither needs nor
+        // clears it.
+        if split_uri(&uri).and_then(|p| p.password).is_some() {
+            return Err(CommandError::new(
+                "config",
+                "The sample data's database has no password. To back up your own HR-SM, leave the sample data first.",
+            ));
+        }
+    } else if split_uri(&uri).and_then(|p| p.password).is_some() {
         hrsm_backup::Keychain::mongodb_uri().set_text(&uri)?;
     } else {
         // Nothing secret to keep; a keychain that cannot be reached has nothing of ours either.
@@ -389,34 +582,35 @@ fn save_settings<R: Runtime>(app: &AppHandle<R>, state: &AppState, settings: Set
     cfg.mongodb.uri = without_password(&uri);
     cfg.mongodb.enabled = settings.mongodb_enabled;
     cfg.mongodb.databases = settings.databases.clone();
-    // The page edits names and folders only: a source it shows unchanged keeps its rules
-    // (include and exclude patterns, optional or not), and the site's default sources stay
-    // the defaults, so saving the schedule never widens what a backup reads.
+    // A source the page shows unchanged keeps what the page does not edit (optional or not,
+    // what an unreadable file does), and the site's default sources stay the defaults when
+    // nothing changed, so saving the schedule never changes what a backup reads.
     let before = cfg.file_sources();
     let sources: Vec<SourceConfig> = settings
         .sources
         .iter()
         .map(|s| {
-            before
+            let base = before
                 .iter()
-                .find(|b| b.name == s.name && b.path == std::path::Path::new(&s.path))
+                .find(|b| b.name == s.name.trim() && b.path == std::path::Path::new(s.path.trim()))
                 .cloned()
-                .unwrap_or_else(|| SourceConfig::folder(&s.name, &s.path))
+                .unwrap_or_else(|| SourceConfig::folder(s.name.trim(), s.path.trim()));
+            SourceConfig { include: s.include.clone(), exclude: s.exclude.clone(), ..base }
         })
         .collect();
     if cfg.sources.is_some() || sources != before {
         cfg.sources = Some(sources);
     }
-    cfg.destination = PathBuf::from(&settings.destination);
+    cfg.destination = PathBuf::from(settings.destination.trim());
     cfg.schedule.enabled = settings.schedule_enabled;
     cfg.schedule.time = settings.schedule_time.clone();
     cfg.schedule.timezone = settings.schedule_timezone.clone();
     cfg.retention.keep_days = settings.keep_days;
     cfg.retention.keep_min_verified = settings.keep_min_verified;
-    cfg.save(&state.config_path)?;
+    cfg.save(&state.active_config_path())?;
     let mut effective = cfg.clone();
-    if effective.apply_env(&hrsm_backup::EnvOverrides::from_process()).is_err() {
-        effective.schedule.enabled = false; // as at start: a BACKUPS_ENABLED typo pauses
+    if !state.is_demo() {
+        crate::state::apply_env(&mut effective); // as at start
     }
     if let Ok(mut c) = state.config.lock() {
         *c = effective;

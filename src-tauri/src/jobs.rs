@@ -64,11 +64,14 @@ impl<F: Fn(JobEvent) + Send + Sync> Progress for Forward<F> {
 /// Backup options from the config, exactly as the CLI builds them.
 pub fn backup_options(state: &AppState) -> BackupOptions {
     let mut cfg = state.config();
-    let stored = hrsm_backup::Keychain::mongodb_uri().get_text().ok().flatten();
-    let license = hrsm_backup::Keychain::license_uri().get_text().ok().flatten();
+    // The demo's sample data never meets the real site's passwords or environment.
+    let demo = state.is_demo();
+    let keychain = |entry: hrsm_backup::Keychain| if demo { None } else { entry.get_text().ok().flatten() };
+    let stored = keychain(hrsm_backup::Keychain::mongodb_uri());
+    let license = keychain(hrsm_backup::Keychain::license_uri());
     // The site's own settings where the admin's settings and the environment are silent.
     if cfg.hrsm_root.is_dir() {
-        let env = hrsm_backup::EnvOverrides::from_process();
+        let env = if demo { Default::default() } else { hrsm_backup::EnvOverrides::from_process() };
         let _ = cfg.apply_env(&env);
         let found = hrsm_backup::discover(&cfg.hrsm_root);
         hrsm_backup::apply_discovery(&mut cfg, &found, &env);
@@ -115,6 +118,12 @@ pub fn backup<R: Runtime>(
     // The admin's own runs fail loudly at once; the schedule's after its retries.
     let notify_failure = trigger == hrsm_backup::Trigger::Manual;
     let state = app.state::<AppState>();
+    if state.needs_setup() {
+        return Err(CommandError::new(
+            "setup",
+            "HR-SM Backup is not set up yet: open it and choose your HR-SM installation, or try it with sample data.",
+        ));
+    }
     let key = state.key().map_err(|m| CommandError::new("key", m))?;
     let (busy, cancel) = Busy::claim(&state)?;
     crate::tray::refresh(app);
@@ -156,10 +165,12 @@ pub fn backup<R: Runtime>(
         }
         Err(e) => {
             let err = CommandError::from(e);
-            state.update_persisted(|p| {
-                p.last_failure = Some(Utc::now());
-                p.last_error = Some(err.message.clone());
-            });
+            if err.kind != "cancelled" {
+                state.update_persisted(|p| {
+                    p.last_failure = Some(Utc::now());
+                    p.last_error = Some(err.message.clone());
+                });
+            }
             (progress.sink)(JobEvent::Finished { ok: false, message: err.message.clone() });
             if notify_failure && err.kind != "cancelled" {
                 crate::notify::send(

@@ -11,6 +11,7 @@ mod jobs;
 mod keys;
 mod notify;
 mod scheduler;
+pub mod setup;
 pub mod site;
 mod state;
 mod tray;
@@ -42,6 +43,10 @@ macro_rules! handlers {
             $crate::commands::logs,
             $crate::site::discover_site,
             $crate::site::use_site,
+            $crate::setup::start_demo,
+            $crate::setup::leave_demo,
+            $crate::setup::test_connection,
+            $crate::setup::time_zones,
         ]
     };
 }

@@ -32,11 +32,12 @@ fn tick<R: Runtime>(app: &AppHandle<R>, last_nag: &mut Option<chrono::DateTime<U
     let p = state.persisted();
     if state.key().is_ok() && !p.key_exported && last_nag.map(|t| now - t > chrono::Duration::hours(24)).unwrap_or(true)
     {
-        crate::notify::send("Export your recovery key", "Without a copy of the key, losing this workstation loses every backup. Open HR-SM Backup → Settings → Key.", false);
+        crate::notify::send("Export your recovery key", "Without a copy of the key, losing this workstation loses every backup. Open HR-SM Backup → Settings → Encryption key.", false);
         *last_nag = Some(now);
     }
     let Some(schedule) = state.schedule() else { return Duration::from_secs(60) };
-    if !cfg.schedule.enabled || state.key().is_err() {
+    // Before the first-run setup there is nothing of the admin's to back up.
+    if !cfg.schedule.enabled || state.key().is_err() || state.needs_setup() {
         return Duration::from_secs(60);
     }
     let history = state.history();

@@ -7,7 +7,7 @@
 
 use std::path::{Path, PathBuf};
 
-use hrsm_backup::{discover, Config, Discovery, EnvOverrides, Keychain, SettingId};
+use hrsm_backup::{discover, Config, Discovery, Keychain, SettingId};
 use serde::Serialize;
 use tauri::{AppHandle, Manager, Runtime};
 
@@ -112,13 +112,16 @@ pub async fn use_site<R: Runtime>(app: AppHandle<R>, root: String) -> CmdResult<
         let state = app.state::<AppState>();
         let root = installation(&root)?;
         let d = discover(&root);
-        let mut cfg = state.config();
+        // Choosing a real installation ends the sample data; the admin's own settings (not
+        // the demo's) are what the site's settings go into.
+        if state.is_demo() {
+            state.leave_demo().map_err(|m| CommandError::new("config", m))?;
+        }
+        let mut cfg = if state.config_path.exists() { Config::load(&state.config_path)? } else { Config::default() };
         use_discovery(&mut cfg, &root, &d)?;
         cfg.save(&state.config_path)?;
         let mut effective = cfg.clone();
-        if effective.apply_env(&EnvOverrides::from_process()).is_err() {
-            effective.schedule.enabled = false; // as at start: a BACKUPS_ENABLED typo pauses
-        }
+        crate::state::apply_env(&mut effective); // as at start
         if let Ok(mut c) = state.config.lock() {
             *c = effective;
         }

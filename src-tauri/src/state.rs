@@ -25,6 +25,9 @@ pub struct Persisted {
     /// The scheduler's tries per slot (bounded, notified once), kept across restarts.
     #[serde(default)]
     pub run: hrsm_backup::RunState,
+    /// The admin chose the sample data (and has not left it): the next start is a demo too.
+    #[serde(default)]
+    pub demo: bool,
 }
 
 impl Default for Persisted {
@@ -39,11 +42,14 @@ impl Default for Persisted {
             overdue_notified: false,
             last_restore_test: None,
             run: Default::default(),
+            demo: false,
         }
     }
 }
 
 pub struct AppState {
+    /// The admin's own settings file; the demo's is `demo::config_path` and the demo never
+    /// touches this one.
     pub config_path: PathBuf,
     pub data_dir: PathBuf,
     pub config: Mutex<Config>,
@@ -58,6 +64,8 @@ pub struct AppState {
     pub history_cache: Mutex<Option<HistoryCache>>,
     /// What the page was told last (`events`).
     pub sent: crate::events::Sent,
+    /// The one restore the last check allowed (token, request); taken by the restore.
+    pub armed_restore: Mutex<Option<(String, crate::commands::RestoreRequest)>>,
 }
 
 /// The last catalog listing and the folder state it was read at.
@@ -70,8 +78,10 @@ pub struct HistoryCache {
 /// What the dashboard and the tray show.
 #[derive(Debug, Clone, Serialize)]
 pub struct StatusDto {
-    /// "healthy", "running", "failed", "overdue", "paused", "no-backup" or "no-key".
+    /// "setup", "healthy", "running", "failed", "overdue", "paused", "no-backup" or "no-key".
     pub state: String,
+    /// The state in words ("Last run failed").
+    pub label: String,
     pub last: Option<CatalogEntry>,
     pub last_good: Option<CatalogEntry>,
     pub next_run: Option<DateTime<Utc>>,
@@ -83,6 +93,25 @@ pub struct StatusDto {
     pub destination: String,
     pub demo: bool,
     pub message: Option<String>,
+    /// The schedule's time zone: the page shows every time in it.
+    pub timezone: String,
+    /// The next run in that zone, in words ("01 Dec 02:00 Africa/Cairo").
+    pub next_run_local: Option<String>,
+}
+
+/// The state's words, one place for the page, the tray and notifications.
+pub fn state_label(state: &str) -> &'static str {
+    match state {
+        "setup" => "Not set up yet",
+        "healthy" => "Healthy",
+        "running" => "Backing up…",
+        "failed" => "Last run failed",
+        "overdue" => "Overdue",
+        "paused" => "Paused",
+        "no-backup" => "No backup yet",
+        "no-key" => "No encryption key",
+        _ => "Unknown",
+    }
 }
 
 impl AppState {
@@ -95,8 +124,68 @@ impl AppState {
             .unwrap_or_else(|| data_dir.join("hrsm-backup.toml"));
         // A dump spool left by a run that died with the app (plaintext HR data) goes now.
         hrsm_backup::clean_spool_leftovers();
-        let demo = crate::demo::prepare(&config_path, &data_dir)?;
-        Self::with_paths(config_path, data_dir, demo)
+        let retired = crate::demo::retire_old_demo_config(&config_path, &data_dir);
+        let state = Self::with_paths(config_path, data_dir, None)?;
+        let asked = std::env::args().any(|a| a == "--demo");
+        if asked || retired || state.persisted().demo {
+            if let Err(problem) = state.enter_demo() {
+                eprintln!("hrsm-backup-desktop: {problem}");
+            }
+        }
+        Ok(state)
+    }
+
+    /// Whether the sample data is what the app shows and backs up now.
+    pub fn is_demo(&self) -> bool {
+        self.demo.lock().map(|d| d.is_some()).unwrap_or(false)
+    }
+
+    /// Nothing configured yet (no settings file, no MONGODB_URI) and not in the demo: the page
+    /// shows the first-run setup and nothing runs on a schedule.
+    pub fn needs_setup(&self) -> bool {
+        !self.is_demo()
+            && !self.config_path.exists()
+            && ["MONGODB_URI", "MONGO_URI"].iter().all(|v| std::env::var_os(v).is_none_or(|x| x.is_empty()))
+    }
+
+    /// The settings file the app reads and writes now: the demo's while in the demo.
+    pub fn active_config_path(&self) -> PathBuf {
+        if self.is_demo() {
+            crate::demo::config_path(&self.data_dir)
+        } else {
+            self.config_path.clone()
+        }
+    }
+
+    /// Starts the sample data and switches to it (the admin's settings file is not touched).
+    pub fn enter_demo(&self) -> Result<(), String> {
+        if self.is_demo() {
+            return Ok(());
+        }
+        let (server, cfg) = crate::demo::start(&self.data_dir)?;
+        // The environment's MONGODB_URI is the real site's: never applied to the demo.
+        if let Ok(mut c) = self.config.lock() {
+            *c = cfg;
+        }
+        if let Ok(mut d) = self.demo.lock() {
+            *d = Some(server);
+        }
+        self.update_persisted(|p| p.demo = true);
+        Ok(())
+    }
+
+    /// Stops the sample data's server and goes back to the admin's own settings (or to the
+    /// first-run setup when there are none).
+    pub fn leave_demo(&self) -> Result<(), String> {
+        if let Ok(mut d) = self.demo.lock() {
+            *d = None;
+        }
+        self.update_persisted(|p| p.demo = false);
+        let cfg = load_effective(&self.config_path).map_err(|e| e.to_string())?;
+        if let Ok(mut c) = self.config.lock() {
+            *c = cfg;
+        }
+        Ok(())
     }
 
     pub fn with_paths(
@@ -105,12 +194,7 @@ impl AppState {
         demo: Option<crate::demo::DemoServer>,
     ) -> Result<Self, Box<dyn std::error::Error>> {
         let mut config = if config_path.exists() { Config::load(&config_path)? } else { Config::default() };
-        // A BACKUPS_ENABLED the engine cannot read pauses backups and says why on the page:
-        // guessing "on" (or "off") from a typo is what the engine refuses to do.
-        let env_problem = config.apply_env(&EnvOverrides::from_process()).err().map(|e| {
-            config.schedule.enabled = false;
-            e.to_string()
-        });
+        let env_problem = apply_env(&mut config);
         let (persisted, state_problem) = load_persisted(&data_dir);
         let state = AppState {
             config_path,
@@ -124,6 +208,7 @@ impl AppState {
             state_problem,
             history_cache: Mutex::new(None),
             sent: Default::default(),
+            armed_restore: Mutex::new(None),
         };
         state.save_persisted();
         let key = crate::keys::ensure_key(&state);
@@ -194,13 +279,16 @@ impl AppState {
         let cfg = self.config();
         let p = self.persisted();
         let history = self.history();
-        let last = history.iter().rev().find(|e| e.status != Status::Running).cloned();
+        // A cancelled run is neither a backup nor a failure: the state looks past it.
+        let last = history.iter().rev().find(|e| !matches!(e.status, Status::Running | Status::Cancelled)).cloned();
         let last_good = history.iter().rev().find(|e| e.status == Status::Ok).cloned();
         let last_success = last_good.as_ref().map(|e| e.finished).or(p.last_success);
         let now = Utc::now();
         let schedule = self.schedule();
         let key = self.key();
-        let state = if key.is_err() {
+        let state = if self.needs_setup() {
+            "setup"
+        } else if key.is_err() {
             "no-key"
         } else if self.is_running() {
             "running"
@@ -216,29 +304,52 @@ impl AppState {
             "healthy"
         };
         let message = match state {
+            "setup" => Some("Choose your HR-SM installation to start, or try the app with sample data.".to_string()),
             "paused" => Some(match &self.env_problem {
                 Some(problem) => format!("Backups are paused: {problem}."),
-                None => "Backups are paused (BACKUPS_ENABLED=false or the schedule is off).".to_string(),
+                None => "Backups are paused: the daily backup is turned off in Settings (or by this computer's BACKUPS_ENABLED setting).".to_string(),
             }),
             "failed" => last.as_ref().and_then(|e| e.error.clone()),
             "overdue" => Some(format!("No good backup for more than {} hours.", hrsm_backup::OVERDUE_AFTER_HOURS)),
             _ => self.state_problem.clone(),
         };
+        let next_run =
+            schedule.as_ref().filter(|_| cfg.schedule.enabled && state != "setup").map(|s| s.next_after(now));
         StatusDto {
             state: state.into(),
+            label: state_label(state).into(),
             last,
             last_good,
-            next_run: schedule.as_ref().filter(|_| cfg.schedule.enabled).map(|s| s.next_after(now)),
+            next_run,
+            next_run_local: next_run.zip(schedule.as_ref()).map(|(t, s)| s.local_label(t)),
+            timezone: schedule.as_ref().map(|s| s.zone_name().to_string()).unwrap_or_else(|| "UTC".into()),
             schedule: schedule.map(|s| s.label).unwrap_or_else(|| "invalid schedule".into()),
             backups_enabled: cfg.schedule.enabled,
             key_id: key.as_ref().ok().map(|k| k.id().to_string()),
             key_error: key.err(),
             key_exported: p.key_exported,
             destination: cfg.destination.display().to_string(),
-            demo: self.demo.lock().map(|d| d.is_some()).unwrap_or(false),
+            demo: self.is_demo(),
             message,
         }
     }
+}
+
+/// Applies the environment (HR-SM's variables) to the admin's settings. A BACKUPS_ENABLED the
+/// engine cannot read pauses backups and says why on the page: guessing "on" (or "off") from a
+/// typo is what the engine refuses to do.
+pub fn apply_env(config: &mut Config) -> Option<String> {
+    config.apply_env(&EnvOverrides::from_process()).err().map(|e| {
+        config.schedule.enabled = false;
+        e.to_string()
+    })
+}
+
+/// The admin's settings file (or the defaults) with the environment applied.
+fn load_effective(path: &std::path::Path) -> hrsm_backup::Result<Config> {
+    let mut config = if path.exists() { Config::load(path)? } else { Config::default() };
+    apply_env(&mut config);
+    Ok(config)
 }
 
 const STATE_FILE: &str = "state.json";

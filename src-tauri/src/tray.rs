@@ -16,7 +16,7 @@ fn icon(state: &str) -> Option<Image<'static>> {
     let bytes: &'static [u8] = match state {
         "running" => include_bytes!("../../icons/tray-running.png"),
         "failed" | "no-key" => include_bytes!("../../icons/tray-failed.png"),
-        "overdue" | "paused" | "no-backup" => include_bytes!("../../icons/tray-overdue.png"),
+        "overdue" | "paused" | "no-backup" | "setup" => include_bytes!("../../icons/tray-overdue.png"),
         _ => include_bytes!("../../icons/tray-healthy.png"),
     };
     Image::from_bytes(bytes).ok()
@@ -70,8 +70,12 @@ pub fn create<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
     Ok(())
 }
 
-fn short(t: chrono::DateTime<chrono::Utc>) -> String {
-    t.format("%d %b %H:%M UTC").to_string()
+/// A time in the schedule's zone, named ("01 Dec 04:00 Africa/Cairo").
+fn short(state: &AppState, t: chrono::DateTime<chrono::Utc>) -> String {
+    match state.schedule() {
+        Some(s) => s.local_label(t),
+        None => t.format("%d %b %H:%M UTC").to_string(),
+    }
 }
 
 /// Brings the icon and the status line up to date with the app's state.
@@ -82,13 +86,18 @@ pub fn refresh<R: Runtime>(app: &AppHandle<R>) {
     let last = match (&s.last, s.state.as_str()) {
         (_, "running") => "running now".to_string(),
         (Some(e), _) => {
-            format!("{} {}", short(e.started), if e.status == hrsm_backup::Status::Ok { "ok" } else { "FAILED" })
+            format!(
+                "{} {}",
+                short(&state, e.started),
+                if e.status == hrsm_backup::Status::Ok { "ok" } else { "FAILED" }
+            )
         }
         (None, _) => "none yet".to_string(),
     };
-    let next = match s.next_run {
-        Some(t) => short(t),
-        None => "paused".to_string(),
+    let next = match (s.next_run, s.state.as_str()) {
+        (_, "setup") => "not set up".to_string(),
+        (Some(t), _) => short(&state, t),
+        (None, _) => "paused".to_string(),
     };
     let line = format!("Last: {last} · Next: {next}");
     if let Some(item) = app.try_state::<TrayStatus<R>>() {
@@ -96,6 +105,7 @@ pub fn refresh<R: Runtime>(app: &AppHandle<R>) {
     }
     if let Some(tray) = app.tray_by_id(TRAY_ID) {
         let _ = tray.set_icon(icon(&s.state));
-        let _ = tray.set_tooltip(Some(format!("HR-SM Backup: {} — {line}", s.state)));
+        let demo = if s.demo { " (sample data)" } else { "" };
+        let _ = tray.set_tooltip(Some(format!("HR-SM Backup{demo}: {} — {line}", s.label)));
     }
 }

@@ -6,6 +6,7 @@ use serde_json::{json, Value};
 use tauri::ipc::{CallbackFn, InvokeBody};
 use tauri::test::{get_ipc_response, mock_builder, noop_assets, MockRuntime, INVOKE_KEY};
 use tauri::webview::InvokeRequest;
+use tauri::Manager;
 use tauri::WebviewWindow;
 
 /// The keychain entries (the MongoDB passwords) are one per session: tests that save settings
@@ -79,8 +80,8 @@ fn status_settings_history_and_key_through_the_invoke_handler() {
 
     settings["scheduleTimezone"] = json!("Mars/Olympus");
     let err = invoke(&w, "set_settings", json!({ "settings": settings })).unwrap_err();
-    assert_eq!(err["kind"], "config");
-    assert!(err["message"].as_str().unwrap().contains("IANA"), "{err}");
+    assert_eq!(err["field"], "scheduleTimezone", "{err}");
+    assert_eq!(err["message"], "Choose a time zone from the list.");
 
     let text = invoke(&w, "export_key", json!({})).unwrap();
     assert_eq!(text, json!(format!("hrsm-key-v1:{}", "42".repeat(32))));
@@ -105,10 +106,106 @@ fn typed_errors_reach_the_page() {
             || err["message"].as_str().unwrap().contains("not in"),
         "{err}"
     );
-    let err =
-        invoke(&w, "restore", json!({ "request": { "id": "x" }, "confirm": "yes please", "onEvent": "__CHANNEL__:1" }))
-            .unwrap_err();
-    assert_eq!(err, json!({ "kind": "usage", "message": "type RESTORE to confirm" }));
+    // A restore no check armed is refused, whatever is typed.
+    let err = invoke(
+        &w,
+        "restore",
+        json!({ "request": { "id": "x" }, "confirm": "RESTORE", "token": "forged", "onEvent": "__CHANNEL__:1" }),
+    )
+    .unwrap_err();
+    assert_eq!(err["kind"], "usage");
+    assert!(err["message"].as_str().unwrap().starts_with("Check the restore again first"), "{err}");
+}
+
+/// The settings form: each wrong field is named with words an admin can act on, nothing is
+/// saved, and saving unchanged settings leaves the file as it was, byte for byte.
+#[test]
+fn settings_errors_name_their_field_and_an_unchanged_save_changes_nothing() {
+    let _turn = keychain_turn();
+    let (t, _app, w) = setup();
+    let path = t.path().join("hrsm-backup.toml");
+    let settings = invoke(&w, "get_settings", json!({})).unwrap();
+    invoke(&w, "set_settings", json!({ "settings": settings })).unwrap();
+    let before = std::fs::read(&path).unwrap();
+    invoke(&w, "set_settings", json!({ "settings": settings })).unwrap();
+    assert_eq!(std::fs::read(&path).unwrap(), before, "a second unchanged save changes nothing");
+    let cases: Vec<(&str, Value, &str)> = vec![
+        ("destination", json!(""), "destination"),
+        ("destination", json!("relative/backups"), "destination"),
+        ("keepDays", json!(0), "keepDays"),
+        ("keepMinVerified", json!(0), "keepMinVerified"),
+        ("scheduleTime", json!("25:99"), "scheduleTime"),
+        ("sources", json!([{ "name": "uploads", "path": "" }]), "sources.0.path"),
+        ("sources", json!([{ "name": "", "path": "/srv/x" }]), "sources.0.name"),
+        ("sources", json!([{ "name": "a", "path": "/srv/a" }, { "name": "a", "path": "/srv/b" }]), "sources.1.name"),
+        ("sources", json!([{ "name": "a", "path": "/srv/a", "include": ["[bad"] }]), "sources.0.include"),
+    ];
+    for (key, value, field) in cases {
+        let mut bad = settings.clone();
+        bad[key] = value.clone();
+        let err = invoke(&w, "set_settings", json!({ "settings": bad })).unwrap_err();
+        assert_eq!(err["field"], field, "{key} = {value}: {err}");
+        let message = err["message"].as_str().unwrap();
+        assert!(
+            !message.contains("config:") && !message.contains("configuration") && message.ends_with('.'),
+            "{message}"
+        );
+        assert_eq!(std::fs::read(&path).unwrap(), before, "nothing saved for {key} = {value}");
+    }
+}
+
+/// A first start with nothing configured is the set-up: nothing runs, nothing is written.
+#[test]
+fn a_first_start_is_the_setup_and_writes_no_settings() {
+    hrsm_backup::assert_private_test_session();
+    std::env::set_var("BACKUP_ENCRYPTION_KEY", "42".repeat(32));
+    std::env::remove_var("MONGODB_URI");
+    std::env::remove_var("MONGO_URI");
+    let t = tempfile::tempdir().unwrap();
+    let state = AppState::with_paths(t.path().join("hrsm-backup.toml"), t.path().to_path_buf(), None).unwrap();
+    let mut context: tauri::Context<MockRuntime> = tauri::generate_context!();
+    context.set_assets(Box::new(noop_assets()));
+    let app = mock_builder().manage(state).invoke_handler(handlers!()).build(context).unwrap();
+    let w = tauri::WebviewWindowBuilder::new(&app, "main", Default::default()).build().unwrap();
+    let s = invoke(&w, "status", json!({})).unwrap();
+    assert_eq!(s["state"], "setup");
+    assert_eq!(s["label"], "Not set up yet");
+    assert!(s["next_run"].is_null());
+    let err = invoke(&w, "backup_now", json!({ "onEvent": "__CHANNEL__:1" })).unwrap_err();
+    assert_eq!(err["kind"], "setup");
+    let settings = invoke(&w, "get_settings", json!({})).unwrap();
+    let proposed = settings["destination"].as_str().unwrap();
+    assert!(std::path::Path::new(proposed).is_absolute() && proposed.ends_with("HR-SM Backups"), "{proposed}");
+    assert!(!t.path().join("hrsm-backup.toml").exists());
+}
+
+/// The demo is a choice that never touches the admin's settings: entering it, saving its
+/// settings and leaving it leave the admin's file byte for byte as it was, and a restart
+/// after leaving is not a demo.
+#[test]
+fn the_demo_never_writes_over_the_admins_settings() {
+    let _turn = keychain_turn();
+    let (t, app, w) = setup();
+    let real = t.path().join("hrsm-backup.toml");
+    let before = std::fs::read(&real).unwrap();
+    let s = invoke(&w, "start_demo", json!({})).unwrap();
+    assert_eq!(s["demo"], true, "{s}");
+    let demo_cfg = t.path().join("demo").join("hrsm-backup.toml");
+    assert!(demo_cfg.exists());
+    let mut settings = invoke(&w, "get_settings", json!({})).unwrap();
+    assert!(settings["destination"].as_str().unwrap().contains("demo"), "{settings}");
+    settings["scheduleTime"] = json!("05:45");
+    invoke(&w, "set_settings", json!({ "settings": settings })).unwrap();
+    assert!(std::fs::read_to_string(&demo_cfg).unwrap().contains("05:45"));
+    assert_eq!(std::fs::read(&real).unwrap(), before, "the demo saved over the admin's settings");
+    let state = app.state::<AppState>();
+    assert!(state.persisted().demo, "the choice survives a restart");
+    let s = invoke(&w, "leave_demo", json!({})).unwrap();
+    assert_eq!(s["demo"], false);
+    assert_eq!(std::fs::read(&real).unwrap(), before);
+    assert!(!state.persisted().demo);
+    let settings = invoke(&w, "get_settings", json!({})).unwrap();
+    assert_eq!(settings["destination"], t.path().join("backups").display().to_string());
 }
 
 /// Regression: a torn `state.json` silently reset to defaults (forgetting, without a word,

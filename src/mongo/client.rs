@@ -14,7 +14,7 @@ use crate::error::{Error, Result};
 pub use crate::uri::{redact_uri, split_uri, with_password, without_password, UriParts};
 
 /// Hosts of the URI, for "cannot reach" messages.
-fn hosts(uri: &str) -> String {
+pub fn hosts(uri: &str) -> String {
     let rest = split_uri(uri).map(|p| p.rest).unwrap_or(uri);
     rest.split(['/', '?']).next().unwrap_or(rest).to_string()
 }
@@ -66,11 +66,16 @@ pub fn check_uri(uri: &str) -> Result<()> {
 }
 
 pub fn connect(uri: &str) -> Result<Client> {
+    connect_within(uri, Duration::from_secs(10))
+}
+
+/// As `connect`, giving up after `wait` when nothing answers (a "test the connection" button
+/// answers in seconds, not after the driver's 30).
+pub fn connect_within(uri: &str, wait: Duration) -> Result<Client> {
     let mut opts = ClientOptions::parse(uri).run().map_err(|e| explain(uri, "read the connection string", e))?;
     opts.app_name = Some("hrsm-backup".into());
-    opts.server_selection_timeout =
-        Some(opts.server_selection_timeout.unwrap_or(Duration::from_secs(10)).min(Duration::from_secs(30)));
-    opts.connect_timeout = Some(opts.connect_timeout.unwrap_or(Duration::from_secs(10)));
+    opts.server_selection_timeout = Some(opts.server_selection_timeout.unwrap_or(wait).min(Duration::from_secs(30)));
+    opts.connect_timeout = Some(opts.connect_timeout.unwrap_or(wait));
     let client = Client::with_options(opts).map_err(|e| explain(uri, "connect", e))?;
     client.database("admin").run_command(doc! {"ping": 1}).run().map_err(|e| explain(uri, "connect", e))?;
     Ok(client)

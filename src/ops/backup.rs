@@ -181,7 +181,7 @@ pub(crate) fn finish(
     let (archive, manifest, sha256) = match result {
         Ok(ok) => ok,
         Err(e) => {
-            entry.status = Status::Failed;
+            entry.status = if matches!(e, Error::Cancelled) { Status::Cancelled } else { Status::Failed };
             entry.error = Some(e.to_string());
             // The run already failed; failing to record it must not hide the first error.
             let _ = catalog.put(entry);
@@ -245,6 +245,9 @@ fn log_run(
     progress: &dyn Progress,
 ) {
     let mut rec = RunRecord::new("backup", entry.id.clone(), entry.status == Status::Ok, entry.started);
+    if entry.status == Status::Cancelled {
+        rec.status = "cancelled";
+    }
     rec.finished = entry.finished;
     rec.duration_ms = entry.duration_ms;
     rec.size = entry.size;

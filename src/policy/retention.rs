@@ -79,6 +79,8 @@ pub fn plan(policy: &RetentionPolicy, entries: &[CatalogEntry], now: DateTime<Ut
                 (true, b.clone())
             } else if e.status == Status::Failed {
                 (false, format!("a failed run older than {} days", policy.keep_days))
+            } else if e.status == Status::Cancelled {
+                (false, format!("a cancelled run older than {} days", policy.keep_days))
             } else {
                 (false, format!("older than {} days", policy.keep_days))
             };

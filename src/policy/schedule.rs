@@ -37,6 +37,21 @@ impl Schedule {
         Ok(Schedule { cron, tz: zone, label: format!("{time} {tz}") })
     }
 
+    /// `t` as a person in the schedule's zone reads it: "30 Nov 04:00 Africa/Cairo".
+    pub fn local_label(&self, t: DateTime<Utc>) -> String {
+        format!("{} {}", t.with_timezone(&self.tz).format("%d %b %H:%M"), self.tz.name())
+    }
+
+    /// The zone's name ("Africa/Cairo").
+    pub fn zone_name(&self) -> &'static str {
+        self.tz.name()
+    }
+
+    /// Every IANA zone name a schedule accepts, for a list to choose from.
+    pub fn zone_names() -> Vec<&'static str> {
+        chrono_tz::TZ_VARIANTS.iter().map(|z| z.name()).collect()
+    }
+
     /// The first slot strictly after `t`.
     pub fn next_after(&self, t: DateTime<Utc>) -> DateTime<Utc> {
         let local = t.with_timezone(&self.tz);

@@ -27,6 +27,8 @@ pub enum Status {
     Running,
     /// An archive with no catalog entry (e.g. copied in by hand): not trusted until verified.
     Unindexed,
+    /// Stopped by the admin: neither a backup nor a failure; nothing of it was kept.
+    Cancelled,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

@@ -47,7 +47,7 @@ pub struct RunRecord {
     /// "backup", "restore" or "test-restore".
     pub kind: &'static str,
     pub backup_id: String,
-    /// "ok" or "failed".
+    /// "ok", "failed" or "cancelled".
     pub status: &'static str,
     pub started: DateTime<Utc>,
     pub finished: DateTime<Utc>,

@@ -2,11 +2,17 @@
 """End to end, with the real parts: the real desktop app binary under Xvfb on a private D-Bus
 session (gnome-keyring unlocked, dunst running), driven through tauri-driver + WebKitWebDriver.
 
-It starts from nothing configured, so the app runs its demo (a local SecantusDB seeded with
-sample HR-SM data); clicks "Back up now" and sees progress and a new history row; checks that a
-Notify call went over D-Bus and that the key is in the Secret Service; restores the backup into
-a second database through the Restore screen and compares every collection's count with the
-original; saves a screenshot of each screen under target/e2e-screenshots/.
+From an empty profile: the first start is the set-up, not a demo. "Try with sample data"
+starts the demo (a local SecantusDB seeded with sample HR-SM data), clearly labelled; in it:
+Back up now with progress and a new history row, a Notify call over D-Bus, the key in the
+Secret Service, the tray, a cancelled run that is not a failure, Verify's answer that stays,
+a restore into a second database (every collection's count compared) that is disarmed after
+use (the page and the shell), an unchanged Save that changes nothing and invalid input refused
+next to its field. Then the sample data is left and the set-up steps are followed on a
+"real" HR-SM (its own test server with a password, its own folder): the installation is found
+and used (the password to the keychain only), the connection tested, the folder and time set,
+and the first backup made and checked. The app is restarted: the real settings are still
+there, times in the site's zone. A screenshot of each screen goes to target/e2e-screenshots/.
 Run it with scripts/e2e (which builds the app and starts the session).
 """
 import os
@@ -91,12 +97,73 @@ class Tray:
         return gdbus("-d", name, "-o", self.menu_path, "-m", "com.canonical.dbusmenu.Event", "--", str(ids[0]), "clicked", "<0>", "0")
 
 
+
+def start_real_site(data):
+    """A second SecantusDB standing in for the site's own MongoDB (with a user and password),
+    seeded like HR-SM, and an installation folder whose .env names it."""
+    bin_ = os.environ.get("HRSM_SECANTUSD", str(pathlib.Path.home() / ".cache/hrsm-tools/bin/secantusd-rs"))
+    store = os.path.join(data, "real-db")
+    log = open(os.path.join(data, "real-db.log"), "w")
+    proc = subprocess.Popen([bin_, "--port", "0", "--log-file-max", "16MB", "--cache-size", "256M", "--storage-path", store], stdout=log, stderr=subprocess.DEVNULL)
+    end = time.time() + 30
+    port = None
+    while time.time() < end and not port:
+        m = re.search(r"listening on [^:\s]+:(\d+)", open(os.path.join(data, "real-db.log")).read())
+        port = m and m.group(1)
+        time.sleep(0.1)
+    admin = MongoClient(f"mongodb://127.0.0.1:{port}/?directConnection=true", serverSelectionTimeoutMS=5000)
+    admin["admin"].command("createUser", "hrsm", pwd="E2eS3cretPw", roles=["root"])
+    uri = f"mongodb://hrsm:E2eS3cretPw@127.0.0.1:{port}/hrsm_platform?authSource=admin&directConnection=true"
+    c = MongoClient(uri, serverSelectionTimeoutMS=5000)
+    c["hrsm_platform"]["employees"].insert_many([{"name": f"Employee {i}", "salary": 1000 + i} for i in range(120)])
+    c["hrsm_platform"]["departments"].insert_many([{"name": f"Dept {i}"} for i in range(6)])
+    c["hrsm_acme"]["employees"].insert_many([{"name": f"Acme {i}"} for i in range(15)])
+    site = os.path.join(data, "site-e2e")
+    os.makedirs(os.path.join(site, "uploads", "documents"), exist_ok=True)
+    for i in range(5):
+        with open(os.path.join(site, "uploads", "documents", f"contract-{i}.pdf"), "wb") as f:
+            f.write(os.urandom(20000))
+    with open(os.path.join(site, ".env"), "w") as f:
+        f.write(f"MONGODB_URI={uri}\nBACKUP_TIMEZONE=Africa/Cairo\n")
+    return proc, site, c
+
+
+def open_app(wait_s=90):
+    opts = ArgOptions()
+    opts.set_capability("browserName", "wry")
+    opts.set_capability("tauri:options", {"application": str(APP)})
+    d = webdriver.Remote(command_executor="http://127.0.0.1:4444", options=opts)
+    wait = WebDriverWait(d, wait_s)
+    wait.until(lambda d: by_id(d, "state").get_attribute("textContent") not in ("", "…"))
+    return d, wait
+
+
+def tab(d, view):
+    d.find_element(By.CSS_SELECTOR, f"button[data-view={view}]").click()
+
+
+def history_rows(d):
+    # In one script: the table may be redrawn between two WebDriver calls.
+    return d.execute_script("return [...document.querySelectorAll('#history-rows tr')].map((tr) => [...tr.cells].map((td) => td.textContent.trim()))")
+
+
+def run_backup(d, timeout=180):
+    by_id(d, "backup-now").click()
+    end = time.time() + timeout
+    seen = set()
+    while time.time() < end and not by_id(d, "result").text:
+        seen.add(by_id(d, "phase").text)
+        time.sleep(0.05)
+    return by_id(d, "result").text, seen
+
+
 def main():
     data = tempfile.mkdtemp(prefix="hrsm-e2e-")
     env = dict(os.environ, HRSM_DESKTOP_DATA=data)
-    env.pop("BACKUP_ENCRYPTION_KEY", None)
-    env.pop("MONGODB_URI", None)
+    for v in ("BACKUP_ENCRYPTION_KEY", "MONGODB_URI", "MONGO_URI", "BACKUP_TIMEZONE", "BACKUPS_ENABLED"):
+        env.pop(v, None)
     subprocess.run(["secret-tool", "clear", "service", SERVICE, "username", "master-key"], check=False)
+    subprocess.run(["secret-tool", "clear", "service", SERVICE, "username", "mongodb-uri"], check=False)
     notify_log = open(os.path.join(data, "notify.log"), "w")
     # A panel's StatusNotifierWatcher, so the tray icon registers (Debian's python3 + python3-dbus).
     items_file = os.path.join(data, "tray-items.txt")
@@ -105,38 +172,47 @@ def main():
     time.sleep(1)
     monitor = subprocess.Popen(["dbus-monitor", "--session", "interface='org.freedesktop.Notifications',member='Notify'"], stdout=notify_log, stderr=subprocess.DEVNULL)
     driver_proc = subprocess.Popen([DRIVER, "--port", "4444"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    real_db = None
     d = None
     try:
         check("tauri-driver listens", wait_port(4444))
-        opts = ArgOptions()
-        opts.set_capability("browserName", "wry")
-        opts.set_capability("tauri:options", {"application": str(APP)})
         t0 = time.time()
-        d = webdriver.Remote(command_executor="http://127.0.0.1:4444", options=opts)
-        wait = WebDriverWait(d, 90)
-        wait.until(lambda d: by_id(d, "state").text not in ("", "…"))
+        d, wait = open_app()
         print(f"start to first status on screen: {time.time() - t0:.2f} s", flush=True)
-        check("dashboard shows the demo", "Demo mode" in by_id(d, "state-message").text, by_id(d, "state-message").text)
-        check("the page warns that the key is not exported", "not been exported" in by_id(d, "banner").text)
-        shot(d, "1-dashboard")
 
-        by_id(d, "backup-now").click()
-        wait.until(lambda d: not by_id(d, "progress-wrap").get_attribute("hidden"))
-        seen_phases = set()
-        end = time.time() + 180
-        while time.time() < end and not by_id(d, "result").text:
-            seen_phases.add(by_id(d, "phase").text)
-            time.sleep(0.05)
-        result = by_id(d, "result").text
-        check("backup now succeeds", result.startswith("Backup ") and "done" in result, result)
+        # 1. An empty profile starts with the set-up, not with sample data.
+        check("the first start shows the set-up", by_id(d, "view-setup").is_displayed() and by_id(d, "state").get_attribute("textContent") == "Not set up yet", by_id(d, "state").get_attribute("textContent"))
+        check("nothing can be backed up before the set-up", by_id(d, "w-backup").get_attribute("disabled") is not None and not by_id(d, "demo-bar").is_displayed())
+        check("no settings file is written by a first start", not os.path.exists(os.path.join(data, "hrsm-backup.toml")))
+        shot(d, "0-first-start")
+
+        # 2. The sample data, chosen, and labelled as such.
+        by_id(d, "setup-demo").click()
+        wait.until(lambda d: by_id(d, "demo-bar").is_displayed())
+        check("Try with sample data starts the demo, labelled", "Sample data" in by_id(d, "demo-bar").text and by_id(d, "view-dashboard").is_displayed())
+        check("the demo keeps its settings in its own folder", os.path.exists(os.path.join(data, "demo", "hrsm-backup.toml")) and not os.path.exists(os.path.join(data, "hrsm-backup.toml")))
+        check("the page warns that the key is not saved", "not been saved" in by_id(d, "banner").text, by_id(d, "banner").text)
+        shot(d, "1-dashboard-demo")
+
+        result, seen_phases = run_backup(d)
+        check("backup now succeeds", result.startswith("Backup done"), result)
         check("progress was shown", len(seen_phases - {""}) >= 1, str(seen_phases))
         shot(d, "2-after-backup")
 
-        d.find_element(By.CSS_SELECTOR, "button[data-view=history]").click()
-        wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#history-rows tr")) >= 1)
-        cells = [td.text for td in d.find_elements(By.CSS_SELECTOR, "#history-rows tr:first-child td")]
+        tab(d, "history")
+        wait.until(lambda d: len(history_rows(d)) >= 1)
+        cells = history_rows(d)[0]
         check("a new history row, ok and verified", len(cells) >= 7 and cells[1] == "ok" and cells[6] == "yes", str(cells))
         check("the size chart has a bar", len(d.find_elements(By.CSS_SELECTOR, "#chart rect")) >= 1)
+        # Verify's answer stays on screen, through the table's redraws.
+        d.find_element(By.CSS_SELECTOR, "#history-rows tr:first-child button").click()
+        wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#history-rows .verify-result"))
+        time.sleep(1.5)
+        tab(d, "dashboard")
+        tab(d, "history")
+        wait.until(lambda d: len(history_rows(d)) >= 1)
+        kept = d.find_elements(By.CSS_SELECTOR, "#history-rows .verify-result")
+        check("Verify's answer stays after the table is drawn again", kept and "Intact" in kept[0].text, kept[0].text if kept else "gone")
         shot(d, "3-history")
 
         # The tray: registered, its status line tells the last and next run, and its
@@ -147,19 +223,41 @@ def main():
         status_line = next((l for l in labels if l.startswith("Last: ")), "")
         check("the tray status line says Last and Next", " ok" in status_line and "Next: " in status_line, status_line)
         tray.click("Back up now")
-        d.find_element(By.CSS_SELECTOR, "button[data-view=dashboard]").click()
-        d.find_element(By.CSS_SELECTOR, "button[data-view=history]").click()
         end = time.time() + 120
-        while time.time() < end and len(d.find_elements(By.CSS_SELECTOR, "#history-rows tr")) < 2:
+        while time.time() < end and len(history_rows(d)) < 2:
             time.sleep(1)
-            d.find_element(By.CSS_SELECTOR, "button[data-view=dashboard]").click()
-            d.find_element(By.CSS_SELECTOR, "button[data-view=history]").click()
-        check("Back up now from the tray made a second backup", len(d.find_elements(By.CSS_SELECTOR, "#history-rows tr")) >= 2)
+            tab(d, "dashboard")
+            tab(d, "history")
+        check("Back up now from the tray made a second backup", len(history_rows(d)) >= 2)
 
         secret = subprocess.run(["secret-tool", "lookup", "service", SERVICE, "username", "master-key"], capture_output=True, text=True).stdout
         check("the key is in the Secret Service", secret.startswith("hrsm-key-v1:") and len(secret.strip()) == 76)
 
-        d.find_element(By.CSS_SELECTOR, "button[data-view=restore]").click()
+        # A cancelled run is neither a failure nor a backup.
+        big = os.path.join(data, "demo", "hr-sm", "uploads", "big-e2e")
+        os.makedirs(big, exist_ok=True)
+        for i in range(160):
+            with open(os.path.join(big, f"scan-{i:03}.bin"), "wb") as f:
+                f.write(os.urandom(512 * 1024))
+        tab(d, "dashboard")
+        wait.until(lambda d: by_id(d, "backup-now").get_attribute("disabled") is None)
+        by_id(d, "backup-now").click()
+        wait.until(lambda d: by_id(d, "cancel").is_displayed())
+        wait.until(lambda d: by_id(d, "phase").text == "archiving")
+        by_id(d, "cancel").click()
+        wait.until(lambda d: by_id(d, "result").text)
+        result = by_id(d, "result").text
+        wait.until(lambda d: by_id(d, "state").text != "Backing up…")
+        check("a cancelled run says so, not failed", result.startswith("Cancelled") and "failed" not in result.lower(), result)
+        check("after a cancel the dashboard is not red", "failed" not in by_id(d, "state").get_attribute("class"), by_id(d, "state").text)
+        tab(d, "history")
+        wait.until(lambda d: len(history_rows(d)) >= 3)
+        check("the history lists the run as cancelled", history_rows(d)[0][1] == "cancelled", str(history_rows(d)[0]))
+        shot(d, "3b-cancelled")
+        shutil.rmtree(big)
+
+        # Restore into a second database; the confirmation is for one restore only.
+        tab(d, "restore")
         wait.until(lambda d: "database hrms" in by_id(d, "restore-contents").text)
         contents = by_id(d, "restore-contents").text
         shot(d, "4-restore")
@@ -170,15 +268,31 @@ def main():
         by_id(d, "preflight").click()
         wait.until(lambda d: by_id(d, "confirm-box").is_displayed())
         check("the preflight lists what will be restored", "hrms.users → hrms_e2e.users" in by_id(d, "preflight-out").text, by_id(d, "preflight-out").text)
+        check("the Restore button is disabled until RESTORE is typed", by_id(d, "restore-go").get_attribute("disabled") is not None)
         by_id(d, "confirm-word").send_keys("RESTORE")
         shot(d, "5-restore-preflight")
         by_id(d, "restore-go").click()
         wait.until(lambda d: by_id(d, "restore-result").text.startswith(("Restored", "Restore failed")))
         restored = by_id(d, "restore-result").text
         check("restore into a second database succeeds", restored.startswith("Restored"), restored)
+        check("after a restore the confirmation is disarmed", not by_id(d, "confirm-box").is_displayed() and by_id(d, "confirm-word").get_attribute("value") == "" and by_id(d, "restore-go").get_attribute("disabled") is not None)
         shot(d, "6-restore-done")
+        # A new check over what now exists arms a restore again; a changed choice disarms it;
+        # and the shell refuses a restore that no check armed, whatever the page sends.
+        by_id(d, "preflight").click()
+        wait.until(lambda d: by_id(d, "confirm-box").is_displayed())
+        check("the check now says the restore would replace collections", "replaces" in by_id(d, "preflight-out").text, by_id(d, "preflight-out").text)
+        by_id(d, "confirm-word").send_keys("RESTORE")
+        target.send_keys("2")
+        check("changing what to restore disarms it", not by_id(d, "confirm-box").is_displayed() and by_id(d, "restore-go").get_attribute("disabled") is not None)
+        refused = d.execute_async_script("""
+            const done = arguments[arguments.length - 1];
+            const ch = new window.__TAURI__.core.Channel();
+            window.__TAURI__.core.invoke('restore', { request: { id: document.getElementById('restore-pick').value, filesTo: null, overwrite: false, databases: [['hrms', 'hrms_e2e']], collections: [] }, confirm: 'RESTORE', token: 'forged', onEvent: ch })
+              .then(() => done('restored'), (e) => done(e.message || String(e)));""")
+        check("the shell refuses a restore no check armed", "Check the restore again" in refused, refused)
 
-        uri = re.search(r'uri = "([^"]+)"', open(os.path.join(data, "hrsm-backup.toml")).read()).group(1)
+        uri = re.search(r'uri = "([^"]+)"', open(os.path.join(data, "demo", "hrsm-backup.toml")).read()).group(1)
         client = MongoClient(uri, serverSelectionTimeoutMS=5000)
         # The collections of the backup (the run log collection is written after it, by design).
         names = sorted(n for n in client["hrms"].list_collection_names() if not n.startswith("system.") and n != "backuplogs")
@@ -187,37 +301,95 @@ def main():
         for n, (a, _) in counts.items():
             check(f"the Restore screen listed {n} with {a} documents", f"{n} ({a})" in contents, contents)
 
-        d.find_element(By.CSS_SELECTOR, "button[data-view=settings]").click()
+        # Settings: an unchanged Save changes nothing; invalid input is refused at its field.
+        demo_cfg = os.path.join(data, "demo", "hrsm-backup.toml")
+        before = open(demo_cfg).read()
+        tab(d, "settings")
         wait.until(lambda d: by_id(d, "s-time").get_attribute("value") == "02:00")
         check("settings show the schedule", by_id(d, "s-tz").get_attribute("value") == "UTC")
+        rules = [e.get_attribute("value") for e in d.find_elements(By.CSS_SELECTOR, "#s-sources .src-include")]
+        check("the form shows each folder's include rules", any(".env" in r for r in rules), str(rules))
         shot(d, "7-settings")
-        d.find_element(By.CSS_SELECTOR, "button[data-view=log]").click()
-        wait.until(lambda d: "backup" in by_id(d, "log").text)
-        check("the log view lists the runs", "restore" in by_id(d, "log").text and "ok" in by_id(d, "log").text, by_id(d, "log").text)
+        d.find_element(By.CSS_SELECTOR, "#settings-form button[type=submit]").click()
+        wait.until(lambda d: by_id(d, "settings-result").text)
+        check("an unchanged Save changes nothing", by_id(d, "settings-result").text == "Saved." and open(demo_cfg).read() == before, by_id(d, "settings-result").text)
+        keep = by_id(d, "s-keep-days")
+        keep.clear()
+        keep.send_keys("abc")
+        d.find_element(By.CSS_SELECTOR, "#settings-form button[type=submit]").click()
+        wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#settings-form .field-error"))
+        err = d.find_element(By.CSS_SELECTOR, "#settings-form .field-error")
+        check("a bad number is refused next to its field, not saved", "days" in err.text and by_id(d, "settings-result").text == "" and open(demo_cfg).read() == before, err.text)
+        keep.clear()
+        keep.send_keys("30")
+        by_id(d, "s-dest").clear()
+        d.find_element(By.CSS_SELECTOR, "#settings-form button[type=submit]").click()
+        wait.until(lambda d: "folder" in (d.find_elements(By.CSS_SELECTOR, "#settings-form .field-error") or [None])[0].text if d.find_elements(By.CSS_SELECTOR, "#settings-form .field-error") else False)
+        err = d.find_element(By.CSS_SELECTOR, "#settings-form .field-error")
+        check("an empty destination is refused by the shell, next to its field", "backups go" in err.text and open(demo_cfg).read() == before, err.text)
+        check("no error shows an internal prefix", not re.search(r"\b(config|usage|invalid): ", d.find_element(By.TAG_NAME, "body").text))
+        shot(d, "7b-settings-invalid")
+        tab(d, "log")
+        wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#log-rows tr"))
+        log_text = by_id(d, "log").text
+        check("the log lists the runs with a header, local times to the second", "Time" in log_text and "Restore" in log_text and "done" in log_text and re.search(r"\d\d:\d\d:\d\d UTC", log_text), log_text[:300])
         shot(d, "8-log")
 
-        # The HR-SM installation card on a site whose own files hold a password: shown masked,
-        # used with the password in the keychain only.
-        site = os.path.join(data, "site-e2e")
-        os.makedirs(site, exist_ok=True)
-        hostport = re.search(r"mongodb://([^/?]+)", uri).group(1)
-        with open(os.path.join(site, ".env"), "w") as f:
-            f.write(f"MONGODB_URI=mongodb://hrsm:E2eS3cretPw@{hostport}/hrsm_platform\nBACKUP_TIMEZONE=Africa/Cairo\n")
-        d.find_element(By.CSS_SELECTOR, "button[data-view=settings]").click()
-        wait.until(lambda d: by_id(d, "site-root").get_attribute("value"))  # the configured folder
+        # 3. Leave the sample data: back to the set-up, the demo's settings untouched.
+        by_id(d, "demo-leave").click()
+        wait.until(lambda d: by_id(d, "view-setup").is_displayed())
+        check("leaving the sample data goes back to the set-up", by_id(d, "state").get_attribute("textContent") == "Not set up yet" and not by_id(d, "demo-bar").is_displayed(), by_id(d, "state").get_attribute("textContent"))
+
+        # 4. The set-up on a real HR-SM (its own server, a password in its .env).
+        real_db, site, real = start_real_site(data)
         root = by_id(d, "site-root")
         root.clear()
         root.send_keys(site)
         by_id(d, "site-look").click()
         wait.until(lambda d: "Main database" in by_id(d, "site-out").text)
         check("the installation's settings are shown, the password masked", "hrsm:***@" in by_id(d, "site-out").text and "E2eS3cretPw" not in d.page_source, by_id(d, "site-out").text)
-        shot(d, "9-site")
+        shot(d, "9-setup-site")
         by_id(d, "site-use").click()
         wait.until(lambda d: by_id(d, "site-result").text)
-        saved = open(os.path.join(data, "hrsm-backup.toml")).read()
+        real_cfg = os.path.join(data, "hrsm-backup.toml")
+        saved = open(real_cfg).read() if os.path.exists(real_cfg) else ""
         stored = subprocess.run(["secret-tool", "lookup", "service", SERVICE, "username", "mongodb-uri"], capture_output=True, text=True).stdout
-        check("using it keeps the password in the keychain, not in the config", "E2eS3cretPw" in stored and "E2eS3cretPw" not in saved and "hrsm_platform" in saved, saved)
-        check("the settings now show the installation's time zone", by_id(d, "s-tz").get_attribute("value") == "Africa/Cairo")
+        check("using it keeps the password in the keychain, not in the settings", "E2eS3cretPw" in stored and "E2eS3cretPw" not in saved and "hrsm_platform" in saved, saved)
+        check("the demo's settings were not touched", "hr-sm" in open(demo_cfg).read() and site not in open(demo_cfg).read())
+        by_id(d, "w-test").click()
+        wait.until(lambda d: by_id(d, "w-test-result").text not in ("", "Connecting…"))
+        check("the connection test names the server", by_id(d, "w-test-result").text.startswith("Connected: MongoDB"), by_id(d, "w-test-result").text)
+        wait.until(lambda d: by_id(d, "w-tz").get_attribute("value") == "Africa/Cairo")
+        dest = by_id(d, "w-dest")
+        dest.clear()
+        dest.send_keys(os.path.join(data, "real-backups"))
+        d.execute_script("const t = document.getElementById('w-time'); t.value = '03:30'; t.dispatchEvent(new Event('input'));")
+        d.find_element(By.CSS_SELECTOR, "#w-form button[type=submit]").click()
+        wait.until(lambda d: by_id(d, "w-result").text)
+        check("the folder and time are saved", by_id(d, "w-result").text == "Saved." and "03:30" in open(real_cfg).read(), by_id(d, "w-result").text)
+        shot(d, "10-setup-steps")
+        wait.until(lambda d: by_id(d, "w-backup").get_attribute("disabled") is None)
+        by_id(d, "w-backup").click()
+        wait.until(lambda d: by_id(d, "result").text)
+        first = by_id(d, "result").text
+        docs = re.search(r"(\d+) documents", first)
+        check("the first backup of the real site is made and checked", first.startswith("Backup done") and "checked" in first and docs and int(docs.group(1)) >= 141, first)
+        tab(d, "history")
+        wait.until(lambda d: len(history_rows(d)) >= 1)
+        check("its history has only the real site's backup", len(history_rows(d)) == 1 and history_rows(d)[0][1] == "ok", str(history_rows(d)))
+        check("history times are in the site's zone", "Africa/Cairo" in by_id(d, "history-zone").text and "Africa/Cairo" in history_rows(d)[0][0], str(history_rows(d)[0]))
+        tab(d, "dashboard")
+        wait.until(lambda d: by_id(d, "state").text == "Healthy")
+        check("the dashboard is healthy, next run in the site's zone", "Africa/Cairo" in by_id(d, "next").text and "03:30" in by_id(d, "schedule").text, by_id(d, "next").text)
+        shot(d, "11-real-dashboard")
+
+        # 5. A restart keeps the real settings (an earlier version put the demo back).
+        cfg_before = open(real_cfg).read()
+        d.quit()
+        d, wait = open_app()
+        check("after a restart the real settings are kept", open(real_cfg).read() == cfg_before and not by_id(d, "demo-bar").is_displayed() and by_id(d, "state").text == "Healthy", by_id(d, "state").text)
+        check("after a restart the set-up is not shown again", by_id(d, "view-dashboard").is_displayed())
+        shot(d, "12-after-restart")
     except Exception as e:  # a failed step is a failed test, with the reason
         check("the end-to-end run completed", False, repr(e))
         if d:
@@ -229,6 +401,8 @@ def main():
         if d:
             d.quit()
         driver_proc.terminate()
+        if real_db:
+            real_db.kill()
         time.sleep(1)
         monitor.terminate()
         watcher.terminate()

@@ -316,3 +316,44 @@ fn a_second_backup_while_one_runs_is_refused_and_the_lock_dies_with_its_holder()
     let o = cli(t.path(), &["--config", "hrsm-backup.toml", "backup"]);
     assert!(o.status.success(), "the lock of a killed holder must not block: {}", text(&o));
 }
+
+/// Cancels once `after` items have been packed.
+struct CancelAfter(std::sync::atomic::AtomicU64, u64);
+impl hrsm_backup::Progress for CancelAfter {
+    fn event(&self, _: hrsm_backup::Event) {}
+    fn cancelled(&self) -> bool {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed) >= self.1
+    }
+}
+
+/// A run the admin stops is recorded as cancelled (not failed), keeps no archive, and the
+/// local log says "cancelled" too: the app shows it as neither a backup nor a failure.
+#[test]
+fn a_cancelled_run_is_recorded_as_cancelled_not_failed() {
+    let t = tmp();
+    let src = t.path().join("src");
+    for i in 0..20 {
+        write(&src.join(format!("f{i}.txt")), b"data", 0o644, 1_700_000_000);
+    }
+    let opts = BackupOptions {
+        destination: t.path().join("backups"),
+        sources: vec![SourceConfig::folder("data", &src)],
+        mongo: None,
+        payload: PayloadOptions::default(),
+        verify: true,
+        retention: None,
+        trigger: Default::default(),
+    };
+    let err = run_backup(&opts, &key(), &CancelAfter(Default::default(), 3), Box::new(rand::rngs::OsRng)).unwrap_err();
+    assert!(matches!(err, hrsm_backup::Error::Cancelled), "{err}");
+    let listing = Catalog::existing(&t.path().join("backups")).unwrap().list().unwrap();
+    assert_eq!(listing.entries.len(), 1);
+    assert_eq!(listing.entries[0].status, Status::Cancelled);
+    assert!(listing.entries[0].archive.is_none());
+    let archives = fs::read_dir(t.path().join("backups"))
+        .unwrap()
+        .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().contains("hrsmbk"));
+    assert_eq!(archives.count(), 0, "nothing of the run is kept");
+    let log = fs::read_to_string(t.path().join("backups").join(hrsm_backup::LOCAL_LOG)).unwrap();
+    assert!(log.contains("\"status\":\"cancelled\""), "{log}");
+}

@@ -7,20 +7,28 @@
   const entry = (i, status) => ({ id: `hrsm-2026112${i}T020000Z-00${i}`, status, started: new Date(now - i * 86400000).toISOString(), finished: new Date(now - i * 86400000 + 5000).toISOString(), duration_ms: 5200 + i, archive: status === 'ok' ? `b${i}.hrsmbk` : null, size: 1000000 * (i + 1), verified: status === 'ok', files: 24, bytes: 1100000, documents: 1816, databases: ['hrms'], sources: ['uploads'], error: status === 'ok' ? null : 'cannot reach MongoDB at 127.0.0.1:27017' });
   const history = [entry(3, 'ok'), entry(2, 'failed'), entry(1, 'ok')];
   const status = {
-    state: scenario === 'nokey' ? 'no-key' : 'healthy', last: history[2], last_good: history[2], next_run: new Date(now + 3600000).toISOString(), schedule: '02:00 UTC',
+    state: { nokey: 'no-key', setup: 'setup' }[scenario] || 'healthy', label: { nokey: 'No encryption key', setup: 'Not set up yet' }[scenario] || 'Healthy', timezone: 'UTC', last: history[2], last_good: history[2], next_run: new Date(now + 3600000).toISOString(), schedule: '02:00 UTC',
     backups_enabled: true, key_id: scenario === 'nokey' ? null : 'ab'.repeat(16), key_error: scenario === 'nokey' ? 'OS keychain: the keychain is locked; unlock it or set BACKUP_ENCRYPTION_KEY' : null,
     key_exported: true, destination: '/srv/backups', demo: false, message: null,
   };
-  const settings = { mongodbEnabled: true, mongodbUri: 'mongodb://backup:***@db:27017', databases: ['hrms', 'hrsm-licenses'], sources: [{ name: 'uploads', path: '/opt/hr-sm/uploads' }], destination: '/srv/backups', scheduleEnabled: true, scheduleTime: '02:00', scheduleTimezone: 'UTC', keepDays: 30, keepMinVerified: 3, notifySuccess: false };
+  const settings = { mongodbEnabled: true, mongodbUri: 'mongodb://backup:***@db:27017', databases: ['hrms', 'hrsm-licenses'], sources: [{ name: 'uploads', path: '/opt/hr-sm/uploads', include: [], exclude: ['node_modules/**'] }], destination: '/srv/backups', scheduleEnabled: true, scheduleTime: '02:00', scheduleTimezone: 'UTC', keepDays: 30, keepMinVerified: 3, notifySuccess: false };
   window.__calls = [];
   class Channel { constructor() { this.onmessage = () => {}; } }
   const answers = {
     status: () => status,
     history: () => history,
     get_settings: () => settings,
+    time_zones: () => ['Africa/Cairo', 'Europe/Berlin', 'UTC'],
+    verify: async () => { await new Promise((r) => setTimeout(r, 100)); return { files: 24, chunks: 3, collections_tested: 0 }; },
+    backup_details: () => ({ mongo: { databases: [{ name: 'hrms', collections: [{ name: 'users', documents: 12 }] }] }, sources: [{ name: 'uploads', files: 24, bytes: 1100000, path: '/opt/hr-sm/uploads' }] }),
+    restore_preflight: (args) => ({ backupId: args.request.id, files: null, collections: [{ from: 'hrms', to: args.request.databases[0]?.[1] || 'hrms', name: 'users', documents: 12, replaces: true }], confirmWord: 'RESTORE', confirmToken: `t${window.__calls.length}` }),
+    restore: async (args) => { await new Promise((r) => setTimeout(r, 100)); return { files: null, mongo: { collections: [{ db: args.request.databases[0][1], name: 'users', documents: 12 }] } }; },
+    start_demo: () => { Object.assign(status, { state: 'no-backup', label: 'No backup yet', demo: true, message: null }); return status; },
+    leave_demo: () => { Object.assign(status, { state: 'setup', label: 'Not set up yet', demo: false }); return status; },
     logs: () => [JSON.stringify({ kind: 'backup', status: 'ok', backup_id: history[2].id, finished: history[2].finished, error: null })],
     backup_now: async (args) => {
       const ch = args.onEvent;
+      if (scenario === 'cancel') { ch.onmessage({ event: 'phase', data: { name: 'archiving' } }); await new Promise((r) => setTimeout(r, 100)); throw { kind: 'cancelled', message: 'Cancelled. Nothing of this run was kept.' }; }
       ch.onmessage({ event: 'started', data: { id: null } });
       ch.onmessage({ event: 'phase', data: { name: 'dumping' } });
       await new Promise((r) => setTimeout(r, 150));
@@ -37,7 +45,7 @@
     },
     use_site: (args) => ({ ...settings, hrsmRoot: args.root, scheduleTimezone: 'Africa/Cairo' }),
     set_settings: (args) => {
-      if (args.settings.scheduleTimezone === 'Mars/Olympus') throw { kind: 'config', message: 'configuration: "Mars/Olympus" is not an IANA time zone' };
+      if (!args.settings.destination) throw { kind: 'invalid', field: 'destination', message: 'Choose the folder the backups go to.' };
       return args.settings;
     },
   };
