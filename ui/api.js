@@ -2,12 +2,12 @@
 // through here, and every failure arrives as a CommandError the page can branch on.
 
 /** @typedef {{kind: 'key'|'mongo'|'config'|'busy'|'archive'|'conflict'|'io'|'cancelled'|'usage'|'setup'|'demo'|'invalid'|'other', message: string, field?: string}} CommandError */
-/** @typedef {{id: string, status: 'ok'|'failed'|'running'|'unindexed'|'cancelled', started: string, finished: string, duration_ms: number, archive: string|null, size: number, verified: boolean, files: number, bytes: number, documents: number, databases: string[], sources: string[], error: string|null}} CatalogEntry */
+/** @typedef {{id: string, status: 'ok'|'failed'|'running'|'unindexed'|'cancelled', started: string, finished: string, duration_ms: number, archive: string|null, size: number, verified: boolean, files: number, bytes: number, documents: number, databases: string[], sources: string[], error: string|null, trigger?: 'scheduled'|'manual'|'before-restore', origin?: object}} CatalogEntry */
 /** @typedef {{state: string, label: string, last: CatalogEntry|null, last_good: CatalogEntry|null, next_run: string|null, next_run_local: string|null, schedule: string, timezone: string, backups_enabled: boolean, key_id: string|null, key_error: string|null, key_exported: boolean, destination: string, demo: boolean, message: string|null}} Status */
 /** @typedef {{backupId: string, files: object|null, collections: {from: string, to: string, name: string, documents: number, replaces: boolean}[], confirmWord: string, confirmToken: string}} Preflight */
 /** @typedef {{root: string, found: {label: string, shown: string, from: string}[], missing: string[], problems: string[], databases: string[], folders: string[]}} Site */
 /** @typedef {{event: 'started'|'phase'|'progress'|'warning'|'finished', data: any}} JobEvent */
-/** @typedef {{id: string, filesTo?: string|null, only?: string|null, overwrite?: boolean, databases?: [string, string][], collections?: string[]}} RestoreRequest */
+/** @typedef {{id: string, filesTo?: string|null, filesInPlace?: boolean, only?: string|null, overwrite?: boolean, databases?: [string, string][], collections?: string[]}} RestoreRequest */
 
 function core() {
   const t = /** @type {any} */ (window).__TAURI__;

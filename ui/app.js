@@ -122,7 +122,8 @@ async function loadHistory() {
     const tr = document.createElement('tr');
     tr.dataset.id = e.id;
     if (e.status === 'failed') tr.className = 'failed';
-    const cells = [fmtTime(e.started), e.status, e.archive ? fmtBytes(e.size) : '—', `${(e.duration_ms / 1000).toFixed(1)} s`, e.files, e.documents, e.verified ? 'yes' : 'no'];
+    const note = e.trigger === 'before-restore' ? 'safety copy made before a restore' : (e.origin ? 'imported from the old backup service' : '');
+    const cells = [fmtTime(e.started), e.status, e.archive ? fmtBytes(e.size) : '—', `${(e.duration_ms / 1000).toFixed(1)} s`, e.files, e.documents, e.verified ? 'yes' : 'no', note];
     cells.forEach((c, i) => {
       const td = document.createElement('td'); td.textContent = String(c);
       if (i === 1) { td.className = { ok: 'ok', cancelled: 'cancelled' }[e.status] || 'bad'; if (e.error) td.title = e.error; }
@@ -170,6 +171,9 @@ async function verifyOne(id, button) {
 
 async function loadRestore() {
   disarmRestore();
+  // What another restore point held must not be read as this one's.
+  $('restore-contents').replaceChildren(para('Reading…', 'muted'));
+  $('restore-result').textContent = '';
   const pick = $('restore-pick');
   const rows = (await api.history()).filter((e) => e.status === 'ok').reverse();
   pick.replaceChildren(...rows.map((e) => { const o = document.createElement('option'); o.value = e.id; o.textContent = `${fmtTime(e.started)} — ${fmtBytes(e.size)}`; return o; }));
@@ -180,18 +184,33 @@ async function showContents() {
   disarmRestore();
   const id = $('restore-pick').value;
   const box = $('restore-contents');
+  box.replaceChildren(para('Reading…', 'muted'));
   let m;
   try { m = await api.details(id); } catch (e) { text(box, e.message); return; }
   const lines = [];
   (m.mongo?.databases || []).forEach((d) => lines.push(`database ${d.name}: ${d.collections.map((c) => `${c.name} (${c.documents})`).join(', ')}`));
   m.sources.forEach((s) => lines.push(`files ${s.name}: ${s.files} files, ${fmtBytes(s.bytes)} from ${s.path}`));
   box.replaceChildren(...lines.map((l) => para(l)));
-  const dbs = $('r-dbs');
-  dbs.replaceChildren(...(m.mongo?.databases || []).map((d) => {
+  shownDatabases = (m.mongo?.databases || []).map((d) => d.name);
+  $('r-files-where').replaceChildren(...m.sources.map((s) => { const li = document.createElement('li'); li.textContent = `${s.name} → ${s.path}`; return li; }));
+  renderRestoreDatabases();
+}
+
+/** The databases of the shown backup, as the chosen mode places them. */
+let shownDatabases = [];
+function restoreMode() { return $('r-mode-side').checked ? 'side' : 'back'; }
+function renderRestoreDatabases() {
+  const back = restoreMode() === 'back';
+  $('r-files-back').hidden = true; // until the engine restores files in place (next commit)
+  $('r-files-side').hidden = back;
+  text($('r-mode-help'), back
+    ? 'What is in these databases now is replaced by the backup. A safety copy of it is made first and listed in the history, so this can be undone.'
+    : 'Each database is restored under a new name; compare or copy from it at leisure.');
+  $('r-dbs').replaceChildren(...shownDatabases.map((name) => {
     const l = document.createElement('label');
-    const cb = document.createElement('input'); cb.type = 'checkbox'; cb.dataset.db = d.name;
-    const to = document.createElement('input'); to.value = `${d.name}_restored`; to.dataset.to = d.name; to.size = 24;
-    l.append(cb, ` database ${d.name} into `, to);
+    const cb = document.createElement('input'); cb.type = 'checkbox'; cb.dataset.db = name; cb.checked = true;
+    const to = document.createElement('input'); to.value = back ? name : `${name}_restored`; to.dataset.to = name; to.size = 24; to.readOnly = back;
+    l.append(cb, ` database ${name} ${back ? 'back into' : 'into'} `, to);
     return l;
   }));
 }
@@ -199,7 +218,12 @@ async function showContents() {
 function restoreRequest() {
   const id = $('restore-pick').value;
   const databases = [...document.querySelectorAll('#r-dbs input[type=checkbox]')].filter((c) => c.checked).map((c) => [c.dataset.db, document.querySelector(`#r-dbs input[data-to="${c.dataset.db}"]`).value]);
-  return { id, filesTo: $('r-files').checked ? $('r-files-to').value : null, overwrite: $('r-overwrite').checked, databases, collections: [] };
+  const back = restoreMode() === 'back';
+  // "As it was": files to their own folders, replacing what is there (a safety copy is made first).
+  return {
+    id, filesTo: !back && $('r-files').checked ? $('r-files-to').value : null, filesInPlace: back && $('r-files-inplace').checked,
+    overwrite: back || $('r-overwrite').checked, databases, collections: [],
+  };
 }
 
 /** The one restore the last check allows: cleared by any change, by a new check and by use. */
@@ -246,7 +270,8 @@ async function restoreGo() {
     const parts = [];
     if (r.files) parts.push(`${r.files.plan.files} files into ${r.files.target}`);
     (r.mongo?.collections || []).forEach((c) => parts.push(`${c.db}.${c.name}: ${c.documents} documents`));
-    text(result, `Restored ${parts.join('; ')}.`);
+    const undo = r.safety ? ` A safety copy of what was there before was made first (${fmtTime(r.safety.started)}); restore it to undo this.` : '';
+    text(result, `Restored ${parts.join('; ')}.${undo}`);
   } catch (e) { text(result, `Restore failed: ${e.message}`); } finally {
     $('preflight').disabled = false;
     $('preflight-out').replaceChildren();
@@ -471,6 +496,7 @@ document.addEventListener('DOMContentLoaded', () => {
   $('view-restore').addEventListener('change', (ev) => { if (ev.target !== $('confirm-word')) { disarmRestore(); $('preflight-out').replaceChildren(); } });
   $('view-restore').addEventListener('input', (ev) => { if (ev.target !== $('confirm-word')) { disarmRestore(); $('preflight-out').replaceChildren(); } });
   $('restore-pick').addEventListener('change', showContents);
+  ['r-mode-back', 'r-mode-side'].forEach((id) => $(id).addEventListener('change', renderRestoreDatabases));
   $('settings-form').addEventListener('submit', saveSettings);
   $('s-add-source').addEventListener('click', addSource);
   $('s-dest-pick').addEventListener('click', () => pickInto($('s-dest')));

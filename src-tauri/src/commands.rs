@@ -229,10 +229,13 @@ fn preflight_inner(state: &AppState, req: &RestoreRequest) -> CmdResult<Prefligh
             documents: c.documents,
             replaces: c.replaces.unwrap_or(false),
         })
-        .collect();
+        .collect::<Vec<PreflightCollection>>();
     let token = hex_token();
+    // Anything live replaced: a safety copy of it is taken first (the restore can be undone).
+    let replaces =
+        collections.iter().any(|c| c.replaces) || preview.files.as_ref().is_some_and(|f| !f.replaced.is_empty());
     if let Ok(mut armed) = state.armed_restore.lock() {
-        *armed = Some((token.clone(), req.clone()));
+        *armed = Some(Armed { token: token.clone(), request: req.clone(), replaces });
     }
     Ok(Preflight {
         backup_id: preview.backup_id,
@@ -250,11 +253,20 @@ fn hex_token() -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
+/// The one restore the last check allowed.
+pub struct Armed {
+    token: String,
+    request: RestoreRequest,
+    /// The check found live data the restore replaces.
+    replaces: bool,
+}
+
 /// Takes the one restore the last check armed: it must be this request, with its token.
-fn disarm(state: &AppState, request: &RestoreRequest, token: &str) -> CmdResult<()> {
+/// Returns whether it replaces live data.
+fn disarm(state: &AppState, request: &RestoreRequest, token: &str) -> CmdResult<bool> {
     let armed = state.armed_restore.lock().ok().and_then(|mut a| a.take());
     match armed {
-        Some((t, r)) if t == token && &r == request => Ok(()),
+        Some(a) if a.token == token && &a.request == request => Ok(a.replaces),
         _ => Err(CommandError::new(
             "usage",
             "Check the restore again first (\"Check first\"): each check allows one restore of exactly what it showed.",
@@ -291,6 +303,41 @@ pub async fn restore_preflight<R: Runtime>(app: AppHandle<R>, request: RestoreRe
 pub struct RestoreResult {
     pub files: Option<RestoreReport>,
     pub mongo: Option<MongoRestoreReport>,
+    /// The safety copy of what was replaced, taken just before (restoring it undoes this).
+    pub safety: Option<CatalogEntry>,
+}
+
+/// A backup of the current data, made inside the restore's busy slot before anything is
+/// replaced; its phases show as "safety copy: …". Retention does not run (nothing is removed in
+/// the middle of a restore). If it fails, the restore does not start.
+fn safety_copy<F: Fn(JobEvent) + Send + Sync + Clone + 'static>(
+    state: &AppState,
+    key: &hrsm_backup::MasterKey,
+    sink: F,
+    cancel: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> CmdResult<CatalogEntry> {
+    let labelled = {
+        let sink = sink.clone();
+        move |e| match e {
+            JobEvent::Phase { name } => sink(JobEvent::Phase { name: format!("safety copy: {name}") }),
+            other => sink(other),
+        }
+    };
+    let progress = jobs::forward(labelled, cancel);
+    let opts = hrsm_backup::BackupOptions {
+        trigger: hrsm_backup::Trigger::BeforeRestore,
+        retention: None,
+        ..jobs::backup_options(state)
+    };
+    hrsm_backup::run_backup(&opts, key, &progress, Box::new(rand::rngs::OsRng)).map(|done| done.entry).map_err(|e| {
+        CommandError::new(
+            "safety",
+            format!(
+                "Nothing was restored: a safety copy of the current data could not be made first ({}).",
+                gui_words(&e.to_string())
+            ),
+        )
+    })
 }
 
 #[tauri::command]
@@ -303,12 +350,12 @@ pub async fn restore<R: Runtime>(
 ) -> CmdResult<RestoreResult> {
     blocking(move || {
         // Disarmed whatever happens next: a second click needs a new check.
-        disarm(&app.state::<AppState>(), &request, &token)?;
+        let replaces = disarm(&app.state::<AppState>(), &request, &token)?;
         if confirm.trim() != "RESTORE" {
             return Err(CommandError::new("usage", "Type RESTORE to confirm."));
         }
         let app2 = app.clone();
-        jobs::exclusive(&app, move |cancel| {
+        jobs::exclusive(&app, "Restoring…", move |cancel| {
             let state = app2.state::<AppState>();
             // The engine plans and checks from the manifest inside its one read of the
             // archive: no second preflight here.
@@ -320,15 +367,16 @@ pub async fn restore<R: Runtime>(
                     let _ = ch.send(e);
                 }
             };
-            let progress = jobs::forward(sink, cancel);
             let _ = on_event.send(JobEvent::Started { id: Some(request.id.clone()) });
             let req = engine_request(&state, &request);
             if req.files.is_none() && req.mongo.is_none() {
-                return Err(CommandError::new("usage", "choose files, databases or both to restore"));
+                return Err(CommandError::new("usage", "Choose files, databases or both to restore."));
             }
+            let safety = if replaces { Some(safety_copy(&state, &key, sink.clone(), cancel.clone())?) } else { None };
+            let progress = jobs::forward(sink, cancel);
             let hrsm_backup::RestoreOutcome { files, mongo } = hrsm_backup::restore(&archive, &key, &req, &progress)?;
             let _ = on_event.send(JobEvent::Finished { ok: true, message: "Restore complete.".into() });
-            Ok(RestoreResult { files, mongo })
+            Ok(RestoreResult { files, mongo, safety })
         })
         .inspect_err(|e| {
             crate::notify::send("HR-SM restore FAILED", &e.message, true);
@@ -353,7 +401,7 @@ pub async fn verify<R: Runtime>(
 ) -> CmdResult<VerifySummary> {
     blocking(move || {
         let app2 = app.clone();
-        jobs::exclusive(&app, move |cancel| {
+        jobs::exclusive(&app, "Checking a backup…", move |cancel| {
             let state = app2.state::<AppState>();
             let key = state.key().map_err(|m| CommandError::new("key", m))?;
             let archive = archive_of(&state, &id)?;

@@ -89,13 +89,16 @@ pub fn backup_options(state: &AppState) -> BackupOptions {
 struct Busy<'a>(&'a AppState);
 
 impl<'a> Busy<'a> {
-    fn claim(state: &'a AppState) -> Result<(Self, Arc<AtomicBool>), CommandError> {
+    fn claim(state: &'a AppState, label: &'static str) -> Result<(Self, Arc<AtomicBool>), CommandError> {
         let cancel = Arc::new(AtomicBool::new(false));
         let mut running = state.running.lock().map_err(|_| CommandError::new("other", "state poisoned"))?;
         if running.is_some() {
-            return Err(CommandError::new("busy", "a backup or restore is already running; wait for it to finish"));
+            return Err(CommandError::new("busy", "A backup or restore is already running; wait for it to finish."));
         }
         *running = Some(cancel.clone());
+        if let Ok(mut l) = state.running_label.lock() {
+            *l = label;
+        }
         Ok((Busy(state), cancel))
     }
 }
@@ -125,7 +128,7 @@ pub fn backup<R: Runtime>(
         ));
     }
     let key = state.key().map_err(|m| CommandError::new("key", m))?;
-    let (busy, cancel) = Busy::claim(&state)?;
+    let (busy, cancel) = Busy::claim(&state, "Backing up…")?;
     crate::tray::refresh(app);
     sink(JobEvent::Started { id: None });
     let progress = Forward {
@@ -189,10 +192,11 @@ pub fn backup<R: Runtime>(
 /// Marks the app busy for a restore or verify and clears it afterwards.
 pub fn exclusive<R: Runtime, T>(
     app: &AppHandle<R>,
+    label: &'static str,
     f: impl FnOnce(Arc<AtomicBool>) -> Result<T, CommandError>,
 ) -> Result<T, CommandError> {
     let state = app.state::<AppState>();
-    let (busy, cancel) = Busy::claim(&state)?;
+    let (busy, cancel) = Busy::claim(&state, label)?;
     crate::tray::refresh(app);
     let r = f(cancel);
     drop(busy);

@@ -92,7 +92,7 @@ fn weekly_test_restore<R: Runtime>(app: &AppHandle<R>) {
         let dest = state.config().destination;
         let Some(archive) = entry.archive.map(|a| dest.join(a)) else { return };
         let uri = crate::commands::mongo_uri(&state);
-        let r = crate::jobs::exclusive(app, |cancel| {
+        let r = crate::jobs::exclusive(app, "Testing a restore…", |cancel| {
             let progress = crate::jobs::forward(|_| {}, cancel);
             hrsm_backup::test_restore(&archive, &key, &uri, 4, crate::commands::run_log(&state).as_ref(), &progress)
                 .map_err(crate::commands::CommandError::from)

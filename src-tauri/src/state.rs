@@ -56,6 +56,8 @@ pub struct AppState {
     pub key: Mutex<Result<MasterKey, String>>,
     pub persisted: Mutex<Persisted>,
     pub running: Mutex<Option<Arc<AtomicBool>>>,
+    /// What the running job is, in words for the State card ("Restoring…").
+    pub running_label: Mutex<&'static str>,
     pub demo: Mutex<Option<crate::demo::DemoServer>>,
     /// Why the environment could not be applied (a BACKUPS_ENABLED typo), shown while paused.
     pub env_problem: Option<String>,
@@ -65,7 +67,7 @@ pub struct AppState {
     /// What the page was told last (`events`).
     pub sent: crate::events::Sent,
     /// The one restore the last check allowed (token, request); taken by the restore.
-    pub armed_restore: Mutex<Option<(String, crate::commands::RestoreRequest)>>,
+    pub armed_restore: Mutex<Option<crate::commands::Armed>>,
 }
 
 /// The last catalog listing and the folder state it was read at.
@@ -203,6 +205,7 @@ impl AppState {
             key: Mutex::new(Err("not loaded yet".into())),
             persisted: Mutex::new(persisted),
             running: Mutex::new(None),
+            running_label: Mutex::new("Backing up…"),
             demo: Mutex::new(demo),
             env_problem,
             state_problem,
@@ -317,7 +320,11 @@ impl AppState {
             schedule.as_ref().filter(|_| cfg.schedule.enabled && state != "setup").map(|s| s.next_after(now));
         StatusDto {
             state: state.into(),
-            label: state_label(state).into(),
+            label: if state == "running" {
+                self.running_label.lock().map(|l| *l).unwrap_or("Busy…").into()
+            } else {
+                state_label(state).into()
+            },
             last,
             last_good,
             next_run,

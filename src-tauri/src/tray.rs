@@ -50,6 +50,8 @@ pub fn create<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
     let mut builder =
         TrayIconBuilder::with_id(TRAY_ID).tooltip("HR-SM Backup").menu(&menu).on_menu_event(|app, event| {
             match event.id().as_ref() {
+                // Before the set-up there is nothing to back up: the window shows the steps.
+                "backup" if app.try_state::<AppState>().is_some_and(|s| s.needs_setup()) => show_main(app),
                 "backup" => {
                     let app = app.clone();
                     std::thread::spawn(move || {

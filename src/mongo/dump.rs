@@ -217,6 +217,22 @@ fn dump_server(src: &MongoSource, spool: &Path, progress: &dyn Progress) -> Resu
         return Err(Error::Mongo(format!("no database to back up on {}", redact_uri(&src.uri))));
     }
     create_private_dir_all(spool)?;
+    // The data's size as the server reports it: the progress bar moves while dumping (a
+    // server that does not answer dbStats just shows no total).
+    let expected: f64 = src
+        .databases
+        .iter()
+        .filter_map(|db| client.database(db).run_command(doc! {"dbStats": 1}).run().ok())
+        .filter_map(|stats| match stats.get("dataSize") {
+            Some(bson::Bson::Double(f)) => Some(*f),
+            Some(bson::Bson::Int32(n)) => Some(*n as f64),
+            Some(bson::Bson::Int64(n)) => Some(*n as f64),
+            _ => None,
+        })
+        .sum();
+    if expected > 0.0 {
+        progress.event(Event::Total(expected as u64));
+    }
     let scans = Scans::default();
     let tool = if src.use_tools { find_tool("mongodump", src.tools_dir.as_deref()) } else { None };
     let mut note = None;

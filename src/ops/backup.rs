@@ -146,6 +146,7 @@ pub fn run_backup(
         key_id: Some(key.id().to_string()),
         sources: opts.sources.iter().map(|s| s.name.clone()).collect(),
         databases: opts.mongo.as_ref().map(|m| m.databases.clone()).unwrap_or_default(),
+        trigger: Some(opts.trigger),
         ..CatalogEntry::new(id.clone(), Status::Running, started)
     };
     // Shows the run in the history while it runs; if the process dies, the next run finds a

@@ -25,12 +25,13 @@ fn number(n: u64) -> Bson {
     }
 }
 
-/// `type`: the schedule's runs are `daily`, the admin's `manual` (HR-SM's enum also has
-/// weekly, monthly and emergency, which this app does not make).
+/// `type`: the schedule's runs are `daily`, the admin's `manual`, the safety copy before a
+/// restore `emergency` (HR-SM's enum also has weekly and monthly, which this app does not make).
 fn backup_type(t: Trigger) -> &'static str {
     match t {
         Trigger::Scheduled => "daily",
         Trigger::Manual => "manual",
+        Trigger::BeforeRestore => "emergency",
     }
 }
 
@@ -38,6 +39,8 @@ fn triggered_by(t: Trigger) -> &'static str {
     match t {
         Trigger::Scheduled => "scheduled",
         Trigger::Manual => "manual",
+        // HR-SM's `triggeredBy` enum: scheduled, manual, api, emergency.
+        Trigger::BeforeRestore => "emergency",
     }
 }
 

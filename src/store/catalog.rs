@@ -72,6 +72,10 @@ pub struct CatalogEntry {
     /// and of archives this program did not write).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sha256: Option<String>,
+    /// Who started the run (absent in entries of older versions): a safety copy taken before a
+    /// restore is listed as such.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trigger: Option<crate::store::runlog::Trigger>,
 }
 
 impl CatalogEntry {
@@ -102,6 +106,7 @@ impl CatalogEntry {
             restore_test_error: None,
             origin: None,
             sha256: None,
+            trigger: None,
         }
     }
 

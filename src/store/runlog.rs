@@ -20,14 +20,17 @@ use crate::store::backuplog;
 pub const LOCAL_LOG: &str = "hrsm-backup.log";
 
 /// Who started a run: HR-SM's `triggeredBy` (and, for a backup, its `type`).
-#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq, Default)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, Serialize, serde::Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "kebab-case")]
 pub enum Trigger {
     /// The daily schedule (or its catch-up run).
     #[default]
     Scheduled,
     /// The admin, with "Back up now" or the command line.
     Manual,
+    /// The safety copy of what a restore is about to replace, taken just before it (so the
+    /// restore can be undone).
+    BeforeRestore,
 }
 
 /// What a backup holds, as HR-SM's `components` list shows it.

@@ -147,6 +147,13 @@ def history_rows(d):
     return d.execute_script("return [...document.querySelectorAll('#history-rows tr')].map((tr) => [...tr.cells].map((td) => td.textContent.trim()))")
 
 
+def only_db(d, name):
+    """Leaves only database `name` ticked on the Restore screen."""
+    for cb in d.find_elements(By.CSS_SELECTOR, "#r-dbs input[type=checkbox]"):
+        if cb.is_selected() != (cb.get_attribute("data-db") == name):
+            cb.click()
+
+
 def run_backup(d, timeout=180):
     by_id(d, "backup-now").click()
     end = time.time() + timeout
@@ -261,7 +268,9 @@ def main():
         wait.until(lambda d: "database hrms" in by_id(d, "restore-contents").text)
         contents = by_id(d, "restore-contents").text
         shot(d, "4-restore")
-        d.find_element(By.CSS_SELECTOR, "#r-dbs input[data-db=hrms]").click()
+        check("the main action puts the databases back under their own names", by_id(d, "r-mode-back").is_selected() and d.find_element(By.CSS_SELECTOR, "#r-dbs input[data-to=hrms]").get_attribute("value") == "hrms")
+        by_id(d, "r-mode-side").click()
+        only_db(d, "hrms")
         target = d.find_element(By.CSS_SELECTOR, "#r-dbs input[data-to=hrms]")
         target.clear()
         target.send_keys("hrms_e2e")
@@ -300,6 +309,49 @@ def main():
         check("every collection came back with its count", names and all(a == b for a, b in counts.values()), str(counts))
         for n, (a, _) in counts.items():
             check(f"the Restore screen listed {n} with {a} documents", f"{n} ({a})" in contents, contents)
+
+        # A deleted collection put back "as it was", after a safety copy of what was there.
+        policies = client["hrms"]["insurancepolicies"].count_documents({})
+        client["hrms"]["insurancepolicies"].drop()
+        users_now = client["hrms"]["users"].count_documents({})
+        tab(d, "dashboard")
+        tab(d, "restore")
+        wait.until(lambda d: "database hrms" in by_id(d, "restore-contents").text)
+        by_id(d, "r-mode-back").click()
+        only_db(d, "hrms")
+        by_id(d, "preflight").click()
+        wait.until(lambda d: by_id(d, "confirm-box").is_displayed())
+        warning = d.find_elements(By.CSS_SELECTOR, "#preflight-out p.replaces")
+        check("the check warns in red what will be replaced", warning and "hrms.users" in warning[0].text, warning[0].text if warning else "no warning")
+        by_id(d, "confirm-word").send_keys("RESTORE")
+        shot(d, "6b-put-back-check")
+        by_id(d, "restore-go").click()
+        wait.until(lambda d: by_id(d, "restore-result").text.startswith(("Restored", "Restore failed")))
+        back = by_id(d, "restore-result").text
+        check("put back as it was: the deleted collection is back", back.startswith("Restored") and client["hrms"]["insurancepolicies"].count_documents({}) == policies, back)
+        check("the result says a safety copy was made first", "safety copy" in back, back)
+        shot(d, "6c-put-back-done")
+        tab(d, "history")
+        wait.until(lambda d: any("safety copy" in r[7] for r in history_rows(d) if len(r) > 7))
+        safety_row = next(r for r in history_rows(d) if len(r) > 7 and "safety copy" in r[7])
+        check("the safety copy is listed in the history, ok and checked", safety_row[1] == "ok" and safety_row[6] == "yes", str(safety_row))
+        # Undo: the safety copy holds the data as it was just before (without the collection).
+        tab(d, "restore")
+        wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#restore-pick option"))
+        check("the safety copy is the newest restore point", d.find_element(By.CSS_SELECTOR, "#restore-pick option").text.startswith(safety_row[0]), d.find_element(By.CSS_SELECTOR, "#restore-pick option").text)
+        wait.until(lambda d: "database hrms" in by_id(d, "restore-contents").text)
+        check("the safety copy holds the data as it was before the restore", "insurancepolicies" not in by_id(d, "restore-contents").text, by_id(d, "restore-contents").text)
+        by_id(d, "r-mode-side").click()
+        only_db(d, "hrms")
+        undo = d.find_element(By.CSS_SELECTOR, "#r-dbs input[data-to=hrms]")
+        undo.clear()
+        undo.send_keys("hrms_undo")
+        by_id(d, "preflight").click()
+        wait.until(lambda d: by_id(d, "confirm-box").is_displayed())
+        by_id(d, "confirm-word").send_keys("RESTORE")
+        by_id(d, "restore-go").click()
+        wait.until(lambda d: by_id(d, "restore-result").text.startswith(("Restored", "Restore failed")))
+        check("the safety copy restores", by_id(d, "restore-result").text.startswith("Restored") and client["hrms_undo"]["users"].count_documents({}) == users_now and "insurancepolicies" not in client["hrms_undo"].list_collection_names(), by_id(d, "restore-result").text)
 
         # Settings: an unchanged Save changes nothing; invalid input is refused at its field.
         demo_cfg = os.path.join(data, "demo", "hrsm-backup.toml")
