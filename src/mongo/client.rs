@@ -65,10 +65,13 @@ pub fn check_uri(uri: &str) -> Result<()> {
     parsed.map(|_| ()).map_err(|e| Error::Config(format!("the MongoDB URI is not valid: {}", e.kind)))
 }
 
-/// A server that does not answer within 3 s is reported as unreachable: a backup's progress
-/// bar must not sit frozen for the driver's 30 s (a URI's own `serverSelectionTimeoutMS` wins).
+/// A server that does not answer within 2 s is reported as unreachable: a backup's progress
+/// bar must not sit frozen for 10 s or more. That first look is a client of its own: the
+/// client returned waits up to 10 s for the server during the run, so a busy server's pause
+/// does not fail a long dump (a URI's own `serverSelectionTimeoutMS` wins for both).
 pub fn connect(uri: &str) -> Result<Client> {
-    connect_within(uri, Duration::from_secs(3))
+    drop(connect_within(uri, Duration::from_secs(2))?);
+    connect_within(uri, Duration::from_secs(10))
 }
 
 /// As `connect`, giving up after `wait` when nothing answers (a "test the connection" button
@@ -77,7 +80,7 @@ pub fn connect_within(uri: &str, wait: Duration) -> Result<Client> {
     let mut opts = ClientOptions::parse(uri).run().map_err(|e| explain(uri, "read the connection string", e))?;
     opts.app_name = Some("hrsm-backup".into());
     opts.server_selection_timeout = Some(opts.server_selection_timeout.unwrap_or(wait).min(Duration::from_secs(30)));
-    opts.connect_timeout = Some(opts.connect_timeout.unwrap_or(wait));
+    opts.connect_timeout = Some(opts.connect_timeout.unwrap_or(Duration::from_secs(10)));
     let client = Client::with_options(opts).map_err(|e| explain(uri, "connect", e))?;
     client.database("admin").run_command(doc! {"ping": 1}).run().map_err(|e| explain(uri, "connect", e))?;
     Ok(client)

@@ -151,8 +151,9 @@ fn write_mongo(m: &MongoLog, rec: &RunRecord) -> Result<(), String> {
     let mut opts = mongodb::options::ClientOptions::parse(&m.uri)
         .run()
         .map_err(|e| crate::mongo::client::explain(&m.uri, "read the connection string", e).to_string())?;
-    // A log write must not hold a finished run hostage.
-    opts.server_selection_timeout = Some(Duration::from_secs(3));
+    // A log write must not hold a finished run hostage: the server answered during the run
+    // (or, when the run failed to reach it, will not answer now either).
+    opts.server_selection_timeout = Some(Duration::from_secs(1));
     opts.connect_timeout = Some(Duration::from_secs(3));
     let client = mongodb::sync::Client::with_options(opts)
         .map_err(|e| crate::mongo::client::explain(&m.uri, "connect", e).to_string())?;
