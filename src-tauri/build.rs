@@ -23,6 +23,8 @@ fn main() {
         "leave_demo",
         "test_connection",
         "time_zones",
+        "legacy_look",
+        "legacy_import",
     ])))
     .expect("tauri build script failed");
 }

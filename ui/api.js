@@ -80,6 +80,12 @@ export const api = {
   leaveDemo: () => call('leave_demo'),
   /** @returns {Promise<{server: string, databases: string[]}>} */ testConnection: () => call('test_connection'),
   /** @returns {Promise<string[]>} */ timeZones: () => call('time_zones'),
+  /** The old backup service's backups in `root` (or the configured installation), opened and
+   * checked, nothing written. `keys`: old keys the admin typed (one per line), never kept.
+   * @param {string} root @param {string} keys @param {(e: JobEvent) => void} onEvent */
+  legacyLook: (root, keys, onEvent) => call('legacy_look', { root, keys, onEvent: channel(onEvent) }),
+  /** @param {string} root @param {string} keys @param {(e: JobEvent) => void} onEvent */
+  legacyImport: (root, keys, onEvent) => call('legacy_import', { root, keys, onEvent: channel(onEvent) }),
   /** Start at login (the autostart plugin); null when the plugin is not available. */
   async autostart(enable) {
     const a = /** @type {any} */ (window).__TAURI__?.autostart;

@@ -466,6 +466,36 @@ async function leaveDemo() {
   try { render(await api.leaveDemo()); show(lastStatus?.state === 'setup' ? 'setup' : current); } catch (e) { banner(e.message, true); } finally { $('demo-leave').disabled = false; }
 }
 
+const legacyWords = { imported: 'imported', already_imported: 'already imported', would_import: 'can be imported', failed: 'cannot be imported' };
+async function legacy(importing) {
+  const out = $('legacy-out');
+  $('legacy-look').disabled = true; $('legacy-import').disabled = true;
+  out.replaceChildren(para(importing ? 'Importing…' : 'Opening each old backup (this reads all of them)…', 'muted'));
+  try {
+    const call = importing ? api.legacyImport : api.legacyLook;
+    const r = await call($('site-root').value, $('legacy-keys').value, (e) => { if (e.event === 'phase') text($('legacy-phase'), e.data.name); });
+    const rows = [para(`${r.backups.length} old backup(s) in ${r.folder}.`)];
+    if (r.backups.length) {
+      const t = document.createElement('table');
+      const head = t.createTHead().insertRow();
+      ['Made', 'Kind', 'What it held', 'Result', 'Not recovered'].forEach((h) => { const th = document.createElement('th'); th.textContent = h; head.appendChild(th); });
+      const body = t.createTBody();
+      r.backups.forEach((b) => {
+        const tr = body.insertRow();
+        if (b.result === 'failed') tr.className = 'failed';
+        [fmtTime(b.made), b.type, b.held.join('; '), b.result === 'failed' ? `cannot be imported: ${b.error}` : legacyWords[b.result], b.losses.join('; ') || '—'].forEach((c) => { tr.insertCell().textContent = c; });
+      });
+      rows.push(t);
+    }
+    if (r.backups.some((b) => b.result === 'failed' && /key/i.test(b.error || ''))) rows.push(para(`Keys looked at: ${r.keysSearched.join('; ')}. Type the old key above if you have it.`, 'warn'));
+    out.replaceChildren(...rows);
+    $('legacy-import').hidden = importing || !r.backups.some((b) => b.result === 'would_import');
+    if (importing) { $('legacy-keys').value = ''; refresh(); }
+  } catch (e) { out.replaceChildren(para(e.message, 'warn')); } finally {
+    $('legacy-look').disabled = false; $('legacy-import').disabled = false; text($('legacy-phase'), '');
+  }
+}
+
 async function pickInto(input) { const p = await api.pickFolder(); if (p) input.value = p; }
 
 const kindWords = { backup: 'Backup', restore: 'Restore', 'test-restore': 'Test restore' };
@@ -513,6 +543,8 @@ document.addEventListener('DOMContentLoaded', () => {
   $('w-dest-pick').addEventListener('click', () => pickInto($('w-dest')));
   $('w-backup').addEventListener('click', () => { show('dashboard'); backupNow(); });
   $('log-failures').addEventListener('change', loadLog);
+  $('legacy-look').addEventListener('click', () => legacy(false));
+  $('legacy-import').addEventListener('click', () => legacy(true));
   $('key-export').addEventListener('click', async () => { try { $('key-text').value = await api.exportKey(); $('key-box').hidden = false; } catch (e) { text($('key-result'), e.message); } });
   $('key-copy').addEventListener('click', async () => {
     try { await navigator.clipboard.writeText($('key-text').value); text($('key-result'), 'Copied. Paste it somewhere safe, away from this computer.'); } catch { $('key-text').select(); text($('key-result'), 'Select the key above and copy it (Ctrl+C).'); }

@@ -9,6 +9,7 @@ mod demo;
 mod events;
 mod jobs;
 mod keys;
+pub mod legacy;
 mod notify;
 mod scheduler;
 pub mod setup;
@@ -47,6 +48,8 @@ macro_rules! handlers {
             $crate::setup::leave_demo,
             $crate::setup::test_connection,
             $crate::setup::time_zones,
+            $crate::legacy::legacy_look,
+            $crate::legacy::legacy_import,
         ]
     };
 }

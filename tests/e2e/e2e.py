@@ -128,6 +128,43 @@ def start_real_site(data):
     return proc, site, c
 
 
+OLD_KEY = "a0a1a2a3a4a5a6a7a8a9aaabacadaeafb0b1b2b3b4b5b6b7b8b9babbbcbdbebf"
+OLD_ID = "daily-backup-2026-03-14T02-00-00-000Z"
+
+
+def old_service_backup(site):
+    """One backup as HR-SM's old backup service wrote it: a gzip'd tar of its parts (here the
+    uploads, itself a .tar.gz), AES-256-CBC by openssl with the IV first, and its metadata."""
+    import hashlib
+    import io
+    import json
+    import tarfile
+
+    def tgz(entries):
+        buf = io.BytesIO()
+        with tarfile.open(fileobj=buf, mode="w:gz") as t:
+            for name, data in entries:
+                info = tarfile.TarInfo(name)
+                info.size = len(data)
+                info.mtime = 1_773_000_000
+                t.addfile(info, io.BytesIO(data))
+        return buf.getvalue()
+
+    uploads = tgz([("uploads/old-contract.pdf", b"%PDF-1.4 signed in March" * 40)])
+    plain = tgz([("uploads.tar.gz", uploads)])
+    iv = os.urandom(16)
+    enc = subprocess.run(["openssl", "enc", "-aes-256-cbc", "-e", "-K", OLD_KEY, "-iv", iv.hex()], input=plain, capture_output=True, check=True).stdout
+    os.makedirs(os.path.join(site, "backups", "daily"), exist_ok=True)
+    os.makedirs(os.path.join(site, "backups", "metadata"), exist_ok=True)
+    with open(os.path.join(site, "backups", "daily", f"{OLD_ID}.tar.gz.enc"), "wb") as f:
+        f.write(iv + enc)
+    meta = {"id": OLD_ID, "type": "daily", "timestamp": "2026-03-14T02:00:00.000Z", "status": "completed",
+            "components": [{"type": "files", "component": "uploads", "path": f"/var/www/hr-sm/backups/daily/{OLD_ID}/uploads.tar.gz", "size": len(uploads)}],
+            "checksums": {"uploads": hashlib.sha256(uploads).hexdigest()}, "size": len(iv + enc)}
+    with open(os.path.join(site, "backups", "metadata", f"{OLD_ID}.json"), "w") as f:
+        json.dump(meta, f)
+
+
 def open_app(wait_s=90):
     opts = ArgOptions()
     opts.set_capability("browserName", "wry")
@@ -434,6 +471,30 @@ def main():
         wait.until(lambda d: by_id(d, "state").text == "Healthy")
         check("the dashboard is healthy, next run in the site's zone", "Africa/Cairo" in by_id(d, "next").text and "03:30" in by_id(d, "schedule").text, by_id(d, "next").text)
         shot(d, "11-real-dashboard")
+
+        # The old backup service's backups become restore points (the key typed, never kept).
+        old_service_backup(site)
+        tab(d, "settings")
+        wait.until(lambda d: by_id(d, "s-time").get_attribute("value") == "03:30")
+        by_id(d, "legacy-look").click()
+        wait.until(lambda d: "old backup(s)" in by_id(d, "legacy-out").text)
+        check("without its key an old backup is said to need it", "cannot be imported" in by_id(d, "legacy-out").text and "Type the old key" in by_id(d, "legacy-out").text, by_id(d, "legacy-out").text)
+        by_id(d, "legacy-keys").send_keys(OLD_KEY)
+        by_id(d, "legacy-look").click()
+        wait.until(lambda d: "can be imported" in by_id(d, "legacy-out").text or "cannot" in by_id(d, "legacy-out").text)
+        check("with the key it can be imported, held parts named", "can be imported" in by_id(d, "legacy-out").text and "14 Mar 2026" in by_id(d, "legacy-out").text, by_id(d, "legacy-out").text)
+        by_id(d, "legacy-import").click()
+        wait.until(lambda d: "imported" in by_id(d, "legacy-out").text and "can be imported" not in by_id(d, "legacy-out").text)
+        d.execute_script("document.getElementById('legacy-out').scrollIntoView()")
+        check("the typed keys are cleared from the page after the import", by_id(d, "legacy-keys").get_attribute("value") == "")
+        shot(d, "11b-legacy-imported")
+        tab(d, "history")
+        wait.until(lambda d: any("imported" in r[7] for r in history_rows(d) if len(r) > 7))
+        old_row = next(r for r in history_rows(d) if len(r) > 7 and "imported" in r[7])
+        check("the imported backup is listed at its original date", "14 Mar 2026" in old_row[0] and old_row[1] == "ok", str(old_row))
+        check("the typed key is kept nowhere", OLD_KEY not in open(real_cfg).read() and OLD_KEY not in subprocess.run(["secret-tool", "search", "--all", "service", SERVICE], capture_output=True, text=True).stdout)
+        tab(d, "dashboard")
+        wait.until(lambda d: by_id(d, "state").text == "Healthy")
 
         # 5. A restart keeps the real settings (an earlier version put the demo back).
         cfg_before = open(real_cfg).read()
