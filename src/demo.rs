@@ -64,9 +64,8 @@ pub fn seed_sample_installation(root: &Path) -> Result<()> {
     write(&root.join("server/uploads/demo-co/letterhead.png"), &[0x89, b'P', b'N', b'G', 13, 10, 26, 10])?;
     write(&root.join("server/modules/tasks/uploads/task-reports/q3-onboarding.pdf"), b"%PDF-1.7 demo task report")?;
     write(&root.join("keys/public.pem"), b"-----BEGIN PUBLIC KEY-----\ndemo\n-----END PUBLIC KEY-----\n")?;
-    use std::os::unix::fs::PermissionsExt;
     let p = root.join("hrsm-license-server/keys/private.pem");
-    fs::set_permissions(&p, fs::Permissions::from_mode(0o600)).map_err(|e| Error::io("chmod", &p, e))?;
+    crate::fsutil::set_mode(&p, 0o600).map_err(|e| Error::io("chmod", &p, e))?;
     Ok(())
 }
 

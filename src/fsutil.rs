@@ -2,23 +2,164 @@
 //! folders 0700) and atomic writes (temp name in the same folder, fsync, rename, fsync of the
 //! folder), so a crash never leaves a half-written file under a final name.
 //!
+//! The platform differences of files live here too, one function each with a Unix and a
+//! Windows side (modes, times, special files, links): docs/FORMAT.md 5.4 says what Windows
+//! keeps. On Windows, "private" is what the user's profile folders already give (their ACL
+//! admits the user, SYSTEM and administrators); no ACL is written.
+//!
 //! Depends on `error` only.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+#[cfg(unix)]
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 
 /// Creates `dir` and missing parents; folders created here get mode 0700.
 pub fn create_private_dir_all(dir: &Path) -> Result<()> {
-    fs::DirBuilder::new().recursive(true).mode(0o700).create(dir).map_err(|e| Error::io("create folder", dir, e))
+    let mut b = fs::DirBuilder::new();
+    b.recursive(true);
+    #[cfg(unix)]
+    b.mode(0o700);
+    b.create(dir).map_err(|e| Error::io("create folder", dir, e))
 }
 
 /// Opens a new file that must not exist yet, mode 0600.
 pub fn create_private_file(path: &Path) -> Result<File> {
-    OpenOptions::new().write(true).create_new(true).mode(0o600).open(path).map_err(|e| Error::io("create", path, e))
+    let mut o = OpenOptions::new();
+    o.write(true).create_new(true);
+    #[cfg(unix)]
+    o.mode(0o600);
+    o.open(path).map_err(|e| Error::io("create", path, e))
+}
+
+/// Opens `path` for appending, creating it with mode 0600 if it is new.
+pub fn open_private_append(path: &Path) -> io::Result<File> {
+    let mut o = OpenOptions::new();
+    o.create(true).append(true);
+    #[cfg(unix)]
+    o.mode(0o600);
+    o.open(path)
+}
+
+/// An item's permission bits (and set-id and sticky bits). Windows has none: a folder reads as
+/// 0755, a file as 0644, or 0444 when it has the read-only attribute.
+pub fn mode_of(meta: &fs::Metadata) -> u32 {
+    #[cfg(unix)]
+    {
+        meta.mode() & 0o7777
+    }
+    #[cfg(not(unix))]
+    {
+        if meta.is_dir() {
+            0o755
+        } else if meta.permissions().readonly() {
+            0o444
+        } else {
+            0o644
+        }
+    }
+}
+
+/// The last modification, in whole seconds since 1970 (negative before).
+pub fn mtime_of(meta: &fs::Metadata) -> i64 {
+    #[cfg(unix)]
+    {
+        meta.mtime()
+    }
+    #[cfg(not(unix))]
+    {
+        match meta.modified().map(|t| t.duration_since(std::time::UNIX_EPOCH)) {
+            Ok(Ok(d)) => d.as_secs() as i64,
+            Ok(Err(before)) => -(before.duration().as_secs() as i64),
+            Err(_) => 0,
+        }
+    }
+}
+
+/// Sets an item's permission bits. On Windows only the owner's write bit means anything: a
+/// file without it gets the read-only attribute.
+pub fn set_mode(path: &Path, mode: u32) -> io::Result<()> {
+    #[cfg(unix)]
+    {
+        fs::set_permissions(path, fs::Permissions::from_mode(mode))
+    }
+    #[cfg(not(unix))]
+    {
+        let mut p = fs::metadata(path)?.permissions();
+        p.set_readonly(mode & 0o200 == 0);
+        fs::set_permissions(path, p)
+    }
+}
+
+/// As `set_mode`, on an open file.
+pub fn set_file_mode(file: &File, mode: u32) -> io::Result<()> {
+    #[cfg(unix)]
+    {
+        file.set_permissions(fs::Permissions::from_mode(mode))
+    }
+    #[cfg(not(unix))]
+    {
+        let mut p = file.metadata()?.permissions();
+        p.set_readonly(mode & 0o200 == 0);
+        file.set_permissions(p)
+    }
+}
+
+/// The mode (0644...) of a file that users other than the owner may read or write, for files
+/// that must be private (a key file); None when it is private, and where the system has no such
+/// bits (Windows: ACLs, not checked).
+pub fn shared_mode(meta: &fs::Metadata) -> Option<u32> {
+    #[cfg(unix)]
+    {
+        let mode = meta.permissions().mode() & 0o777;
+        (mode & 0o077 != 0).then_some(mode)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = meta;
+        None
+    }
+}
+
+/// What an item that is neither file, folder nor link is ("a named pipe (FIFO)"...).
+pub fn special_kind(ft: &fs::FileType) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if ft.is_fifo() {
+            return "a named pipe (FIFO)";
+        } else if ft.is_socket() {
+            return "a socket";
+        }
+        "a device file"
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ft;
+        "a special file"
+    }
+}
+
+/// Makes a symbolic link at `link` pointing to `target` (as written, relative or not). On
+/// Windows a link is a file or folder link, chosen by what the target is (a file link when it
+/// does not exist yet); making one needs Developer Mode or the right to create links.
+pub fn symlink(target: &Path, link: &Path) -> io::Result<()> {
+    #[cfg(unix)]
+    {
+        std::os::unix::fs::symlink(target, link)
+    }
+    #[cfg(windows)]
+    {
+        let resolved = link.parent().map(|p| p.join(target)).unwrap_or_else(|| target.to_path_buf());
+        if resolved.is_dir() {
+            std::os::windows::fs::symlink_dir(target, link)
+        } else {
+            std::os::windows::fs::symlink_file(target, link)
+        }
+    }
 }
 
 /// Flushes a folder's entries (a rename is durable only after this).

@@ -11,7 +11,6 @@
 use std::collections::{HashMap, HashSet};
 use std::fs;
 use std::io::{self, Read, Write};
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use crate::archive::manifest::{Entry, EntryType, Manifest, FILES_PREFIX};
@@ -283,7 +282,7 @@ impl FileSink {
             });
         }
         for (path, target) in &state.links {
-            std::os::unix::fs::symlink(target, path).map_err(|e| Error::io("create link", path, e))?;
+            crate::fsutil::symlink(Path::new(target), path).map_err(|e| Error::io("create link", path, e))?;
         }
         // Files and links get their mode and time in staging; folders after the move, deepest
         // first, because moving entries into a folder changes its mtime.
@@ -292,7 +291,7 @@ impl FileSink {
             let t = filetime::FileTime::from_unix_time(*mtime, 0);
             match kind {
                 EntryType::File => {
-                    fs::set_permissions(&p, fs::Permissions::from_mode(rules::restored_mode(*mode)))
+                    crate::fsutil::set_mode(&p, rules::restored_mode(*mode))
                         .map_err(|e| Error::io("set mode of", &p, e))?;
                     filetime::set_file_mtime(&p, t).map_err(|e| Error::io("set time of", &p, e))?;
                 }
@@ -313,8 +312,7 @@ impl FileSink {
         dirs.sort_by_key(|f| std::cmp::Reverse(f.0.components().count()));
         for (rel, _, mode, mtime) in dirs {
             let p = opts.target.join(rel);
-            fs::set_permissions(&p, fs::Permissions::from_mode(rules::restored_mode(*mode)))
-                .map_err(|e| Error::io("set mode of", &p, e))?;
+            crate::fsutil::set_mode(&p, rules::restored_mode(*mode)).map_err(|e| Error::io("set mode of", &p, e))?;
             filetime::set_file_mtime(&p, filetime::FileTime::from_unix_time(*mtime, 0))
                 .map_err(|e| Error::io("set time of", &p, e))?;
         }

@@ -7,7 +7,6 @@
 
 use std::fs;
 use std::io;
-use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
 use globset::{GlobSet, GlobSetBuilder};
@@ -78,7 +77,7 @@ pub fn collect(
                 path: prefix.clone(),
                 kind: EntryType::Dir,
                 mode: 0o700,
-                mtime: root_meta.mtime(),
+                mtime: crate::fsutil::mtime_of(&root_meta),
                 size: None,
                 sha256: None,
                 target: None,
@@ -296,8 +295,8 @@ impl Walker<'_> {
 
     fn add(&mut self, path: &Path, tar_path: &str, meta: fs::Metadata) -> Result<()> {
         let ft = meta.file_type();
-        let mode = meta.mode() & 0o7777;
-        let mtime = meta.mtime();
+        let mode = crate::fsutil::mode_of(&meta);
+        let mtime = crate::fsutil::mtime_of(&meta);
         let mut entry = Entry {
             path: tar_path.to_string(),
             kind: EntryType::Dir,
@@ -330,14 +329,8 @@ impl Walker<'_> {
                 Err(e) => return self.unreadable(path, describe_io(&e)),
             }
         } else {
-            let what = if ft.is_fifo() {
-                "it is a named pipe (FIFO)"
-            } else if ft.is_socket() {
-                "it is a socket"
-            } else {
-                "it is a device file"
-            };
-            return self.unreadable(path, format!("{what}, which a backup cannot hold"));
+            let what = crate::fsutil::special_kind(&ft);
+            return self.unreadable(path, format!("it is {what}, which a backup cannot hold"));
         }
         self.items.push(Item { entry, fs_path: path.to_path_buf() });
         Ok(())

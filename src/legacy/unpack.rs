@@ -10,7 +10,6 @@
 use std::collections::HashSet;
 use std::fs;
 use std::io::{self, Read};
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use crate::archive::rules::{check_link, check_name};
@@ -100,8 +99,7 @@ pub fn extract_tar(
                 let mut w = io::BufWriter::with_capacity(1 << 16, f);
                 let n = io::copy(&mut entry, &mut w).map_err(damaged)?;
                 let f = w.into_inner().map_err(|e| Error::io("write", &dest, e.into_error()))?;
-                f.set_permissions(fs::Permissions::from_mode(mode | 0o400))
-                    .map_err(|e| Error::io("write", &dest, e))?;
+                crate::fsutil::set_file_mode(&f, mode | 0o400).map_err(|e| Error::io("write", &dest, e))?;
                 drop(f);
                 filetime::set_file_mtime(&dest, filetime::FileTime::from_unix_time(mtime, 0))
                     .map_err(|e| Error::io("write", &dest, e))?;
@@ -142,13 +140,13 @@ pub fn extract_tar(
             warnings.push(format!("{what}: {archive_name} left out: a file or folder of that name came first"));
             continue;
         }
-        std::os::unix::fs::symlink(&target, &dest).map_err(|e| Error::io("create link", &dest, e))?;
+        crate::fsutil::symlink(Path::new(&target), &dest).map_err(|e| Error::io("create link", &dest, e))?;
     }
     // Folders get their mode and time after everything inside them was written, deepest first.
     dirs.sort_by_key(|(p, _, _)| std::cmp::Reverse(p.components().count()));
     for (dir, mode, mtime) in dirs {
         // Keep the owner's access: the spool must stay readable to pack it.
-        let _ = fs::set_permissions(&dir, fs::Permissions::from_mode(mode | 0o700));
+        let _ = crate::fsutil::set_mode(&dir, mode | 0o700);
         let _ = filetime::set_file_mtime(&dir, filetime::FileTime::from_unix_time(mtime, 0));
     }
     Ok(done)

@@ -14,8 +14,10 @@ use std::time::Duration;
 
 use crate::error::{Error, Result};
 
-/// Finds a tool in `dir` (the configured tools path) or on PATH.
+/// Finds a tool in `dir` (the configured tools path) or on PATH (`mongodump.exe` on Windows).
 pub fn find_tool(name: &str, dir: Option<&Path>) -> Option<PathBuf> {
+    let name = if cfg!(windows) { format!("{name}.exe") } else { name.to_string() };
+    let name = name.as_str();
     let candidates: Vec<PathBuf> = match dir {
         Some(d) => vec![d.join(name)],
         None => std::env::var_os("PATH")
@@ -26,8 +28,15 @@ pub fn find_tool(name: &str, dir: Option<&Path>) -> Option<PathBuf> {
 }
 
 fn is_executable(p: &Path) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(p).map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0).unwrap_or(false)
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::metadata(p).map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0).unwrap_or(false)
+    }
+    #[cfg(not(unix))]
+    {
+        p.is_file()
+    }
 }
 
 /// A `--config` file holding the URI (which may carry a password). Mode 0600, removed on drop.
@@ -225,11 +234,14 @@ impl ToolOutcome {
 /// Runs a tool, feeding each stderr line to `on_line`. If it prints nothing for `idle`
 /// (mongodump hangs silently on an unreachable server), it gets SIGTERM, then SIGKILL.
 pub fn run_tool(program: &Path, args: &[String], idle: Duration, mut on_line: impl FnMut(&str)) -> Result<ToolOutcome> {
-    use std::os::unix::process::CommandExt;
-    let mut child = Command::new(program)
+    let mut cmd = Command::new(program);
+    // Its own process group, so a stop reaches anything it started too.
+    #[cfg(unix)]
+    std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+    #[cfg(windows)]
+    std::os::windows::process::CommandExt::creation_flags(&mut cmd, 0x0000_0200); // CREATE_NEW_PROCESS_GROUP
+    let mut child = cmd
         .args(args)
-        // Its own process group, so a stop reaches anything it started too.
-        .process_group(0)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -278,6 +290,7 @@ pub fn run_tool(program: &Path, args: &[String], idle: Duration, mut on_line: im
 }
 
 /// SIGTERM to the tool's process group, a few seconds' grace, then SIGKILL (rustix).
+#[cfg(unix)]
 fn stop(child: &mut Child) {
     let group = rustix::process::Pid::from_raw(child.id() as i32);
     let signal = |sig| {
@@ -293,6 +306,18 @@ fn stop(child: &mut Child) {
         std::thread::sleep(Duration::from_millis(100));
     }
     signal(rustix::process::Signal::KILL);
+    let _ = child.kill();
+}
+
+/// The tool and what it started: `taskkill /T` ends the tree (Windows has no signals to ask
+/// first); then the tool itself, should taskkill be missing.
+#[cfg(not(unix))]
+fn stop(child: &mut Child) {
+    let _ = Command::new("taskkill")
+        .args(["/T", "/F", "/PID", &child.id().to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
     let _ = child.kill();
 }
 

@@ -4,7 +4,6 @@
 //!
 //! Depends on `crypto`, `fsutil` and `error`. Never formats a key into an error or a log.
 
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use base64::Engine;
@@ -83,11 +82,11 @@ impl KeyStore for KeyFile {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(Error::io("read key file", &self.path, e)),
         };
-        if meta.permissions().mode() & 0o077 != 0 {
+        if let Some(mode) = crate::fsutil::shared_mode(&meta) {
             return Err(Error::Key(format!(
                 "key file {} can be read by other users (mode {:o}); run `chmod 600 {}`",
                 self.path.display(),
-                meta.permissions().mode() & 0o777,
+                mode,
                 self.path.display()
             )));
         }

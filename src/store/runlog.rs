@@ -8,7 +8,6 @@
 //! Depends on `store::backuplog`, `mongo::client`, `fsutil` and `error`.
 
 use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::time::Duration;
 
@@ -136,7 +135,7 @@ pub fn record(dir: &Path, mongo: Option<&MongoLog>, rec: &RunRecord) -> Vec<Stri
 }
 
 fn append_local(dir: &Path, rec: &RunRecord) -> std::io::Result<()> {
-    let mut f = std::fs::OpenOptions::new().create(true).append(true).mode(0o600).open(dir.join(LOCAL_LOG))?;
+    let mut f = crate::fsutil::open_private_append(&dir.join(LOCAL_LOG))?;
     let mut line = serde_json::to_vec(rec).map_err(std::io::Error::other)?;
     line.push(b'\n');
     f.write_all(&line)
