@@ -47,6 +47,19 @@ ensure_python_packages() {
     python3 -m pip install --quiet 'cryptography>=42' 'selenium>=4.20' 'pymongo>=4.6'
 }
 
+# Cross-building for Windows and running the result: the Rust target (rustup), mingw-w64's
+# linker and Wine (Debian's, 8.0), for scripts/test-windows.
+ensure_windows_tools() {
+  rustup target list --installed | grep -q x86_64-pc-windows-gnu || rustup target add x86_64-pc-windows-gnu
+  local want=(gcc-mingw-w64-x86-64 wine64 wine) missing=()
+  for p in "${want[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+  if [ ${#missing[@]} -gt 0 ]; then
+    log "installing ${missing[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" >/dev/null
+  fi
+}
+
 # cargo-deny (licenses, duplicate versions, sources), built once into the tool cache.
 ensure_cargo_deny() {
   if ! "$TOOLS/bin/cargo-deny" --version 2>/dev/null | grep -q "0.20.2"; then

@@ -143,6 +143,23 @@ pub fn special_kind(ft: &fs::FileType) -> &'static str {
     }
 }
 
+/// Which file system holds `path` (an existing item), so that the space a restore needs on
+/// each can be added up: the device number on Unix, the drive or share (`C:`) on Windows.
+/// None when it cannot be told.
+pub fn file_system_of(path: &Path) -> Option<String> {
+    #[cfg(unix)]
+    {
+        fs::metadata(path).ok().map(|m| format!("device {}", m.dev()))
+    }
+    #[cfg(not(unix))]
+    {
+        match path.components().next() {
+            Some(std::path::Component::Prefix(p)) => Some(p.as_os_str().to_string_lossy().to_uppercase()),
+            _ => None,
+        }
+    }
+}
+
 /// Makes a symbolic link at `link` pointing to `target` (as written, relative or not). On
 /// Windows a link is a file or folder link, chosen by what the target is (a file link when it
 /// does not exist yet); making one needs Developer Mode or the right to create links.
@@ -162,9 +179,18 @@ pub fn symlink(target: &Path, link: &Path) -> io::Result<()> {
     }
 }
 
-/// Flushes a folder's entries (a rename is durable only after this).
+/// Flushes a folder's entries (a rename is durable only after this). Windows cannot open a
+/// folder as a file to flush it, and NTFS journals its metadata itself: nothing to do there.
 pub fn sync_dir(dir: &Path) -> Result<()> {
-    File::open(dir).and_then(|d| d.sync_all()).map_err(|e| Error::io("sync folder", dir, e))
+    #[cfg(unix)]
+    {
+        File::open(dir).and_then(|d| d.sync_all()).map_err(|e| Error::io("sync folder", dir, e))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = dir;
+        Ok(())
+    }
 }
 
 /// A file written under a temporary name and renamed into place by `commit`. Dropped without

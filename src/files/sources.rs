@@ -198,7 +198,10 @@ impl Walker<'_> {
                 Ok(r) => r.to_path_buf(),
                 Err(_) => continue,
             };
-            let Some(rel_str) = rel.to_str().map(str::to_owned) else {
+            // Archive names and patterns use '/' on every system (FORMAT.md): on Windows the
+            // path's own separator is '\'.
+            let parts: Option<Vec<&str>> = rel.components().map(|c| c.as_os_str().to_str()).collect();
+            let Some(rel_str) = parts.map(|p| p.join("/")) else {
                 self.unreadable(dent.path(), "its name is not valid UTF-8".into())?;
                 if dent.file_type().is_dir() {
                     it.skip_current_dir();
@@ -206,6 +209,7 @@ impl Walker<'_> {
                 continue;
             };
             let is_root = rel_str.is_empty();
+            let rel = PathBuf::from(&rel_str);
             if !is_root && self.exclude.is_match(&rel) {
                 if dent.file_type().is_dir() {
                     it.skip_current_dir();
