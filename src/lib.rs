@@ -62,7 +62,7 @@ pub use archive::unpack::{archive_opens, read_manifest};
 pub use config::{parse_enabled, Config, EnvOverrides, OnUnreadable, SourceConfig};
 pub use demo::{point_sample_installation_at, seed_sample_databases, seed_sample_installation};
 pub use error::{Error, Result};
-pub use files::restore::{FileRestoreOptions, RestorePlan, RestoreReport};
+pub use files::restore::{FileRestoreOptions, RestorePlan, RestoreReport, SourceDestination};
 pub use fsutil::{write_atomic, AtomicFile};
 pub use legacy::{scan as legacy_scan, KeyRing, LegacyBackup, LegacyScan};
 pub use ops::backup::{run_backup, BackupOptions, BackupOutcome};

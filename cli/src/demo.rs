@@ -56,7 +56,7 @@ pub fn run(dir: &Path, json: bool) -> Result<()> {
     let report = restore_files(
         &done.archive,
         &key,
-        &FileRestoreOptions { target: restored.clone(), only: None, overwrite: false },
+        &FileRestoreOptions { target: restored.clone(), only: None, overwrite: false, in_place: false },
         &progress,
     )?;
     progress.done();

@@ -129,17 +129,22 @@ pub enum Command {
 }
 
 #[derive(Args, Debug)]
+#[command(group(clap::ArgGroup::new("files").args(["files_to", "files_in_place"])))]
 pub struct RestoreArgs {
     #[command(flatten)]
     pub archive: ArchiveArg,
     /// Folder to restore the file sources into (as <DIR>/<source>/...).
     #[arg(long, value_name = "DIR")]
     pub files_to: Option<PathBuf>,
+    /// Put each file source back into the folder it was backed up from (as `inspect` shows
+    /// it); a file of the backup that exists there stops the restore unless --overwrite.
+    #[arg(long, conflicts_with = "files_to")]
+    pub files_in_place: bool,
     /// Restore only this file source.
-    #[arg(long, value_name = "SOURCE", requires = "files_to")]
+    #[arg(long, value_name = "SOURCE", requires = "files")]
     pub only: Option<String>,
     /// Replace files that already exist.
-    #[arg(long, requires = "files_to")]
+    #[arg(long, requires = "files")]
     pub overwrite: bool,
     /// Restore every MongoDB database of the backup under its own name.
     #[arg(long)]

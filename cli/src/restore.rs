@@ -1,5 +1,5 @@
-//! `hrsm-backup restore`: files into a folder, MongoDB databases into a server, or both; a dry
-//! run shows the plan without writing.
+//! `hrsm-backup restore`: files into a folder or back where they were backed up from, MongoDB
+//! databases into a server, or both; a dry run shows the plan without writing.
 
 use std::path::Path;
 
@@ -13,18 +13,22 @@ use crate::{Cli, RestoreArgs};
 
 pub fn run(cli: &Cli, args: &RestoreArgs) -> Result<()> {
     let wants_mongo = args.mongo || !args.dbs.is_empty() || !args.collections.is_empty();
-    if args.files_to.is_none() && !wants_mongo {
+    let wants_files = args.files_to.is_some() || args.files_in_place;
+    if !wants_files && !wants_mongo {
         return Err(Error::Usage(
-            "say what to restore: --files-to DIR for the files, --mongo (or --db FROM[=TO]) for the databases".into(),
+            "say what to restore: --files-to DIR (or --files-in-place) for the files, --mongo (or --db FROM[=TO]) \
+             for the databases"
+                .into(),
         ));
     }
     let path = find_archive(cli, &args.archive.archive)?;
     let key = load_key(cli)?;
     // Plan both parts before writing anything (the engine's plan, from the manifest).
-    let file_opts = args.files_to.as_ref().map(|t| FileRestoreOptions {
-        target: t.clone(),
+    let file_opts = wants_files.then(|| FileRestoreOptions {
+        target: args.files_to.clone().unwrap_or_default(),
         only: args.only.clone(),
         overwrite: args.overwrite,
+        in_place: args.files_in_place,
     });
     let mut groups = if wants_mongo {
         by_server(&path, &key, mongo_options(cli, &args.dbs, &args.collections, args.pause_ttl)?, &load_config(cli)?)?
@@ -64,15 +68,20 @@ pub fn run(cli: &Cli, args: &RestoreArgs) -> Result<()> {
             print_json(&json!({ "ok": true, "dry_run": true, "files": file_plan, "mongo": mongo_plan }));
         } else {
             if let (Some(p), Some(o)) = (&file_plan, &req.files) {
+                let into = if o.in_place { "in place:".to_string() } else { format!("into {}", o.target.display()) };
                 println!(
-                    "would restore {} files ({}), {} folders, {} links of {} into {}",
+                    "would restore {} files ({}), {} folders, {} links of {} {into}",
                     p.files,
                     human_bytes(p.bytes),
                     p.dirs,
                     p.symlinks,
                     p.sources.join(", "),
-                    o.target.display()
                 );
+                if o.in_place {
+                    for d in &p.destinations {
+                        println!("  {} -> {}", d.source, d.path.display());
+                    }
+                }
                 for r in &p.replaced {
                     println!("  would replace {r}");
                 }
@@ -107,15 +116,21 @@ pub fn run(cli: &Cli, args: &RestoreArgs) -> Result<()> {
     }
     if let Some(r) = files {
         let p = &r.plan;
+        let in_place = req.files.as_ref().is_some_and(|o| o.in_place);
+        let into = if in_place { "in place:".to_string() } else { format!("into {}", r.target.display()) };
         println!(
-            "restored {} files ({}), {} folders, {} links of {} into {}",
+            "restored {} files ({}), {} folders, {} links of {} {into}",
             p.files,
             human_bytes(p.bytes),
             p.dirs,
             p.symlinks,
             p.sources.join(", "),
-            r.target.display()
         );
+        if in_place {
+            for d in &p.destinations {
+                println!("  {} -> {}", d.source, d.path.display());
+            }
+        }
     }
     if let Some(r) = mongo {
         for c in &r.collections {

@@ -25,7 +25,7 @@ fuzz_target!(|data: &[u8]| {
     std::fs::write(&archive, &sealed).unwrap();
     let _ = verify_archive(&archive, &key, &NoProgress);
     let target = dir.join("inside/target");
-    let _ = restore_files(&archive, &key, &FileRestoreOptions { target: target.clone(), only: None, overwrite: false }, &NoProgress);
+    let _ = restore_files(&archive, &key, &FileRestoreOptions { target: target.clone(), only: None, overwrite: false, in_place: false }, &NoProgress);
     for e in std::fs::read_dir(&dir).unwrap() {
         let name = e.unwrap().file_name();
         // The archive, the restore target, and the folder lock verify and restore take.

@@ -282,6 +282,7 @@ fn engine_request(state: &AppState, req: &RestoreRequest) -> hrsm_backup::Restor
             target: dir.into(),
             only: req.only.clone(),
             overwrite: req.overwrite,
+            in_place: false,
         }),
         mongo: (!req.databases.is_empty()).then(|| MongoRestoreOptions {
             uri: mongo_uri(state),

@@ -27,7 +27,7 @@ fn restore_into(archive: &Path, target: &Path, key: &MasterKey) -> hrsm_backup::
     restore_files(
         archive,
         key,
-        &FileRestoreOptions { target: target.to_path_buf(), only: None, overwrite: false },
+        &FileRestoreOptions { target: target.to_path_buf(), only: None, overwrite: false, in_place: false },
         &NoProgress,
     )
 }
@@ -147,7 +147,7 @@ fn existing_files_are_not_overwritten_unless_asked() {
     restore_files(
         &done.archive,
         &key(),
-        &FileRestoreOptions { target: target.clone(), only: None, overwrite: true },
+        &FileRestoreOptions { target: target.clone(), only: None, overwrite: true, in_place: false },
         &NoProgress,
     )
     .unwrap();

@@ -84,7 +84,7 @@ fn assert_refused(t: &Path, archive: &Path, needle: &str) {
     let err = restore_files(
         archive,
         &key(),
-        &FileRestoreOptions { target: target.clone(), only: None, overwrite: true },
+        &FileRestoreOptions { target: target.clone(), only: None, overwrite: true, in_place: false },
         &NoProgress,
     )
     .expect_err("a hostile archive was restored");

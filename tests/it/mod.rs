@@ -6,6 +6,7 @@ mod databases;
 mod discover;
 mod fixtures;
 mod hostile;
+mod in_place;
 mod interop;
 mod keychain;
 mod legacy;

@@ -532,6 +532,7 @@ fn restore_and_test_restore_read_the_archive_once() {
             target: t.path().join("restored"),
             only: None,
             overwrite: false,
+            in_place: false,
         }),
         mongo: Some(MongoRestoreOptions {
             uri: mongo_uri(),

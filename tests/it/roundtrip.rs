@@ -69,7 +69,12 @@ fn only_the_chosen_source_is_restored() {
     restore_files(
         &done.archive,
         &key(),
-        &FileRestoreOptions { target: out.clone(), only: Some("license-keys".into()), overwrite: false },
+        &FileRestoreOptions {
+            target: out.clone(),
+            only: Some("license-keys".into()),
+            overwrite: false,
+            in_place: false,
+        },
         &NoProgress,
     )
     .unwrap();
@@ -78,7 +83,7 @@ fn only_the_chosen_source_is_restored() {
     let err = restore_files(
         &done.archive,
         &key(),
-        &FileRestoreOptions { target: out, only: Some("nope".into()), overwrite: false },
+        &FileRestoreOptions { target: out, only: Some("nope".into()), overwrite: false, in_place: false },
         &NoProgress,
     )
     .unwrap_err();

@@ -224,7 +224,7 @@ fn a_size_that_lies_stops_before_a_byte_is_written() {
             let r = restore_files(
                 &a,
                 &key(),
-                &FileRestoreOptions { target: t.path().join("r"), only: None, overwrite: false },
+                &FileRestoreOptions { target: t.path().join("r"), only: None, overwrite: false, in_place: false },
                 &c,
             );
             ("restore", r.err().map(|e| e.to_string()), c.0.load(Ordering::Relaxed))

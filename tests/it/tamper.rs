@@ -131,7 +131,7 @@ fn no_damaged_archive_writes_a_byte_into_the_restore_target() {
         let r = restore_files(
             &path,
             &key(),
-            &FileRestoreOptions { target: target.clone(), only: None, overwrite: false },
+            &FileRestoreOptions { target: target.clone(), only: None, overwrite: false, in_place: false },
             &NoProgress,
         );
         assert!(r.is_err(), "round {round} restored a damaged archive");

@@ -110,7 +110,12 @@ pub fn restore_all(archive: &Path, target: &Path) -> hrsm_backup::Result<hrsm_ba
     hrsm_backup::restore_files(
         archive,
         &key(),
-        &hrsm_backup::FileRestoreOptions { target: target.to_path_buf(), only: None, overwrite: false },
+        &hrsm_backup::FileRestoreOptions {
+            target: target.to_path_buf(),
+            only: None,
+            overwrite: false,
+            in_place: false,
+        },
         &NoProgress,
     )
 }
