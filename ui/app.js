@@ -201,7 +201,7 @@ let shownDatabases = [];
 function restoreMode() { return $('r-mode-side').checked ? 'side' : 'back'; }
 function renderRestoreDatabases() {
   const back = restoreMode() === 'back';
-  $('r-files-back').hidden = true; // until the engine restores files in place (next commit)
+  $('r-files-back').hidden = !back;
   $('r-files-side').hidden = back;
   text($('r-mode-help'), back
     ? 'What is in these databases now is replaced by the backup. A safety copy of it is made first and listed in the history, so this can be undone.'
@@ -268,7 +268,7 @@ async function restoreGo() {
   try {
     const r = await api.restore(request, word, token, (e) => { if (e.event === 'phase') text(result, `Restoring: ${e.data.name}…`); });
     const parts = [];
-    if (r.files) parts.push(`${r.files.plan.files} files into ${r.files.target}`);
+    if (r.files) parts.push(request.filesInPlace ? `${r.files.plan.files} files back into their folders` : `${r.files.plan.files} files into ${r.files.target}`);
     (r.mongo?.collections || []).forEach((c) => parts.push(`${c.db}.${c.name}: ${c.documents} documents`));
     const undo = r.safety ? ` A safety copy of what was there before was made first (${fmtTime(r.safety.started)}); restore it to undo this.` : '';
     text(result, `Restored ${parts.join('; ')}.${undo}`);

@@ -164,8 +164,11 @@ pub async fn backup_details<R: Runtime>(app: AppHandle<R>, id: String) -> CmdRes
 #[serde(rename_all = "camelCase")]
 pub struct RestoreRequest {
     pub id: String,
-    /// Folder for the file sources; None restores no files.
+    /// Folder for the file sources; None restores no files (unless `files_in_place`).
     pub files_to: Option<String>,
+    /// Files back into the folders they were backed up from ("as it was").
+    #[serde(default)]
+    pub files_in_place: bool,
     pub only: Option<String>,
     #[serde(default)]
     pub overwrite: bool,
@@ -278,12 +281,16 @@ fn disarm(state: &AppState, request: &RestoreRequest, token: &str) -> CmdResult<
 fn engine_request(state: &AppState, req: &RestoreRequest) -> hrsm_backup::RestoreRequest {
     let cfg = state.config();
     hrsm_backup::RestoreRequest {
-        files: req.files_to.as_ref().map(|dir| FileRestoreOptions {
-            target: dir.into(),
-            only: req.only.clone(),
-            overwrite: req.overwrite,
-            in_place: false,
-        }),
+        files: if req.files_in_place {
+            Some(FileRestoreOptions { target: PathBuf::new(), only: req.only.clone(), overwrite: req.overwrite, in_place: true })
+        } else {
+            req.files_to.as_ref().map(|dir| FileRestoreOptions {
+                target: dir.into(),
+                only: req.only.clone(),
+                overwrite: req.overwrite,
+                in_place: false,
+            })
+        },
         mongo: (!req.databases.is_empty()).then(|| MongoRestoreOptions {
             uri: mongo_uri(state),
             databases: req.databases.clone(),

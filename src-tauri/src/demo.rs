@@ -20,6 +20,7 @@ pub struct DemoServer {
 }
 
 impl Drop for DemoServer {
+    #[cfg(unix)]
     fn drop(&mut self) {
         extern "C" {
             fn kill(pid: i32, sig: i32) -> i32;
@@ -29,6 +30,11 @@ impl Drop for DemoServer {
         unsafe {
             kill(self.pid as i32, 9);
         }
+    }
+
+    #[cfg(not(unix))]
+    fn drop(&mut self) {
+        let _ = Command::new("taskkill").args(["/F", "/PID", &self.pid.to_string()]).status();
     }
 }
 
@@ -47,11 +53,12 @@ fn secantus_binary() -> Option<PathBuf> {
     if let Some(p) = std::env::var_os("HRSM_SECANTUSD") {
         candidates.push(PathBuf::from(p));
     }
+    let name = if cfg!(windows) { "secantusd-rs.exe" } else { "secantusd-rs" };
     if let Some(home) = std::env::var_os("HOME") {
-        candidates.push(PathBuf::from(home).join(".cache/hrsm-tools/bin/secantusd-rs"));
+        candidates.push(PathBuf::from(home).join(".cache/hrsm-tools/bin").join(name));
     }
     if let Some(path) = std::env::var_os("PATH") {
-        candidates.extend(std::env::split_paths(&path).map(|d| d.join("secantusd-rs")));
+        candidates.extend(std::env::split_paths(&path).map(|d| d.join(name)));
     }
     candidates.into_iter().find(|p| p.is_file())
 }
@@ -101,14 +108,16 @@ fn start_server(bin: &Path, storage: &Path) -> Result<DemoServer, Box<dyn std::e
     let bin = bin.to_path_buf();
     let storage = storage.to_path_buf();
     std::thread::spawn(move || {
-        use std::os::unix::process::CommandExt;
         let mut cmd = Command::new(bin);
         cmd.args(["--port", "0", "--log-file-max", "16MB", "--cache-size", "512M", "--storage-path"])
             .arg(&storage)
             .stdout(Stdio::piped())
             .stderr(Stdio::null());
-        // SAFETY: prctl in the child before exec; no allocation.
+        // SAFETY: prctl in the child before exec; no allocation. (Elsewhere the server ends
+        // when the demo is left; an app killed outright leaves it running until next start.)
+        #[cfg(target_os = "linux")]
         unsafe {
+            use std::os::unix::process::CommandExt;
             cmd.pre_exec(|| {
                 libc_prctl_pdeathsig();
                 Ok(())
@@ -143,6 +152,7 @@ fn start_server(bin: &Path, storage: &Path) -> Result<DemoServer, Box<dyn std::e
 }
 
 /// PR_SET_PDEATHSIG(SIGKILL), without a libc dependency of our own.
+#[cfg(target_os = "linux")]
 fn libc_prctl_pdeathsig() {
     extern "C" {
         fn prctl(option: i32, arg2: u64, arg3: u64, arg4: u64, arg5: u64) -> i32;

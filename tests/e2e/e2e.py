@@ -350,12 +350,18 @@ def main():
         # A deleted collection put back "as it was", after a safety copy of what was there.
         policies = client["hrms"]["insurancepolicies"].count_documents({})
         client["hrms"]["insurancepolicies"].drop()
+        uploads = pathlib.Path(data) / "demo" / "hr-sm" / "uploads"
+        lost = next(p for p in sorted(uploads.rglob("*")) if p.is_file())
+        lost_bytes = lost.read_bytes()
+        lost.unlink()
         users_now = client["hrms"]["users"].count_documents({})
         tab(d, "dashboard")
         tab(d, "restore")
         wait.until(lambda d: "database hrms" in by_id(d, "restore-contents").text)
         by_id(d, "r-mode-back").click()
         only_db(d, "hrms")
+        check("the files' own folders are named", str(uploads) in by_id(d, "r-files-where").text, by_id(d, "r-files-where").text)
+        by_id(d, "r-files-inplace").click()
         by_id(d, "preflight").click()
         wait.until(lambda d: by_id(d, "confirm-box").is_displayed())
         warning = d.find_elements(By.CSS_SELECTOR, "#preflight-out p.replaces")
@@ -367,6 +373,7 @@ def main():
         back = by_id(d, "restore-result").text
         check("put back as it was: the deleted collection is back", back.startswith("Restored") and client["hrms"]["insurancepolicies"].count_documents({}) == policies, back)
         check("the result says a safety copy was made first", "safety copy" in back, back)
+        check("a deleted upload is back in its own folder, the same bytes", lost.exists() and lost.read_bytes() == lost_bytes and "back into their folders" in back, back)
         shot(d, "6c-put-back-done")
         tab(d, "history")
         wait.until(lambda d: any("safety copy" in r[7] for r in history_rows(d) if len(r) > 7))
