@@ -282,7 +282,12 @@ fn engine_request(state: &AppState, req: &RestoreRequest) -> hrsm_backup::Restor
     let cfg = state.config();
     hrsm_backup::RestoreRequest {
         files: if req.files_in_place {
-            Some(FileRestoreOptions { target: PathBuf::new(), only: req.only.clone(), overwrite: req.overwrite, in_place: true })
+            Some(FileRestoreOptions {
+                target: PathBuf::new(),
+                only: req.only.clone(),
+                overwrite: req.overwrite,
+                in_place: true,
+            })
         } else {
             req.files_to.as_ref().map(|dir| FileRestoreOptions {
                 target: dir.into(),
