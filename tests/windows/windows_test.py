@@ -105,6 +105,16 @@ def main():
         same, why = tree_same(data, work / "restored" / "data") if r.returncode == 0 else (False, r.stderr)
         check("restore gives the same files, bytes and times", same, why)
 
+        # Windows paths in the config: a drive letter in single quotes (Wine's Z: is /).
+        def zpath(p):
+            return "Z:" + str(p).replace("/", "\\")
+        dcfg = work / "drive.toml"
+        dcfg.write_text(f"destination = '{zpath(work / 'drive-backups')}'\n[mongodb]\nenabled = false\n[[sources]]\nname = \"data\"\npath = '{zpath(data)}'\n")
+        db_ = win("--key-file", key, "--config", dcfg, "backup")
+        dr = win("--key-file", key, "--config", dcfg, "restore", "latest", "--files-to", zpath(work / "drive-restored"))
+        same, why = tree_same(data, work / "drive-restored" / "data") if dr.returncode == 0 else (False, db_.stderr + dr.stderr)
+        check("C:\\-style paths in the config and on the command line work", db_.returncode == 0 and same, why)
+
         # A tampered archive is refused, and nothing is written.
         archive = next((work / "win-backups").glob("*.hrsmbk"))
         bad = work / "tampered.hrsmbk"
