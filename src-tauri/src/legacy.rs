@@ -92,6 +92,22 @@ fn run<R: Runtime>(
     })
 }
 
+/// One of the two commands, off the async runtime, its progress to the page's channel.
+async fn command<R: Runtime>(
+    app: AppHandle<R>,
+    root: String,
+    keys: String,
+    dry_run: bool,
+    on_event: Channel<JobEvent>,
+) -> CmdResult<LegacyReport> {
+    blocking(move || {
+        run(&app, &root, &keys, dry_run, move |e| {
+            let _ = on_event.send(e);
+        })
+    })
+    .await
+}
+
 /// Opens and checks every old backup (each is decrypted and converted in memory), writing
 /// nothing: what would be imported, with what could not be recovered.
 #[tauri::command]
@@ -101,12 +117,7 @@ pub async fn legacy_look<R: Runtime>(
     keys: String,
     on_event: Channel<JobEvent>,
 ) -> CmdResult<LegacyReport> {
-    blocking(move || {
-        run(&app, &root, &keys, true, move |e| {
-            let _ = on_event.send(e);
-        })
-    })
-    .await
+    command(app, root, keys, true, on_event).await
 }
 
 /// Imports them: each becomes one of our restore points (marked imported, with its original
@@ -118,10 +129,5 @@ pub async fn legacy_import<R: Runtime>(
     keys: String,
     on_event: Channel<JobEvent>,
 ) -> CmdResult<LegacyReport> {
-    blocking(move || {
-        run(&app, &root, &keys, false, move |e| {
-            let _ = on_event.send(e);
-        })
-    })
-    .await
+    command(app, root, keys, false, on_event).await
 }
