@@ -60,6 +60,14 @@ ensure_windows_tools() {
   fi
 }
 
+# Tauri's CLI (the bundler: .deb, AppImage, NSIS), built once into the tool cache.
+ensure_tauri_cli() {
+  if ! "$TOOLS/bin/cargo-tauri" --version 2>/dev/null | grep -q "^tauri-cli 2"; then
+    log "building tauri-cli into $TOOLS (first run only)"
+    cargo install tauri-cli --version "^2" --locked --root "$TOOLS"
+  fi
+}
+
 # cargo-deny (licenses, duplicate versions, sources), built once into the tool cache.
 ensure_cargo_deny() {
   if ! "$TOOLS/bin/cargo-deny" --version 2>/dev/null | grep -q "0.20.2"; then
