@@ -42,9 +42,33 @@ ensure_secantus() {
   export HRSM_SECANTUSD="$TOOLS/bin/secantusd-rs"
 }
 
+# The S3-compatible object store for the off-site tests (Garage, AGPL-3.0: run as a separate
+# process, never linked). About 25 minutes to build on 2 cores, once.
+GARAGE_VERSION=2.5.0
+ensure_garage() {
+  if ! "$TOOLS/bin/garage" --version 2>/dev/null | grep -q "v$GARAGE_VERSION"; then
+    log "building Garage $GARAGE_VERSION into $TOOLS (first run only)"
+    CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
+      cargo install garage --version "$GARAGE_VERSION" --locked --no-default-features \
+      --features bundled-libs,lmdb --root "$TOOLS"
+  fi
+  export HRSM_GARAGE="$TOOLS/bin/garage"
+}
+
+# Azure's own Blob Storage emulator (Azurite, MIT, from npm) for the off-site tests.
+AZURITE_VERSION=3.35.0
+ensure_azurite() {
+  if ! "$TOOLS/azurite/node_modules/.bin/azurite-blob" --version 2>/dev/null | grep -q "$AZURITE_VERSION"; then
+    log "installing Azurite $AZURITE_VERSION into $TOOLS/azurite (first run only)"
+    mkdir -p "$TOOLS/azurite"
+    (cd "$TOOLS/azurite" && npm install --silent --no-audit --no-fund "azurite@$AZURITE_VERSION" >/dev/null)
+  fi
+  export HRSM_AZURITE="$TOOLS/azurite/node_modules/.bin/azurite-blob"
+}
+
 ensure_python_packages() {
-  python3 -c 'import cryptography, selenium, pymongo' 2>/dev/null ||
-    python3 -m pip install --quiet 'cryptography>=42' 'selenium>=4.20' 'pymongo>=4.6'
+  python3 -c 'import cryptography, selenium, pymongo, azure.storage.blob' 2>/dev/null ||
+    python3 -m pip install --quiet 'cryptography>=42' 'selenium>=4.20' 'pymongo>=4.6' 'azure-storage-blob>=12.19'
 }
 
 # Cross-building for Windows and running the result: the Rust target (rustup), mingw-w64's

@@ -40,6 +40,9 @@ pub struct Config {
     pub schedule: ScheduleConfig,
     #[serde(default)]
     pub retention: RetentionConfig,
+    /// Off-site copies (`[[offsite]]` tables, src/offsite.rs).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub offsite: Vec<crate::offsite::OffsiteConfig>,
     /// The keys the config file set itself (`mongodb.uri`, `schedule.timezone`...): those win
     /// over what discovery reads from the site. Not part of the file.
     #[serde(skip)]
@@ -222,13 +225,22 @@ impl Default for Config {
 }
 
 /// Values taken from the environment (HR-SM's variable names).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct EnvOverrides {
     pub mongodb_uri: Option<String>,
     pub license_db_uri: Option<String>,
     pub backups_enabled: Option<String>,
     /// `BACKUP_TIMEZONE`: the zone of the schedule's time, as HR-SM's old service read it.
     pub timezone: Option<String>,
+    /// The off-site destination HR-SM's cloud variables describe (`BACKUP_CLOUD_*`), or why
+    /// they cannot be used.
+    pub cloud: std::result::Result<Option<crate::offsite::OffsiteConfig>, String>,
+}
+
+impl Default for EnvOverrides {
+    fn default() -> Self {
+        EnvOverrides { mongodb_uri: None, license_db_uri: None, backups_enabled: None, timezone: None, cloud: Ok(None) }
+    }
 }
 
 impl EnvOverrides {
@@ -240,6 +252,7 @@ impl EnvOverrides {
             license_db_uri: std::env::var("LICENSE_DB_URI").ok().filter(|v| !v.is_empty()),
             backups_enabled: std::env::var("BACKUPS_ENABLED").ok().filter(|v| !v.is_empty()),
             timezone: std::env::var("BACKUP_TIMEZONE").ok().filter(|v| !v.trim().is_empty()),
+            cloud: crate::offsite::from_env(|k| std::env::var(k).ok()).map_err(|e| e.to_string()),
         }
     }
 }
@@ -248,7 +261,14 @@ impl Config {
     /// Parses TOML text; `origin` names the file in messages.
     pub fn parse(text: &str, origin: &Path) -> Result<Self> {
         let cfg: Config = toml::from_str(text).map_err(|e| {
-            Error::Config(format!("{}: {}", origin.display(), e.message().trim_end()) + &location(text, e.span()))
+            let message = e.message().trim_end();
+            // `unknown field `secret_access_key``: say where such a thing belongs instead.
+            let hint = if ["secret", "password", "access_key", "account_key", "token"].iter().any(|w| message.contains(w)) {
+                "; secrets do not belong in config files: keep them in the keychain or the environment (docs/CONFIG.md, Off-site copies)"
+            } else {
+                ""
+            };
+            Error::Config(format!("{}: {message}{hint}", origin.display()) + &location(text, e.span()))
         })?;
         if uri_has_password(&cfg.mongodb.uri) || cfg.mongodb.license_uri.as_deref().is_some_and(uri_has_password) {
             return Err(Error::Config(format!(
@@ -286,6 +306,11 @@ impl Config {
         if let Some(sources) = &mut self.sources {
             for s in sources {
                 fix(&mut s.path);
+            }
+        }
+        for d in &mut self.offsite {
+            if let Some(p) = &mut d.path {
+                fix(p);
             }
         }
     }
@@ -343,7 +368,12 @@ impl Config {
         if self.retention.keep_days == 0 {
             return Err(Error::Config("retention.keep_days must be at least 1".into()));
         }
-        Ok(())
+        crate::offsite::validate_all(&self.offsite)
+    }
+
+    /// The off-site destinations in use: the configured ones that are enabled.
+    pub fn offsite_destinations(&self) -> Vec<crate::offsite::OffsiteConfig> {
+        self.offsite.iter().filter(|d| d.enabled).cloned().collect()
     }
 
     /// The TOML text of this config (what `save` writes).
@@ -360,7 +390,9 @@ impl Config {
                     .into(),
             ));
         }
-        crate::fsutil::write_atomic(path, self.to_toml()?.as_bytes())
+        let mut file = self.clone();
+        file.offsite.retain(|d| !d.from_env);
+        crate::fsutil::write_atomic(path, file.to_toml()?.as_bytes())
     }
 
     /// The environment on top of the file. A `BACKUPS_ENABLED` that is neither true nor false
@@ -374,6 +406,12 @@ impl Config {
         }
         if let Some(tz) = &env.timezone {
             self.schedule.timezone = tz.trim().to_string();
+        }
+        // HR-SM's cloud variables add a destination unless the file already names one `cloud`.
+        match &env.cloud {
+            Err(e) => return Err(Error::Config(e.clone())),
+            Ok(Some(cloud)) if !self.offsite.iter().any(|d| d.name == cloud.name) => self.offsite.push(cloud.clone()),
+            Ok(_) => {}
         }
         if let Some(v) = env.backups_enabled.as_deref().filter(|v| !v.trim().is_empty()) {
             self.schedule.enabled = parse_enabled(v).ok_or_else(|| {

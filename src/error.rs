@@ -79,6 +79,14 @@ pub enum Error {
     #[error("{} is busy: {holder} is running; wait for it to finish (a crashed run releases the lock by itself)", dir.display())]
     Busy { dir: PathBuf, holder: String },
 
+    #[error("off-site copy {destination}: {message}")]
+    Offsite { destination: String, message: String },
+
+    /// A destination that is not there now (a folder on a disk not plugged in): the copy
+    /// waits for it; not a failure.
+    #[error("off-site copy {destination} waits: {reason}")]
+    OffsiteWaiting { destination: String, reason: String },
+
     #[error("backups are disabled (BACKUPS_ENABLED={0}); unset it or set it to true to back up")]
     Disabled(String),
 }

@@ -47,9 +47,11 @@ mod fsutil;
 mod legacy;
 mod meta;
 pub mod mongo;
+mod offsite;
 mod ops;
 mod policy;
 mod progress;
+mod remote;
 mod site;
 mod store;
 mod uri;
@@ -65,8 +67,12 @@ pub use error::{Error, Result};
 pub use files::restore::{FileRestoreOptions, RestorePlan, RestoreReport, SourceDestination};
 pub use fsutil::{write_atomic, AtomicFile};
 pub use legacy::{scan as legacy_scan, KeyRing, LegacyBackup, LegacyScan};
+pub use offsite::{CheckMode, OffsiteConfig, OffsiteKind, OffsiteRetention};
 pub use ops::backup::{run_backup, BackupOptions, BackupOutcome};
 pub use ops::import::{import_legacy, ImportOptions, ImportOutcome, ImportResult};
+pub use ops::offsite::{
+    check_remote, copy_all, copy_to, fetch as fetch_from_offsite, open_destination, remote_entries, CopyReport,
+};
 pub use ops::prune::{prune, prune_destination};
 pub use ops::restore::{
     plan_restore, restore, restore_files, restore_mongo, RestoreOutcome, RestorePreview, RestoreRequest,
@@ -78,6 +84,9 @@ pub use policy::schedule::{
     decide as decide_schedule, due, overdue, record_attempt, RunState, Schedule, SlotDecision, OVERDUE_AFTER_HOURS,
 };
 pub use progress::{Event, NoProgress, Progress};
+pub use remote::credentials::keychain_user as offsite_keychain_user;
+pub use remote::state::{load as load_copy_state, CopyRecord, CopyState, CopyStatus};
+pub use remote::{Credentials, Fetched, Remote, RemoteObject, Uploaded};
 pub use site::apply::apply_discovery;
 pub use site::discover::{discover, mask_uri, DiscoveredDatabase, Discovery, Found, Setting, SettingId};
 pub use site::envfile::read_env_file;

@@ -1,11 +1,14 @@
 // The one typed wrapper between the page and the desktop shell: every call to the shell goes
 // through here, and every failure arrives as a CommandError the page can branch on.
 
-/** @typedef {{kind: 'key'|'mongo'|'config'|'busy'|'archive'|'conflict'|'io'|'cancelled'|'usage'|'setup'|'demo'|'invalid'|'other', message: string, field?: string}} CommandError */
+/** @typedef {{kind: 'key'|'mongo'|'config'|'busy'|'archive'|'conflict'|'io'|'cancelled'|'usage'|'setup'|'demo'|'invalid'|'offsite'|'other', message: string, field?: string}} CommandError */
 /** @typedef {{id: string, status: 'ok'|'failed'|'running'|'unindexed'|'cancelled', started: string, finished: string, duration_ms: number, archive: string|null, size: number, verified: boolean, files: number, bytes: number, documents: number, databases: string[], sources: string[], error: string|null, trigger?: 'scheduled'|'manual'|'before-restore', origin?: object}} CatalogEntry */
-/** @typedef {{state: string, label: string, last: CatalogEntry|null, last_good: CatalogEntry|null, next_run: string|null, next_run_local: string|null, schedule: string, timezone: string, backups_enabled: boolean, key_id: string|null, key_error: string|null, key_exported: boolean, destination: string, demo: boolean, message: string|null}} Status */
+/** @typedef {{state: string, label: string, last: CatalogEntry|null, last_good: CatalogEntry|null, next_run: string|null, next_run_local: string|null, schedule: string, timezone: string, backups_enabled: boolean, key_id: string|null, key_error: string|null, key_exported: boolean, destination: string, demo: boolean, message: string|null, offsite: OffsiteStatus[]}} Status */
 /** @typedef {{backupId: string, files: object|null, collections: {from: string, to: string, name: string, documents: number, replaces: boolean}[], confirmWord: string, confirmToken: string}} Preflight */
 /** @typedef {{root: string, found: {label: string, shown: string, from: string}[], missing: string[], problems: string[], databases: string[], folders: string[]}} Site */
+/** @typedef {{name: string, place: string, enabled: boolean, state: 'ok'|'copying'|'failed'|'waiting'|'problem'|'never', message: string|null, copies: number, copiedIds: string[], lastRun: string|null, lastRunLocal: string|null, protected: boolean}} OffsiteStatus */
+/** @typedef {{originalName?: string|null, name: string, kind: 's3'|'azure'|'folder', bucket?: string, prefix?: string, endpoint?: string, region?: string, account?: string, path?: string, keepDays?: number, enabled?: boolean}} OffsiteForm */
+/** @typedef {{accessKeyId?: string, secretAccessKey?: string, accountKey?: string}} OffsiteSecret */
 /** @typedef {{event: 'started'|'phase'|'progress'|'warning'|'finished', data: any}} JobEvent */
 /** @typedef {{id: string, filesTo?: string|null, filesInPlace?: boolean, only?: string|null, overwrite?: boolean, databases?: [string, string][], collections?: string[]}} RestoreRequest */
 
@@ -86,6 +89,17 @@ export const api = {
   legacyLook: (root, keys, onEvent) => call('legacy_look', { root, keys, onEvent: channel(onEvent) }),
   /** @param {string} root @param {string} keys @param {(e: JobEvent) => void} onEvent */
   legacyImport: (root, keys, onEvent) => call('legacy_import', { root, keys, onEvent: channel(onEvent) }),
+  /** @returns {Promise<OffsiteStatus[]>} */ offsiteStatus: () => call('offsite_status'),
+  /** Tries a destination as typed (nothing saved). @param {OffsiteForm} form @param {OffsiteSecret|null} secret @returns {Promise<string>} */
+  offsiteTest: (form, secret) => call('offsite_test', { form, secret }),
+  /** Adds or changes a destination (its key to the keychain). @param {OffsiteForm} form @param {OffsiteSecret|null} secret @returns {Promise<OffsiteStatus[]>} */
+  offsiteSave: (form, secret) => call('offsite_save', { form, secret }),
+  /** @param {string} name @returns {Promise<OffsiteStatus[]>} */ offsiteRemove: (name) => call('offsite_remove', { name }),
+  /** @returns {Promise<OffsiteStatus[]>} */ offsiteCopyNow: () => call('offsite_copy_now'),
+  /** The backups a destination holds that this computer lacks. @param {string} name @returns {Promise<CatalogEntry[]>} */
+  offsiteBackups: (name) => call('offsite_backups', { name }),
+  /** Downloads one (checked as it arrives) into the backups folder. @param {string} name @param {string} id @param {(e: JobEvent) => void} onEvent @returns {Promise<CatalogEntry>} */
+  offsiteFetch: (name, id, onEvent) => call('offsite_fetch', { name, id, onEvent: channel(onEvent) }),
   /** Start at login (the autostart plugin); null when the plugin is not available. */
   async autostart(enable) {
     const a = /** @type {any} */ (window).__TAURI__?.autostart;

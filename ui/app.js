@@ -77,9 +77,39 @@ function render(s) {
   if (s.key_error) banner(`No encryption key: ${s.key_error}`, true);
   else if (!s.key_exported && s.state !== 'setup') banner('Your recovery key has not been saved yet: Settings → Encryption key. Without it, losing this computer loses the backups.', false);
   else banner('', false);
+  renderOffsite(s.offsite || []);
   const busy = s.state === 'running';
   $('backup-now').disabled = busy || !!s.key_error || s.state === 'setup';
   $('w-backup').disabled = busy || !!s.key_error || s.state === 'setup';
+}
+
+const offsiteWords = { ok: 'all copies checked', copying: 'copying…', failed: 'FAILED', waiting: 'waiting', problem: 'PROBLEM', never: 'nothing copied yet' };
+/** The off-site lines of the dashboard, the settings list and the history's choices. */
+function renderOffsite(list) {
+  $('offsite-card').hidden = list.length === 0;
+  $('remote-card').hidden = list.length === 0;
+  $('offsite-lines').replaceChildren(...list.map((o) => {
+    const li = document.createElement('li');
+    const when = o.lastRunLocal ? `, last run ${o.lastRunLocal}` : '';
+    li.textContent = `${o.name} (${o.place}): ${o.enabled ? offsiteWords[o.state] || o.state : 'switched off'} · ${o.copies} cop${o.copies === 1 ? 'y' : 'ies'}${when}${o.message ? ` · ${o.message}` : ''}`;
+    li.className = ['failed', 'problem'].includes(o.state) ? 'bad' : (o.state === 'ok' ? 'ok' : '');
+    return li;
+  }));
+  $('offsite-list').replaceChildren(...list.map((o) => {
+    const li = document.createElement('li');
+    li.append(`${o.name}: ${o.place}${o.enabled ? '' : ' (switched off)'} · `);
+    const note = document.createElement('span'); note.className = 'muted';
+    note.textContent = o.protected ? 'protected against deletion from this computer' : 'not protected against deletion from this computer (set a retention lock on the bucket at your provider for that)';
+    li.append(note, ' ');
+    const edit = document.createElement('button'); edit.type = 'button'; edit.textContent = 'Change'; edit.onclick = () => offsiteEdit(o.name);
+    const del = document.createElement('button'); del.type = 'button'; del.textContent = 'Remove'; del.onclick = () => offsiteRemove(o.name);
+    li.append(edit, ' ', del);
+    return li;
+  }));
+  const pick = /** @type {HTMLSelectElement} */ ($('remote-pick'));
+  const was = pick.value;
+  pick.replaceChildren(...list.map((o) => { const opt = document.createElement('option'); opt.value = o.name; opt.textContent = `${o.name} (${o.place})`; return opt; }));
+  if (list.some((o) => o.name === was)) pick.value = was;
 }
 
 function $$tab(view) { return /** @type {HTMLElement} */ (document.querySelector(`.tab[data-view=${view}]`)); }
@@ -123,7 +153,8 @@ async function loadHistory() {
     tr.dataset.id = e.id;
     if (e.status === 'failed') tr.className = 'failed';
     const note = e.trigger === 'before-restore' ? 'safety copy made before a restore' : (e.origin ? 'imported from the old backup service' : '');
-    const cells = [fmtTime(e.started), e.status, e.archive ? fmtBytes(e.size) : '—', `${(e.duration_ms / 1000).toFixed(1)} s`, e.files, e.documents, e.verified ? 'yes' : 'no', note];
+    const copies = (lastStatus?.offsite || []).filter((o) => o.copiedIds.includes(e.id)).map((o) => o.name).join(', ');
+    const cells = [fmtTime(e.started), e.status, e.archive ? fmtBytes(e.size) : '—', `${(e.duration_ms / 1000).toFixed(1)} s`, e.files, e.documents, e.verified ? 'yes' : 'no', copies || '—', note];
     cells.forEach((c, i) => {
       const td = document.createElement('td'); td.textContent = String(c);
       if (i === 1) { td.className = { ok: 'ok', cancelled: 'cancelled' }[e.status] || 'bad'; if (e.error) td.title = e.error; }
@@ -496,6 +527,96 @@ async function legacy(importing) {
   }
 }
 
+/** The destination being edited (its name before the edit), or null for a new one. */
+let offsiteEditing = null;
+function offsiteKindShown() {
+  const kind = /** @type {HTMLSelectElement} */ ($('o-kind')).value;
+  document.querySelectorAll('#offsite-form .o-s3').forEach((e) => { e.hidden = kind !== 's3'; });
+  document.querySelectorAll('#offsite-form .o-azure').forEach((e) => { e.hidden = kind !== 'azure'; });
+  document.querySelectorAll('#offsite-form .o-cloud').forEach((e) => { e.hidden = kind === 'folder'; });
+  document.querySelectorAll('#offsite-form .o-folder').forEach((e) => { e.hidden = kind !== 'folder'; });
+}
+async function offsiteEdit(name) {
+  const form = $('offsite-form');
+  clearFieldErrors(form);
+  text($('o-result'), '');
+  offsiteEditing = name;
+  const s = name ? (await api.getSettings()).offsite?.find((d) => d.name === name) : null;
+  const set = (id, v) => { /** @type {HTMLInputElement} */ ($(id)).value = v ?? ''; };
+  set('o-kind', s?.kind || 's3'); set('o-name', s?.name || (name ? name : '')); set('o-endpoint', s?.endpoint); set('o-region', s?.region);
+  set('o-account', s?.account); set('o-bucket', s?.bucket); set('o-prefix', s?.prefix); set('o-path', s?.path);
+  set('o-keep-days', s?.keepDays || 90); set('o-key-id', ''); set('o-secret', ''); set('o-account-key', '');
+  /** @type {HTMLInputElement} */ ($('o-enabled')).checked = s ? s.enabled : true;
+  text($('o-key-note'), name ? 'Leave the key fields empty to keep the key already stored in this computer\'s keychain.' : 'The key is kept in this computer\'s keychain, never in a file.');
+  form.hidden = false;
+  offsiteKindShown();
+  $('o-name').focus();
+}
+function offsiteFormValues() {
+  const v = (id) => /** @type {HTMLInputElement} */ ($(id)).value.trim();
+  const form = { originalName: offsiteEditing, name: v('o-name'), kind: v('o-kind'), endpoint: v('o-endpoint'), region: v('o-region'), account: v('o-account'), bucket: v('o-bucket'), prefix: v('o-prefix'), path: v('o-path'), keepDays: Number(v('o-keep-days')), enabled: /** @type {HTMLInputElement} */ ($('o-enabled')).checked };
+  const secret = { accessKeyId: v('o-key-id'), secretAccessKey: v('o-secret'), accountKey: v('o-account-key') };
+  return { form, secret: (secret.accessKeyId || secret.secretAccessKey || secret.accountKey) ? secret : null };
+}
+async function offsiteTest() {
+  const root = $('offsite-form');
+  clearFieldErrors(root);
+  text($('o-result'), 'Connecting…');
+  $('o-result').className = 'muted';
+  const { form, secret } = offsiteFormValues();
+  try { text($('o-result'), await api.offsiteTest(form, secret)); $('o-result').className = 'ok'; }
+  catch (e) { $('o-result').className = 'bad'; if (!(e.field && fieldError(root, e.field, e.message))) text($('o-result'), e.message); else text($('o-result'), ''); }
+}
+async function offsiteSave(ev) {
+  ev.preventDefault();
+  const root = $('offsite-form');
+  clearFieldErrors(root);
+  text($('o-result'), '');
+  const { form, secret } = offsiteFormValues();
+  if (!Number.isInteger(form.keepDays) || form.keepDays < 1) { fieldError(root, 'offsiteKeepDays', 'Enter a whole number of days, 1 or more.'); return; }
+  try {
+    const list = await api.offsiteSave(form, secret);
+    renderOffsite(list);
+    root.hidden = true;
+    /** @type {HTMLInputElement} */ ($('o-secret')).value = ''; /** @type {HTMLInputElement} */ ($('o-account-key')).value = '';
+    text($('offsite-copy-result'), '');
+    refresh();
+  } catch (e) { $('o-result').className = 'bad'; if (!(e.field && fieldError(root, e.field, e.message))) text($('o-result'), e.message); }
+}
+async function offsiteRemove(name) {
+  if (!confirm(`Stop copying to ${name}? The copies already there stay there.`)) return;
+  try { renderOffsite(await api.offsiteRemove(name)); refresh(); } catch (e) { banner(e.message, true); }
+}
+async function remoteLook() {
+  const name = /** @type {HTMLSelectElement} */ ($('remote-pick')).value;
+  text($('remote-result'), 'Looking…');
+  $('remote-result').className = 'muted';
+  try {
+    const rows = (await api.offsiteBackups(name)).slice().reverse();
+    text($('remote-result'), rows.length ? '' : 'This computer has every backup stored there.');
+    $('remote-table').hidden = rows.length === 0;
+    $('remote-rows').replaceChildren(...rows.map((e) => {
+      const tr = document.createElement('tr');
+      [fmtTime(e.started), fmtBytes(e.size), (e.databases || []).join(', ')].forEach((c) => { const td = document.createElement('td'); td.textContent = c; tr.appendChild(td); });
+      const td = document.createElement('td');
+      const b = document.createElement('button'); b.type = 'button'; b.textContent = 'Download';
+      b.onclick = async () => {
+        b.disabled = true;
+        text($('remote-result'), 'Downloading…');
+        try {
+          await api.offsiteFetch(name, e.id, (ev) => { if (ev.event === 'progress' && ev.data.total) text($('remote-result'), `Downloading… ${Math.floor((100 * ev.data.done) / ev.data.total)}%`); });
+          $('remote-result').className = 'ok';
+          text($('remote-result'), `Downloaded and checked: the backup of ${fmtTime(e.started)} is now in the list above and in Restore.`);
+          tr.remove();
+          loadHistory();
+        } catch (err) { b.disabled = false; $('remote-result').className = 'bad'; text($('remote-result'), err.message); }
+      };
+      td.appendChild(b); tr.appendChild(td);
+      return tr;
+    }));
+  } catch (e) { $('remote-result').className = 'bad'; text($('remote-result'), e.message); }
+}
+
 async function pickInto(input) { const p = await api.pickFolder(); if (p) input.value = p; }
 
 const kindWords = { backup: 'Backup', restore: 'Restore', 'test-restore': 'Test restore' };
@@ -529,6 +650,16 @@ document.addEventListener('DOMContentLoaded', () => {
   ['r-mode-back', 'r-mode-side'].forEach((id) => $(id).addEventListener('change', renderRestoreDatabases));
   $('settings-form').addEventListener('submit', saveSettings);
   $('s-add-source').addEventListener('click', addSource);
+  $('offsite-add').addEventListener('click', () => offsiteEdit(null));
+  $('o-kind').addEventListener('change', offsiteKindShown);
+  $('o-test').addEventListener('click', offsiteTest);
+  $('o-cancel').addEventListener('click', () => { $('offsite-form').hidden = true; });
+  $('offsite-form').addEventListener('submit', offsiteSave);
+  $('o-path-pick').addEventListener('click', () => pickInto($('o-path')));
+  $('remote-look').addEventListener('click', remoteLook);
+  $('offsite-copy-now').addEventListener('click', async () => {
+    try { renderOffsite(await api.offsiteCopyNow()); text($('offsite-copy-result'), 'Copying in the background; this page shows when it is done.'); } catch (e) { text($('offsite-copy-result'), e.message); }
+  });
   $('s-dest-pick').addEventListener('click', () => pickInto($('s-dest')));
   $('s-test').addEventListener('click', () => testConnection($('s-test-result')));
   $('site-look').addEventListener('click', siteLook);

@@ -30,6 +30,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Key(k) => key_command(&cli, k),
         Command::Demo { dir } => crate::demo::run(dir, json),
         Command::Discover { root } => crate::discover::run(&cli, root.as_deref()),
+        Command::Offsite(c) => crate::offsite::run(&cli, c),
     }
 }
 
@@ -128,9 +129,7 @@ fn backup(cli: &Cli, verify: bool, force: bool, scheduled: bool) -> Result<()> {
     bar.done();
     let done = result?;
     let e = &done.entry;
-    if cli.json {
-        print_json(&json!({ "ok": true, "backup": e, "archive": done.archive }));
-    } else {
+    if !cli.json {
         println!(
             "backup {} written: {} files, {} -> {} in {:.1} s{}",
             e.id,
@@ -145,7 +144,7 @@ fn backup(cli: &Cli, verify: bool, force: bool, scheduled: bool) -> Result<()> {
             println!("warning: {w}");
         }
     }
-    Ok(())
+    crate::offsite::after_backup(cli, &cfg, json!({ "ok": true, "backup": e, "archive": done.archive }))
 }
 
 fn list(cli: &Cli) -> Result<()> {

@@ -9,6 +9,7 @@ mod commands;
 mod demo;
 mod discover;
 mod legacy;
+mod offsite;
 mod output;
 mod restore;
 
@@ -121,6 +122,9 @@ pub enum Command {
         /// The HR-SM installation folder (default: hrsm_root of the config).
         root: Option<PathBuf>,
     },
+    /// Off-site copies: S3-compatible storage, Azure Blob Storage, a second folder.
+    #[command(subcommand)]
+    Offsite(crate::offsite::OffsiteCommand),
     /// Set up a sample HR-SM installation in a folder and back it up and restore it.
     Demo {
         #[arg(long, default_value = "demo")]
@@ -228,6 +232,8 @@ fn main() -> ExitCode {
             output::report_error(&e, json);
             match e {
                 hrsm_backup::Error::Usage(_) => ExitCode::from(2),
+                // The backup (if one was made) stands; a copy of it did not reach its place.
+                hrsm_backup::Error::Offsite { .. } => ExitCode::from(3),
                 _ => ExitCode::from(1),
             }
         }

@@ -68,6 +68,11 @@ fn gui_words(message: &str) -> String {
     }
 }
 
+/// The page's words for an engine message (notifications and statuses use them too).
+pub(crate) fn plain_words(message: &str) -> String {
+    gui_words(message)
+}
+
 impl From<hrsm_backup::Error> for CommandError {
     fn from(e: hrsm_backup::Error) -> Self {
         use hrsm_backup::Error as E;
@@ -82,6 +87,7 @@ impl From<hrsm_backup::Error> for CommandError {
             E::NoGoodBackup { .. } => "archive",
             E::Cancelled => "cancelled",
             E::Usage(_) | E::Disabled(_) => "usage",
+            E::Offsite { .. } | E::OffsiteWaiting { .. } => "offsite",
         };
         CommandError::new(kind, e.to_string())
     }
@@ -458,6 +464,9 @@ pub struct SettingsDto {
     /// The HR-SM installation folder (shown; changed through "Use these settings").
     #[serde(default)]
     pub hrsm_root: String,
+    /// The off-site destinations (shown; changed through their own form, crate::offsite).
+    #[serde(default)]
+    pub offsite: Vec<crate::offsite::OffsiteForm>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -596,6 +605,7 @@ pub(crate) fn settings_of(state: &AppState) -> SettingsDto {
         keep_min_verified: c.retention.keep_min_verified,
         notify_success: state.persisted().notify_success,
         hrsm_root: c.hrsm_root.display().to_string(),
+        offsite: c.offsite.iter().filter(|d| !d.from_env).map(crate::offsite::form_of).collect(),
     }
 }
 
@@ -668,14 +678,7 @@ fn save_settings<R: Runtime>(app: &AppHandle<R>, state: &AppState, settings: Set
     cfg.schedule.timezone = settings.schedule_timezone.clone();
     cfg.retention.keep_days = settings.keep_days;
     cfg.retention.keep_min_verified = settings.keep_min_verified;
-    cfg.save(&state.active_config_path())?;
-    let mut effective = cfg.clone();
-    if !state.is_demo() {
-        crate::state::apply_env(&mut effective); // as at start
-    }
-    if let Ok(mut c) = state.config.lock() {
-        *c = effective;
-    }
+    state.save_config(cfg)?;
     state.update_persisted(|p| p.notify_success = settings.notify_success);
     crate::tray::refresh(app);
     Ok(settings_of(state))

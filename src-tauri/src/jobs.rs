@@ -157,6 +157,8 @@ pub fn backup<R: Runtime>(
                     if done.entry.verified { "written and verified" } else { "written (verification is off)" }
                 ),
             });
+            // Off-site copies follow in the background: the backup is done either way.
+            crate::offsite::spawn_copies(app);
             if state.persisted().notify_success {
                 crate::notify::send(
                     "Backup done",

@@ -11,6 +11,7 @@ mod jobs;
 mod keys;
 pub mod legacy;
 mod notify;
+pub mod offsite;
 mod scheduler;
 pub mod setup;
 pub mod site;
@@ -50,6 +51,13 @@ macro_rules! handlers {
             $crate::setup::time_zones,
             $crate::legacy::legacy_look,
             $crate::legacy::legacy_import,
+            $crate::offsite::offsite_status,
+            $crate::offsite::offsite_test,
+            $crate::offsite::offsite_save,
+            $crate::offsite::offsite_remove,
+            $crate::offsite::offsite_copy_now,
+            $crate::offsite::offsite_backups,
+            $crate::offsite::offsite_fetch,
         ]
     };
 }
@@ -90,6 +98,8 @@ pub fn run() {
             app.manage(state);
             tray::create(app.handle())?;
             scheduler::spawn(app.handle().clone());
+            // Copies that failed or were never made (the machine was off) are tried again now.
+            offsite::spawn_copies(app.handle());
             // Read by bench/desktop-idle.sh for "start to tray ready".
             eprintln!("hrsm-backup-desktop: tray ready");
             if std::env::args().any(|a| a == "--hidden") {

@@ -68,6 +68,8 @@ pub struct AppState {
     pub sent: crate::events::Sent,
     /// The one restore the last check allowed (token, request); taken by the restore.
     pub armed_restore: Mutex<Option<crate::commands::Armed>>,
+    /// Off-site copies run in the background (crate::offsite); one run at a time.
+    pub copying: std::sync::atomic::AtomicBool,
 }
 
 /// The last catalog listing and the folder state it was read at.
@@ -99,6 +101,8 @@ pub struct StatusDto {
     pub timezone: String,
     /// The next run in that zone, in words ("01 Dec 02:00 Africa/Cairo").
     pub next_run_local: Option<String>,
+    /// The off-site destinations and how their copies stand.
+    pub offsite: Vec<crate::offsite::OffsiteStatus>,
 }
 
 /// The state's words, one place for the page, the tray and notifications.
@@ -112,6 +116,7 @@ pub fn state_label(state: &str) -> &'static str {
         "paused" => "Paused",
         "no-backup" => "No backup yet",
         "no-key" => "No encryption key",
+        "copy-failed" => "Off-site copy failed",
         _ => "Unknown",
     }
 }
@@ -212,6 +217,7 @@ impl AppState {
             history_cache: Mutex::new(None),
             sent: Default::default(),
             armed_restore: Mutex::new(None),
+            copying: Default::default(),
         };
         state.save_persisted();
         let key = crate::keys::ensure_key(&state);
@@ -219,6 +225,20 @@ impl AppState {
             *k = key;
         }
         Ok(state)
+    }
+
+    /// Saves the settings (the demo's while in the demo) and makes them the ones in use, with
+    /// the environment applied again as at start.
+    pub fn save_config(&self, cfg: Config) -> hrsm_backup::Result<()> {
+        cfg.save(&self.active_config_path())?;
+        let mut effective = cfg;
+        if !self.is_demo() {
+            apply_env(&mut effective);
+        }
+        if let Ok(mut c) = self.config.lock() {
+            *c = effective;
+        }
+        Ok(())
     }
 
     pub fn config(&self) -> Config {
@@ -316,6 +336,17 @@ impl AppState {
             "overdue" => Some(format!("No good backup for more than {} hours.", hrsm_backup::OVERDUE_AFTER_HOURS)),
             _ => self.state_problem.clone(),
         };
+        // A good local backup whose off-site copy failed is not healthy: the copy is what survives
+        // a dead disk.
+        let offsite = crate::offsite::statuses(self);
+        let broken_copy = offsite.iter().find(|o| o.enabled && matches!(o.state.as_str(), "failed" | "problem"));
+        let (state, message) = match broken_copy {
+            Some(o) if state == "healthy" => (
+                "copy-failed",
+                Some(format!("The copy to {} did not succeed: {}", o.name, o.message.clone().unwrap_or_default())),
+            ),
+            _ => (state, message),
+        };
         let next_run =
             schedule.as_ref().filter(|_| cfg.schedule.enabled && state != "setup").map(|s| s.next_after(now));
         StatusDto {
@@ -338,6 +369,7 @@ impl AppState {
             destination: cfg.destination.display().to_string(),
             demo: self.is_demo(),
             message,
+            offsite,
         }
     }
 }

@@ -53,6 +53,11 @@ impl Keychain {
         Keychain { service: service(), user: URI_USER.into() }
     }
 
+    /// The credentials of an off-site destination (JSON, see `remote::credentials`).
+    pub fn offsite(destination: &str) -> Self {
+        Keychain { service: service(), user: crate::remote::credentials::keychain_user(destination) }
+    }
+
     /// The license server's database URI, when it carries a password.
     pub fn license_uri() -> Self {
         Keychain { service: service(), user: LICENSE_URI_USER.into() }

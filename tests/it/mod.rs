@@ -11,6 +11,8 @@ mod interop;
 mod keychain;
 mod legacy;
 mod mongo;
+pub mod objstore;
+mod offsite;
 mod retention;
 mod roundtrip;
 mod safety;

@@ -1,0 +1,445 @@
+//! Off-site copies in the desktop app: copies started after each good backup (and at start, to
+//! retry what failed), in the background so that neither the next backup nor a restore waits
+//! for a slow upload; loud notifications when one fails; the destinations' settings (with
+//! their keys in the keychain, never in the settings file); and bringing a backup back from a
+//! destination onto a new workstation. All copying, checking and fetching is the engine's.
+
+use std::sync::atomic::Ordering;
+
+use chrono::{DateTime, Utc};
+use hrsm_backup::{
+    copy_all, fetch_from_offsite, load_copy_state, remote_entries, CatalogEntry, CopyStatus, Credentials,
+    OffsiteConfig, OffsiteKind, Remote,
+};
+use serde::{Deserialize, Serialize};
+use tauri::ipc::Channel;
+use tauri::{AppHandle, Manager, Runtime};
+
+use crate::commands::{blocking, CmdResult, CommandError};
+use crate::jobs::JobEvent;
+use crate::state::AppState;
+
+/// One destination as the page shows it.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct OffsiteStatus {
+    pub name: String,
+    /// "Amazon S3 or compatible, bucket hrsm-backups" / "Folder E:\HRSM".
+    pub place: String,
+    pub enabled: bool,
+    /// ok | copying | failed | waiting | problem | never
+    pub state: String,
+    /// In words, for the admin; None when all is well.
+    pub message: Option<String>,
+    pub copies: usize,
+    /// The backup ids copied and checked there (the history marks them).
+    pub copied_ids: Vec<String>,
+    pub last_run: Option<DateTime<Utc>>,
+    /// The last run in the schedule's time zone, in words.
+    pub last_run_local: Option<String>,
+    /// Whether copies there are protected against deletion from this computer (object lock):
+    /// not yet, and the page says so.
+    pub protected: bool,
+}
+
+fn place(d: &OffsiteConfig) -> String {
+    match d.kind {
+        OffsiteKind::S3 => format!("S3 storage, bucket {}", d.bucket.as_deref().unwrap_or("?")),
+        OffsiteKind::Azure => format!(
+            "Azure storage account {}, container {}",
+            d.account.as_deref().unwrap_or("?"),
+            d.bucket.as_deref().unwrap_or("?")
+        ),
+        OffsiteKind::Folder => {
+            format!("Folder {}", d.path.as_ref().map(|p| p.display().to_string()).unwrap_or_default())
+        }
+    }
+}
+
+/// The destinations' state for the dashboard and the settings.
+pub fn statuses(state: &AppState) -> Vec<OffsiteStatus> {
+    let cfg = state.config();
+    let copying = state.copying.load(Ordering::Relaxed);
+    let zone = state.schedule();
+    cfg.offsite
+        .iter()
+        .map(|d| {
+            let st = load_copy_state(&cfg.destination, &d.name).unwrap_or_default();
+            let copied_ids: Vec<String> =
+                st.copies.iter().filter(|(_, c)| c.status == CopyStatus::Copied).map(|(id, _)| id.clone()).collect();
+            let problems = st.problems();
+            let (s, message) = if copying && d.enabled {
+                ("copying", None)
+            } else if !problems.is_empty() {
+                (
+                    "problem",
+                    Some(format!(
+                        "{} cop{} went missing or changed there; they are copied again at the next run.",
+                        problems.len(),
+                        if problems.len() == 1 { "y" } else { "ies" }
+                    )),
+                )
+            } else if let Some(e) = &st.last_error {
+                ("failed", Some(e.clone()))
+            } else if st.waiting {
+                (
+                    "waiting",
+                    Some("The folder is not there (is the disk plugged in?); the copy is made when it is back.".into()),
+                )
+            } else if st.last_run.is_none() {
+                ("never", None)
+            } else {
+                ("ok", None)
+            };
+            OffsiteStatus {
+                name: d.name.clone(),
+                place: place(d),
+                enabled: d.enabled,
+                state: s.into(),
+                message: message.map(|m| crate::commands::plain_words(&m)),
+                copies: copied_ids.len(),
+                copied_ids,
+                last_run: st.last_run,
+                last_run_local: st.last_run.zip(zone.as_ref()).map(|(t, z)| z.local_label(t)),
+                protected: false,
+            }
+        })
+        .collect()
+}
+
+/// Starts the copies in the background unless they run already. Nothing in the demo's sample
+/// data leaves the machine unless the admin added a destination there himself.
+pub fn spawn_copies<R: Runtime>(app: &AppHandle<R>) {
+    let state = app.state::<AppState>();
+    let cfg = state.config();
+    if cfg.offsite_destinations().is_empty() || !cfg.destination.is_dir() {
+        return;
+    }
+    if state.copying.swap(true, Ordering::SeqCst) {
+        return;
+    }
+    crate::tray::refresh(app);
+    let app = app.clone();
+    std::thread::spawn(move || {
+        let state = app.state::<AppState>();
+        let result = copy_all(&cfg, &hrsm_backup::NoProgress);
+        state.copying.store(false, Ordering::SeqCst);
+        match result {
+            Ok(reports) => {
+                for r in reports.iter().filter(|r| r.error.is_some() || !r.problems.is_empty()) {
+                    let what = r.error.clone().unwrap_or_else(|| r.problems.join("; "));
+                    crate::notify::send(
+                        "HR-SM off-site copy FAILED",
+                        &format!(
+                            "The copy to {} did not succeed: {}. Your backups on this computer are fine; open HR-SM Backup to see more.",
+                            r.destination,
+                            crate::commands::plain_words(&what)
+                        ),
+                        true,
+                    );
+                }
+            }
+            Err(e) => crate::notify::send(
+                "HR-SM off-site copy FAILED",
+                &format!("{}. Open HR-SM Backup to see more.", crate::commands::plain_words(&e.to_string())),
+                true,
+            ),
+        }
+        crate::tray::refresh(&app);
+    });
+}
+
+/// A destination as the settings form sends it.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct OffsiteForm {
+    /// The name it had before this edit (None for a new one).
+    #[serde(default)]
+    pub original_name: Option<String>,
+    pub name: String,
+    pub kind: OffsiteKind,
+    #[serde(default)]
+    pub bucket: String,
+    #[serde(default)]
+    pub prefix: String,
+    #[serde(default)]
+    pub endpoint: String,
+    #[serde(default)]
+    pub region: String,
+    #[serde(default)]
+    pub account: String,
+    #[serde(default)]
+    pub path: String,
+    #[serde(default = "default_keep_days")]
+    pub keep_days: u32,
+    #[serde(default = "yes")]
+    pub enabled: bool,
+}
+
+fn default_keep_days() -> u32 {
+    90
+}
+fn yes() -> bool {
+    true
+}
+
+/// A destination as the form shows it.
+pub fn form_of(d: &OffsiteConfig) -> OffsiteForm {
+    OffsiteForm {
+        original_name: Some(d.name.clone()),
+        name: d.name.clone(),
+        kind: d.kind,
+        bucket: d.bucket.clone().unwrap_or_default(),
+        prefix: d.prefix.clone(),
+        endpoint: d.endpoint.clone().unwrap_or_default(),
+        region: d.region.clone().unwrap_or_default(),
+        account: d.account.clone().unwrap_or_default(),
+        path: d.path.as_ref().map(|p| p.display().to_string()).unwrap_or_default(),
+        keep_days: d.retention.keep_days,
+        enabled: d.enabled,
+    }
+}
+
+/// The key typed into the form (kept only in memory and the keychain).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OffsiteSecret {
+    #[serde(default)]
+    pub access_key_id: String,
+    #[serde(default)]
+    pub secret_access_key: String,
+    #[serde(default)]
+    pub account_key: String,
+}
+
+impl OffsiteSecret {
+    fn is_empty(&self) -> bool {
+        self.access_key_id.trim().is_empty()
+            && self.secret_access_key.trim().is_empty()
+            && self.account_key.trim().is_empty()
+    }
+}
+
+/// The form as the engine's settings, each problem named by its field.
+fn to_config(form: &OffsiteForm, base: Option<&OffsiteConfig>) -> CmdResult<OffsiteConfig> {
+    let opt = |s: &str| Some(s.trim().to_string()).filter(|s| !s.is_empty());
+    let mut d = base.cloned().unwrap_or_else(|| {
+        // A new destination takes the engine's defaults (retention, check).
+        serde_json::from_value(serde_json::json!({"name": form.name, "kind": form.kind}))
+            .unwrap_or_else(|_| unreachable!("a name and a kind make a destination"))
+    });
+    d.name = form.name.trim().to_string();
+    d.kind = form.kind;
+    d.enabled = form.enabled;
+    d.bucket = opt(&form.bucket);
+    d.prefix = form.prefix.trim().to_string();
+    d.endpoint = opt(&form.endpoint);
+    d.region = opt(&form.region);
+    d.account = opt(&form.account);
+    d.path = opt(&form.path).map(std::path::PathBuf::from);
+    d.retention.keep_days = form.keep_days;
+    if form.kind != OffsiteKind::Folder {
+        d.path = None;
+    }
+    if d.name.is_empty() || !d.name.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c)) {
+        return Err(CommandError::field("offsiteName", "Use a short name of letters, digits, '.', '_' or '-'."));
+    }
+    if form.kind != OffsiteKind::Folder && d.bucket.is_none() {
+        let what = if form.kind == OffsiteKind::Azure { "container" } else { "bucket" };
+        return Err(CommandError::field("offsiteBucket", format!("Enter the {what} name.")));
+    }
+    if form.kind == OffsiteKind::Azure && d.account.is_none() {
+        return Err(CommandError::field("offsiteAccount", "Enter the storage account name."));
+    }
+    if form.kind == OffsiteKind::Folder && d.path.is_none() {
+        return Err(CommandError::field("offsitePath", "Choose the folder the copies go to."));
+    }
+    if let Some(e) = &d.endpoint {
+        if !(e.starts_with("https://") || e.starts_with("http://")) {
+            return Err(CommandError::field(
+                "offsiteEndpoint",
+                "Write the address as https://host (as your provider gives it).",
+            ));
+        }
+    }
+    if form.keep_days == 0 {
+        return Err(CommandError::field("offsiteKeepDays", "Keep copies at least 1 day."));
+    }
+    d.validate().map_err(|e| CommandError::field("offsiteName", crate::commands::plain_words(&e.to_string())))?;
+    Ok(d)
+}
+
+/// The credentials to use: the ones typed now, else the stored ones (or the environment's).
+fn credentials(state: &AppState, d: &OffsiteConfig, typed: &OffsiteSecret) -> CmdResult<Credentials> {
+    if d.kind == OffsiteKind::Folder {
+        return Ok(Credentials::None);
+    }
+    if !typed.is_empty() {
+        return match d.kind {
+            OffsiteKind::S3 => {
+                if typed.access_key_id.trim().is_empty() {
+                    return Err(CommandError::field("offsiteKeyId", "Enter the access key id."));
+                }
+                Credentials::s3(&typed.access_key_id, &typed.secret_access_key).map_err(|_| {
+                    CommandError::field("offsiteSecret", "Enter the secret access key (one word, no spaces).")
+                })
+            }
+            _ => Credentials::azure(&typed.account_key).map_err(|_| {
+                CommandError::field("offsiteAccountKey", "Paste the account key as the Azure portal shows it.")
+            }),
+        };
+    }
+    let stored = if state.is_demo() {
+        None
+    } else {
+        hrsm_backup::Keychain::offsite(&d.name).get_text().map_err(CommandError::from)?
+    };
+    Credentials::resolve(d, stored.as_deref(), |k| std::env::var(k).ok()).map_err(|_| {
+        let field = if d.kind == OffsiteKind::S3 { "offsiteKeyId" } else { "offsiteAccountKey" };
+        CommandError::field(field, "Enter the key this storage gave you.")
+    })
+}
+
+/// Tries a destination (as typed, before saving): writes, reads and removes a test file.
+#[tauri::command]
+pub async fn offsite_test<R: Runtime>(
+    app: AppHandle<R>,
+    form: OffsiteForm,
+    secret: Option<OffsiteSecret>,
+) -> CmdResult<String> {
+    blocking(move || {
+        let state = app.state::<AppState>();
+        let d = to_config(&form, None)?;
+        let creds = credentials(&state, &d, &secret.unwrap_or_default())?;
+        let remote = Remote::open(&d, &creds).map_err(CommandError::from)?;
+        remote.probe().map_err(CommandError::from)?;
+        Ok(format!("Connected: a test file was written, read back and removed at {}.", place(&d)))
+    })
+    .await
+}
+
+/// Adds or changes a destination; its key goes to the keychain.
+#[tauri::command]
+pub async fn offsite_save<R: Runtime>(
+    app: AppHandle<R>,
+    form: OffsiteForm,
+    secret: Option<OffsiteSecret>,
+) -> CmdResult<Vec<OffsiteStatus>> {
+    blocking(move || {
+        let state = app.state::<AppState>();
+        let secret = secret.unwrap_or_default();
+        if state.is_demo() && (form.kind != OffsiteKind::Folder || !secret.is_empty()) {
+            return Err(CommandError::field(
+                "offsiteKind",
+                "With the sample data, copies can go to a folder only; leave the sample data to set up cloud storage.",
+            ));
+        }
+        let mut cfg = state.config();
+        let original = form.original_name.clone();
+        let existing = original.as_deref().and_then(|n| cfg.offsite.iter().position(|d| d.name == n));
+        let d = to_config(&form, existing.map(|i| &cfg.offsite[i]))?;
+        if cfg.offsite.iter().enumerate().any(|(i, o)| o.name == d.name && Some(i) != existing) {
+            return Err(CommandError::field("offsiteName", "Another off-site copy has this name; choose another."));
+        }
+        // The key is checked for shape now; an object store without any is refused.
+        let creds = credentials(&state, &d, &secret)?;
+        if !secret.is_empty() {
+            hrsm_backup::Keychain::offsite(&d.name).set_text(&creds.to_secret_text()).map_err(CommandError::from)?;
+        }
+        match existing {
+            Some(i) => cfg.offsite[i] = d.clone(),
+            None => cfg.offsite.push(d.clone()),
+        }
+        if let Some(old) = original.filter(|o| o != &d.name) {
+            let _ = hrsm_backup::Keychain::offsite(&old).delete();
+        }
+        state.save_config(cfg).map_err(CommandError::from)?;
+        crate::tray::refresh(&app);
+        Ok(statuses(&state))
+    })
+    .await
+}
+
+/// Removes a destination from the settings (and its key from the keychain); the copies there
+/// stay where they are.
+#[tauri::command]
+pub async fn offsite_remove<R: Runtime>(app: AppHandle<R>, name: String) -> CmdResult<Vec<OffsiteStatus>> {
+    blocking(move || {
+        let state = app.state::<AppState>();
+        let mut cfg = state.config();
+        cfg.offsite.retain(|d| d.name != name);
+        if !state.is_demo() {
+            let _ = hrsm_backup::Keychain::offsite(&name).delete();
+        }
+        state.save_config(cfg).map_err(CommandError::from)?;
+        crate::tray::refresh(&app);
+        Ok(statuses(&state))
+    })
+    .await
+}
+
+#[tauri::command]
+pub async fn offsite_status<R: Runtime>(app: AppHandle<R>) -> CmdResult<Vec<OffsiteStatus>> {
+    blocking(move || Ok(statuses(&app.state::<AppState>()))).await
+}
+
+/// Copies now (what failed, or a destination just added).
+#[tauri::command]
+pub async fn offsite_copy_now<R: Runtime>(app: AppHandle<R>) -> CmdResult<Vec<OffsiteStatus>> {
+    blocking(move || {
+        spawn_copies(&app);
+        Ok(statuses(&app.state::<AppState>()))
+    })
+    .await
+}
+
+fn destination(state: &AppState, name: &str) -> CmdResult<(OffsiteConfig, Remote)> {
+    let d =
+        state.config().offsite.into_iter().find(|d| d.name == name).ok_or_else(|| {
+            CommandError::new("usage", format!("There is no off-site copy named {name} in Settings."))
+        })?;
+    let creds = credentials(state, &d, &OffsiteSecret::default())?;
+    let remote = Remote::open(&d, &creds).map_err(CommandError::from)?;
+    Ok((d, remote))
+}
+
+/// The backups a destination holds that this computer does not (a new workstation sees all).
+#[tauri::command]
+pub async fn offsite_backups<R: Runtime>(app: AppHandle<R>, name: String) -> CmdResult<Vec<CatalogEntry>> {
+    blocking(move || {
+        let state = app.state::<AppState>();
+        let (_, remote) = destination(&state, &name)?;
+        let (entries, _) = remote_entries(&remote).map_err(CommandError::from)?;
+        let here: std::collections::HashSet<String> =
+            state.history().into_iter().filter(|e| e.archive.is_some()).map(|e| e.id).collect();
+        Ok(entries.into_iter().filter(|e| !here.contains(&e.id)).collect())
+    })
+    .await
+}
+
+/// Downloads one backup from a destination into the backups folder (checked as it arrives);
+/// it then lists and restores like any other.
+#[tauri::command]
+pub async fn offsite_fetch<R: Runtime>(
+    app: AppHandle<R>,
+    name: String,
+    id: String,
+    on_event: Channel<JobEvent>,
+) -> CmdResult<CatalogEntry> {
+    blocking(move || {
+        crate::jobs::exclusive(&app, "Downloading a backup…", |cancel| {
+            let state = app.state::<AppState>();
+            let (_, remote) = destination(&state, &name)?;
+            let progress = crate::jobs::forward(
+                move |e| {
+                    let _ = on_event.send(e);
+                },
+                cancel,
+            );
+            let entry =
+                fetch_from_offsite(&state.config().destination, &remote, &id, &progress).map_err(CommandError::from)?;
+            Ok(entry)
+        })
+    })
+    .await
+}

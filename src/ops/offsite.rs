@@ -1,0 +1,456 @@
+//! Off-site copies as operations: copy every verified backup a destination does not have yet
+//! (newest first), check each copy before it counts (its SHA-256 read back, or its size), write
+//! its catalog entry there last, notice copies that went missing or changed, apply the
+//! destination's own retention, and bring a backup back from there (a new workstation with an
+//! empty backup folder restores from the remote alone).
+//!
+//! A copy never changes the local backup: a failed or slow upload is recorded (and retried at
+//! the next run), the backup stays good. Copies run under their own lock
+//! (`<backups>/.offsite/.lock`), so a backup can start while an upload goes on.
+//!
+//! Depends on `remote`, `store` (catalog, lock), `policy::retention` and `progress`.
+
+use std::fs::OpenOptions;
+use std::path::Path;
+
+use chrono::{Duration, Utc};
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+use crate::offsite::{CheckMode, OffsiteConfig};
+use crate::policy::retention::{plan, Decision, RetentionPolicy};
+use crate::progress::{Event, Progress};
+use crate::remote::state::{self, CopyRecord, CopyState, CopyStatus};
+use crate::remote::{Credentials, Remote};
+use crate::store::catalog::{Catalog, CatalogEntry, Status, ARCHIVE_EXT, ENTRY_EXT};
+use crate::store::lock::DestinationLock;
+
+/// Opens a destination with its credentials: its keychain entry (in builds with the keychain),
+/// else the environment (`AWS_*`, `AZURE_STORAGE_KEY`). A machine without a keychain service
+/// (a server) uses the environment.
+pub fn open_destination(cfg: &OffsiteConfig) -> Result<Remote> {
+    let env = |k: &str| std::env::var(k).ok();
+    #[allow(unused_mut)]
+    let mut text: Option<zeroize::Zeroizing<String>> = None;
+    #[cfg(feature = "keychain")]
+    if cfg.kind != crate::offsite::OffsiteKind::Folder {
+        match crate::store::keychain::Keychain::offsite(&cfg.name).get_text() {
+            Ok(t) => text = t.map(zeroize::Zeroizing::new),
+            Err(e) if Credentials::from_env(cfg.kind, env).is_none() => return Err(e),
+            Err(_) => {}
+        }
+    }
+    let creds = Credentials::resolve(cfg, text.as_deref().map(|s| s.as_str()), env)?;
+    Remote::open(cfg, &creds)
+}
+
+/// Copies to every enabled destination of `cfg`, one after the other; a destination that
+/// cannot be opened (no credentials, a folder not plugged in) is reported, not raised.
+pub fn copy_all(cfg: &crate::config::Config, progress: &dyn Progress) -> Result<Vec<CopyReport>> {
+    let mut reports = Vec::new();
+    for d in cfg.offsite_destinations() {
+        let report = match open_destination(&d) {
+            Ok(remote) => copy_to(&cfg.destination, &remote, progress)?,
+            Err(e) => {
+                let mut r = CopyReport { destination: d.name.clone(), ..Default::default() };
+                let mut st = state::load(&cfg.destination, &d.name)?;
+                st.last_run = Some(Utc::now());
+                match e {
+                    Error::OffsiteWaiting { reason, .. } => {
+                        st.waiting = true;
+                        r.waiting = Some(reason);
+                    }
+                    other => {
+                        progress.event(Event::Warning(other.to_string()));
+                        st.last_error = Some(other.to_string());
+                        r.error = Some(other.to_string());
+                    }
+                }
+                if cfg.destination.is_dir() {
+                    state::save(&cfg.destination, &d.name, &st)?;
+                }
+                r
+            }
+        };
+        reports.push(report);
+    }
+    Ok(reports)
+}
+
+/// What one copy run did at one destination.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct CopyReport {
+    pub destination: String,
+    /// Backups copied and checked in this run.
+    pub copied: Vec<String>,
+    /// Parts an interrupted earlier run had sent already (not sent again).
+    pub resumed_parts: usize,
+    /// Bytes sent in this run.
+    pub bytes: u64,
+    /// Backups removed there by its retention.
+    pub removed: Vec<String>,
+    /// Copies found missing or changed there: loud until copied again.
+    pub problems: Vec<String>,
+    /// Set when the destination is not there now (a folder on an unplugged disk).
+    pub waiting: Option<String>,
+    /// The error that stopped this run, if one did.
+    pub error: Option<String>,
+    /// Backups still to copy after this run.
+    pub pending: usize,
+}
+
+impl CopyReport {
+    /// True when the run leaves every backup copied and every copy sound (waiting is not ok:
+    /// the copies are not there yet).
+    pub fn ok(&self) -> bool {
+        self.error.is_none() && self.problems.is_empty() && self.waiting.is_none() && self.pending == 0
+    }
+}
+
+impl From<&crate::offsite::OffsiteRetention> for RetentionPolicy {
+    fn from(r: &crate::offsite::OffsiteRetention) -> Self {
+        RetentionPolicy {
+            keep_days: r.keep_days,
+            keep_min_verified: r.keep_min_verified,
+            keep_daily: r.keep_daily,
+            keep_weekly: r.keep_weekly,
+            keep_monthly: r.keep_monthly,
+        }
+    }
+}
+
+fn entry_name(id: &str) -> String {
+    format!("{id}.{ENTRY_EXT}")
+}
+
+fn archive_name(id: &str) -> String {
+    format!("{id}.{ARCHIVE_EXT}")
+}
+
+/// The backups a destination should hold: good, verified, with the SHA-256 the copy is checked
+/// against, and young enough for its retention to keep (the newest always), newest first.
+fn wanted(entries: &[CatalogEntry], cfg: &OffsiteConfig) -> Vec<CatalogEntry> {
+    let cutoff = Utc::now() - Duration::days(cfg.retention.keep_days as i64);
+    let mut good: Vec<&CatalogEntry> = entries
+        .iter()
+        .filter(|e| e.status == Status::Ok && e.archive.is_some() && e.verified && e.sha256.is_some())
+        .collect();
+    good.sort_by(|a, b| b.started.cmp(&a.started).then_with(|| b.id.cmp(&a.id)));
+    good.iter()
+        .enumerate()
+        .filter(|(i, e)| *i < cfg.retention.keep_min_verified.max(1) as usize || e.started >= cutoff)
+        .map(|(_, e)| (*e).clone())
+        .collect()
+}
+
+/// Copies what `remote` lacks from the backup folder `backups`, checks the copies there, and
+/// applies its retention. Errors of the destination (unreachable, refused) end up in the
+/// report, not as `Err`: `Err` is for the local side (the folder, the lock).
+pub fn copy_to(backups: &Path, remote: &Remote, progress: &dyn Progress) -> Result<CopyReport> {
+    let catalog = Catalog::existing(backups)?;
+    crate::fsutil::create_private_dir_all(&state::state_dir(backups))?;
+    let _lock = DestinationLock::acquire(&state::state_dir(backups), "an off-site copy")?;
+    let name = remote.name().to_string();
+    let mut st = state::load(backups, &name)?;
+    let mut report = CopyReport { destination: name.clone(), ..Default::default() };
+    st.waiting = false;
+    st.last_run = Some(Utc::now());
+    let listing = catalog.list()?;
+    let todo: Vec<CatalogEntry> =
+        wanted(&listing.entries, remote.config()).into_iter().filter(|e| !st.is_copied(&e.id)).collect();
+    report.pending = todo.len();
+    let result = (|| -> Result<()> {
+        for entry in &todo {
+            if progress.cancelled() {
+                return Err(Error::Cancelled);
+            }
+            match copy_one(&catalog, remote, entry, progress) {
+                Ok((size, resumed)) => {
+                    report.copied.push(entry.id.clone());
+                    report.bytes += size;
+                    report.resumed_parts += resumed;
+                    report.pending -= 1;
+                    let checked = Some(match remote.config().check {
+                        CheckMode::ReadBack => "read-back".to_string(),
+                        CheckMode::Size => "size".to_string(),
+                    });
+                    st.copies.insert(
+                        entry.id.clone(),
+                        CopyRecord {
+                            status: CopyStatus::Copied,
+                            at: Utc::now(),
+                            size,
+                            checked,
+                            error: None,
+                            attempts: 0,
+                        },
+                    );
+                    state::save(backups, &name, &st)?;
+                }
+                Err(e) => {
+                    let attempts = st.copies.get(&entry.id).map(|c| c.attempts).unwrap_or(0) + 1;
+                    st.copies.insert(
+                        entry.id.clone(),
+                        CopyRecord {
+                            status: CopyStatus::Failed,
+                            at: Utc::now(),
+                            size: entry.size,
+                            checked: None,
+                            error: Some(e.to_string()),
+                            attempts,
+                        },
+                    );
+                    state::save(backups, &name, &st)?;
+                    // One failure stops the run: the next backups would meet the same network.
+                    return Err(e);
+                }
+            }
+        }
+        check_copies(remote, &mut st, &mut report)?;
+        report.removed = apply_remote_retention(remote, &mut st, progress)?;
+        Ok(())
+    })();
+    if let Err(e) = result {
+        if matches!(e, Error::Cancelled) {
+            return Err(e);
+        }
+        progress.event(Event::Warning(e.to_string()));
+        report.error = Some(e.to_string());
+    }
+    st.last_error = report.error.clone();
+    state::save(backups, &name, &st)?;
+    Ok(report)
+}
+
+/// Uploads one backup, checks it, then writes its catalog entry there: returns the archive's
+/// size and the parts an earlier run had already sent.
+fn copy_one(catalog: &Catalog, remote: &Remote, entry: &CatalogEntry, progress: &dyn Progress) -> Result<(u64, usize)> {
+    let archive = catalog.archive_path(&entry.id);
+    let object = archive_name(&entry.id);
+    progress.event(Event::Phase("uploading"));
+    let resume = state::upload_state_path(catalog.dir(), remote.name());
+    let up = remote.upload_file(&archive, &object, &resume, progress)?;
+    if up.size != entry.size {
+        return Err(Error::Offsite {
+            destination: remote.name().into(),
+            message: format!(
+                "{object}: {} bytes sent, but the backup has {}; the local file changed",
+                up.size, entry.size
+            ),
+        });
+    }
+    progress.event(Event::Phase("checking the copy"));
+    match remote.config().check {
+        CheckMode::ReadBack => {
+            progress.event(Event::Total(up.size));
+            let (size, sha) = remote.read_back(&object, &|n| progress.event(Event::Advance(n.min(1 << 20))))?;
+            if size != entry.size || Some(&sha) != entry.sha256.as_ref() {
+                return Err(Error::Offsite {
+                    destination: remote.name().into(),
+                    message: format!(
+                        "{object} read back differently from what was sent ({size} bytes, SHA-256 {}...); the copy does not count and is sent again next time",
+                        &sha[..12]
+                    ),
+                });
+            }
+        }
+        CheckMode::Size => {
+            if remote.size_of(&object)? != Some(entry.size) {
+                return Err(Error::Offsite {
+                    destination: remote.name().into(),
+                    message: format!("{object} has another size there than what was sent"),
+                });
+            }
+        }
+    }
+    crate::fault::point("offsite-before-entry");
+    let json = serde_json::to_vec_pretty(entry).map_err(|e| Error::Config(format!("cannot encode the entry: {e}")))?;
+    remote.put_small(&entry_name(&entry.id), json)?;
+    Ok((up.size, up.resumed_parts))
+}
+
+/// Looks at every copy recorded as done: gone, or another size, is a problem to report.
+/// A copy recorded missing that is back (its archive and entry there, right size) counts again.
+fn check_copies(remote: &Remote, st: &mut CopyState, report: &mut CopyReport) -> Result<()> {
+    let objects = remote.list()?;
+    let size_of = |name: &str| objects.iter().find(|o| o.name == name).map(|o| o.size);
+    for (id, rec) in st.copies.iter_mut() {
+        if !matches!(rec.status, CopyStatus::Copied | CopyStatus::Missing | CopyStatus::Changed) {
+            continue;
+        }
+        let status = match (size_of(&archive_name(id)), size_of(&entry_name(id))) {
+            (Some(size), Some(_)) if size == rec.size => CopyStatus::Copied,
+            (Some(_), Some(_)) => CopyStatus::Changed,
+            _ => CopyStatus::Missing,
+        };
+        if status != rec.status {
+            rec.status = status;
+            rec.at = Utc::now();
+        }
+        match status {
+            CopyStatus::Missing => report.problems.push(format!("{id} is no longer there")),
+            CopyStatus::Changed => report.problems.push(format!("{id} has changed there (another size)")),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// The catalog entries a destination holds (its `.json` objects), oldest first; objects that
+/// are not entries of ours are skipped, unreadable entries reported as problems.
+pub fn remote_entries(remote: &Remote) -> Result<(Vec<CatalogEntry>, Vec<String>)> {
+    let mut entries = Vec::new();
+    let mut problems = Vec::new();
+    for o in remote.list()? {
+        let Some(_id) = o.name.strip_suffix(&format!(".{ENTRY_EXT}")).filter(|id| id.starts_with("hrsm-")) else {
+            continue;
+        };
+        match remote.get_small(&o.name)? {
+            Some(bytes) => match serde_json::from_slice::<CatalogEntry>(&bytes) {
+                Ok(e) => entries.push(e),
+                Err(e) => problems.push(format!("{} is not a catalog entry: {e}", o.name)),
+            },
+            None => {}
+        }
+    }
+    entries.sort_by(|a, b| a.started.cmp(&b.started).then_with(|| a.id.cmp(&b.id)));
+    Ok((entries, problems))
+}
+
+/// The destination's retention: removes there what its policy lets go (entry first, then the
+/// archive, so a listing never shows an entry without its archive).
+fn apply_remote_retention(remote: &Remote, st: &mut CopyState, progress: &dyn Progress) -> Result<Vec<String>> {
+    let (entries, _) = remote_entries(remote)?;
+    let policy = RetentionPolicy::from(&remote.config().retention);
+    let decisions: Vec<Decision> = plan(&policy, &entries, Utc::now());
+    let mut removed = Vec::new();
+    for d in decisions.iter().filter(|d| !d.keep) {
+        remote.delete(&entry_name(&d.id))?;
+        remote.delete(&archive_name(&d.id))?;
+        st.copies.remove(&d.id);
+        progress.event(Event::Warning(format!("removed {} from {} ({})", d.id, remote.name(), d.reason)));
+        removed.push(d.id.clone());
+    }
+    Ok(removed)
+}
+
+/// Checks every copy a destination holds: its size, or (`read_back`) its whole SHA-256
+/// against its entry. Returns the problems found (also recorded in the state).
+pub fn check_remote(backups: &Path, remote: &Remote, read_back: bool, progress: &dyn Progress) -> Result<CopyReport> {
+    let mut report = CopyReport { destination: remote.name().into(), ..Default::default() };
+    let mut st = if backups.is_dir() { state::load(backups, remote.name())? } else { CopyState::default() };
+    check_copies(remote, &mut st, &mut report)?;
+    if read_back {
+        let (entries, problems) = remote_entries(remote)?;
+        report.problems.extend(problems);
+        for e in entries {
+            let Some(want) = &e.sha256 else { continue };
+            progress.event(Event::Phase("checking the copy"));
+            progress.event(Event::Total(e.size));
+            let (size, sha) = remote.read_back(&archive_name(&e.id), &|_| ())?;
+            progress.event(Event::Advance(size));
+            if &sha != want || size != e.size {
+                report.problems.push(format!("{} has changed there (its SHA-256 is not the backup's)", e.id));
+                if let Some(rec) = st.copies.get_mut(&e.id) {
+                    rec.status = CopyStatus::Changed;
+                    rec.at = Utc::now();
+                }
+            }
+        }
+    }
+    if backups.is_dir() {
+        state::save(backups, remote.name(), &st)?;
+    }
+    Ok(report)
+}
+
+/// Brings backup `id` back from `remote` into the backup folder: the archive streamed to a
+/// temp file, its SHA-256 compared with the entry's, then renamed into place and the entry
+/// written. The folder is created if it is gone (a new workstation).
+pub fn fetch(backups: &Path, remote: &Remote, id: &str, progress: &dyn Progress) -> Result<CatalogEntry> {
+    let catalog = Catalog::open(backups)?;
+    let _lock = DestinationLock::acquire(backups, "a download from an off-site copy")?;
+    let Some(bytes) = remote.get_small(&entry_name(id))? else {
+        return Err(Error::Usage(format!("{} holds no backup {id}; list what it holds first", remote.name())));
+    };
+    let entry: CatalogEntry = serde_json::from_slice(&bytes).map_err(|e| Error::Offsite {
+        destination: remote.name().into(),
+        message: format!("{}: not a catalog entry: {e}", entry_name(id)),
+    })?;
+    if entry.id != id {
+        return Err(Error::Offsite {
+            destination: remote.name().into(),
+            message: format!("{} names another backup ({})", entry_name(id), entry.id),
+        });
+    }
+    let target = catalog.archive_path(id);
+    if target.exists() {
+        return Err(Error::Usage(format!("{} is here already; restore it from this folder", target.display())));
+    }
+    let tmp = backups.join(format!(".fetch-{id}.tmp"));
+    let mut out = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(&tmp)
+        .map_err(|e| Error::io("create", &tmp, e))?;
+    progress.event(Event::Phase("downloading"));
+    let got = remote.download_to(&archive_name(id), &mut out, &tmp, progress);
+    drop(out);
+    let got = match got {
+        Ok(g) => g,
+        Err(e) => {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(e);
+        }
+    };
+    if got.size != entry.size || entry.sha256.as_ref().is_some_and(|want| want != &got.sha256) {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(Error::Corrupt {
+            path: target,
+            reason: format!(
+                "the copy at {} is not the backup that was made ({} bytes, SHA-256 {}...); it was changed or damaged there; choose another backup or another copy",
+                remote.name(),
+                got.size,
+                &got.sha256[..12]
+            ),
+        });
+    }
+    std::fs::rename(&tmp, &target).map_err(|e| Error::io("rename", &tmp, e))?;
+    crate::fsutil::sync_dir(backups)?;
+    catalog.put(&entry)?;
+    Ok(entry)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(id: &str, days_ago: i64, verified: bool) -> CatalogEntry {
+        CatalogEntry {
+            archive: Some(format!("{id}.hrsmbk")),
+            verified,
+            sha256: Some("00".into()),
+            ..CatalogEntry::new(id, Status::Ok, Utc::now() - Duration::days(days_ago))
+        }
+    }
+
+    #[test]
+    fn wanted_is_verified_young_or_newest_first() {
+        let cfg: OffsiteConfig = toml::from_str(
+            "name = \"s3\"\nkind = \"s3\"\nbucket = \"b\"\n[retention]\nkeep_days = 10\nkeep_min_verified = 1",
+        )
+        .unwrap();
+        let es = vec![
+            entry("hrsm-a", 30, true),
+            entry("hrsm-b", 20, true),
+            entry("hrsm-c", 5, false),
+            entry("hrsm-d", 2, true),
+        ];
+        let ids: Vec<String> = wanted(&es, &cfg).into_iter().map(|e| e.id).collect();
+        assert_eq!(ids, ["hrsm-d"]);
+        // With nothing young enough, the newest verified one still goes.
+        let ids: Vec<String> = wanted(&es[..2], &cfg).into_iter().map(|e| e.id).collect();
+        assert_eq!(ids, ["hrsm-b"]);
+    }
+}

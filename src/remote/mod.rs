@@ -1,0 +1,325 @@
+//! One off-site destination, opened: an S3-compatible bucket, an Azure container or a second
+//! folder, all through the `object_store` crate (one interface, each store's own protocol,
+//! signing and retries), behind a small blocking API the operations call. Objects are named
+//! `<prefix><id>.hrsmbk` (the archive, byte for byte) and `<prefix><id>.json` (its catalog
+//! entry, written last: its presence means the copy is complete and was checked), as
+//! docs/FORMAT.md section 6 says.
+//!
+//! Depends on `offsite` (the settings), `error`, `progress` and `fsutil`; never on the catalog
+//! or the operations above it.
+
+pub mod credentials;
+pub mod state;
+mod transfer;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use object_store::multipart::MultipartStore;
+use object_store::path::Path as ObjectPath;
+use object_store::{ClientOptions, ObjectStore, ObjectStoreExt, PutPayload, RetryConfig};
+
+use crate::error::{Error, Result};
+use crate::offsite::{OffsiteConfig, OffsiteKind};
+pub use credentials::Credentials;
+pub use transfer::{Fetched, Uploaded};
+
+/// One object of a listing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemoteObject {
+    /// The name below the prefix (`hrsm-...hrsmbk`).
+    pub name: String,
+    pub size: u64,
+    pub modified: chrono::DateTime<chrono::Utc>,
+}
+
+pub struct Remote {
+    cfg: OffsiteConfig,
+    store: Arc<dyn ObjectStore>,
+    /// The stores whose multipart uploads can be resumed by a later process (S3, Azure).
+    parts: Option<Arc<dyn MultipartStore>>,
+    rt: tokio::runtime::Runtime,
+    prefix: String,
+}
+
+/// How long one request may take (a 16 MiB part over a slow uplink) and how long to keep
+/// retrying a request that failed on the way (a dropped connection, a restarting server):
+/// object_store's own retry with exponential back-off, per request.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(300);
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The retries of one request: several attempts with back-off for up to `retry_timeout`.
+/// `HRSM_OFFSITE_RETRY_SECS` shortens the window (the tests' unreachable-server cases).
+fn retry_config() -> RetryConfig {
+    let secs = std::env::var("HRSM_OFFSITE_RETRY_SECS").ok().and_then(|s| s.parse::<u64>().ok()).unwrap_or(120);
+    RetryConfig { max_retries: 10, retry_timeout: Duration::from_secs(secs), ..RetryConfig::default() }
+}
+
+impl Remote {
+    /// Opens a destination. A second folder that is not there (a USB disk unplugged, a share
+    /// not mounted) is `Error::OffsiteWaiting`: the copy waits for it.
+    pub fn open(cfg: &OffsiteConfig, creds: &Credentials) -> Result<Remote> {
+        cfg.validate()?;
+        // rustls's crypto for the HTTPS client: ring (set once per process; a second call is a
+        // no-op that reports the provider already there).
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let fail = |what: &str, e: &dyn std::fmt::Display| Error::Offsite {
+            destination: cfg.name.clone(),
+            message: format!("{what}: {}", plain(&e.to_string())),
+        };
+        let client = ClientOptions::new()
+            .with_timeout(REQUEST_TIMEOUT)
+            .with_connect_timeout(CONNECT_TIMEOUT)
+            .with_allow_http(cfg.endpoint.as_deref().is_some_and(|e| e.starts_with("http://")));
+        let (store, parts): (Arc<dyn ObjectStore>, Option<Arc<dyn MultipartStore>>) = match cfg.kind {
+            OffsiteKind::S3 => {
+                let Credentials::S3 { access_key_id, secret_access_key, session_token } = creds else {
+                    return Err(fail("cannot open it", &"no S3 key pair was given"));
+                };
+                let mut b = object_store::aws::AmazonS3Builder::new()
+                    .with_bucket_name(cfg.bucket.clone().unwrap_or_default())
+                    .with_region(cfg.region.clone().unwrap_or_else(|| "us-east-1".into()))
+                    .with_access_key_id(access_key_id.clone())
+                    .with_secret_access_key(secret_access_key.to_string())
+                    .with_client_options(client)
+                    .with_retry(retry_config())
+                    .with_virtual_hosted_style_request(!cfg.path_style.unwrap_or(cfg.endpoint.is_some()));
+                if let Some(token) = session_token {
+                    b = b.with_token(token.to_string());
+                }
+                if let Some(e) = &cfg.endpoint {
+                    b = b.with_endpoint(e.trim_end_matches('/'));
+                }
+                let s = Arc::new(b.build().map_err(|e| fail("cannot open it", &e))?);
+                (s.clone(), Some(s))
+            }
+            OffsiteKind::Azure => {
+                let Credentials::Azure { account_key } = creds else {
+                    return Err(fail("cannot open it", &"no Azure account key was given"));
+                };
+                let mut b = object_store::azure::MicrosoftAzureBuilder::new()
+                    .with_account(cfg.account.clone().unwrap_or_default())
+                    .with_container_name(cfg.bucket.clone().unwrap_or_default())
+                    .with_access_key(account_key.to_string())
+                    .with_client_options(client)
+                    .with_retry(retry_config());
+                if let Some(e) = &cfg.endpoint {
+                    b = b.with_endpoint(e.trim_end_matches('/').to_string());
+                }
+                let s = Arc::new(b.build().map_err(|e| fail("cannot open it", &e))?);
+                (s.clone(), Some(s))
+            }
+            OffsiteKind::Folder => {
+                let path = cfg.path.clone().unwrap_or_default();
+                if !path.is_dir() {
+                    return Err(Error::OffsiteWaiting {
+                        destination: cfg.name.clone(),
+                        reason: format!(
+                            "the folder {} is not there (a disk not plugged in, a share not connected?)",
+                            path.display()
+                        ),
+                    });
+                }
+                let s = object_store::local::LocalFileSystem::new_with_prefix(&path)
+                    .map_err(|e| fail(&format!("cannot use the folder {}", path.display()), &e))?;
+                (Arc::new(s), None)
+            }
+        };
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| fail("cannot start its network runtime", &e))?;
+        Ok(Remote { cfg: cfg.clone(), store, parts, rt, prefix: cfg.object_prefix() })
+    }
+
+    pub fn config(&self) -> &OffsiteConfig {
+        &self.cfg
+    }
+
+    pub fn name(&self) -> &str {
+        &self.cfg.name
+    }
+
+    fn path(&self, name: &str) -> ObjectPath {
+        ObjectPath::from(format!("{}{name}", self.prefix))
+    }
+
+    /// An error of this destination, in words: "off-site copy s3: cannot upload x: the server
+    /// refused the key (check the access key)".
+    fn err(&self, what: &str, e: object_store::Error) -> Error {
+        Error::Offsite { destination: self.cfg.name.clone(), message: format!("{what}: {}", describe(&e)) }
+    }
+
+    /// Everything under the prefix (not below sub-folders of it), sorted by name.
+    pub fn list(&self) -> Result<Vec<RemoteObject>> {
+        let prefix = (!self.prefix.is_empty()).then(|| ObjectPath::from(self.prefix.trim_end_matches('/')));
+        let store = self.store.clone();
+        let mut out: Vec<RemoteObject> = self
+            .rt
+            .block_on(async move {
+                let result = store.list_with_delimiter(prefix.as_ref()).await?;
+                Ok::<_, object_store::Error>(result.objects)
+            })
+            .map_err(|e| self.err("cannot list the backups there", e))?
+            .into_iter()
+            .filter_map(|m| {
+                let name = m.location.filename()?.to_string();
+                Some(RemoteObject { name, size: m.size, modified: m.last_modified })
+            })
+            .collect();
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(out)
+    }
+
+    /// The size of an object, None if there is none.
+    pub fn size_of(&self, name: &str) -> Result<Option<u64>> {
+        let path = self.path(name);
+        match self.rt.block_on(self.store.head(&path)) {
+            Ok(m) => Ok(Some(m.size)),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(self.err(&format!("cannot look at {name}"), e)),
+        }
+    }
+
+    /// A small object (a catalog entry), None if there is none.
+    pub fn get_small(&self, name: &str) -> Result<Option<Vec<u8>>> {
+        let path = self.path(name);
+        let got = self.rt.block_on(async {
+            let r = self.store.get(&path).await?;
+            r.bytes().await
+        });
+        match got {
+            Ok(b) => Ok(Some(b.to_vec())),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(self.err(&format!("cannot read {name}"), e)),
+        }
+    }
+
+    /// Writes a small object in one request.
+    pub fn put_small(&self, name: &str, bytes: Vec<u8>) -> Result<()> {
+        let path = self.path(name);
+        self.rt
+            .block_on(self.store.put(&path, PutPayload::from(bytes)))
+            .map(|_| ())
+            .map_err(|e| self.err(&format!("cannot write {name}"), e))
+    }
+
+    /// Removes an object; one that is already gone is not an error.
+    pub fn delete(&self, name: &str) -> Result<()> {
+        let path = self.path(name);
+        match self.rt.block_on(self.store.delete(&path)) {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(self.err(&format!("cannot remove {name}"), e)),
+        }
+    }
+
+    /// Reads an object whole, as a stream, and returns its size and SHA-256 (hex): the
+    /// read-back check of a copy.
+    pub fn read_back(&self, name: &str, progress: &dyn Fn(u64)) -> Result<(u64, String)> {
+        use sha2::Digest;
+        let path = self.path(name);
+        let mut hasher = sha2::Sha256::new();
+        let mut size = 0u64;
+        let r = self.rt.block_on(async {
+            let mut stream = self.store.get(&path).await?.into_stream();
+            while let Some(chunk) = stream.next().await {
+                let chunk = chunk?;
+                size += chunk.len() as u64;
+                hasher.update(&chunk);
+                progress(size);
+            }
+            Ok::<_, object_store::Error>(())
+        });
+        r.map_err(|e| self.err(&format!("cannot read {name} back"), e))?;
+        Ok((size, hex::encode(hasher.finalize())))
+    }
+
+    /// A probe: writes, reads and removes a small object, so that "test" proves the key can
+    /// do what a copy needs.
+    pub fn probe(&self) -> Result<()> {
+        let name = format!(".hrsm-backup-probe-{}", std::process::id());
+        self.put_small(&name, b"probe".to_vec())?;
+        let back = self.get_small(&name)?;
+        self.delete(&name)?;
+        if back.as_deref() != Some(b"probe".as_slice()) {
+            return Err(Error::Offsite {
+                destination: self.cfg.name.clone(),
+                message: "a test object read back differently from what was written".into(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Where a second folder keeps its copies (for messages).
+    pub fn folder(&self) -> Option<PathBuf> {
+        self.cfg.path.clone()
+    }
+}
+
+/// object_store's messages are long and nested ("Generic S3 error: Error performing PUT ...
+/// after 3 retries ... error sending request"): this keeps what an admin can act on.
+fn describe(e: &object_store::Error) -> String {
+    let text = e.to_string();
+    let lower = text.to_lowercase();
+    let hint = if lower.contains("connection refused")
+        || lower.contains("error sending request")
+        || lower.contains("dns error")
+        || lower.contains("timed out")
+        || lower.contains("connect")
+    {
+        Some("the storage service cannot be reached; check the network and the endpoint address")
+    } else if lower.contains("403")
+        || lower.contains("accessdenied")
+        || lower.contains("forbidden")
+        || lower.contains("invalidaccesskeyid")
+        || lower.contains("signaturedoesnotmatch")
+        || lower.contains("authorizationfailure")
+        || lower.contains("authenticationfailed")
+    {
+        Some("the storage service refused the credentials; check the access key and its rights on the bucket")
+    } else if lower.contains("nosuchbucket") || lower.contains("containernotfound") {
+        Some("the bucket (or container) does not exist; create it or correct its name")
+    } else if matches!(e, object_store::Error::NotFound { .. }) {
+        Some("it is not there")
+    } else {
+        None
+    };
+    match hint {
+        Some(h) => h.to_string(),
+        None => plain(&text),
+    }
+}
+
+/// One line, without the request URL's query (which may carry a signature).
+fn plain(text: &str) -> String {
+    let one = text.lines().next().unwrap_or_default();
+    match one.find('?') {
+        Some(i) => format!("{}...", &one[..i]),
+        None => one.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_second_folder_waits_rather_than_fails() {
+        let cfg: OffsiteConfig =
+            toml::from_str("name = \"usb\"\nkind = \"folder\"\npath = \"/nonexistent/hrsm-usb-disk\"").unwrap();
+        match Remote::open(&cfg, &Credentials::None) {
+            Err(Error::OffsiteWaiting { destination, reason }) => {
+                assert_eq!(destination, "usb");
+                assert!(reason.contains("not plugged in"), "{reason}");
+            }
+            other => panic!("expected waiting, got {:?}", other.map(|_| ())),
+        }
+    }
+
+    #[test]
+    fn signatures_never_reach_a_message() {
+        assert_eq!(plain("PUT http://h/b/k?X-Amz-Signature=abc failed\nmore"), "PUT http://h/b/k...");
+    }
+}

@@ -1,0 +1,135 @@
+//! What this workstation knows of its off-site copies: one small JSON file per destination,
+//! `<backup folder>/.offsite/<name>.json`, mapping each backup id to how its copy went (copied
+//! and checked, failed and why, found missing or changed). Written only by the copy operation,
+//! atomically; the history and the desktop's status read it. An interrupted upload's state
+//! sits beside it (`<name>.upload.json`, see `transfer`).
+//!
+//! Depends on `fsutil` and `error`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum CopyStatus {
+    /// Uploaded, checked, and its catalog entry written there.
+    Copied,
+    /// The last attempt failed (retried at the next copy run).
+    Failed,
+    /// Copied once, but no longer there.
+    Missing,
+    /// There, but not what was copied (another size or another SHA-256).
+    Changed,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct CopyRecord {
+    pub status: CopyStatus,
+    /// When this record last changed (the copy, the failure, the check).
+    pub at: DateTime<Utc>,
+    #[serde(default)]
+    pub size: u64,
+    /// How the copy was checked: "read-back" (whole SHA-256) or "size".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checked: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// Failed attempts in a row.
+    #[serde(default)]
+    pub attempts: u32,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct CopyState {
+    /// Per backup id.
+    #[serde(default)]
+    pub copies: BTreeMap<String, CopyRecord>,
+    /// The last copy run: when, and its error if it failed as a whole (unreachable store...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_run: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+    /// True while the destination waits (a folder not plugged in).
+    #[serde(default)]
+    pub waiting: bool,
+}
+
+impl CopyState {
+    pub fn is_copied(&self, id: &str) -> bool {
+        self.copies.get(id).is_some_and(|c| c.status == CopyStatus::Copied)
+    }
+
+    /// Copies that went missing or changed: reported loudly until they are copied again.
+    pub fn problems(&self) -> Vec<(&str, &CopyRecord)> {
+        self.copies
+            .iter()
+            .filter(|(_, c)| matches!(c.status, CopyStatus::Missing | CopyStatus::Changed))
+            .map(|(id, c)| (id.as_str(), c))
+            .collect()
+    }
+}
+
+/// The folder of the state files inside a backup folder.
+pub fn state_dir(backups: &Path) -> PathBuf {
+    backups.join(".offsite")
+}
+
+fn state_path(backups: &Path, destination: &str) -> PathBuf {
+    state_dir(backups).join(format!("{destination}.json"))
+}
+
+/// Where an interrupted upload to `destination` is remembered.
+pub fn upload_state_path(backups: &Path, destination: &str) -> PathBuf {
+    state_dir(backups).join(format!("{destination}.upload.json"))
+}
+
+/// The state of one destination (empty if none was written yet).
+pub fn load(backups: &Path, destination: &str) -> Result<CopyState> {
+    let p = state_path(backups, destination);
+    match std::fs::read(&p) {
+        Ok(b) => serde_json::from_slice(&b)
+            .map_err(|e| Error::Corrupt { path: p, reason: format!("off-site state is not valid JSON: {e}") }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(CopyState::default()),
+        Err(e) => Err(Error::io("read", &p, e)),
+    }
+}
+
+pub fn save(backups: &Path, destination: &str, state: &CopyState) -> Result<()> {
+    crate::fsutil::create_private_dir_all(&state_dir(backups))?;
+    let bytes = serde_json::to_vec_pretty(state)
+        .map_err(|e| Error::Config(format!("cannot encode the off-site state: {e}")))?;
+    crate::fsutil::write_atomic(&state_path(backups, destination), &bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn state_round_trips_and_starts_empty() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(load(dir.path(), "s3").unwrap(), CopyState::default());
+        let mut s = CopyState::default();
+        s.copies.insert(
+            "hrsm-1".into(),
+            CopyRecord {
+                status: CopyStatus::Missing,
+                at: Utc::now(),
+                size: 3,
+                checked: None,
+                error: None,
+                attempts: 0,
+            },
+        );
+        save(dir.path(), "s3", &s).unwrap();
+        let back = load(dir.path(), "s3").unwrap();
+        assert_eq!(back, s);
+        assert_eq!(back.problems().len(), 1);
+        assert!(!back.is_copied("hrsm-1"));
+    }
+}
