@@ -25,6 +25,13 @@ fn main() {
         "time_zones",
         "legacy_look",
         "legacy_import",
+        "offsite_status",
+        "offsite_test",
+        "offsite_save",
+        "offsite_remove",
+        "offsite_copy_now",
+        "offsite_backups",
+        "offsite_fetch",
     ])))
     .expect("tauri build script failed");
 }

@@ -15,7 +15,7 @@ struct TrayStatus<R: Runtime>(MenuItem<R>);
 fn icon(state: &str) -> Option<Image<'static>> {
     let bytes: &'static [u8] = match state {
         "running" => include_bytes!("../../icons/tray-running.png"),
-        "failed" | "no-key" => include_bytes!("../../icons/tray-failed.png"),
+        "failed" | "no-key" | "copy-failed" => include_bytes!("../../icons/tray-failed.png"),
         "overdue" | "paused" | "no-backup" | "setup" => include_bytes!("../../icons/tray-overdue.png"),
         _ => include_bytes!("../../icons/tray-healthy.png"),
     };

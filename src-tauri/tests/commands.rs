@@ -304,3 +304,64 @@ fn the_site_is_looked_at_masked_and_used_without_its_passwords_in_the_config() {
     let _ = hrsm_backup::Keychain::license_uri().delete();
     let _ = hrsm_backup::Keychain::mongodb_uri().delete();
 }
+
+#[test]
+fn an_offsite_folder_is_set_up_from_the_page_and_filled_after_a_backup() {
+    let _turn = keychain_turn();
+    let (t, _app, w) = setup();
+    let usb = t.path().join("usb");
+    let form = json!({ "name": "usb", "kind": "folder", "path": usb.display().to_string(), "keepDays": 30 });
+    // A folder that is not chosen is said at its field; nothing is saved.
+    let err = invoke(&w, "offsite_save", json!({ "form": { "name": "usb", "kind": "folder" } })).unwrap_err();
+    assert_eq!((err["kind"].as_str(), err["field"].as_str()), (Some("invalid"), Some("offsitePath")), "{err}");
+    // A cloud destination without its bucket neither.
+    let err = invoke(&w, "offsite_save", json!({ "form": { "name": "s3", "kind": "s3" } })).unwrap_err();
+    assert_eq!(err["field"], "offsiteBucket", "{err}");
+    let list = invoke(&w, "offsite_save", json!({ "form": form })).unwrap();
+    assert_eq!(list[0]["name"], "usb");
+    assert_eq!(list[0]["state"], "never");
+    let written = std::fs::read_to_string(t.path().join("hrsm-backup.toml")).unwrap();
+    assert!(written.contains("[[offsite]]") && written.contains("kind = \"folder\""), "{written}");
+    // Saving the other settings keeps it.
+    let data = t.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::write(data.join("contract.pdf"), b"%PDF").unwrap();
+    let mut settings = invoke(&w, "get_settings", json!({})).unwrap();
+    assert_eq!(settings["offsite"][0]["name"], "usb");
+    settings["sources"] = json!([{ "name": "data", "path": data.display().to_string(), "include": [], "exclude": [] }]);
+    invoke(&w, "set_settings", json!({ "settings": settings })).unwrap();
+    assert!(std::fs::read_to_string(t.path().join("hrsm-backup.toml")).unwrap().contains("[[offsite]]"));
+    // Not plugged in: the backup is made, the copy waits and says so.
+    let entry = invoke(&w, "backup_now", json!({ "onEvent": "__CHANNEL__:1" })).unwrap();
+    let id = entry["id"].as_str().unwrap().to_string();
+    let wait_until = |what: &str| {
+        for _ in 0..100 {
+            let s = invoke(&w, "status", json!({})).unwrap();
+            if s["offsite"][0]["state"] == what {
+                return s;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        panic!("the copy never reached {what}: {}", invoke(&w, "status", json!({})).unwrap());
+    };
+    let s = wait_until("waiting");
+    assert!(s["offsite"][0]["message"].as_str().unwrap().contains("plugged in"), "{s}");
+    // Plugged in: "Copy now" fills it.
+    std::fs::create_dir_all(&usb).unwrap();
+    invoke(&w, "offsite_copy_now", json!({})).unwrap();
+    let s = wait_until("ok");
+    assert_eq!(s["offsite"][0]["copiedIds"][0], id.as_str(), "{s}");
+    assert!(usb.join(format!("{id}.hrsmbk")).exists() && usb.join(format!("{id}.json")).exists());
+    // A new computer: its backups folder is empty, the copy lists and downloads it.
+    std::fs::remove_dir_all(t.path().join("backups")).unwrap();
+    std::fs::create_dir_all(t.path().join("backups")).unwrap();
+    let there = invoke(&w, "offsite_backups", json!({ "name": "usb" })).unwrap();
+    assert_eq!(there[0]["id"], id.as_str());
+    let got = invoke(&w, "offsite_fetch", json!({ "name": "usb", "id": id, "onEvent": "__CHANNEL__:2" })).unwrap();
+    assert_eq!(got["id"], id.as_str());
+    assert_eq!(invoke(&w, "history", json!({})).unwrap()[0]["id"], id.as_str());
+    // Removed from the settings: the copies stay where they are.
+    let list = invoke(&w, "offsite_remove", json!({ "name": "usb" })).unwrap();
+    assert_eq!(list, json!([]));
+    assert!(usb.join(format!("{id}.hrsmbk")).exists());
+}

@@ -4,6 +4,7 @@ dashboard, Back up now with progress from a Channel, the history table and chart
 shown where they belong. Complements (does not replace) the real-app test in tests/e2e.
 Screenshots go to target/page-screenshots/."""
 import http.server
+import json
 import pathlib
 import sys
 import threading
@@ -13,7 +14,7 @@ from selenium import webdriver
 from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.ui import WebDriverWait
+from selenium.webdriver.support.ui import Select, WebDriverWait
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 SHOTS = ROOT / "target" / "page-screenshots"
@@ -166,6 +167,46 @@ def main():
         wait.until(lambda d: not d.find_element(By.ID, "banner").get_attribute("hidden"))
         check("a locked keychain is said on the page", "No encryption key" in d.find_element(By.ID, "banner").text and d.find_element(By.ID, "backup-now").get_attribute("disabled") is not None)
         d.save_screenshot(str(SHOTS / "no-key.png"))
+        # Off-site copies: a failed copy is said in red on the dashboard, the history marks
+        # which backups are copied, the settings add one with its key, and a backup only the
+        # off-site copy has is downloaded from the history.
+        d.get(base + "?scenario=offsite")
+        wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#offsite-lines li"))
+        line = d.find_element(By.CSS_SELECTOR, "#offsite-lines li")
+        check("a failed off-site copy is said in red, in plain words", "FAILED" in line.text and "bad" in line.get_attribute("class") and "refused the credentials" in line.text, line.text)
+        d.save_screenshot(str(SHOTS / "offsite-dashboard.png"))
+        d.find_element(By.CSS_SELECTOR, "button[data-view=history]").click()
+        wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#history-rows tr")) == 3)
+        marks = [r.find_elements(By.TAG_NAME, "td")[7].text for r in d.find_elements(By.CSS_SELECTOR, "#history-rows tr")]
+        check("the history says where each backup is copied", marks == ["cloud", "—", "—"], str(marks))
+        d.find_element(By.ID, "remote-look").click()
+        wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#remote-rows button"))
+        d.find_element(By.CSS_SELECTOR, "#remote-rows button").click()
+        wait.until(lambda d: "Downloaded and checked" in d.find_element(By.ID, "remote-result").text)
+        check("a backup stored only off-site is downloaded from the history", not d.find_elements(By.CSS_SELECTOR, "#remote-rows tr"))
+        d.find_element(By.CSS_SELECTOR, "button[data-view=settings]").click()
+        wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#offsite-list li"))
+        check("each destination says whether it is protected against deletion", "not protected" in d.find_element(By.CSS_SELECTOR, "#offsite-list li").text)
+        d.find_element(By.ID, "offsite-add").click()
+        wait.until(lambda d: d.find_element(By.ID, "offsite-form").is_displayed())
+        check("an S3 form asks for keys, not for a folder", d.find_element(By.ID, "o-secret").is_displayed() and not d.find_element(By.ID, "o-path").is_displayed() and d.find_element(By.ID, "o-secret").get_attribute("type") == "password")
+        d.find_element(By.ID, "o-name").send_keys("b2")
+        d.find_element(By.ID, "o-key-id").send_keys("KEYID")
+        d.find_element(By.ID, "o-secret").send_keys("SECRETVALUE")
+        d.find_element(By.CSS_SELECTOR, "#offsite-form button[type=submit]").click()
+        wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#offsite-form .field-error"))
+        err = d.find_element(By.CSS_SELECTOR, "#offsite-form .field-error")
+        check("a missing bucket is said next to its field", err.find_element(By.XPATH, "preceding-sibling::input[1]").get_attribute("id") == "o-bucket", err.text)
+        d.find_element(By.ID, "o-bucket").send_keys("hr-backups")
+        d.find_element(By.CSS_SELECTOR, "#offsite-form button[type=submit]").click()
+        wait.until(lambda d: not d.find_element(By.ID, "offsite-form").is_displayed())
+        sent = d.execute_script("return window.__calls.filter(c => c[0] === 'offsite_save').pop()[1]")
+        check("saving sends the key separately and clears it from the form", sent["secret"]["secretAccessKey"] == "SECRETVALUE" and "secret" not in json.dumps(sent["form"]).lower() and d.find_element(By.ID, "o-secret").get_attribute("value") == "", json.dumps(sent["form"]))
+        check("the new destination is listed", len(d.find_elements(By.CSS_SELECTOR, "#offsite-list li")) == 2)
+        d.find_element(By.ID, "offsite-add").click()
+        Select(d.find_element(By.ID, "o-kind")).select_by_value("folder")
+        check("a folder needs no key", d.find_element(By.ID, "o-path").is_displayed() and not d.find_element(By.ID, "o-secret").is_displayed())
+        d.save_screenshot(str(SHOTS / "offsite-settings.png"))
         # Keyboard: the tabs are reachable and work with Enter.
         d.find_element(By.CSS_SELECTOR, "button[data-view=log]").send_keys("\n")
         wait.until(lambda d: "Backup" in d.find_element(By.ID, "log").text)
