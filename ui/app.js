@@ -119,13 +119,14 @@ async function backupNow() {
   $('cancel').hidden = false;
   $('progress-wrap').hidden = false;
   text($('result'), '');
+  $('backup-warnings').replaceChildren();
   text($('phase'), 'Starting…');
   $('bar-fill').style.width = '0%';
   try {
     const entry = await api.backupNow((e) => {
       if (e.event === 'phase') text($('phase'), e.data.name);
       if (e.event === 'progress' && e.data.total) $('bar-fill').style.width = `${Math.min(100, (100 * e.data.done) / e.data.total).toFixed(1)}%`;
-      if (e.event === 'warning') text($('result'), `Warning: ${e.data.message}`);
+      if (e.event === 'warning') { const w = para(`Warning: ${e.data.message}`, 'muted'); $('backup-warnings').appendChild(w); }
     });
     $('bar-fill').style.width = '100%';
     text($('phase'), '');

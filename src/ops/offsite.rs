@@ -305,12 +305,12 @@ pub fn remote_entries(remote: &Remote) -> Result<(Vec<CatalogEntry>, Vec<String>
         let Some(_id) = o.name.strip_suffix(&format!(".{ENTRY_EXT}")).filter(|id| id.starts_with("hrsm-")) else {
             continue;
         };
-        match remote.get_small(&o.name)? {
-            Some(bytes) => match serde_json::from_slice::<CatalogEntry>(&bytes) {
+        // An entry removed between the listing and the read is simply gone.
+        if let Some(bytes) = remote.get_small(&o.name)? {
+            match serde_json::from_slice::<CatalogEntry>(&bytes) {
                 Ok(e) => entries.push(e),
                 Err(e) => problems.push(format!("{} is not a catalog entry: {e}", o.name)),
-            },
-            None => {}
+            }
         }
     }
     entries.sort_by(|a, b| a.started.cmp(&b.started).then_with(|| a.id.cmp(&b.id)));

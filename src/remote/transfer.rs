@@ -270,7 +270,7 @@ mod tests {
         assert_eq!(part_size_for(10 << 30), MIN_PART); // 10 GiB in 640 parts
         let huge = 500u64 << 30; // 500 GiB
         let ps = part_size_for(huge);
-        assert!(huge.div_ceil(ps) <= MAX_PARTS && ps % (1 << 20) == 0);
+        assert!(huge.div_ceil(ps) <= MAX_PARTS && ps.is_multiple_of(1 << 20));
         let size: u64 = 40 << 20;
         let total: u64 = (0..size.div_ceil(MIN_PART) as usize).map(|i| part_len(i, size, MIN_PART)).sum();
         assert_eq!(total, size);
