@@ -163,10 +163,17 @@ fn report_copies(cli: &Cli, reports: &[CopyReport], backup: Option<serde_json::V
     }
     match failed.first() {
         None => Ok(()),
-        Some(r) => Err(Error::Offsite {
-            destination: r.destination.clone(),
-            message: r.error.clone().unwrap_or_else(|| r.problems.join("; ")),
-        }),
+        Some(r) => {
+            // The report above said it all on stdout; the error only sets the exit code (and a
+            // line on stderr for people).
+            crate::output::mark_reported();
+            let message = r.error.clone().unwrap_or_else(|| r.problems.join("; "));
+            let prefix = format!("off-site copy {}: ", r.destination);
+            Err(Error::Offsite {
+                destination: r.destination.clone(),
+                message: message.strip_prefix(&prefix).map(str::to_string).unwrap_or(message),
+            })
+        }
     }
 }
 
@@ -302,20 +309,17 @@ fn check(cli: &Cli, cfg: &Config, name: Option<&str>, read_back: bool) -> Result
             println!("PROBLEM: {p}");
         }
     }
-    match problems.first() {
-        None => Ok(()),
-        Some(_) => Err(Error::Offsite {
-            destination: reports
-                .iter()
-                .find(|r| !r.problems.is_empty())
-                .map(|r| r.destination.clone())
-                .unwrap_or_default(),
-            message: format!(
-                "{} copies are missing or changed; they are copied again at the next copy run",
-                problems.len()
-            ),
-        }),
+    if problems.is_empty() {
+        return Ok(());
     }
+    crate::output::mark_reported();
+    Err(Error::Offsite {
+        destination: reports.iter().find(|r| !r.problems.is_empty()).map(|r| r.destination.clone()).unwrap_or_default(),
+        message: format!(
+            "{} copies are missing or changed; they are copied again at the next copy run",
+            problems.len()
+        ),
+    })
 }
 
 fn list(cli: &Cli, d: &OffsiteConfig) -> Result<()> {

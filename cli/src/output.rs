@@ -51,7 +51,20 @@ impl Progress for Bar {
     }
 }
 
+/// Set when a command already printed its full answer (with `"ok": false`) on stdout: the
+/// error that follows then sets the exit code and writes to stderr only, so that stdout holds
+/// one JSON document.
+static REPORTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+pub fn mark_reported() {
+    REPORTED.store(true, std::sync::atomic::Ordering::Relaxed);
+}
+
 pub fn report_error(e: &Error, json: bool) {
+    if REPORTED.load(std::sync::atomic::Ordering::Relaxed) {
+        eprintln!("hrsm-backup: error: {e}");
+        return;
+    }
     // The engine's words fit any front end; the CLI adds its own flag where one helps.
     let hint = match e {
         Error::RestoreConflict { replaceable: true, .. } => " (pass --overwrite to replace them)",

@@ -69,7 +69,15 @@ pub fn statuses(state: &AppState) -> Vec<OffsiteStatus> {
                 st.copies.iter().filter(|(_, c)| c.status == CopyStatus::Copied).map(|(id, _)| id.clone()).collect();
             let problems = st.problems();
             let (s, message) = if copying && d.enabled {
-                ("copying", None)
+                let shown = state.copy_progress.lock().ok().and_then(|p| p.clone()).map(|(what, done, total)| {
+                    let what = if what == "checking the copy" { "checking" } else { "copying" };
+                    if total > 0 {
+                        format!("{what}: {} %", (done.min(total) * 100) / total)
+                    } else {
+                        format!("{what}…")
+                    }
+                });
+                ("copying", shown)
             } else if !problems.is_empty() {
                 (
                     "problem",
@@ -122,7 +130,16 @@ pub fn spawn_copies<R: Runtime>(app: &AppHandle<R>) {
     let app = app.clone();
     std::thread::spawn(move || {
         let state = app.state::<AppState>();
-        let result = copy_all(&cfg, &hrsm_backup::NoProgress);
+        let progress = CopyProgress {
+            app: app.clone(),
+            done: Default::default(),
+            total: Default::default(),
+            last: std::sync::Mutex::new(std::time::Instant::now()),
+        };
+        let result = copy_all(&cfg, &progress);
+        if let Ok(mut p) = state.copy_progress.lock() {
+            *p = None;
+        }
         state.copying.store(false, Ordering::SeqCst);
         match result {
             Ok(reports) => {
@@ -147,6 +164,53 @@ pub fn spawn_copies<R: Runtime>(app: &AppHandle<R>) {
         }
         crate::tray::refresh(&app);
     });
+}
+
+/// The copy's progress for the dashboard ("copying… 40 %"): kept in the state, announced at
+/// most once a second.
+struct CopyProgress<R: Runtime> {
+    app: AppHandle<R>,
+    done: std::sync::atomic::AtomicU64,
+    total: std::sync::atomic::AtomicU64,
+    last: std::sync::Mutex<std::time::Instant>,
+}
+
+impl<R: Runtime> hrsm_backup::Progress for CopyProgress<R> {
+    fn event(&self, e: hrsm_backup::Event) {
+        use hrsm_backup::Event;
+        let phase = match e {
+            Event::Phase(p) => {
+                self.done.store(0, Ordering::Relaxed);
+                self.total.store(0, Ordering::Relaxed);
+                Some(p)
+            }
+            Event::Total(n) => {
+                self.total.store(n, Ordering::Relaxed);
+                None
+            }
+            Event::Advance(n) => {
+                self.done.fetch_add(n, Ordering::Relaxed);
+                None
+            }
+            Event::Warning(_) => None,
+        };
+        let state = self.app.state::<AppState>();
+        let (done, total) = (self.done.load(Ordering::Relaxed), self.total.load(Ordering::Relaxed));
+        if let Ok(mut p) = state.copy_progress.lock() {
+            let what = phase.map(str::to_string).or_else(|| p.as_ref().map(|x| x.0.clone())).unwrap_or_default();
+            *p = Some((what, done, total));
+        }
+        let due = self.last.lock().map(|mut l| {
+            let due = l.elapsed().as_millis() >= 1000;
+            if due {
+                *l = std::time::Instant::now();
+            }
+            due
+        });
+        if due.unwrap_or(false) {
+            crate::tray::refresh(&self.app);
+        }
+    }
 }
 
 /// A destination as the settings form sends it.

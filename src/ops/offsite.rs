@@ -156,10 +156,13 @@ pub fn copy_to(backups: &Path, remote: &Remote, progress: &dyn Progress) -> Resu
     st.waiting = false;
     st.last_run = Some(Utc::now());
     let listing = catalog.list()?;
-    let todo: Vec<CatalogEntry> =
-        wanted(&listing.entries, remote.config()).into_iter().filter(|e| !st.is_copied(&e.id)).collect();
-    report.pending = todo.len();
     let result = (|| -> Result<()> {
+        // First what is there: a copy gone or changed is reported (loudly: it may be someone
+        // deleting backups) and sent again below.
+        check_copies(remote, &mut st, &mut report)?;
+        let todo: Vec<CatalogEntry> =
+            wanted(&listing.entries, remote.config()).into_iter().filter(|e| !st.is_copied(&e.id)).collect();
+        report.pending = todo.len();
         for entry in &todo {
             if progress.cancelled() {
                 return Err(Error::Cancelled);
@@ -206,7 +209,6 @@ pub fn copy_to(backups: &Path, remote: &Remote, progress: &dyn Progress) -> Resu
                 }
             }
         }
-        check_copies(remote, &mut st, &mut report)?;
         report.removed = apply_remote_retention(remote, &mut st, progress)?;
         Ok(())
     })();

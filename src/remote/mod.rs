@@ -50,11 +50,95 @@ pub struct Remote {
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(300);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// The retries of one request: several attempts with back-off for up to `retry_timeout`.
-/// `HRSM_OFFSITE_RETRY_SECS` shortens the window (the tests' unreachable-server cases).
-fn retry_config() -> RetryConfig {
+/// How long a failing request is tried again: two minutes, or `HRSM_OFFSITE_RETRY_SECS`
+/// (the tests' unreachable-server cases shorten it).
+fn retry_window() -> Duration {
     let secs = std::env::var("HRSM_OFFSITE_RETRY_SECS").ok().and_then(|s| s.parse::<u64>().ok()).unwrap_or(120);
-    RetryConfig { max_retries: 10, retry_timeout: Duration::from_secs(secs), ..RetryConfig::default() }
+    Duration::from_secs(secs)
+}
+
+/// object_store's own retries: several attempts with back-off for up to the window. They
+/// cover a refused connection and a timeout, not a connection cut while a body was on its way
+/// (a server killed mid-part): `retrying` covers that for the requests of a copy.
+fn retry_config() -> RetryConfig {
+    RetryConfig { max_retries: 10, retry_timeout: retry_window(), ..RetryConfig::default() }
+}
+
+/// True for an error that another attempt may not meet: a dropped connection, a server that
+/// is restarting or overloaded. Refusals (credentials, a missing bucket, a bad request) are
+/// final.
+fn transient(e: &object_store::Error) -> bool {
+    use object_store::Error as E;
+    if matches!(
+        e,
+        E::NotFound { .. }
+            | E::AlreadyExists { .. }
+            | E::Precondition { .. }
+            | E::NotSupported { .. }
+            | E::NotImplemented { .. }
+            | E::PermissionDenied { .. }
+            | E::Unauthenticated { .. }
+            | E::InvalidPath { .. }
+            | E::UnknownConfigurationKey { .. }
+    ) {
+        return false;
+    }
+    let t = e.to_string().to_lowercase();
+    ![
+        "403",
+        "401",
+        "400 bad",
+        "accessdenied",
+        "signaturedoesnotmatch",
+        "invalidaccesskeyid",
+        "nosuchbucket",
+        "nosuchupload",
+        "containernotfound",
+        "authenticationfailed",
+        "authorizationfailure",
+    ]
+    .iter()
+    .any(|w| t.contains(w))
+}
+
+/// The back-off between attempts of one request: from half a second, doubling, at most 8 s
+/// apart, for as long as the retry window lasts.
+pub(crate) struct Backoff {
+    deadline: std::time::Instant,
+    wait: Duration,
+}
+
+impl Backoff {
+    pub(crate) fn new() -> Self {
+        Backoff { deadline: std::time::Instant::now() + retry_window(), wait: Duration::from_millis(500) }
+    }
+
+    /// Waits and says true when `e` is worth another attempt.
+    pub(crate) async fn again(&mut self, e: &object_store::Error) -> bool {
+        if !transient(e) || std::time::Instant::now() + self.wait >= self.deadline {
+            return false;
+        }
+        tracing::info!("off-site request failed ({e}); trying again in {:?}", self.wait);
+        tokio::time::sleep(self.wait).await;
+        self.wait = (self.wait * 2).min(Duration::from_secs(8));
+        true
+    }
+}
+
+/// Runs `f` until it succeeds, fails for good, or the retry window is over.
+pub(crate) async fn retrying<T, F, Fut>(mut f: F) -> object_store::Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = object_store::Result<T>>,
+{
+    let mut backoff = Backoff::new();
+    loop {
+        match f().await {
+            Ok(v) => return Ok(v),
+            Err(e) if backoff.again(&e).await => {}
+            Err(e) => return Err(e),
+        }
+    }
 }
 
 impl Remote {
@@ -200,8 +284,9 @@ impl Remote {
     /// Writes a small object in one request.
     pub fn put_small(&self, name: &str, bytes: Vec<u8>) -> Result<()> {
         let path = self.path(name);
+        let payload = PutPayload::from(bytes);
         self.rt
-            .block_on(self.store.put(&path, PutPayload::from(bytes)))
+            .block_on(retrying(|| self.store.put(&path, payload.clone())))
             .map(|_| ())
             .map_err(|e| self.err(&format!("cannot write {name}"), e))
     }
@@ -216,24 +301,34 @@ impl Remote {
     }
 
     /// Reads an object whole, as a stream, and returns its size and SHA-256 (hex): the
-    /// read-back check of a copy.
+    /// read-back check of a copy. A read cut off on the way starts again from the beginning.
     pub fn read_back(&self, name: &str, progress: &dyn Fn(u64)) -> Result<(u64, String)> {
         use sha2::Digest;
         let path = self.path(name);
-        let mut hasher = sha2::Sha256::new();
-        let mut size = 0u64;
         let r = self.rt.block_on(async {
-            let mut stream = self.store.get(&path).await?.into_stream();
-            while let Some(chunk) = stream.next().await {
-                let chunk = chunk?;
-                size += chunk.len() as u64;
-                hasher.update(&chunk);
-                progress(size);
+            let mut backoff = Backoff::new();
+            loop {
+                let mut hasher = sha2::Sha256::new();
+                let mut size = 0u64;
+                let attempt = async {
+                    let mut stream = self.store.get(&path).await?.into_stream();
+                    while let Some(chunk) = stream.next().await {
+                        let chunk = chunk?;
+                        size += chunk.len() as u64;
+                        hasher.update(&chunk);
+                        progress(size);
+                    }
+                    Ok::<_, object_store::Error>(())
+                }
+                .await;
+                match attempt {
+                    Ok(()) => return Ok((size, hex::encode(hasher.finalize()))),
+                    Err(e) if backoff.again(&e).await => {}
+                    Err(e) => return Err(e),
+                }
             }
-            Ok::<_, object_store::Error>(())
         });
-        r.map_err(|e| self.err(&format!("cannot read {name} back"), e))?;
-        Ok((size, hex::encode(hasher.finalize())))
+        r.map_err(|e| self.err(&format!("cannot read {name} back"), e))
     }
 
     /// A probe: writes, reads and removes a small object, so that "test" proves the key can

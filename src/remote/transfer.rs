@@ -152,7 +152,7 @@ impl Remote {
         if pending.is_none() {
             let id = self
                 .rt
-                .block_on(parts_store.create_multipart(&path))
+                .block_on(super::retrying(|| parts_store.create_multipart(&path)))
                 .map_err(|e| self.err(&format!("cannot start the upload of {name}"), e))?;
             let p =
                 PendingUpload { object: name.to_string(), size, part_size, upload_id: id, parts: vec![None; count] };
@@ -183,8 +183,9 @@ impl Remote {
                         .map_err(|e| Error::io("read", local, e))?;
                     let store = parts_store.clone();
                     let (path, id) = (path.clone(), upload_id.clone());
+                    let payload = PutPayload::from(buf);
                     in_flight.push(async move {
-                        let r = store.put_part(&path, &id, idx, PutPayload::from(buf)).await;
+                        let r = super::retrying(|| store.put_part(&path, &id, idx, payload.clone())).await;
                         (idx, len, r)
                     });
                 }
@@ -200,7 +201,8 @@ impl Remote {
         outcome?;
         let parts: Vec<PartId> =
             pending.parts.iter().map(|p| PartId { content_id: p.clone().unwrap_or_default() }).collect();
-        let done = self.rt.block_on(parts_store.complete_multipart(&path, &upload_id, parts));
+        let done =
+            self.rt.block_on(super::retrying(|| parts_store.complete_multipart(&path, &upload_id, parts.clone())));
         // Whatever the answer, this upload is over: a failed completion starts afresh next time.
         remove_state(state);
         done.map_err(|e| self.err(&format!("cannot complete the upload of {name}"), e))?;
@@ -208,33 +210,48 @@ impl Remote {
     }
 
     /// Downloads `name` into `out` (a temp file the caller renames once the hash is right),
-    /// streamed, and returns its size and SHA-256.
+    /// streamed, and returns its size and SHA-256. A download cut off on the way starts again.
     pub fn download_to(&self, name: &str, out: &mut File, out_path: &Path, progress: &dyn Progress) -> Result<Fetched> {
         use sha2::Digest;
         let path = self.path(name);
-        let mut hasher = sha2::Sha256::new();
-        let mut size = 0u64;
-        let r: std::result::Result<Result<()>, object_store::Error> = self.rt.block_on(async {
-            let got = self.store.get(&path).await?;
-            progress.event(Event::Total(got.meta.size));
-            let mut stream = got.into_stream();
-            while let Some(chunk) = stream.next().await {
-                let chunk = chunk?;
-                if let Err(e) = out.write_all(&chunk) {
+        let r: std::result::Result<Result<Fetched>, object_store::Error> = self.rt.block_on(async {
+            let mut backoff = super::Backoff::new();
+            loop {
+                if let Err(e) = out.set_len(0).and_then(|_| out.seek(SeekFrom::Start(0))) {
                     return Ok(Err(Error::io("write", out_path, e)));
                 }
-                hasher.update(&chunk);
-                size += chunk.len() as u64;
-                progress.event(Event::Advance(chunk.len() as u64));
-                if progress.cancelled() {
-                    return Ok(Err(Error::Cancelled));
+                let mut hasher = sha2::Sha256::new();
+                let mut size = 0u64;
+                let attempt: std::result::Result<Result<()>, object_store::Error> = async {
+                    let got = self.store.get(&path).await?;
+                    progress.event(Event::Total(got.meta.size));
+                    let mut stream = got.into_stream();
+                    while let Some(chunk) = stream.next().await {
+                        let chunk = chunk?;
+                        if let Err(e) = out.write_all(&chunk) {
+                            return Ok(Err(Error::io("write", out_path, e)));
+                        }
+                        hasher.update(&chunk);
+                        size += chunk.len() as u64;
+                        progress.event(Event::Advance(chunk.len() as u64));
+                        if progress.cancelled() {
+                            return Ok(Err(Error::Cancelled));
+                        }
+                    }
+                    Ok(Ok(()))
+                }
+                .await;
+                match attempt {
+                    Ok(Ok(())) => return Ok(Ok(Fetched { size, sha256: hex::encode(hasher.finalize()) })),
+                    Ok(Err(e)) => return Ok(Err(e)),
+                    Err(e) if backoff.again(&e).await => progress.event(Event::Phase("downloading")),
+                    Err(e) => return Err(e),
                 }
             }
-            Ok(Ok(()))
         });
-        r.map_err(|e| self.err(&format!("cannot download {name}"), e))??;
+        let fetched = r.map_err(|e| self.err(&format!("cannot download {name}"), e))??;
         out.sync_all().map_err(|e| Error::io("write", out_path, e))?;
-        Ok(Fetched { size, sha256: hex::encode(hasher.finalize()) })
+        Ok(fetched)
     }
 }
 

@@ -31,16 +31,42 @@ fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
-/// A child that dies with this process.
-fn spawn_tied(cmd: &mut Command) -> Child {
-    // SAFETY: prctl in the forked child before exec, no allocation.
-    unsafe {
-        cmd.pre_exec(|| {
-            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-            Ok(())
-        });
+/// A server process that dies with this test process. It is started from a thread of its own
+/// that lives as long as the server: PDEATHSIG fires when the thread that started the child
+/// ends, not the process, so a server restarted from a short-lived test thread would die with it.
+pub struct Tied {
+    pid: u32,
+    ended: std::sync::mpsc::Receiver<()>,
+}
+
+fn spawn_tied(mut cmd: Command) -> Tied {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let (ended_tx, ended) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        // SAFETY: prctl in the forked child before exec, no allocation.
+        unsafe {
+            cmd.pre_exec(|| {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                Ok(())
+            });
+        }
+        let mut child: Child = cmd.spawn().unwrap();
+        tx.send(child.id()).unwrap();
+        let _ = child.wait();
+        let _ = ended_tx.send(());
+    });
+    Tied { pid: rx.recv().unwrap(), ended }
+}
+
+impl Tied {
+    /// Kills it (SIGKILL: a crash) and waits until it is gone.
+    fn kill(&self) {
+        // SAFETY: a signal to our own child's pid.
+        unsafe {
+            libc::kill(self.pid as i32, libc::SIGKILL);
+        }
+        let _ = self.ended.recv_timeout(Duration::from_secs(10));
     }
-    cmd.spawn().unwrap()
 }
 
 fn wait_port(port: u16, what: &str, log: &Path) {
@@ -57,7 +83,7 @@ fn wait_port(port: u16, what: &str, log: &Path) {
 pub struct Garage {
     pub dir: tempfile::TempDir,
     pub port: u16,
-    child: Option<Child>,
+    child: Option<Tied>,
     bin: PathBuf,
 }
 
@@ -91,15 +117,14 @@ impl Garage {
 
     fn run_server(&mut self) {
         let log = self.dir.path().join("log");
-        let child = spawn_tied(
-            Command::new(&self.bin)
-                .arg("-c")
-                .arg(self.dir.path().join("garage.toml"))
-                .arg("server")
-                .env("RUST_LOG", "warn")
-                .stdout(fs::File::create(&log).unwrap())
-                .stderr(fs::File::options().append(true).open(&log).unwrap()),
-        );
+        let mut cmd = Command::new(&self.bin);
+        cmd.arg("-c")
+            .arg(self.dir.path().join("garage.toml"))
+            .arg("server")
+            .env("RUST_LOG", "warn")
+            .stdout(fs::File::create(&log).unwrap())
+            .stderr(fs::File::options().append(true).open(&log).unwrap());
+        let child = spawn_tied(cmd);
         self.child = Some(child);
         wait_port(self.port, "Garage", &log);
     }
@@ -131,9 +156,8 @@ impl Garage {
 
     /// Kills the server (a crash, a pulled cable) and waits until it is gone.
     pub fn kill(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
+        if let Some(c) = self.child.take() {
+            c.kill();
         }
     }
 
@@ -162,7 +186,13 @@ impl Drop for Garage {
 pub struct Azurite {
     _dir: tempfile::TempDir,
     pub port: u16,
-    _child: Child,
+    child: Tied,
+}
+
+impl Drop for Azurite {
+    fn drop(&mut self) {
+        self.child.kill();
+    }
 }
 
 impl Azurite {
@@ -171,24 +201,16 @@ impl Azurite {
         let dir = tempfile::Builder::new().prefix("hrsm-azurite-").tempdir().unwrap();
         let port = free_port();
         let log = dir.path().join("log");
-        let child = spawn_tied(
-            Command::new(bin)
-                .args([
-                    "--blobHost",
-                    "127.0.0.1",
-                    "--blobPort",
-                    &port.to_string(),
-                    "--silent",
-                    "--disableTelemetry",
-                    "--skipApiVersionCheck",
-                ])
-                .arg("--location")
-                .arg(dir.path().join("data"))
-                .stdout(fs::File::create(&log).unwrap())
-                .stderr(Stdio::null()),
-        );
+        let mut cmd = Command::new(bin);
+        cmd.args(["--blobHost", "127.0.0.1", "--blobPort", &port.to_string(), "--silent", "--disableTelemetry"])
+            .arg("--skipApiVersionCheck")
+            .arg("--location")
+            .arg(dir.path().join("data"))
+            .stdout(fs::File::create(&log).unwrap())
+            .stderr(Stdio::null());
+        let child = spawn_tied(cmd);
         wait_port(port, "Azurite", &log);
-        let a = Azurite { _dir: dir, port, _child: child };
+        let a = Azurite { _dir: dir, port, child };
         a.create_container(AZ_CONTAINER);
         a
     }

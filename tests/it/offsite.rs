@@ -176,11 +176,16 @@ fn a_copy_that_goes_missing_or_changes_is_reported_and_never_restored() {
     assert!(text(&o).contains("changed or damaged there"), "{}", text(&o));
     let left: Vec<_> = fs::read_dir(empty.path().join("backups")).unwrap().flatten().map(|e| e.file_name()).collect();
     assert!(left.iter().all(|n| n.to_string_lossy().starts_with('.')), "{left:?}");
-    // Gone there: the next copy run says so loudly (exit 3)...
+    // Gone there: the next copy run says so loudly (exit 3) and sends it again.
     remote.delete(&name).unwrap();
-    let o = run(dir.path(), &["offsite", "copy"], &[]);
+    let o = run(dir.path(), &["--json", "offsite", "copy"], &[]);
     assert_eq!(o.status.code(), Some(3), "{}", text(&o));
-    assert!(String::from_utf8_lossy(&o.stdout).contains("is no longer there"), "{}", text(&o));
+    let v = json(&o);
+    assert!(v["offsite"][0]["problems"][0].as_str().unwrap().contains("is no longer there"), "{v}");
+    assert_eq!(v["offsite"][0]["copied"][0], id.as_str(), "{v}");
+    // Repaired: every copy reads back right again.
+    let o = run(dir.path(), &["offsite", "check", "--read-back"], &[]);
+    assert!(o.status.success(), "{}", text(&o));
 }
 
 #[test]
