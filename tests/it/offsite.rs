@@ -331,3 +331,55 @@ fn hrsm_cloud_variables_add_the_destination() {
     assert_eq!(v["offsite"][0]["destination"], "cloud", "{v}");
     assert_eq!(v["offsite"][0]["copied"].as_array().unwrap().len(), 1, "{v}");
 }
+
+#[test]
+fn keys_typed_into_the_keychain_open_the_store_without_any_environment() {
+    hrsm_backup::assert_private_test_session();
+    let g = Garage::start();
+    let dir = tmp();
+    // A name of this test's own: the keychain entry is per destination.
+    let name = format!("kc{}", std::process::id());
+    site(dir.path(), &g.offsite_toml(&name, ""));
+    let bare = |args: &[&str], stdin: &str| {
+        use std::io::Write;
+        let mut c = Command::new(bin())
+            .args(args)
+            .current_dir(dir.path())
+            .env("BACKUP_ENCRYPTION_KEY", key_hex())
+            .env_remove("AWS_ACCESS_KEY_ID")
+            .env_remove("AWS_SECRET_ACCESS_KEY")
+            .env_remove("BACKUP_CLOUD_ENABLED")
+            .env_remove("HRSM_BACKUP_CONFIG")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        c.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+        c.wait_with_output().unwrap()
+    };
+    let o = bare(&["offsite", "test", &name], "");
+    assert!(!o.status.success() && text(&o).contains("no credentials"), "{}", text(&o));
+    let o = bare(&["offsite", "secret", &name], "only-one-line\n");
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let o = bare(&["offsite", "secret", &name], &format!("{S3_KEY_ID}\n{S3_SECRET}\n"));
+    assert!(o.status.success(), "{}", text(&o));
+    let o = bare(&["offsite", "test", &name], "");
+    assert!(o.status.success() && String::from_utf8_lossy(&o.stdout).contains("ok"), "{}", text(&o));
+    let o = bare(&["--json", "backup"], "");
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(json(&o)["offsite"][0]["copied"].as_array().unwrap().len(), 1);
+    // The secret is in the keychain, nowhere in the folder.
+    let looked_up = Command::new("secret-tool")
+        .args(["lookup", "service", hrsm_backup::TEST_SERVICE, "username", &format!("offsite:{name}")])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&looked_up.stdout).contains(S3_SECRET));
+    for e in walkdir::WalkDir::new(dir.path()).into_iter().flatten().filter(|e| e.file_type().is_file()) {
+        assert!(!String::from_utf8_lossy(&fs::read(e.path()).unwrap()).contains(S3_SECRET), "{}", e.path().display());
+    }
+    let o = bare(&["offsite", "secret", &name, "--delete"], "");
+    assert!(o.status.success(), "{}", text(&o));
+    let o = bare(&["offsite", "test", &name], "");
+    assert!(!o.status.success(), "{}", text(&o));
+}
