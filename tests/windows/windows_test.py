@@ -50,6 +50,40 @@ def tree_same(a, b):
     return True, ""
 
 
+def start_garage(work):
+    """One Garage node (the S3 server of the off-site tests) with a bucket `win` and a key."""
+    import secrets
+    import socket
+    bin_ = os.environ.get("HRSM_GARAGE", str(pathlib.Path.home() / ".cache/hrsm-tools/bin/garage"))
+    ports = []
+    for _ in range(2):
+        with socket.socket() as s_:
+            s_.bind(("127.0.0.1", 0))
+            ports.append(s_.getsockname()[1])
+    cfg = work / "garage.toml"
+    cfg.write_text(f'metadata_dir = "{work}/g/meta"\ndata_dir = "{work}/g/data"\ndb_engine = "lmdb"\nreplication_factor = 1\n'
+                   f'rpc_bind_addr = "127.0.0.1:{ports[1]}"\nrpc_public_addr = "127.0.0.1:{ports[1]}"\nrpc_secret = "{secrets.token_hex(32)}"\n'
+                   f'[s3_api]\ns3_region = "garage"\napi_bind_addr = "127.0.0.1:{ports[0]}"\n')
+    genv = dict(os.environ, RUST_LOG="warn")
+    proc = subprocess.Popen([bin_, "-c", str(cfg), "server"], env=genv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def g(*args):
+        for _ in range(50):
+            r = subprocess.run([bin_, "-c", str(cfg), *args], env=genv, capture_output=True, text=True)
+            if r.returncode == 0:
+                return r.stdout
+            time.sleep(0.2)
+        raise RuntimeError(f"garage {args}: {r.stderr}")
+    node = g("node", "id", "-q").strip().split("@")[0]
+    g("layout", "assign", "-z", "dc1", "-c", "1G", node)
+    g("layout", "apply", "--version", "1")
+    key, secret = "GK" + secrets.token_hex(12), secrets.token_hex(32)
+    g("key", "import", "--yes", "-n", "win", key, secret)
+    g("bucket", "create", "win")
+    g("bucket", "allow", "--read", "--write", "--owner", "win", "--key", "win")
+    return {"process": proc, "port": ports[0], "key": key, "secret": secret}
+
+
 def main():
     work = pathlib.Path(tempfile.mkdtemp(prefix="hrsm-win-"))
     env = dict(os.environ, WINEPREFIX=str(work / "prefix"), WINEDEBUG="-all")
@@ -63,6 +97,7 @@ def main():
         return subprocess.run([str(LINUX), *map(str, args)], env=env, cwd=work, capture_output=True, text=True, timeout=300)
 
     server = None
+    garage = None
     try:
         # A fresh Wine prefix is set up in the background after the first start: wait for it,
         # or the next programs race its first-run configuration.
@@ -164,11 +199,34 @@ def main():
             a = list(client["hrms"][coll].find().sort("_id", 1))
             b = list(client["hrms_win"][coll].find().sort("_id", 1))
             check(f"every document of {coll} came back the same", a == b and len(a) > 0, f"{len(a)} vs {len(b)}")
+
+        # Off-site: a second folder given as a Windows path, and an S3 store (Garage, on the
+        # Linux side) through the Windows binary's HTTP client; then back onto an empty folder.
+        garage = start_garage(work)
+        ocfg = work / "offsite.toml"
+        ocfg.write_text(
+            f"destination = '{zpath(work / 'o-backups')}'\n[mongodb]\nenabled = false\n[[sources]]\nname = \"data\"\npath = '{zpath(data)}'\n"
+            f"[[offsite]]\nname = \"usb\"\nkind = \"folder\"\npath = '{zpath(work / 'usb')}'\n"
+            f"[[offsite]]\nname = \"s3\"\nkind = \"s3\"\nendpoint = \"http://127.0.0.1:{garage['port']}\"\nregion = \"garage\"\nbucket = \"win\"\n")
+        (work / "usb").mkdir()
+        env.update(AWS_ACCESS_KEY_ID=garage["key"], AWS_SECRET_ACCESS_KEY=garage["secret"])
+        ob = win("--key-file", key, "--config", ocfg, "--json", "backup")
+        reports = json.loads(ob.stdout or "{}").get("offsite", [])
+        copied = [r["destination"] for r in reports if len(r.get("copied", [])) == 1]
+        check("a backup from Windows is copied to a folder and to S3, read back and checked", ob.returncode == 0 and copied == ["usb", "s3"], ob.stdout[-600:] + ob.stderr[-300:])
+        bid = json.loads(ob.stdout or "{}").get("backup", {}).get("id", "?")
+        shutil.rmtree(work / "o-backups", ignore_errors=True)
+        of = win("--key-file", key, "--config", ocfg, "offsite", "fetch", bid, "--from", "s3")
+        orr = win("--key-file", key, "--config", ocfg, "restore", bid, "--files-to", zpath(work / "from-s3"))
+        same, why = tree_same(data, work / "from-s3" / "data") if of.returncode == 0 and orr.returncode == 0 else (False, of.stderr + orr.stderr)
+        check("on an empty Windows folder it comes back from S3 and restores", same, why)
     except Exception as e:  # a failed step is a failed test, with the reason
         check("the Windows run completed", False, repr(e))
     finally:
         if server:
             server.kill()
+        if garage:
+            garage["process"].kill()
         subprocess.run(["/usr/lib/wine/wineserver", "-k"], env=env, capture_output=True)
         shutil.rmtree(work, ignore_errors=True)
     passed = sum(results)
