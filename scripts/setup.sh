@@ -46,7 +46,7 @@ ensure_secantus() {
 # process, never linked). About 25 minutes to build on 2 cores, once.
 GARAGE_VERSION=2.5.0
 ensure_garage() {
-  if ! "$TOOLS/bin/garage" --version 2>/dev/null | grep -q "v$GARAGE_VERSION"; then
+  if ! "$TOOLS/bin/garage" --version 2>/dev/null | grep -q "$GARAGE_VERSION"; then
     log "building Garage $GARAGE_VERSION into $TOOLS (first run only)"
     CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
       cargo install garage --version "$GARAGE_VERSION" --locked --no-default-features \

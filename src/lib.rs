@@ -67,7 +67,7 @@ pub use error::{Error, Result};
 pub use files::restore::{FileRestoreOptions, RestorePlan, RestoreReport, SourceDestination};
 pub use fsutil::{write_atomic, AtomicFile};
 pub use legacy::{scan as legacy_scan, KeyRing, LegacyBackup, LegacyScan};
-pub use offsite::{CheckMode, OffsiteConfig, OffsiteKind, OffsiteRetention};
+pub use offsite::{CheckMode, OffsiteConfig, OffsiteKind};
 pub use ops::backup::{run_backup, BackupOptions, BackupOutcome};
 pub use ops::import::{import_legacy, ImportOptions, ImportOutcome, ImportResult};
 pub use ops::offsite::{

@@ -4,12 +4,13 @@
 //! `AZURE_STORAGE_*`). Only where and how: credentials never appear here (they live in the
 //! keychain or the environment, see `remote::credentials`).
 //!
-//! Depends on `error` and `config`'s retention settings only; no I/O.
+//! Depends on `error` and `config` (its retention settings) only; no I/O.
 
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use crate::config::RetentionConfig;
 use crate::error::{Error, Result};
 
 /// The kinds of store a copy can go to.
@@ -47,46 +48,13 @@ pub enum CheckMode {
     Size,
 }
 
-/// Retention of one destination: the same rules as the local folder's, with its own numbers
-/// (off-site copies are usually kept longer).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct OffsiteRetention {
-    #[serde(default = "default_keep_days")]
-    pub keep_days: u32,
-    #[serde(default = "default_keep_min")]
-    pub keep_min_verified: u32,
-    #[serde(default)]
-    pub keep_daily: u32,
-    #[serde(default)]
-    pub keep_weekly: u32,
-    #[serde(default = "default_keep_monthly")]
-    pub keep_monthly: u32,
-}
-
-fn default_keep_days() -> u32 {
-    90
-}
-fn default_keep_min() -> u32 {
-    3
-}
-fn default_keep_monthly() -> u32 {
-    12
+/// A destination's retention when its table sets none: the local folder's rules, with copies
+/// kept three times as long (off-site copies are what survives a lost workstation).
+fn default_retention() -> RetentionConfig {
+    RetentionConfig { keep_days: 90, ..RetentionConfig::default() }
 }
 fn yes() -> bool {
     true
-}
-
-impl Default for OffsiteRetention {
-    fn default() -> Self {
-        OffsiteRetention {
-            keep_days: default_keep_days(),
-            keep_min_verified: default_keep_min(),
-            keep_daily: 0,
-            keep_weekly: 0,
-            keep_monthly: default_keep_monthly(),
-        }
-    }
 }
 
 /// One `[[offsite]]` table.
@@ -126,8 +94,9 @@ pub struct OffsiteConfig {
     pub path: Option<PathBuf>,
     #[serde(default)]
     pub check: CheckMode,
-    #[serde(default)]
-    pub retention: OffsiteRetention,
+    /// The same rules as the local `[retention]` (its defaults for keys the table omits).
+    #[serde(default = "default_retention")]
+    pub retention: RetentionConfig,
     /// Made from HR-SM's cloud variables, not from the file: never written back into it.
     #[serde(skip)]
     pub from_env: bool,
@@ -255,7 +224,7 @@ pub fn from_env(get: impl Fn(&str) -> Option<String>) -> Result<Option<OffsiteCo
         account: None,
         path: None,
         check: CheckMode::default(),
-        retention: OffsiteRetention::default(),
+        retention: default_retention(),
         from_env: true,
     };
     let cfg = match provider.as_str() {

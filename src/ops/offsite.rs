@@ -107,18 +107,6 @@ impl CopyReport {
     }
 }
 
-impl From<&crate::offsite::OffsiteRetention> for RetentionPolicy {
-    fn from(r: &crate::offsite::OffsiteRetention) -> Self {
-        RetentionPolicy {
-            keep_days: r.keep_days,
-            keep_min_verified: r.keep_min_verified,
-            keep_daily: r.keep_daily,
-            keep_weekly: r.keep_weekly,
-            keep_monthly: r.keep_monthly,
-        }
-    }
-}
-
 fn entry_name(id: &str) -> String {
     format!("{id}.{ENTRY_EXT}")
 }

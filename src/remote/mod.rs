@@ -211,7 +211,10 @@ impl Remote {
                 (Arc::new(s), None)
             }
         };
-        let rt = tokio::runtime::Builder::new_current_thread()
+        // Two workers: the parts of an upload are signed (SHA-256 of each part, SigV4) and sent
+        // on both cores while this thread reads the next part from disk.
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
             .enable_all()
             .build()
             .map_err(|e| fail("cannot start its network runtime", &e))?;

@@ -184,12 +184,16 @@ impl Remote {
                     let store = parts_store.clone();
                     let (path, id) = (path.clone(), upload_id.clone());
                     let payload = PutPayload::from(buf);
-                    in_flight.push(async move {
+                    in_flight.push(tokio::spawn(async move {
                         let r = super::retrying(|| store.put_part(&path, &id, idx, payload.clone())).await;
                         (idx, len, r)
-                    });
+                    }));
                 }
-                let Some((idx, len, r)) = in_flight.next().await else { break };
+                let Some(joined) = in_flight.next().await else { break };
+                let (idx, len, r) = joined.map_err(|e| Error::Offsite {
+                    destination: self.cfg.name.clone(),
+                    message: format!("an upload task stopped: {e}"),
+                })?;
                 let part: PartId = r.map_err(|e| self.err(&format!("cannot upload part {} of {name}", idx + 1), e))?;
                 pending.parts[idx] = Some(part.content_id);
                 write_state(state, &pending)?;
