@@ -71,10 +71,9 @@ pub fn statuses(state: &AppState) -> Vec<OffsiteStatus> {
             let (s, message) = if copying && d.enabled {
                 let shown = state.copy_progress.lock().ok().and_then(|p| p.clone()).map(|(what, done, total)| {
                     let what = if what == "checking the copy" { "checking" } else { "copying" };
-                    if total > 0 {
-                        format!("{what}: {} %", (done.min(total) * 100) / total)
-                    } else {
-                        format!("{what}…")
+                    match (done.min(total) * 100).checked_div(total) {
+                        Some(percent) => format!("{what}: {percent} %"),
+                        None => format!("{what}…"),
                     }
                 });
                 ("copying", shown)
