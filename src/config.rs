@@ -43,6 +43,10 @@ pub struct Config {
     /// Off-site copies (`[[offsite]]` tables, src/offsite.rs).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub offsite: Vec<crate::offsite::OffsiteConfig>,
+    /// Why HR-SM's cloud variables could not make a destination (reported by the copy step;
+    /// it never stops a backup). Not part of the file.
+    #[serde(skip)]
+    pub offsite_problem: Option<String>,
     /// The keys the config file set itself (`mongodb.uri`, `schedule.timezone`...): those win
     /// over what discovery reads from the site. Not part of the file.
     #[serde(skip)]
@@ -409,7 +413,7 @@ impl Config {
         }
         // HR-SM's cloud variables add a destination unless the file already names one `cloud`.
         match &env.cloud {
-            Err(e) => return Err(Error::Config(e.clone())),
+            Err(e) => self.offsite_problem = Some(e.clone()),
             Ok(Some(cloud)) if !self.offsite.iter().any(|d| d.name == cloud.name) => self.offsite.push(cloud.clone()),
             Ok(_) => {}
         }

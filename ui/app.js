@@ -83,7 +83,7 @@ function render(s) {
   $('w-backup').disabled = busy || !!s.key_error || s.state === 'setup';
 }
 
-const offsiteWords = { ok: 'all copies checked', copying: 'copying…', failed: 'FAILED', waiting: 'waiting', problem: 'PROBLEM', never: 'nothing copied yet' };
+const offsiteWords = { ok: 'all copies checked', copying: 'copying…', failed: 'FAILED', waiting: 'waiting', problem: 'PROBLEM', never: 'nothing copied yet', pending: 'copies to make' };
 /** The off-site lines of the dashboard, the settings list and the history's choices. */
 function renderOffsite(list) {
   $('offsite-card').hidden = list.length === 0;
@@ -101,9 +101,13 @@ function renderOffsite(list) {
     const note = document.createElement('span'); note.className = 'muted';
     note.textContent = o.protected ? 'protected against deletion from this computer' : 'not protected against deletion from this computer (set a retention lock on the bucket at your provider for that)';
     li.append(note, ' ');
-    const edit = document.createElement('button'); edit.type = 'button'; edit.textContent = 'Change'; edit.onclick = () => offsiteEdit(o.name);
-    const del = document.createElement('button'); del.type = 'button'; del.textContent = 'Remove'; del.onclick = () => offsiteRemove(o.name);
-    li.append(edit, ' ', del);
+    if (o.fromEnv) {
+      li.append('(set up by HR-SM\'s own settings on this computer)');
+    } else {
+      const edit = document.createElement('button'); edit.type = 'button'; edit.textContent = 'Change'; edit.onclick = () => offsiteEdit(o.name);
+      const del = document.createElement('button'); del.type = 'button'; del.textContent = 'Remove'; del.onclick = () => offsiteRemove(o.name);
+      li.append(edit, ' ', del);
+    }
     return li;
   }));
   const pick = /** @type {HTMLSelectElement} */ ($('remote-pick'));

@@ -210,13 +210,6 @@ fn init_logging() {
 }
 
 fn main() -> ExitCode {
-    // `hrsm-backup --json list | head` ends quietly when the reader goes away, like other
-    // Unix tools, instead of panicking on the closed pipe.
-    #[cfg(unix)]
-    // SAFETY: restoring the default disposition of one signal before any thread starts.
-    unsafe {
-        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
-    }
     init_logging();
     let cli = match Cli::try_parse() {
         Ok(c) => c,
@@ -225,6 +218,22 @@ fn main() -> ExitCode {
             return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
         }
     };
+    // `hrsm-backup --json list | head` ends quietly when the reader goes away, like other
+    // Unix tools, instead of panicking on the closed pipe. Only for the commands that print and
+    // talk to no server: with the default disposition a write to a connection the server cut
+    // (an S3 server dying mid-upload) would kill the process without a word, where the others
+    // must report it and keep their state.
+    #[cfg(unix)]
+    if matches!(
+        cli.command,
+        Command::List | Command::Inspect(_) | Command::Key(_) | Command::Discover { .. } | Command::Prune { .. }
+    ) {
+        // SAFETY: restoring the default disposition of one signal; no thread has started yet
+        // that could be writing.
+        unsafe {
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        }
+    }
     let json = cli.json;
     match commands::run(cli) {
         Ok(()) => ExitCode::SUCCESS,

@@ -66,10 +66,23 @@ pub fn run(cli: &Cli, cmd: &OffsiteCommand) -> Result<()> {
         OffsiteCommand::Copy { name } => {
             let bar = Bar::new(cli.json);
             let mut reports = Vec::new();
-            for d in pick(&cfg, name.as_deref())? {
-                let mut one = Config { offsite: vec![d], ..cfg.clone() };
-                one.offsite[0].enabled = true;
-                reports.extend(copy_all(&one, &bar)?);
+            // Without a name: the destinations in use; a named one is copied to even when it
+            // is switched off for the daily runs.
+            match name {
+                None => {
+                    pick(&cfg, None)?;
+                    reports = copy_all(&cfg, &bar)?;
+                }
+                Some(_) => {
+                    for d in pick(&cfg, name.as_deref())? {
+                        let one = Config {
+                            offsite: vec![OffsiteConfig { enabled: true, ..d }],
+                            offsite_problem: None,
+                            ..cfg.clone()
+                        };
+                        reports.extend(copy_all(&one, &bar)?);
+                    }
+                }
             }
             bar.done();
             report_copies(cli, &reports, None)
@@ -118,7 +131,7 @@ fn pick(cfg: &Config, name: Option<&str>) -> Result<Vec<OffsiteConfig>> {
 /// After a good backup: copy to every enabled destination. The backup stands whatever
 /// happens here; a failed copy makes the command fail (exit 3) so that a scheduler notices.
 pub fn after_backup(cli: &Cli, cfg: &Config, backup: serde_json::Value) -> Result<()> {
-    if cfg.offsite_destinations().is_empty() {
+    if cfg.offsite_destinations().is_empty() && cfg.offsite_problem.is_none() {
         if cli.json {
             print_json(&backup);
         }
@@ -135,6 +148,8 @@ fn report_copies(cli: &Cli, reports: &[CopyReport], backup: Option<serde_json::V
     let failed: Vec<&CopyReport> = reports.iter().filter(|r| r.error.is_some() || !r.problems.is_empty()).collect();
     if cli.json {
         let mut v = backup.unwrap_or_else(|| json!({ "ok": failed.is_empty() }));
+        // With a backup: "ok" is the backup's; the copies have their own.
+        v["offsite_ok"] = json!(failed.is_empty());
         v["offsite"] = json!(reports);
         print_json(&v);
     } else {

@@ -61,6 +61,10 @@ fn gui_words(message: &str) -> String {
     for (from, to) in PLAIN {
         out = out.replace(from, to);
     }
+    // An off-site copy without its key: what to click, not which command or variable.
+    if let Some(i) = out.find("no credentials: ") {
+        out = format!("{}its key is missing: enter it in Settings → Off-site copies (Change).", &out[..i]);
+    }
     let mut chars = out.chars();
     match chars.next() {
         Some(first) => first.to_uppercase().chain(chars).collect(),

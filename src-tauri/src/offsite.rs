@@ -40,6 +40,10 @@ pub struct OffsiteStatus {
     /// Whether copies there are protected against deletion from this computer (object lock):
     /// not yet, and the page says so.
     pub protected: bool,
+    /// Made from HR-SM's own settings on this computer, not from this app's: not editable here.
+    pub from_env: bool,
+    /// Backups not copied there yet.
+    pub pending: usize,
 }
 
 fn place(d: &OffsiteConfig) -> String {
@@ -61,6 +65,7 @@ pub fn statuses(state: &AppState) -> Vec<OffsiteStatus> {
     let cfg = state.config();
     let copying = state.copying.load(Ordering::Relaxed);
     let zone = state.schedule();
+    let history = state.history();
     cfg.offsite
         .iter()
         .map(|d| {
@@ -68,6 +73,14 @@ pub fn statuses(state: &AppState) -> Vec<OffsiteStatus> {
             let copied_ids: Vec<String> =
                 st.copies.iter().filter(|(_, c)| c.status == CopyStatus::Copied).map(|(id, _)| id.clone()).collect();
             let problems = st.problems();
+            let pending = hrsm_backup::pending_copies(&history, d, &st);
+            // The oldest backup still waiting for its copy: past the overdue hours it is a failure.
+            let waited_hours = history
+                .iter()
+                .filter(|e| e.status == hrsm_backup::Status::Ok && e.verified && !st.is_copied(&e.id))
+                .map(|e| (Utc::now() - e.finished).num_hours())
+                .max()
+                .unwrap_or(0);
             let (s, message) = if copying && d.enabled {
                 let shown = state.copy_progress.lock().ok().and_then(|p| p.clone()).map(|(what, done, total)| {
                     let what = if what == "checking the copy" { "checking" } else { "copying" };
@@ -88,6 +101,16 @@ pub fn statuses(state: &AppState) -> Vec<OffsiteStatus> {
                 )
             } else if let Some(e) = &st.last_error {
                 ("failed", Some(e.clone()))
+            } else if pending > 0 && d.enabled && waited_hours >= hrsm_backup::OVERDUE_AFTER_HOURS {
+                (
+                    "failed",
+                    Some(format!(
+                        "{pending} backup{} not copied for more than {} hours{}.",
+                        if pending == 1 { " has been" } else { "s have been" },
+                        hrsm_backup::OVERDUE_AFTER_HOURS,
+                        if st.waiting { " (the folder is not there: is the disk plugged in?)" } else { "" }
+                    )),
+                )
             } else if st.waiting {
                 (
                     "waiting",
@@ -95,6 +118,8 @@ pub fn statuses(state: &AppState) -> Vec<OffsiteStatus> {
                 )
             } else if st.last_run.is_none() {
                 ("never", None)
+            } else if pending > 0 && d.enabled {
+                ("pending", Some(format!("{pending} backup{} still to copy.", if pending == 1 { "" } else { "s" })))
             } else {
                 ("ok", None)
             };
@@ -109,6 +134,8 @@ pub fn statuses(state: &AppState) -> Vec<OffsiteStatus> {
                 last_run: st.last_run,
                 last_run_local: st.last_run.zip(zone.as_ref()).map(|(t, z)| z.local_label(t)),
                 protected: false,
+                from_env: d.from_env,
+                pending,
             }
         })
         .collect()
@@ -123,6 +150,8 @@ pub fn spawn_copies<R: Runtime>(app: &AppHandle<R>) {
         return;
     }
     if state.copying.swap(true, Ordering::SeqCst) {
+        // A run is on: it goes round once more when done (this backup was not in its list).
+        state.copy_again.store(true, Ordering::SeqCst);
         return;
     }
     crate::tray::refresh(app);
@@ -135,7 +164,10 @@ pub fn spawn_copies<R: Runtime>(app: &AppHandle<R>) {
             total: Default::default(),
             last: std::sync::Mutex::new(std::time::Instant::now()),
         };
-        let result = copy_all(&cfg, &progress);
+        let mut result = copy_all(&cfg, &progress);
+        while state.copy_again.swap(false, Ordering::SeqCst) {
+            result = copy_all(&state.config(), &progress);
+        }
         if let Ok(mut p) = state.copy_progress.lock() {
             *p = None;
         }
@@ -400,9 +432,22 @@ pub async fn offsite_save<R: Runtime>(
         let mut cfg = state.config();
         let original = form.original_name.clone();
         let existing = original.as_deref().and_then(|n| cfg.offsite.iter().position(|d| d.name == n));
+        if existing.is_some_and(|i| cfg.offsite[i].from_env) {
+            return Err(CommandError::field(
+                "offsiteName",
+                "This off-site copy comes from HR-SM's own settings on this computer; change it there.",
+            ));
+        }
         let d = to_config(&form, existing.map(|i| &cfg.offsite[i]))?;
         if cfg.offsite.iter().enumerate().any(|(i, o)| o.name == d.name && Some(i) != existing) {
             return Err(CommandError::field("offsiteName", "Another off-site copy has this name; choose another."));
+        }
+        // A renamed destination keeps its key (stored under the old name) when none is typed.
+        let renamed_from = original.clone().filter(|o| o != &d.name);
+        if let (Some(old), false, true) = (&renamed_from, state.is_demo(), secret.is_empty()) {
+            if let Some(text) = hrsm_backup::Keychain::offsite(old).get_text().map_err(CommandError::from)? {
+                hrsm_backup::Keychain::offsite(&d.name).set_text(&text).map_err(CommandError::from)?;
+            }
         }
         // The key is checked for shape now; an object store without any is refused.
         let creds = credentials(&state, &d, &secret)?;
@@ -413,7 +458,7 @@ pub async fn offsite_save<R: Runtime>(
             Some(i) => cfg.offsite[i] = d.clone(),
             None => cfg.offsite.push(d.clone()),
         }
-        if let Some(old) = original.filter(|o| o != &d.name) {
+        if let (Some(old), false) = (renamed_from, state.is_demo()) {
             let _ = hrsm_backup::Keychain::offsite(&old).delete();
         }
         state.save_config(cfg).map_err(CommandError::from)?;
@@ -430,6 +475,12 @@ pub async fn offsite_remove<R: Runtime>(app: AppHandle<R>, name: String) -> CmdR
     blocking(move || {
         let state = app.state::<AppState>();
         let mut cfg = state.config();
+        if cfg.offsite.iter().any(|d| d.name == name && d.from_env) {
+            return Err(CommandError::new(
+                "usage",
+                "This off-site copy comes from HR-SM's own settings on this computer; switch it off there.",
+            ));
+        }
         cfg.offsite.retain(|d| d.name != name);
         if !state.is_demo() {
             let _ = hrsm_backup::Keychain::offsite(&name).delete();
@@ -474,7 +525,7 @@ pub async fn offsite_backups<R: Runtime>(app: AppHandle<R>, name: String) -> Cmd
         let (_, remote) = destination(&state, &name)?;
         let (entries, _) = remote_entries(&remote).map_err(CommandError::from)?;
         let here: std::collections::HashSet<String> =
-            state.history().into_iter().filter(|e| e.archive.is_some()).map(|e| e.id).collect();
+            state.history().into_iter().filter(|e| e.status == hrsm_backup::Status::Ok).map(|e| e.id).collect();
         Ok(entries.into_iter().filter(|e| !here.contains(&e.id)).collect())
     })
     .await

@@ -70,6 +70,8 @@ pub struct AppState {
     pub armed_restore: Mutex<Option<crate::commands::Armed>>,
     /// Off-site copies run in the background (crate::offsite); one run at a time.
     pub copying: std::sync::atomic::AtomicBool,
+    /// Asked for while a copy ran: the run goes round once more.
+    pub copy_again: std::sync::atomic::AtomicBool,
     /// The running copy's phase, bytes done and bytes in all (for the dashboard).
     pub copy_progress: Mutex<Option<(String, u64, u64)>>,
 }
@@ -220,6 +222,7 @@ impl AppState {
             sent: Default::default(),
             armed_restore: Mutex::new(None),
             copying: Default::default(),
+            copy_again: Default::default(),
             copy_progress: Mutex::new(None),
         };
         state.save_persisted();

@@ -48,9 +48,24 @@ pub fn open_destination(cfg: &OffsiteConfig) -> Result<Remote> {
 /// cannot be opened (no credentials, a folder not plugged in) is reported, not raised.
 pub fn copy_all(cfg: &crate::config::Config, progress: &dyn Progress) -> Result<Vec<CopyReport>> {
     let mut reports = Vec::new();
+    // HR-SM's cloud variables that could not be read: said where copies are reported, never
+    // in the way of a backup.
+    if let Some(problem) = &cfg.offsite_problem {
+        reports.push(CopyReport {
+            destination: crate::offsite::ENV_DESTINATION.into(),
+            error: Some(problem.clone()),
+            ..Default::default()
+        });
+    }
     for d in cfg.offsite_destinations() {
         let report = match open_destination(&d) {
-            Ok(remote) => copy_to(&cfg.destination, &remote, progress)?,
+            Ok(remote) => match copy_to(&cfg.destination, &remote, progress) {
+                Ok(r) => r,
+                Err(Error::Cancelled) => return Err(Error::Cancelled),
+                // The local side (the state file, another copy run holding the lock): said for
+                // this destination, the others still go.
+                Err(e) => CopyReport { destination: d.name.clone(), error: Some(e.to_string()), ..Default::default() },
+            },
             Err(e) => {
                 let mut r = CopyReport { destination: d.name.clone(), ..Default::default() };
                 let mut st = state::load(&cfg.destination, &d.name)?;
@@ -107,6 +122,12 @@ impl CopyReport {
     }
 }
 
+/// A backup id as this program makes them (`hrsm-<time>-<hex>`): nothing that could name a
+/// path elsewhere.
+fn valid_id(id: &str) -> bool {
+    id.starts_with("hrsm-") && id.len() <= 64 && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+}
+
 fn entry_name(id: &str) -> String {
     format!("{id}.{ENTRY_EXT}")
 }
@@ -129,6 +150,11 @@ fn wanted(entries: &[CatalogEntry], cfg: &OffsiteConfig) -> Vec<CatalogEntry> {
         .filter(|(i, e)| *i < cfg.retention.keep_min_verified.max(1) as usize || e.started >= cutoff)
         .map(|(_, e)| (*e).clone())
         .collect()
+}
+
+/// How many backups a destination should hold but does not yet (by this machine's record).
+pub fn pending_copies(entries: &[CatalogEntry], cfg: &OffsiteConfig, st: &CopyState) -> usize {
+    wanted(entries, cfg).iter().filter(|e| !st.is_copied(&e.id)).count()
 }
 
 /// Copies what `remote` lacks from the backup folder `backups`, checks the copies there, and
@@ -197,7 +223,13 @@ pub fn copy_to(backups: &Path, remote: &Remote, progress: &dyn Progress) -> Resu
                 }
             }
         }
-        report.removed = apply_remote_retention(remote, &mut st, progress)?;
+        let local_ok = listing
+            .entries
+            .iter()
+            .rev()
+            .find(|e| !e.is_imported() && !matches!(e.status, Status::Running | Status::Cancelled))
+            .is_some_and(|e| e.status == Status::Ok);
+        report.removed = apply_remote_retention(remote, &mut st, local_ok, progress)?;
         Ok(())
     })();
     if let Err(e) = result {
@@ -269,7 +301,9 @@ fn check_copies(remote: &Remote, st: &mut CopyState, report: &mut CopyReport) ->
             continue;
         }
         let status = match (size_of(&archive_name(id)), size_of(&entry_name(id))) {
-            (Some(size), Some(_)) if size == rec.size => CopyStatus::Copied,
+            // A copy found changed by a read-back stays changed until it is sent again: a size
+            // that matches proves nothing about the bytes.
+            (Some(size), Some(_)) if size == rec.size && rec.status != CopyStatus::Changed => CopyStatus::Copied,
             (Some(_), Some(_)) => CopyStatus::Changed,
             _ => CopyStatus::Missing,
         };
@@ -279,7 +313,7 @@ fn check_copies(remote: &Remote, st: &mut CopyState, report: &mut CopyReport) ->
         }
         match status {
             CopyStatus::Missing => report.problems.push(format!("{id} is no longer there")),
-            CopyStatus::Changed => report.problems.push(format!("{id} has changed there (another size)")),
+            CopyStatus::Changed => report.problems.push(format!("{id} has changed there")),
             _ => {}
         }
     }
@@ -298,7 +332,10 @@ pub fn remote_entries(remote: &Remote) -> Result<(Vec<CatalogEntry>, Vec<String>
         // An entry removed between the listing and the read is simply gone.
         if let Some(bytes) = remote.get_small(&o.name)? {
             match serde_json::from_slice::<CatalogEntry>(&bytes) {
-                Ok(e) => entries.push(e),
+                Ok(e) if Some(e.id.as_str()) == o.name.strip_suffix(&format!(".{ENTRY_EXT}")) && valid_id(&e.id) => {
+                    entries.push(e)
+                }
+                Ok(e) => problems.push(format!("{} names another backup ({:?}); it is left alone", o.name, e.id)),
                 Err(e) => problems.push(format!("{} is not a catalog entry: {e}", o.name)),
             }
         }
@@ -309,8 +346,21 @@ pub fn remote_entries(remote: &Remote) -> Result<(Vec<CatalogEntry>, Vec<String>
 
 /// The destination's retention: removes there what its policy lets go (entry first, then the
 /// archive, so a listing never shows an entry without its archive).
-fn apply_remote_retention(remote: &Remote, st: &mut CopyState, progress: &dyn Progress) -> Result<Vec<String>> {
+fn apply_remote_retention(
+    remote: &Remote,
+    st: &mut CopyState,
+    local_ok: bool,
+    progress: &dyn Progress,
+) -> Result<Vec<String>> {
+    // Failures here must not cost old copies there, as locally.
+    if !local_ok {
+        return Ok(Vec::new());
+    }
     let (entries, _) = remote_entries(remote)?;
+    // Only this machine's copies: another workstation writing to the same place keeps its own,
+    // and this one's retention never removes them.
+    let host = crate::meta::host_name();
+    let entries: Vec<CatalogEntry> = entries.into_iter().filter(|e| e.host == host).collect();
     let policy = RetentionPolicy::from(&remote.config().retention);
     let decisions: Vec<Decision> = plan(&policy, &entries, Utc::now());
     let mut removed = Vec::new();
@@ -358,6 +408,9 @@ pub fn check_remote(backups: &Path, remote: &Remote, read_back: bool, progress: 
 /// temp file, its SHA-256 compared with the entry's, then renamed into place and the entry
 /// written. The folder is created if it is gone (a new workstation).
 pub fn fetch(backups: &Path, remote: &Remote, id: &str, progress: &dyn Progress) -> Result<CatalogEntry> {
+    if !valid_id(id) {
+        return Err(Error::Usage(format!("{id:?} is not a backup id; list what the off-site copy holds first")));
+    }
     let catalog = Catalog::open(backups)?;
     let _lock = DestinationLock::acquire(backups, "a download from an off-site copy")?;
     let Some(bytes) = remote.get_small(&entry_name(id))? else {
@@ -367,6 +420,15 @@ pub fn fetch(backups: &Path, remote: &Remote, id: &str, progress: &dyn Progress)
         destination: remote.name().into(),
         message: format!("{}: not a catalog entry: {e}", entry_name(id)),
     })?;
+    if entry.sha256.is_none() {
+        return Err(Error::Offsite {
+            destination: remote.name().into(),
+            message: format!(
+                "{} carries no SHA-256, so the download could not be checked; it was not written by this program",
+                entry_name(id)
+            ),
+        });
+    }
     if entry.id != id {
         return Err(Error::Offsite {
             destination: remote.name().into(),

@@ -173,10 +173,13 @@ impl Credentials {
                 OffsiteKind::S3 => "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY",
                 _ => "AZURE_STORAGE_KEY",
             };
-            Error::Key(format!(
-                "no credentials for the off-site copy {:?}: store them in the keychain (`hrsm-backup offsite secret {}`, or Settings in the app) or set {vars}",
-                cfg.name, cfg.name
-            ))
+            Error::Offsite {
+                destination: cfg.name.clone(),
+                message: format!(
+                    "no credentials: store them in the keychain (`hrsm-backup offsite secret {}`, or Settings in the app) or set {vars}",
+                    cfg.name
+                ),
+            }
         })
     }
 }
@@ -215,6 +218,6 @@ mod tests {
         let c = Credentials::resolve(&cfg, None, env).unwrap();
         assert!(matches!(c, Credentials::S3 { ref access_key_id, .. } if access_key_id == "ENVID"));
         let e = Credentials::resolve(&cfg, None, |_| None).unwrap_err().to_string();
-        assert!(e.contains("AWS_SECRET_ACCESS_KEY") && e.contains("aws"), "{e}");
+        assert!(e.contains("AWS_SECRET_ACCESS_KEY") && e.contains("off-site copy aws: no credentials"), "{e}");
     }
 }

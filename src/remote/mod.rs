@@ -67,7 +67,7 @@ fn retry_config() -> RetryConfig {
 /// True for an error that another attempt may not meet: a dropped connection, a server that
 /// is restarting or overloaded. Refusals (credentials, a missing bucket, a bad request) are
 /// final.
-fn transient(e: &object_store::Error) -> bool {
+pub(crate) fn transient(e: &object_store::Error) -> bool {
     use object_store::Error as E;
     if matches!(
         e,

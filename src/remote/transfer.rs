@@ -135,15 +135,20 @@ impl Remote {
             return Err(Error::Offsite { destination: self.cfg.name.clone(), message: "no multipart uploads".into() });
         };
         let path = self.path(name);
+        // The whole object path (prefix and all), so a resumed upload is this very object's.
+        let object = format!("{}/{}", self.cfg.bucket.as_deref().unwrap_or_default(), path);
         let count = size.div_ceil(part_size) as usize;
         // An earlier run's upload of this very file continues; any other is abandoned.
         let mut pending = match read_state(state) {
-            Some(p) if p.object == name && p.size == size && p.part_size == part_size && p.parts.len() == count => {
+            Some(p) if p.object == object && p.size == size && p.part_size == part_size && p.parts.len() == count => {
                 Some(p)
             }
             Some(old) => {
-                let old_path = self.path(&old.object);
-                let _ = self.rt.block_on(parts_store.abort_multipart(&old_path, &old.upload_id));
+                // Another archive's unfinished upload (or another place's): given up, its parts
+                // removed where the store allows it.
+                if let Some(old_path) = old.object.split_once('/').map(|(_, p)| object_store::path::Path::from(p)) {
+                    let _ = self.rt.block_on(parts_store.abort_multipart(&old_path, &old.upload_id));
+                }
                 remove_state(state);
                 None
             }
@@ -154,8 +159,7 @@ impl Remote {
                 .rt
                 .block_on(super::retrying(|| parts_store.create_multipart(&path)))
                 .map_err(|e| self.err(&format!("cannot start the upload of {name}"), e))?;
-            let p =
-                PendingUpload { object: name.to_string(), size, part_size, upload_id: id, parts: vec![None; count] };
+            let p = PendingUpload { object: object.clone(), size, part_size, upload_id: id, parts: vec![None; count] };
             write_state(state, &p)?;
             pending = Some(p);
         }
@@ -194,7 +198,17 @@ impl Remote {
                     destination: self.cfg.name.clone(),
                     message: format!("an upload task stopped: {e}"),
                 })?;
-                let part: PartId = r.map_err(|e| self.err(&format!("cannot upload part {} of {name}", idx + 1), e))?;
+                let part: PartId = match r {
+                    Ok(p) => p,
+                    Err(e) => {
+                        // Refused for good (the store forgot the upload: a lifecycle rule, an
+                        // abort): the next run starts it afresh instead of resuming a dead one.
+                        if !super::transient(&e) {
+                            remove_state(state);
+                        }
+                        return Err(self.err(&format!("cannot upload part {} of {name}", idx + 1), e));
+                    }
+                };
                 pending.parts[idx] = Some(part.content_id);
                 write_state(state, &pending)?;
                 progress.event(Event::Advance(len));

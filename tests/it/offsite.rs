@@ -176,6 +176,14 @@ fn a_copy_that_goes_missing_or_changes_is_reported_and_never_restored() {
     assert!(text(&o).contains("changed or damaged there"), "{}", text(&o));
     let left: Vec<_> = fs::read_dir(empty.path().join("backups")).unwrap().flatten().map(|e| e.file_name()).collect();
     assert!(left.iter().all(|n| n.to_string_lossy().starts_with('.')), "{left:?}");
+    // A size check does not clear it: the next copy run says so (exit 3) and sends it again.
+    let o = run(dir.path(), &["--json", "offsite", "copy"], &[]);
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    let v = json(&o);
+    assert!(v["offsite"][0]["problems"][0].as_str().unwrap().contains("has changed there"), "{v}");
+    assert_eq!(v["offsite"][0]["copied"][0], id.as_str(), "{v}");
+    let o = run(dir.path(), &["offsite", "check", "--read-back"], &[]);
+    assert!(o.status.success(), "{}", text(&o));
     // Gone there: the next copy run says so loudly (exit 3) and sends it again.
     remote.delete(&name).unwrap();
     let o = run(dir.path(), &["--json", "offsite", "copy"], &[]);
@@ -194,12 +202,20 @@ fn each_destination_keeps_its_own_retention_and_the_newest_copy_always() {
     let dir = tmp();
     site(
         dir.path(),
-        &g.offsite_toml("s3", "[offsite.retention]\nkeep_days = 30\nkeep_min_verified = 1\nkeep_monthly = 0"),
+        &g.offsite_toml(
+            "s3",
+            "[offsite.retention]\nkeep_days = 30\nkeep_min_verified = 1\nkeep_weekly = 0\nkeep_monthly = 0",
+        ),
     );
     let remote = s3_remote(&g);
-    // Two old copies there (from months ago): entries and archives.
-    for (id, days) in [("hrsm-20250101T020000Z-0001", 330), ("hrsm-20250601T020000Z-0002", 180)] {
+    // Two old copies there (from months ago): entries and archives; and one of another
+    // workstation writing to the same place, which this one's retention leaves alone.
+    for (id, days) in
+        [("hrsm-20250101T020000Z-0001", 330), ("hrsm-20250601T020000Z-0002", 180), ("hrsm-20250301T020000Z-0003", 270)]
+    {
+        let host = if id.ends_with("0003") { "another-workstation".to_string() } else { hrsm_host() };
         let e = CatalogEntry {
+            host,
             archive: Some(format!("{id}.hrsmbk")),
             verified: true,
             sha256: Some("00".into()),
@@ -219,7 +235,8 @@ fn each_destination_keeps_its_own_retention_and_the_newest_copy_always() {
     let removed: Vec<&str> = v["offsite"][0]["removed"].as_array().unwrap().iter().filter_map(|x| x.as_str()).collect();
     assert_eq!(removed.len(), 2, "{v}");
     let names: Vec<String> = remote.list().unwrap().into_iter().map(|o| o.name).collect();
-    assert!(!names.iter().any(|n| n.starts_with("hrsm-2025")), "{names:?}");
+    let old: Vec<&String> = names.iter().filter(|n| n.starts_with("hrsm-2025")).collect();
+    assert_eq!(old, ["hrsm-20250301T020000Z-0003.hrsmbk", "hrsm-20250301T020000Z-0003.json"], "{names:?}");
     // The local folder keeps its own: nothing local was removed.
     let o = run(dir.path(), &["--json", "list"], &[]);
     assert_eq!(json(&o)["backups"].as_array().unwrap().len(), 1);
@@ -330,6 +347,18 @@ fn hrsm_cloud_variables_add_the_destination() {
     let v = json(&o);
     assert_eq!(v["offsite"][0]["destination"], "cloud", "{v}");
     assert_eq!(v["offsite"][0]["copied"].as_array().unwrap().len(), 1, "{v}");
+    // A provider this program cannot use never stops the backup itself: the copy says why.
+    let o =
+        run(dir.path(), &["--json", "backup"], &[("BACKUP_CLOUD_ENABLED", "true"), ("BACKUP_CLOUD_PROVIDER", "gcp")]);
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    let v = json(&o);
+    assert_eq!((v["ok"].as_bool(), v["offsite_ok"].as_bool()), (Some(true), Some(false)), "{v}");
+    assert!(v["offsite"][0]["error"].as_str().unwrap().contains("S3-compatible endpoint"), "{v}");
+    let o = run(dir.path(), &["list"], &[("BACKUP_CLOUD_ENABLED", "true"), ("BACKUP_CLOUD_PROVIDER", "gcp")]);
+    assert!(o.status.success(), "{}", text(&o));
+    // A backup id that is not one is refused before anything is written.
+    let o = run(dir.path(), &["offsite", "fetch", "../../etc", "--from", "cloud"], &vars);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
 }
 
 #[test]
@@ -382,4 +411,9 @@ fn keys_typed_into_the_keychain_open_the_store_without_any_environment() {
     assert!(o.status.success(), "{}", text(&o));
     let o = bare(&["offsite", "test", &name], "");
     assert!(!o.status.success(), "{}", text(&o));
+}
+
+/// This machine's name as the catalog records it.
+fn hrsm_host() -> String {
+    CatalogEntry::new("hrsm-x", Status::Ok, chrono::Utc::now()).host
 }
