@@ -162,6 +162,21 @@ pub fn pending_copies(entries: &[CatalogEntry], cfg: &OffsiteConfig, st: &CopySt
 /// report, not as `Err`: `Err` is for the local side (the folder, the lock).
 pub fn copy_to(backups: &Path, remote: &Remote, progress: &dyn Progress) -> Result<CopyReport> {
     let catalog = Catalog::existing(backups)?;
+    if let Some(folder) = remote.folder() {
+        // The same layout in the same place would make the backup folder its own "copy", and
+        // the destination's retention would prune local backups.
+        let (a, b) =
+            (folder.canonicalize().unwrap_or(folder.clone()), backups.canonicalize().unwrap_or(backups.into()));
+        if a.starts_with(&b) || b.starts_with(&a) {
+            return Err(Error::Offsite {
+                destination: remote.name().into(),
+                message: format!(
+                    "{} is the backup folder or shares it; a second folder must be somewhere else (another disk)",
+                    folder.display()
+                ),
+            });
+        }
+    }
     crate::fsutil::create_private_dir_all(&state::state_dir(backups))?;
     let _lock = DestinationLock::acquire(&state::state_dir(backups), "an off-site copy")?;
     let name = remote.name().to_string();

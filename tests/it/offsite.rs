@@ -307,6 +307,17 @@ fn a_second_folder_that_is_missing_waits_and_is_filled_when_it_is_back() {
         fs::read(dir.path().join(format!("backups/{id}.hrsmbk"))).unwrap()
     );
     assert!(usb.join(format!("{id}.json")).exists());
+    // The backup folder itself (or a folder inside it) is refused as a "second" folder.
+    let cfg = fs::read_to_string(dir.path().join("hrsm-backup.toml")).unwrap();
+    fs::write(
+        dir.path().join("same.toml"),
+        cfg.replace(&usb.display().to_string(), &dir.path().join("backups/x").display().to_string()),
+    )
+    .unwrap();
+    fs::create_dir_all(dir.path().join("backups/x")).unwrap();
+    let o = run(dir.path(), &["--config", "same.toml", "offsite", "copy"], &[]);
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    assert!(text(&o).contains("shares it"), "{}", text(&o));
 }
 
 #[test]
