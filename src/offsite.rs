@@ -97,6 +97,10 @@ pub struct OffsiteConfig {
     /// The same rules as the local `[retention]` (its defaults for keys the table omits).
     #[serde(default = "default_retention")]
     pub retention: RetentionConfig,
+    /// The most the uploads may send, in megabits per second, averaged over the upload (each
+    /// part of 16 MiB goes at the line's speed; the next waits its turn). Absent: no limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upload_limit_mbps: Option<u32>,
     /// Made from HR-SM's cloud variables, not from the file: never written back into it.
     #[serde(skip)]
     pub from_env: bool,
@@ -161,10 +165,34 @@ impl OffsiteConfig {
         if self.prefix.starts_with('/') || self.prefix.contains("..") || self.prefix.contains('\\') {
             return bad(format!("prefix {:?} must be a relative path such as site-a/", self.prefix));
         }
+        if self.upload_limit_mbps == Some(0) {
+            return bad("upload_limit_mbps must be at least 1 (leave it out for no limit)".into());
+        }
         if self.retention.keep_days == 0 {
             return bad("retention.keep_days must be at least 1".into());
         }
         Ok(())
+    }
+
+    /// Where the copies go, as one string: the kind, the service (endpoint, account), the
+    /// bucket or folder and the prefix. The region and the check are not part of it: changing
+    /// them leaves the copies where they are.
+    pub fn place(&self) -> String {
+        let kind = self.kind.label();
+        match self.kind {
+            OffsiteKind::Folder => format!(
+                "{kind}|{}|{}",
+                self.path.as_ref().map(|p| p.display().to_string()).unwrap_or_default(),
+                self.object_prefix()
+            ),
+            OffsiteKind::S3 | OffsiteKind::Azure => format!(
+                "{kind}|{}|{}|{}|{}",
+                self.endpoint.as_deref().unwrap_or_default().trim_end_matches('/'),
+                self.account.as_deref().unwrap_or_default(),
+                self.bucket.as_deref().unwrap_or_default(),
+                self.object_prefix()
+            ),
+        }
     }
 
     /// The prefix as object names use it: empty, or ending in one '/'.
@@ -225,6 +253,7 @@ pub fn from_env(get: impl Fn(&str) -> Option<String>) -> Result<Option<OffsiteCo
         path: None,
         check: CheckMode::default(),
         retention: default_retention(),
+        upload_limit_mbps: None,
         from_env: true,
     };
     let cfg = match provider.as_str() {

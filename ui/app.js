@@ -20,13 +20,14 @@ let current = 'dashboard';
 let lastStatus = null;
 let setupShown = false;
 
-function show(view) {
+/** @param {string} view @param {string} [restoreId] the restore point Restore opens on */
+function show(view, restoreId) {
   current = view;
   document.querySelectorAll('.view').forEach((v) => { v.hidden = v.id !== `view-${view}`; });
   document.querySelectorAll('.tab').forEach((t) => t.classList.toggle('active', t.dataset.view === view));
   placeSharedCards(view);
   if (view === 'history') loadHistory();
-  if (view === 'restore') loadRestore();
+  if (view === 'restore') loadRestore(restoreId);
   if (view === 'settings') loadSettings();
   if (view === 'setup') loadSetup();
   if (view === 'log') loadLog();
@@ -41,6 +42,9 @@ function placeSharedCards(view) {
     settings.insertBefore(site, settings.firstChild);
     settings.appendChild(key);
   }
+  // Backups kept off-site show where they are looked for: under History, and under Restore
+  // (a new computer's admin goes straight there).
+  (view === 'restore' ? $('view-restore') : $('view-history')).appendChild($('remote-card'));
 }
 
 function banner(msg, bad) {
@@ -99,7 +103,9 @@ function renderOffsite(list) {
     const li = document.createElement('li');
     li.append(`${o.name}: ${o.place}${o.enabled ? '' : ' (switched off)'} · `);
     const note = document.createElement('span'); note.className = 'muted';
-    note.textContent = o.protected ? 'protected against deletion from this computer' : 'not protected against deletion from this computer (set a retention lock on the bucket at your provider for that)';
+    note.textContent = o.kind === 'folder'
+      ? 'not protected against deletion from this computer (unplug the disk between copies, or use cloud storage with a retention lock)'
+      : 'protected against deletion from this computer only if the bucket has a retention lock (Object Lock, immutable storage) set at your provider';
     li.append(note, ' ');
     if (o.fromEnv) {
       li.append('(set up by HR-SM\'s own settings on this computer)');
@@ -205,7 +211,8 @@ async function verifyOne(id, button) {
   loadHistory();
 }
 
-async function loadRestore() {
+/** @param {string} [selectId] the restore point to show (one just downloaded) */
+async function loadRestore(selectId) {
   disarmRestore();
   // What another restore point held must not be read as this one's.
   $('restore-contents').replaceChildren(para('Reading…', 'muted'));
@@ -213,7 +220,9 @@ async function loadRestore() {
   const pick = $('restore-pick');
   const rows = (await api.history()).filter((e) => e.status === 'ok').reverse();
   pick.replaceChildren(...rows.map((e) => { const o = document.createElement('option'); o.value = e.id; o.textContent = `${fmtTime(e.started)} — ${fmtBytes(e.size)}`; return o; }));
+  if (selectId && rows.some((e) => e.id === selectId)) /** @type {HTMLSelectElement} */ (pick).value = selectId;
   if (rows.length) showContents();
+  else $('restore-contents').replaceChildren(para(lastStatus?.offsite?.length ? 'No backup on this computer yet. Backups kept off-site are listed below: download one to restore from it.' : 'No backup on this computer yet.', 'muted'));
 }
 
 async function showContents() {
@@ -550,7 +559,7 @@ async function offsiteEdit(name) {
   const set = (id, v) => { /** @type {HTMLInputElement} */ ($(id)).value = v ?? ''; };
   set('o-kind', s?.kind || 's3'); set('o-name', s?.name || (name ? name : '')); set('o-endpoint', s?.endpoint); set('o-region', s?.region);
   set('o-account', s?.account); set('o-bucket', s?.bucket); set('o-prefix', s?.prefix); set('o-path', s?.path);
-  set('o-keep-days', s?.keepDays || 90); set('o-key-id', ''); set('o-secret', ''); set('o-account-key', '');
+  set('o-keep-days', s?.keepDays || 90); set('o-limit', s?.uploadLimitMbps || ''); set('o-key-id', ''); set('o-secret', ''); set('o-account-key', '');
   /** @type {HTMLInputElement} */ ($('o-enabled')).checked = s ? s.enabled : true;
   text($('o-key-note'), name ? 'Leave the key fields empty to keep the key already stored in this computer\'s keychain.' : 'The key is kept in this computer\'s keychain, never in a file.');
   form.hidden = false;
@@ -559,7 +568,7 @@ async function offsiteEdit(name) {
 }
 function offsiteFormValues() {
   const v = (id) => /** @type {HTMLInputElement} */ ($(id)).value.trim();
-  const form = { originalName: offsiteEditing, name: v('o-name'), kind: v('o-kind'), endpoint: v('o-endpoint'), region: v('o-region'), account: v('o-account'), bucket: v('o-bucket'), prefix: v('o-prefix'), path: v('o-path'), keepDays: Number(v('o-keep-days')), enabled: /** @type {HTMLInputElement} */ ($('o-enabled')).checked };
+  const form = { originalName: offsiteEditing, name: v('o-name'), kind: v('o-kind'), endpoint: v('o-endpoint'), region: v('o-region'), account: v('o-account'), bucket: v('o-bucket'), prefix: v('o-prefix'), path: v('o-path'), keepDays: Number(v('o-keep-days')), uploadLimitMbps: v('o-limit') === '' ? null : Number(v('o-limit')), enabled: /** @type {HTMLInputElement} */ ($('o-enabled')).checked };
   const secret = { accessKeyId: v('o-key-id'), secretAccessKey: v('o-secret'), accountKey: v('o-account-key') };
   return { form, secret: (secret.accessKeyId || secret.secretAccessKey || secret.accountKey) ? secret : null };
 }
@@ -579,6 +588,7 @@ async function offsiteSave(ev) {
   text($('o-result'), '');
   const { form, secret } = offsiteFormValues();
   if (!Number.isInteger(form.keepDays) || form.keepDays < 1) { fieldError(root, 'offsiteKeepDays', 'Enter a whole number of days, 1 or more.'); return; }
+  if (form.uploadLimitMbps !== null && (!Number.isInteger(form.uploadLimitMbps) || form.uploadLimitMbps < 1)) { fieldError(root, 'offsiteLimit', 'Enter a whole number of megabits per second, or leave it empty for no limit.'); return; }
   try {
     const list = await api.offsiteSave(form, secret);
     renderOffsite(list);
@@ -605,18 +615,25 @@ async function remoteLook() {
       [fmtTime(e.started), fmtBytes(e.size), (e.databases || []).join(', ')].forEach((c) => { const td = document.createElement('td'); td.textContent = c; tr.appendChild(td); });
       const td = document.createElement('td');
       const b = document.createElement('button'); b.type = 'button'; b.textContent = 'Download';
-      b.onclick = async () => {
-        b.disabled = true;
+      const r = document.createElement('button'); r.type = 'button'; r.textContent = 'Restore from it…';
+      /** Downloads (checked as it arrives); then, for "Restore from it…", opens it in Restore. */
+      const fetchIt = async (thenRestore) => {
+        b.disabled = true; r.disabled = true;
         text($('remote-result'), 'Downloading…');
+        $('remote-result').className = 'muted';
         try {
           await api.offsiteFetch(name, e.id, (ev) => { if (ev.event === 'progress' && ev.data.total) text($('remote-result'), `Downloading… ${Math.floor((100 * ev.data.done) / ev.data.total)}%`); });
           $('remote-result').className = 'ok';
-          text($('remote-result'), `Downloaded and checked: the backup of ${fmtTime(e.started)} is now in the list above and in Restore.`);
+          text($('remote-result'), `Downloaded and checked: the backup of ${fmtTime(e.started)} is now on this computer${thenRestore ? ' and chosen above' : ', in History and in Restore'}.`);
           tr.remove();
-          loadHistory();
-        } catch (err) { b.disabled = false; $('remote-result').className = 'bad'; text($('remote-result'), err.message); }
+          $('remote-table').hidden = $('remote-rows').children.length === 0;
+          if (thenRestore) { if (current === 'restore') loadRestore(e.id); else show('restore', e.id); window.scrollTo(0, 0); } else if (current === 'history') loadHistory(); else loadRestore();
+        } catch (err) { b.disabled = false; r.disabled = false; $('remote-result').className = 'bad'; text($('remote-result'), err.message); }
       };
-      td.appendChild(b); tr.appendChild(td);
+      b.onclick = () => fetchIt(false);
+      r.onclick = () => fetchIt(true);
+      td.append(b, ' ', r);
+      tr.appendChild(td);
       return tr;
     }));
   } catch (e) { $('remote-result').className = 'bad'; text($('remote-result'), e.message); }

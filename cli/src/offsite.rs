@@ -195,7 +195,7 @@ fn report_copies(cli: &Cli, reports: &[CopyReport], backup: Option<serde_json::V
 fn status(cli: &Cli, cfg: &Config) -> Result<()> {
     let mut out = Vec::new();
     for d in &cfg.offsite {
-        let st = load_copy_state(&cfg.destination, &d.name)?;
+        let st = load_copy_state(&cfg.destination, d)?;
         let copied = st.copies.values().filter(|c| c.status == CopyStatus::Copied).count();
         let failed: Vec<String> = st
             .copies

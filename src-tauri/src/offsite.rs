@@ -37,9 +37,9 @@ pub struct OffsiteStatus {
     pub last_run: Option<DateTime<Utc>>,
     /// The last run in the schedule's time zone, in words.
     pub last_run_local: Option<String>,
-    /// Whether copies there are protected against deletion from this computer (object lock):
-    /// not yet, and the page says so.
-    pub protected: bool,
+    /// s3 | azure | folder: the page says what protects copies there from deletion (a
+    /// retention lock set on the bucket at the provider; nothing, for a folder).
+    pub kind: OffsiteKind,
     /// Made from HR-SM's own settings on this computer, not from this app's: not editable here.
     pub from_env: bool,
     /// Backups not copied there yet.
@@ -69,7 +69,7 @@ pub fn statuses(state: &AppState) -> Vec<OffsiteStatus> {
     cfg.offsite
         .iter()
         .map(|d| {
-            let st = load_copy_state(&cfg.destination, &d.name).unwrap_or_default();
+            let st = load_copy_state(&cfg.destination, d).unwrap_or_default();
             let copied_ids: Vec<String> =
                 st.copies.iter().filter(|(_, c)| c.status == CopyStatus::Copied).map(|(id, _)| id.clone()).collect();
             let problems = st.problems();
@@ -133,7 +133,7 @@ pub fn statuses(state: &AppState) -> Vec<OffsiteStatus> {
                 copied_ids,
                 last_run: st.last_run,
                 last_run_local: st.last_run.zip(zone.as_ref()).map(|(t, z)| z.local_label(t)),
-                protected: false,
+                kind: d.kind,
                 from_env: d.from_env,
                 pending,
             }
@@ -269,6 +269,9 @@ pub struct OffsiteForm {
     pub keep_days: u32,
     #[serde(default = "yes")]
     pub enabled: bool,
+    /// Megabits per second; absent or 0: no limit.
+    #[serde(default)]
+    pub upload_limit_mbps: Option<u32>,
 }
 
 fn default_keep_days() -> u32 {
@@ -292,6 +295,7 @@ pub fn form_of(d: &OffsiteConfig) -> OffsiteForm {
         path: d.path.as_ref().map(|p| p.display().to_string()).unwrap_or_default(),
         keep_days: d.retention.keep_days,
         enabled: d.enabled,
+        upload_limit_mbps: d.upload_limit_mbps,
     }
 }
 
@@ -333,6 +337,7 @@ fn to_config(form: &OffsiteForm, base: Option<&OffsiteConfig>) -> CmdResult<Offs
     d.account = opt(&form.account);
     d.path = opt(&form.path).map(std::path::PathBuf::from);
     d.retention.keep_days = form.keep_days;
+    d.upload_limit_mbps = form.upload_limit_mbps.filter(|&m| m > 0);
     if form.kind != OffsiteKind::Folder {
         d.path = None;
     }
@@ -468,8 +473,8 @@ pub async fn offsite_save<R: Runtime>(
     .await
 }
 
-/// Removes a destination from the settings (and its key from the keychain); the copies there
-/// stay where they are.
+/// Removes a destination from the settings (its key from the keychain, its record of copies
+/// from the backup folder); the copies there stay where they are.
 #[tauri::command]
 pub async fn offsite_remove<R: Runtime>(app: AppHandle<R>, name: String) -> CmdResult<Vec<OffsiteStatus>> {
     blocking(move || {
@@ -485,7 +490,13 @@ pub async fn offsite_remove<R: Runtime>(app: AppHandle<R>, name: String) -> CmdR
         if !state.is_demo() {
             let _ = hrsm_backup::Keychain::offsite(&name).delete();
         }
+        let backups = cfg.destination.clone();
         state.save_config(cfg).map_err(CommandError::from)?;
+        // Its record goes too, so a destination added again under this name (a new disk)
+        // starts afresh; a copy running now keeps it, which is harmless.
+        if let Err(e) = hrsm_backup::forget_offsite(&backups, &name) {
+            tracing::info!("the record of off-site copy {name} stays: {e}");
+        }
         crate::tray::refresh(&app);
         Ok(statuses(&state))
     })

@@ -360,8 +360,21 @@ fn an_offsite_folder_is_set_up_from_the_page_and_filled_after_a_backup() {
     let got = invoke(&w, "offsite_fetch", json!({ "name": "usb", "id": id, "onEvent": "__CHANNEL__:2" })).unwrap();
     assert_eq!(got["id"], id.as_str());
     assert_eq!(invoke(&w, "history", json!({})).unwrap()[0]["id"], id.as_str());
-    // Removed from the settings: the copies stay where they are.
+    // The upload limit typed in the form is kept, and shown again.
+    let mut form = form.clone();
+    form["originalName"] = json!("usb");
+    form["uploadLimitMbps"] = json!(20);
+    invoke(&w, "offsite_save", json!({ "form": form })).unwrap();
+    assert!(std::fs::read_to_string(t.path().join("hrsm-backup.toml")).unwrap().contains("upload_limit_mbps = 20"));
+    assert_eq!(invoke(&w, "get_settings", json!({})).unwrap()["offsite"][0]["uploadLimitMbps"], 20);
+    // Removed from the settings: the copies stay where they are; this computer's record of
+    // them goes (a new disk added under the name starts afresh).
+    invoke(&w, "offsite_copy_now", json!({})).unwrap();
+    wait_until("ok");
+    let record = t.path().join("backups/.offsite/usb.json");
+    assert!(record.exists());
     let list = invoke(&w, "offsite_remove", json!({ "name": "usb" })).unwrap();
     assert_eq!(list, json!([]));
     assert!(usb.join(format!("{id}.hrsmbk")).exists());
+    assert!(!record.exists(), "the record of a removed destination is forgotten");
 }

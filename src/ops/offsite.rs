@@ -68,7 +68,7 @@ pub fn copy_all(cfg: &crate::config::Config, progress: &dyn Progress) -> Result<
             },
             Err(e) => {
                 let mut r = CopyReport { destination: d.name.clone(), ..Default::default() };
-                let mut st = state::load(&cfg.destination, &d.name)?;
+                let mut st = state::load(&cfg.destination, &d)?;
                 st.last_run = Some(Utc::now());
                 match e {
                     Error::OffsiteWaiting { reason, .. } => {
@@ -180,10 +180,18 @@ pub fn copy_to(backups: &Path, remote: &Remote, progress: &dyn Progress) -> Resu
     crate::fsutil::create_private_dir_all(&state::state_dir(backups))?;
     let _lock = DestinationLock::acquire(&state::state_dir(backups), "an off-site copy")?;
     let name = remote.name().to_string();
-    let mut st = state::load(backups, &name)?;
+    let mut st = state::load(backups, remote.config())?;
     let mut report = CopyReport { destination: name.clone(), ..Default::default() };
-    st.waiting = false;
     st.last_run = Some(Utc::now());
+    if remote.folder().is_some() {
+        if let Some(reason) = check_marker(remote, &mut st)? {
+            st.waiting = true;
+            report.waiting = Some(reason);
+            state::save(backups, &name, &st)?;
+            return Ok(report);
+        }
+    }
+    st.waiting = false;
     let listing = catalog.list()?;
     let result = (|| -> Result<()> {
         // First what is there: a copy gone or changed is reported (loudly: it may be someone
@@ -257,6 +265,71 @@ pub fn copy_to(backups: &Path, remote: &Remote, progress: &dyn Progress) -> Resu
     st.last_error = report.error.clone();
     state::save(backups, &name, &st)?;
     Ok(report)
+}
+
+/// Forgets a destination removed from the settings: its record of copies and any unfinished
+/// upload (the copies there stay). Waits for nothing: a copy running now makes it `Busy`.
+pub fn forget(backups: &Path, name: &str) -> Result<()> {
+    let dir = state::state_dir(backups);
+    if !dir.is_dir() {
+        return Ok(());
+    }
+    let _lock = DestinationLock::acquire(&dir, "an off-site copy")?;
+    state::forget(backups, name)
+}
+
+/// The file that marks a second folder as the one the copies go to.
+const MARKER: &str = ".hrsm-backup-destination";
+
+#[derive(Serialize, serde::Deserialize)]
+struct Marker {
+    id: String,
+    note: String,
+}
+
+/// A second folder on a removable disk or a share: when the disk is not mounted, its mount
+/// point is often still there, empty, on the system disk. Copies written there would fill the
+/// wrong disk and the copies made before would all look missing. The folder gets a marker file
+/// at its first copy; a folder that once had copies but has no marker now is not that disk,
+/// and the copy waits (`Some(reason)`). A marker with another id (a second disk used in
+/// rotation under the same name) starts a fresh record for that disk.
+fn check_marker(remote: &Remote, st: &mut CopyState) -> Result<Option<String>> {
+    let made_copies = st.copies.values().any(|c| c.status != CopyStatus::Failed);
+    let found = remote.get_small(MARKER)?;
+    let found_id = found.as_deref().map(|b| {
+        serde_json::from_slice::<Marker>(b)
+            .map(|m| m.id)
+            .unwrap_or_else(|_| String::from_utf8_lossy(b).trim().to_string())
+    });
+    match (found_id, &st.marker) {
+        (Some(id), Some(known)) if *known != id => {
+            tracing::info!("{} holds another disk than before; its copies are counted afresh", remote.name());
+            st.copies.clear();
+            st.marker = Some(id);
+        }
+        (Some(id), _) => st.marker = Some(id),
+        (None, Some(_)) if made_copies => {
+            let folder = remote.folder().map(|p| p.display().to_string()).unwrap_or_default();
+            return Ok(Some(format!(
+                "the folder {folder} is there but it is not the disk the copies went to (its marker file {MARKER} is missing): is the disk plugged in? If this is a new disk, remove this destination and add it again"
+            )));
+        }
+        (None, _) => {
+            use rand::RngCore;
+            let mut raw = [0u8; 16];
+            rand::rngs::OsRng.fill_bytes(&mut raw);
+            let id: String = raw.iter().map(|b| format!("{b:02x}")).collect();
+            let marker = Marker {
+                id: id.clone(),
+                note: "This folder holds off-site copies of HR-SM Backup. Keep this file: it tells the program that this is the disk the copies go to.".into(),
+            };
+            let json = serde_json::to_vec_pretty(&marker)
+                .map_err(|e| Error::Config(format!("cannot encode the marker: {e}")))?;
+            remote.put_small(MARKER, json)?;
+            st.marker = Some(id);
+        }
+    }
+    Ok(None)
 }
 
 /// Uploads one backup, checks it, then writes its catalog entry there: returns the archive's
@@ -393,7 +466,7 @@ fn apply_remote_retention(
 /// against its entry. Returns the problems found (also recorded in the state).
 pub fn check_remote(backups: &Path, remote: &Remote, read_back: bool, progress: &dyn Progress) -> Result<CopyReport> {
     let mut report = CopyReport { destination: remote.name().into(), ..Default::default() };
-    let mut st = if backups.is_dir() { state::load(backups, remote.name())? } else { CopyState::default() };
+    let mut st = if backups.is_dir() { state::load(backups, remote.config())? } else { CopyState::default() };
     check_copies(remote, &mut st, &mut report)?;
     if read_back {
         let (entries, problems) = remote_entries(remote)?;

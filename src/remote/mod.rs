@@ -169,6 +169,11 @@ impl Remote {
                     .with_secret_access_key(secret_access_key.to_string())
                     .with_client_options(client)
                     .with_retry(retry_config())
+                    // Each request carries its body's SHA-256 (x-amz-checksum-sha256), which the
+                    // store checks on arrival, and which S3 requires in a bucket with Object
+                    // Lock (the default retention that makes copies immutable). The digest is
+                    // the one SigV4 signing computes anyway.
+                    .with_checksum_algorithm(object_store::aws::Checksum::SHA256)
                     .with_virtual_hosted_style_request(!cfg.path_style.unwrap_or(cfg.endpoint.is_some()));
                 if let Some(token) = session_token {
                     b = b.with_token(token.to_string());

@@ -4,7 +4,7 @@
 //! atomically; the history and the desktop's status read it. An interrupted upload's state
 //! sits beside it (`<name>.upload.json`, see `transfer`).
 //!
-//! Depends on `fsutil` and `error`.
+//! Depends on `offsite` (a destination's place), `fsutil` and `error`.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -13,6 +13,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::offsite::OffsiteConfig;
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
@@ -57,6 +58,15 @@ pub struct CopyState {
     /// True while the destination waits (a folder not plugged in).
     #[serde(default)]
     pub waiting: bool,
+    /// Where the copies went (`OffsiteConfig::place`): a destination given another bucket,
+    /// folder or prefix under the same name starts a fresh record instead of reporting every
+    /// copy of the old place as missing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub place: Option<String>,
+    /// A second folder's marker (the id in its `.hrsm-backup-destination` file), so an empty
+    /// mount point (the disk not mounted) is told from the disk itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub marker: Option<String>,
 }
 
 impl CopyState {
@@ -88,15 +98,36 @@ pub fn upload_state_path(backups: &Path, destination: &str) -> PathBuf {
     state_dir(backups).join(format!("{destination}.upload.json"))
 }
 
-/// The state of one destination (empty if none was written yet).
-pub fn load(backups: &Path, destination: &str) -> Result<CopyState> {
-    let p = state_path(backups, destination);
-    match std::fs::read(&p) {
+/// The state of one destination: empty if none was written yet, or if it was written for
+/// another place (the destination now names another bucket, folder or prefix). The state
+/// returned carries the destination's present place, so the next save records it.
+pub fn load(backups: &Path, destination: &OffsiteConfig) -> Result<CopyState> {
+    let p = state_path(backups, &destination.name);
+    let place = destination.place();
+    let st: CopyState = match std::fs::read(&p) {
         Ok(b) => serde_json::from_slice(&b)
-            .map_err(|e| Error::Corrupt { path: p, reason: format!("off-site state is not valid JSON: {e}") }),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(CopyState::default()),
-        Err(e) => Err(Error::io("read", &p, e)),
+            .map_err(|e| Error::Corrupt { path: p, reason: format!("off-site state is not valid JSON: {e}") })?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => CopyState::default(),
+        Err(e) => return Err(Error::io("read", &p, e)),
+    };
+    // A state from before places were recorded is taken as this place's.
+    if st.place.as_ref().is_some_and(|p| *p != place) {
+        tracing::info!("off-site destination {} now points elsewhere; its copies are counted afresh", destination.name);
+        return Ok(CopyState { place: Some(place), ..CopyState::default() });
     }
+    Ok(CopyState { place: Some(place), ..st })
+}
+
+/// Forgets a destination (removed from the settings): its record and any unfinished upload.
+pub fn forget(backups: &Path, destination: &str) -> Result<()> {
+    for p in [state_path(backups, destination), upload_state_path(backups, destination)] {
+        match std::fs::remove_file(&p) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(Error::io("remove", &p, e)),
+        }
+    }
+    Ok(())
 }
 
 pub fn save(backups: &Path, destination: &str, state: &CopyState) -> Result<()> {
@@ -113,8 +144,10 @@ mod tests {
     #[test]
     fn state_round_trips_and_starts_empty() {
         let dir = tempfile::tempdir().unwrap();
-        assert_eq!(load(dir.path(), "s3").unwrap(), CopyState::default());
-        let mut s = CopyState::default();
+        let cfg: OffsiteConfig = toml::from_str("name = \"s3\"\nkind = \"s3\"\nbucket = \"b\"").unwrap();
+        let fresh = load(dir.path(), &cfg).unwrap();
+        assert_eq!(fresh, CopyState { place: Some(cfg.place()), ..CopyState::default() });
+        let mut s = fresh;
         s.copies.insert(
             "hrsm-1".into(),
             CopyRecord {
@@ -127,9 +160,32 @@ mod tests {
             },
         );
         save(dir.path(), "s3", &s).unwrap();
-        let back = load(dir.path(), "s3").unwrap();
+        let back = load(dir.path(), &cfg).unwrap();
         assert_eq!(back, s);
         assert_eq!(back.problems().len(), 1);
         assert!(!back.is_copied("hrsm-1"));
+    }
+
+    #[test]
+    fn another_place_under_the_same_name_starts_afresh() {
+        let dir = tempfile::tempdir().unwrap();
+        let a: OffsiteConfig = toml::from_str("name = \"s3\"\nkind = \"s3\"\nbucket = \"a\"").unwrap();
+        let mut st = load(dir.path(), &a).unwrap();
+        st.last_error = Some("x".into());
+        save(dir.path(), "s3", &st).unwrap();
+        // Another region is the same place; another bucket or prefix is not.
+        let same = OffsiteConfig { region: Some("eu-west-1".into()), ..a.clone() };
+        assert_eq!(load(dir.path(), &same).unwrap().last_error.as_deref(), Some("x"));
+        let b = OffsiteConfig { bucket: Some("b".into()), ..a.clone() };
+        assert_eq!(load(dir.path(), &b).unwrap().last_error, None);
+        let p = OffsiteConfig { prefix: "site-b".into(), ..a.clone() };
+        assert_eq!(load(dir.path(), &p).unwrap().last_error, None);
+        // A state written before places were recorded is kept.
+        st.place = None;
+        save(dir.path(), "s3", &st).unwrap();
+        assert_eq!(load(dir.path(), &b).unwrap().last_error.as_deref(), Some("x"));
+        forget(dir.path(), "s3").unwrap();
+        forget(dir.path(), "s3").unwrap();
+        assert_eq!(load(dir.path(), &a).unwrap().last_error, None);
     }
 }

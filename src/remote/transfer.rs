@@ -56,6 +56,46 @@ struct PendingUpload {
     upload_id: String,
     /// The store's id of each finished part, by index.
     parts: Vec<Option<String>>,
+    /// Parts sent with their SHA-256 (ids of another form): an upload begun by a version
+    /// that sent none is started afresh rather than completed with ids of two forms.
+    #[serde(default)]
+    checksummed: bool,
+}
+
+/// Keeps an upload under the destination's bandwidth limit: before each piece goes out, waits
+/// until the bytes sent so far fit the limit since the upload began. Averaged, not shaped:
+/// a piece itself goes at the line's speed (object_store sends a part's body as one request;
+/// shaping it would mean our own HTTP body stream, for little gain on a nightly job).
+pub(crate) struct Pace {
+    bytes_per_sec: Option<f64>,
+    start: std::time::Instant,
+    sent: u64,
+}
+
+impl Pace {
+    pub(crate) fn new(limit_mbps: Option<u32>) -> Self {
+        Pace {
+            bytes_per_sec: limit_mbps.map(|m| m as f64 * 1_000_000.0 / 8.0),
+            start: std::time::Instant::now(),
+            sent: 0,
+        }
+    }
+
+    /// Waits for the turn of `len` more bytes; false when the run was cancelled meanwhile.
+    async fn turn(&mut self, len: u64, progress: &dyn Progress) -> bool {
+        if let Some(rate) = self.bytes_per_sec {
+            let due = self.start + std::time::Duration::from_secs_f64(self.sent as f64 / rate);
+            while std::time::Instant::now() < due {
+                if progress.cancelled() {
+                    return false;
+                }
+                let left = due.saturating_duration_since(std::time::Instant::now());
+                tokio::time::sleep(left.min(std::time::Duration::from_millis(250))).await;
+            }
+        }
+        self.sent += len;
+        true
+    }
 }
 
 pub fn part_size_for(size: u64) -> u64 {
@@ -98,6 +138,7 @@ impl Remote {
             let upload = self.store.put_multipart(&path).await?;
             let mut writer = WriteMultipart::new_with_chunk_size(upload, part_size as usize);
             let mut buf = vec![0u8; 1 << 20];
+            let mut pace = Pace::new(self.cfg.upload_limit_mbps);
             loop {
                 let n = match file.read(&mut buf) {
                     Ok(0) => break,
@@ -107,6 +148,10 @@ impl Remote {
                         return Ok(Err(Error::io("read", local, e)));
                     }
                 };
+                if !pace.turn(n as u64, progress).await {
+                    writer.abort().await?;
+                    return Ok(Err(Error::Cancelled));
+                }
                 writer.wait_for_capacity(IN_FLIGHT).await?;
                 writer.write(&buf[..n]);
                 progress.event(Event::Advance(n as u64));
@@ -140,7 +185,13 @@ impl Remote {
         let count = size.div_ceil(part_size) as usize;
         // An earlier run's upload of this very file continues; any other is abandoned.
         let mut pending = match read_state(state) {
-            Some(p) if p.object == object && p.size == size && p.part_size == part_size && p.parts.len() == count => {
+            Some(p)
+                if p.object == object
+                    && p.size == size
+                    && p.part_size == part_size
+                    && p.parts.len() == count
+                    && p.checksummed =>
+            {
                 Some(p)
             }
             Some(old) => {
@@ -159,7 +210,14 @@ impl Remote {
                 .rt
                 .block_on(super::retrying(|| parts_store.create_multipart(&path)))
                 .map_err(|e| self.err(&format!("cannot start the upload of {name}"), e))?;
-            let p = PendingUpload { object: object.clone(), size, part_size, upload_id: id, parts: vec![None; count] };
+            let p = PendingUpload {
+                object: object.clone(),
+                size,
+                part_size,
+                upload_id: id,
+                parts: vec![None; count],
+                checksummed: true,
+            };
             write_state(state, &p)?;
             pending = Some(p);
         }
@@ -171,16 +229,17 @@ impl Remote {
         let todo: Vec<usize> = (0..count).filter(|&i| pending.parts[i].is_none()).collect();
         let upload_id = pending.upload_id.clone();
         let mut file = File::open(local).map_err(|e| Error::io("read", local, e))?;
+        let mut pace = Pace::new(self.cfg.upload_limit_mbps);
         let outcome: Result<()> = self.rt.block_on(async {
             let mut in_flight = futures_util::stream::FuturesUnordered::new();
             let mut next = todo.into_iter();
             loop {
                 while in_flight.len() < IN_FLIGHT {
                     let Some(idx) = next.next() else { break };
-                    if progress.cancelled() {
+                    let len = part_len(idx, size, part_size);
+                    if progress.cancelled() || !pace.turn(len, progress).await {
                         return Err(Error::Cancelled);
                     }
-                    let len = part_len(idx, size, part_size);
                     let mut buf = vec![0u8; len as usize];
                     file.seek(SeekFrom::Start(idx as u64 * part_size))
                         .and_then(|_| file.read_exact(&mut buf))

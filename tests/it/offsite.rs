@@ -321,6 +321,91 @@ fn a_second_folder_that_is_missing_waits_and_is_filled_when_it_is_back() {
 }
 
 #[test]
+fn an_empty_mount_point_is_not_taken_for_the_disk_and_a_new_place_starts_afresh() {
+    let dir = tmp();
+    let usb = dir.path().join("usb-disk");
+    fs::create_dir_all(&usb).unwrap();
+    site(dir.path(), &format!("[[offsite]]\nname = \"usb\"\nkind = \"folder\"\npath = \"{}\"\n", usb.display()));
+    let o = run(dir.path(), &["--json", "backup"], &[]);
+    assert!(o.status.success(), "{}", text(&o));
+    let id = json(&o)["backup"]["id"].as_str().unwrap().to_string();
+    assert!(usb.join(".hrsm-backup-destination").is_file(), "the first copy marks the disk");
+    // The disk is unplugged; its mount point stays, empty, on the system disk.
+    let away = dir.path().join("usb-away");
+    fs::rename(&usb, &away).unwrap();
+    fs::create_dir_all(&usb).unwrap();
+    let o = run(dir.path(), &["--json", "offsite", "copy"], &[]);
+    assert_eq!(o.status.code(), Some(0), "a disk away waits, it does not fail: {}", text(&o));
+    let v = json(&o);
+    let waiting = v["offsite"][0]["waiting"].as_str().unwrap_or_default().to_string();
+    assert!(waiting.contains("not the disk the copies went to"), "{v}");
+    assert!(v["offsite"][0]["problems"].as_array().unwrap().is_empty(), "nothing is reported missing: {v}");
+    assert_eq!(fs::read_dir(&usb).unwrap().count(), 0, "nothing is written to the mount point");
+    let o = run(dir.path(), &["--json", "offsite", "status"], &[]);
+    assert!(text(&o).contains("\"waiting\": true") || json(&o)[0]["waiting"] == true, "{}", text(&o));
+    // Plugged in again: the copies are there, nothing is sent again.
+    fs::remove_dir(&usb).unwrap();
+    fs::rename(&away, &usb).unwrap();
+    let o = run(dir.path(), &["--json", "offsite", "copy"], &[]);
+    assert!(o.status.success(), "{}", text(&o));
+    let v = json(&o);
+    assert!(v["offsite"][0]["waiting"].is_null() && v["offsite"][0]["copied"].as_array().unwrap().is_empty(), "{v}");
+    assert!(v["offsite"][0]["problems"].as_array().unwrap().is_empty(), "{v}");
+    // The destination now points at another folder under the same name: its copies are
+    // counted afresh (made there), not reported missing from the old place.
+    let other = dir.path().join("nas-share");
+    fs::create_dir_all(&other).unwrap();
+    let cfg = fs::read_to_string(dir.path().join("hrsm-backup.toml")).unwrap();
+    fs::write(
+        dir.path().join("hrsm-backup.toml"),
+        cfg.replace(&usb.display().to_string(), &other.display().to_string()),
+    )
+    .unwrap();
+    let o = run(dir.path(), &["--json", "offsite", "copy"], &[]);
+    assert!(o.status.success(), "{}", text(&o));
+    let v = json(&o);
+    assert_eq!(v["offsite"][0]["copied"][0], id.as_str(), "{v}");
+    assert!(v["offsite"][0]["problems"].as_array().unwrap().is_empty(), "{v}");
+    assert!(other.join(format!("{id}.hrsmbk")).is_file());
+}
+
+#[test]
+fn an_upload_limit_is_kept() {
+    let dir = tmp();
+    let usb = dir.path().join("usb-disk");
+    fs::create_dir_all(&usb).unwrap();
+    // 8 Mbit/s is 1 MB/s; the backup holds 3 MB that do not compress. The backup is made
+    // first, the destination added after, so only the copy is timed.
+    site(dir.path(), "");
+    fs::write(dir.path().join("data/scan.tif"), random_bytes(3_000_000, 7)).unwrap();
+    let o = run(dir.path(), &["--json", "backup"], &[]);
+    assert!(o.status.success(), "{}", text(&o));
+    let mut cfg = fs::read_to_string(dir.path().join("hrsm-backup.toml")).unwrap();
+    cfg.push_str(&format!(
+        "[[offsite]]\nname = \"usb\"\nkind = \"folder\"\npath = \"{}\"\nupload_limit_mbps = 8\n",
+        usb.display()
+    ));
+    fs::write(dir.path().join("hrsm-backup.toml"), &cfg).unwrap();
+    let size = json(&o)["backup"]["size"].as_u64().unwrap();
+    assert!(size > 3_000_000, "{size}");
+    // The first MiB goes at once, every further byte waits its turn at 1 MB/s.
+    let least = std::time::Duration::from_secs_f64((size - (1 << 20)) as f64 / 1_000_000.0);
+    let t = std::time::Instant::now();
+    let o = run(dir.path(), &["--json", "offsite", "copy"], &[]);
+    let took = t.elapsed();
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(json(&o)["offsite"][0]["copied"].as_array().unwrap().len(), 1, "{}", text(&o));
+    assert!(took >= least, "{size} bytes at 8 Mbit/s took {took:?}, less than {least:?}");
+    // A limit of 0 is a mistake, said as one.
+    let cfg = fs::read_to_string(dir.path().join("hrsm-backup.toml")).unwrap();
+    fs::write(dir.path().join("hrsm-backup.toml"), cfg.replace("upload_limit_mbps = 8", "upload_limit_mbps = 0"))
+        .unwrap();
+    let o = run(dir.path(), &["offsite", "status"], &[]);
+    assert!(!o.status.success());
+    assert!(text(&o).contains("upload_limit_mbps must be at least 1"), "{}", text(&o));
+}
+
+#[test]
 fn azure_blob_storage_holds_a_copy_that_restores() {
     let az = Azurite::start();
     let dir = tmp();

@@ -10,7 +10,7 @@
     state: { nokey: 'no-key', setup: 'setup' }[scenario] || 'healthy', label: { nokey: 'No encryption key', setup: 'Not set up yet' }[scenario] || 'Healthy', timezone: 'UTC', last: history[2], last_good: history[2], next_run: new Date(now + 3600000).toISOString(), schedule: '02:00 UTC',
     backups_enabled: true, key_id: scenario === 'nokey' ? null : 'ab'.repeat(16), key_error: scenario === 'nokey' ? 'OS keychain: the keychain is locked; unlock it or set BACKUP_ENCRYPTION_KEY' : null,
     key_exported: true, destination: '/srv/backups', demo: false, message: null,
-    offsite: scenario === 'offsite' ? [{ name: 'cloud', place: 'S3 storage, bucket hrsm-backups', enabled: true, state: 'failed', message: 'The storage service refused the credentials; check the access key and its rights on the bucket', copies: 1, copiedIds: [history[2].id], lastRun: new Date(now).toISOString(), lastRunLocal: '01 Dec 02:05 UTC', protected: false }] : [],
+    offsite: scenario === 'offsite' ? [{ name: 'cloud', place: 'S3 storage, bucket hrsm-backups', enabled: true, state: 'failed', message: 'The storage service refused the credentials; check the access key and its rights on the bucket', copies: 1, copiedIds: [history[2].id], lastRun: new Date(now).toISOString(), lastRunLocal: '01 Dec 02:05 UTC', kind: 's3' }] : [],
   };
   const settings = { mongodbEnabled: true, mongodbUri: 'mongodb://backup:***@db:27017', databases: ['hrms', 'hrsm-licenses'], sources: [{ name: 'uploads', path: '/opt/hr-sm/uploads', include: [], exclude: ['node_modules/**'] }], destination: '/srv/backups', scheduleEnabled: true, scheduleTime: '02:00', scheduleTimezone: 'UTC', keepDays: 30, keepMinVerified: 3, notifySuccess: false };
   if (scenario === 'offsite') settings.offsite = [{ originalName: 'cloud', name: 'cloud', kind: 's3', bucket: 'hrsm-backups', prefix: '', endpoint: '', region: 'eu-central-1', account: '', path: '', keepDays: 90, enabled: true }];
@@ -53,12 +53,18 @@
     },
     offsite_save: (args) => {
       if (!args.form.bucket && args.form.kind !== 'folder') throw { kind: 'invalid', field: 'offsiteBucket', message: 'Enter the bucket name.' };
-      status.offsite = [...status.offsite, { name: args.form.name, place: `S3 storage, bucket ${args.form.bucket}`, enabled: true, state: 'never', message: null, copies: 0, copiedIds: [], lastRun: null, lastRunLocal: null, protected: false }];
+      status.offsite = [...status.offsite, { name: args.form.name, place: `S3 storage, bucket ${args.form.bucket}`, enabled: true, state: 'never', message: null, copies: 0, copiedIds: [], lastRun: null, lastRunLocal: null, kind: 's3' }];
       return status.offsite;
     },
     offsite_copy_now: () => status.offsite,
-    offsite_backups: () => [entry(6, 'ok')],
-    offsite_fetch: async (args) => { args.onEvent.onmessage({ event: 'progress', data: { done: 5, total: 10 } }); await new Promise((r) => setTimeout(r, 100)); return entry(6, 'ok'); },
+    offsite_backups: () => [entry(6, 'ok'), entry(7, 'ok')].filter((e) => !history.some((h) => h.id === e.id)),
+    offsite_fetch: async (args) => {
+      args.onEvent.onmessage({ event: 'progress', data: { done: 5, total: 10 } });
+      await new Promise((r) => setTimeout(r, 100));
+      const e = [entry(6, 'ok'), entry(7, 'ok')].find((x) => x.id === args.id);
+      history.unshift(e);
+      return e;
+    },
     set_settings: (args) => {
       if (!args.settings.destination) throw { kind: 'invalid', field: 'destination', message: 'Choose the folder the backups go to.' };
       return args.settings;
