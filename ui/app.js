@@ -641,7 +641,7 @@ async function remoteLook() {
 
 async function pickInto(input) { const p = await api.pickFolder(); if (p) input.value = p; }
 
-const kindWords = { backup: 'Backup', restore: 'Restore', 'test-restore': 'Test restore' };
+const kindWords = { backup: 'Backup', restore: 'Restore', 'test-restore': 'Test restore', 'offsite-copy': 'Off-site copy' };
 const resultWords = { ok: 'done', failed: 'FAILED', cancelled: 'cancelled' };
 async function loadLog() {
   text($('log-zone'), `Times in ${zone}.`);

@@ -7,7 +7,7 @@ use std::io::Read;
 use clap::Subcommand;
 use hrsm_backup::{
     check_remote, copy_all, fetch_from_offsite, load_copy_state, open_destination, remote_entries, Config, CopyReport,
-    CopyStatus, Credentials, Error, OffsiteConfig, OffsiteKind, Result,
+    CopyStatus, Credentials, Error, MongoLog, OffsiteConfig, OffsiteKind, Result,
 };
 use serde_json::json;
 
@@ -71,7 +71,7 @@ pub fn run(cli: &Cli, cmd: &OffsiteCommand) -> Result<()> {
             match name {
                 None => {
                     pick(&cfg, None)?;
-                    reports = copy_all(&cfg, &bar)?;
+                    reports = copy_all(&cfg, run_log(&cfg).as_ref(), &bar)?;
                 }
                 Some(_) => {
                     for d in pick(&cfg, name.as_deref())? {
@@ -80,7 +80,7 @@ pub fn run(cli: &Cli, cmd: &OffsiteCommand) -> Result<()> {
                             offsite_problem: None,
                             ..cfg.clone()
                         };
-                        reports.extend(copy_all(&one, &bar)?);
+                        reports.extend(copy_all(&one, run_log(&cfg).as_ref(), &bar)?);
                     }
                 }
             }
@@ -112,6 +112,15 @@ pub fn run(cli: &Cli, cmd: &OffsiteCommand) -> Result<()> {
     }
 }
 
+/// Where copies are recorded for HR-SM (`cloudStorage` of each backup's `BackupLog`): its run
+/// log collection, when this site's MongoDB is backed up.
+fn run_log(cfg: &Config) -> Option<MongoLog> {
+    if !cfg.mongodb.enabled {
+        return None;
+    }
+    cfg.mongodb.log_namespace(&cfg.mongodb.uri).map(|namespace| MongoLog { uri: cfg.mongodb.uri.clone(), namespace })
+}
+
 /// The destinations a command is about: the one named, or all configured.
 fn pick(cfg: &Config, name: Option<&str>) -> Result<Vec<OffsiteConfig>> {
     if cfg.offsite.is_empty() {
@@ -138,7 +147,7 @@ pub fn after_backup(cli: &Cli, cfg: &Config, backup: serde_json::Value) -> Resul
         return Ok(());
     }
     let bar = Bar::new(cli.json);
-    let reports = copy_all(cfg, &bar);
+    let reports = copy_all(cfg, run_log(cfg).as_ref(), &bar);
     bar.done();
     let reports = reports?;
     report_copies(cli, &reports, Some(backup))

@@ -164,9 +164,12 @@ pub fn spawn_copies<R: Runtime>(app: &AppHandle<R>) {
             total: Default::default(),
             last: std::sync::Mutex::new(std::time::Instant::now()),
         };
-        let mut result = copy_all(&cfg, &progress);
+        // HR-SM's BackupLog learns of each copy (cloudStorage), when its MongoDB is ours.
+        let log = |cfg: &hrsm_backup::Config| cfg.mongodb.enabled.then(|| crate::commands::run_log(&state)).flatten();
+        let mut result = copy_all(&cfg, log(&cfg).as_ref(), &progress);
         while state.copy_again.swap(false, Ordering::SeqCst) {
-            result = copy_all(&state.config(), &progress);
+            let cfg = state.config();
+            result = copy_all(&cfg, log(&cfg).as_ref(), &progress);
         }
         if let Ok(mut p) = state.copy_progress.lock() {
             *p = None;

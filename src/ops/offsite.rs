@@ -8,7 +8,7 @@
 //! the next run), the backup stays good. Copies run under their own lock
 //! (`<backups>/.offsite/.lock`), so a backup can start while an upload goes on.
 //!
-//! Depends on `remote`, `store` (catalog, lock), `policy::retention` and `progress`.
+//! Depends on `remote`, `store` (catalog, lock, run log), `policy::retention` and `progress`.
 
 use std::fs::OpenOptions;
 use std::path::Path;
@@ -17,13 +17,14 @@ use chrono::{Duration, Utc};
 use serde::Serialize;
 
 use crate::error::{Error, Result};
-use crate::offsite::{CheckMode, OffsiteConfig};
+use crate::offsite::{CheckMode, OffsiteConfig, OffsiteKind};
 use crate::policy::retention::{plan, Decision, RetentionPolicy};
 use crate::progress::{Event, Progress};
 use crate::remote::state::{self, CopyRecord, CopyState, CopyStatus};
 use crate::remote::{Credentials, Remote};
 use crate::store::catalog::{Catalog, CatalogEntry, Status, ARCHIVE_EXT, ENTRY_EXT};
 use crate::store::lock::DestinationLock;
+use crate::store::runlog::{MongoLog, RunRecord, Upload};
 
 /// Opens a destination with its credentials: its keychain entry (in builds with the keychain),
 /// else the environment (`AWS_*`, `AZURE_STORAGE_KEY`). A machine without a keychain service
@@ -46,7 +47,14 @@ pub fn open_destination(cfg: &OffsiteConfig) -> Result<Remote> {
 
 /// Copies to every enabled destination of `cfg`, one after the other; a destination that
 /// cannot be opened (no credentials, a folder not plugged in) is reported, not raised.
-pub fn copy_all(cfg: &crate::config::Config, progress: &dyn Progress) -> Result<Vec<CopyReport>> {
+///
+/// Every backup copied, and every one that failed, leaves a line in the local run log and
+/// (with `log`) its `cloudStorage` in HR-SM's `BackupLog` document.
+pub fn copy_all(
+    cfg: &crate::config::Config,
+    log: Option<&MongoLog>,
+    progress: &dyn Progress,
+) -> Result<Vec<CopyReport>> {
     let mut reports = Vec::new();
     // HR-SM's cloud variables that could not be read: said where copies are reported, never
     // in the way of a backup.
@@ -58,9 +66,13 @@ pub fn copy_all(cfg: &crate::config::Config, progress: &dyn Progress) -> Result<
         });
     }
     for d in cfg.offsite_destinations() {
+        let started = Utc::now();
         let report = match open_destination(&d) {
             Ok(remote) => match copy_to(&cfg.destination, &remote, progress) {
-                Ok(r) => r,
+                Ok(r) => {
+                    log_copies(&cfg.destination, log, &d, &r, started, progress);
+                    r
+                }
                 Err(Error::Cancelled) => return Err(Error::Cancelled),
                 // The local side (the state file, another copy run holding the lock): said for
                 // this destination, the others still go.
@@ -92,6 +104,48 @@ pub fn copy_all(cfg: &crate::config::Config, progress: &dyn Progress) -> Result<
     Ok(reports)
 }
 
+/// The run log's lines (and HR-SM's `cloudStorage`) for what one copy run did.
+fn log_copies(
+    backups: &Path,
+    log: Option<&MongoLog>,
+    d: &OffsiteConfig,
+    report: &CopyReport,
+    started: chrono::DateTime<Utc>,
+    progress: &dyn Progress,
+) {
+    let upload = |id: &str| Upload {
+        destination: d.name.clone(),
+        provider: match d.kind {
+            OffsiteKind::S3 => "aws-s3",
+            OffsiteKind::Azure => "azure-blob",
+            OffsiteKind::Folder => "local",
+        },
+        bucket: match d.kind {
+            OffsiteKind::Folder => d.path.as_ref().map(|p| p.display().to_string()).unwrap_or_default(),
+            _ => d.bucket.clone().unwrap_or_default(),
+        },
+        key: if id.is_empty() { String::new() } else { format!("{}{}", d.object_prefix(), archive_name(id)) },
+    };
+    let mut records: Vec<RunRecord> = report
+        .copied
+        .iter()
+        .map(|id| RunRecord { upload: Some(upload(id)), ..RunRecord::new("offsite-copy", id.clone(), true, started) })
+        .collect();
+    if let Some(e) = &report.error {
+        let id = report.failed.clone().unwrap_or_default();
+        records.push(RunRecord {
+            upload: Some(upload(&id)),
+            error: Some(format!("{}: {e}", d.name)),
+            ..RunRecord::new("offsite-copy", id, false, started)
+        });
+    }
+    for rec in &records {
+        for w in crate::store::runlog::record(backups, log, rec) {
+            progress.event(Event::Warning(w));
+        }
+    }
+}
+
 /// What one copy run did at one destination.
 #[derive(Debug, Clone, Default, Serialize, PartialEq)]
 pub struct CopyReport {
@@ -110,6 +164,9 @@ pub struct CopyReport {
     pub waiting: Option<String>,
     /// The error that stopped this run, if one did.
     pub error: Option<String>,
+    /// The backup whose copy failed, when the error was one backup's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failed: Option<String>,
     /// Backups still to copy after this run.
     pub pending: usize,
 }
@@ -228,6 +285,7 @@ pub fn copy_to(backups: &Path, remote: &Remote, progress: &dyn Progress) -> Resu
                     state::save(backups, &name, &st)?;
                 }
                 Err(e) => {
+                    report.failed = Some(entry.id.clone());
                     let attempts = st.copies.get(&entry.id).map(|c| c.attempts).unwrap_or(0) + 1;
                     st.copies.insert(
                         entry.id.clone(),

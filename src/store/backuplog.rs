@@ -166,6 +166,49 @@ pub fn restoration_update(rec: &RunRecord) -> (Document, Document) {
     (filter, update)
 }
 
+/// An off-site copy: `cloudStorage` on the backup's document (HR-SM's `markAsUploaded`), no
+/// document made if there is none. A copy to the cloud is what the field is for, so a second
+/// folder's copy never replaces a cloud copy's record; a failure is recorded only where no
+/// copy succeeded yet (`uploadError`).
+pub fn upload_update(rec: &RunRecord) -> Option<(Document, Document)> {
+    let u = rec.upload.as_ref().filter(|_| !rec.backup_id.is_empty())?;
+    Some(match (&rec.error, u.provider) {
+        (None, provider) => {
+            let mut filter = doc! { "backupId": &rec.backup_id };
+            if provider == "local" {
+                filter.insert(
+                    "$or",
+                    vec![
+                        Bson::Document(doc! { "cloudStorage.uploaded": { "$ne": true } }),
+                        Bson::Document(doc! { "cloudStorage.provider": "local" }),
+                    ],
+                );
+            }
+            let update = doc! {
+                "$set": {
+                    "cloudStorage.uploaded": true,
+                    "cloudStorage.uploadedAt": date(rec.finished),
+                    "cloudStorage.provider": provider,
+                    "cloudStorage.bucket": &u.bucket,
+                    "cloudStorage.key": &u.key,
+                    "updatedAt": date(rec.finished),
+                },
+                "$unset": { "cloudStorage.uploadError": "" },
+            };
+            (filter, update)
+        }
+        (Some(e), _) => (
+            doc! { "backupId": &rec.backup_id, "cloudStorage.uploaded": { "$ne": true } },
+            doc! {
+                "$set": {
+                    "cloudStorage.uploadError": format!("copy to {} failed: {e}", u.destination),
+                    "updatedAt": date(rec.finished),
+                }
+            },
+        ),
+    })
+}
+
 /// A test restore: `verification` on the backup's document.
 pub fn verification_update(rec: &RunRecord) -> (Document, Document) {
     let ok = rec.status == "ok";

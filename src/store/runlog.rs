@@ -1,8 +1,8 @@
 //! The run log: every backup and restore leaves one JSON line in `<destination>/hrsm-backup.log`
 //! and a record in MongoDB that HR-SM's own screens and health check read: a backup inserts one
 //! `BackupLog` document (`store::backuplog`), a restore sets `restoration` on the restored
-//! backup's document and a test restore its `verification`, so `backupId` (unique in HR-SM's
-//! schema) is never inserted twice. Writing the log is best effort: a failure becomes a warning
+//! backup's document, a test restore its `verification` and an off-site copy its
+//! `cloudStorage`, so `backupId` (unique in HR-SM's schema) is never inserted twice. Writing the log is best effort: a failure becomes a warning
 //! and never turns a good backup into a failed one.
 //!
 //! Depends on `store::backuplog`, `mongo::client`, `fsutil` and `error`.
@@ -46,7 +46,7 @@ pub struct Component {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct RunRecord {
-    /// "backup", "restore" or "test-restore".
+    /// "backup", "restore", "test-restore" or "offsite-copy".
     pub kind: &'static str,
     pub backup_id: String,
     /// "ok", "failed" or "cancelled".
@@ -78,6 +78,22 @@ pub struct RunRecord {
     /// restore replaced the log collection with an older one).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub backup_started: Option<DateTime<Utc>>,
+    /// Off-site copies: where the backup went.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub upload: Option<Upload>,
+}
+
+/// Where an off-site copy went, as HR-SM's `cloudStorage` has it.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Upload {
+    /// The destination's name in our settings.
+    pub destination: String,
+    /// HR-SM's enum: `aws-s3`, `azure-blob` or `local` (a second folder).
+    pub provider: &'static str,
+    /// The bucket or container; for a folder, its path.
+    pub bucket: String,
+    /// The archive's object name, prefix and all.
+    pub key: String,
 }
 
 impl RunRecord {
@@ -105,6 +121,7 @@ impl RunRecord {
             verified_at: None,
             warnings: 0,
             backup_started: None,
+            upload: None,
         }
     }
 }
@@ -168,6 +185,13 @@ fn write_mongo(m: &MongoLog, rec: &RunRecord) -> Result<(), String> {
         "restore" => {
             let (filter, update) = backuplog::restoration_update(rec);
             c.update_one(filter, update).upsert(true).run().map_err(explain)?;
+        }
+        "offsite-copy" => {
+            // Only on the copied backup's own document (a run that failed as a whole names
+            // no backup: its line in the local log is all there is).
+            if let Some((filter, update)) = backuplog::upload_update(rec) {
+                c.update_one(filter, update).run().map_err(explain)?;
+            }
         }
         _ => {
             // A test restore adds to the backup's document if HR-SM has one; there is nothing

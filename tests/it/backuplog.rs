@@ -7,6 +7,7 @@ use bson::{doc, Document};
 use hrsm_backup::mongo::MongoSource;
 use hrsm_backup::{restore_mongo, run_backup, test_restore, BackupOptions, NoProgress, PayloadOptions, Trigger};
 use mongodb::sync::Client;
+use std::io::Write;
 
 use super::util::*;
 
@@ -60,7 +61,11 @@ fn backuplog_schema() -> Document {
                 "restoration": { "bsonType": "object", "additionalProperties": false, "properties": {
                     "restored": boolean.clone(), "restoredAt": date.clone(), "restoredBy": { "bsonType": "objectId" },
                     "restorationNotes": string.clone() } },
-                "cloudStorage": { "bsonType": "object", "properties": { "uploaded": boolean.clone() } },
+                "cloudStorage": { "bsonType": "object", "additionalProperties": false, "properties": {
+                    "uploaded": boolean.clone(), "uploadedAt": date.clone(),
+                    "provider": { "enum": ["aws-s3", "google-cloud", "azure-blob", "local"] },
+                    "bucket": string.clone(), "key": string.clone(), "url": string.clone(),
+                    "uploadError": string.clone() } },
                 "retentionPolicy": { "bsonType": "object", "additionalProperties": false, "properties": {
                     "expiresAt": date.clone(), "autoDelete": boolean.clone(), "deletedAt": date.clone() } },
                 "error": { "bsonType": "object", "additionalProperties": false, "properties": {
@@ -216,6 +221,53 @@ fn backups_restores_and_test_restores_write_what_hrsm_reads() {
         of_first[0].get_datetime("startTime").unwrap().timestamp_millis(),
         first.entry.started.timestamp_millis()
     );
+}
+
+#[test]
+fn off_site_copies_are_recorded_where_hrsm_reads_them() {
+    let db = hrsm_db("it_bl_up");
+    let t = tmp();
+    let opts = scheduled_backup(t.path(), &db, vec![db.clone()]);
+    let first = run_backup(&opts, &key(), &NoProgress, Box::new(rand::rngs::OsRng)).unwrap();
+    let usb = t.path().join("usb");
+    std::fs::create_dir_all(&usb).unwrap();
+    let cfg = hrsm_backup::Config::parse(
+        &format!(
+            "destination = {:?}\n[mongodb]\nenabled = false\n[[offsite]]\nname = \"usb\"\nkind = \"folder\"\npath = {:?}\n",
+            t.path().join("b"),
+            usb
+        ),
+        t.path(),
+    )
+    .unwrap();
+    let log = hrsm_backup::MongoLog { uri: mongo_uri(), namespace: format!("{db}.backuplogs") };
+    let r = hrsm_backup::copy_all(&cfg, Some(&log), &NoProgress).unwrap();
+    assert_eq!(r[0].copied, vec![first.entry.id.clone()], "{r:?}");
+    let of = |id: &str| logs(&db).into_iter().find(|d| d.get_str("backupId").unwrap() == id).unwrap();
+    let cs = of(&first.entry.id).get_document("cloudStorage").unwrap().clone();
+    assert!(cs.get_bool("uploaded").unwrap(), "{cs}");
+    assert_eq!(cs.get_str("provider").unwrap(), "local");
+    assert_eq!(cs.get_str("bucket").unwrap(), usb.display().to_string());
+    assert_eq!(cs.get_str("key").unwrap(), format!("{}.hrsmbk", first.entry.id));
+    assert!(cs.get_datetime("uploadedAt").is_ok());
+    // A copy that fails (the local archive changed after it was made) is recorded as HR-SM's
+    // uploadError on that backup's document, and said in the local run log.
+    let second = run_backup(&opts, &key(), &NoProgress, Box::new(rand::rngs::OsRng)).unwrap();
+    std::fs::OpenOptions::new().append(true).open(&second.archive).unwrap().write_all(b"tampered").unwrap();
+    let r = hrsm_backup::copy_all(&cfg, Some(&log), &NoProgress).unwrap();
+    assert_eq!(r[0].failed.as_deref(), Some(second.entry.id.as_str()), "{r:?}");
+    let cs = of(&second.entry.id).get_document("cloudStorage").unwrap().clone();
+    assert!(!cs.get_bool("uploaded").unwrap(), "{cs}");
+    assert!(cs.get_str("uploadError").unwrap().contains("copy to usb failed"), "{cs}");
+    let local = std::fs::read_to_string(t.path().join("b").join(hrsm_backup::LOCAL_LOG)).unwrap();
+    let copies: Vec<serde_json::Value> = local
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|v| v["kind"] == "offsite-copy")
+        .collect();
+    assert_eq!(copies.len(), 2, "{local}");
+    assert_eq!((copies[0]["status"].as_str(), copies[1]["status"].as_str()), (Some("ok"), Some("failed")));
+    assert_eq!(copies[0]["upload"]["destination"], "usb");
 }
 
 #[test]
