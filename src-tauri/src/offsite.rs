@@ -471,7 +471,12 @@ pub async fn offsite_save<R: Runtime>(
         }
         state.save_config(cfg).map_err(CommandError::from)?;
         crate::tray::refresh(&app);
-        Ok(statuses(&state))
+        let list = statuses(&state);
+        // What it should hold goes there now, not at the next backup.
+        if d.enabled {
+            spawn_copies(&app);
+        }
+        Ok(list)
     })
     .await
 }

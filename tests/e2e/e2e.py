@@ -12,7 +12,8 @@ next to its field. Then the sample data is left and the set-up steps are followe
 "real" HR-SM (its own test server with a password, its own folder): the installation is found
 and used (the password to the keychain only), the connection tested, the folder and time set,
 and the first backup made and checked. The app is restarted: the real settings are still
-there, times in the site's zone. A screenshot of each screen goes to target/e2e-screenshots/.
+there, times in the site's zone. A second folder is added as an off-site copy, filled and
+checked; the local backups are deleted and the data restored from that copy alone. A screenshot of each screen goes to target/e2e-screenshots/.
 Run it with scripts/e2e (which builds the app and starts the session).
 """
 import os
@@ -29,7 +30,7 @@ from pymongo import MongoClient
 from selenium import webdriver
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.options import ArgOptions
-from selenium.webdriver.support.ui import WebDriverWait
+from selenium.webdriver.support.ui import Select, WebDriverWait
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 APP = ROOT / "target" / "debug" / "hrsm-backup-desktop"
@@ -511,6 +512,60 @@ def main():
         check("after a restart the real settings are kept", open(real_cfg).read() == cfg_before and not by_id(d, "demo-bar").is_displayed() and by_id(d, "state").text == "Healthy", by_id(d, "state").text)
         check("after a restart the set-up is not shown again", by_id(d, "view-dashboard").is_displayed())
         shot(d, "12-after-restart")
+
+        # 6. An off-site copy to a second folder (a USB disk), and, the local backups gone, a
+        # restore from that copy alone: the same data comes back.
+        usb = os.path.join(data, "usb-disk")
+        os.makedirs(usb)
+        tab(d, "settings")
+        wait.until(lambda d: by_id(d, "s-time").get_attribute("value") == "03:30")
+        by_id(d, "offsite-add").click()
+        wait.until(lambda d: by_id(d, "offsite-form").is_displayed())
+        Select(by_id(d, "o-kind")).select_by_value("folder")
+        by_id(d, "o-name").send_keys("usb")
+        by_id(d, "o-path").send_keys(usb)
+        shot(d, "13-offsite-form")
+        d.find_element(By.CSS_SELECTOR, "#offsite-form button[type=submit]").click()
+        wait.until(lambda d: not by_id(d, "offsite-form").is_displayed())
+        check("an off-site folder is added from the settings", "usb" in by_id(d, "offsite-list").text and "[[offsite]]" in open(real_cfg).read(), by_id(d, "offsite-list").text)
+        end = time.time() + 60
+        while time.time() < end and "all copies checked" not in by_id(d, "offsite-lines").text:
+            time.sleep(1)
+            tab(d, "history")
+            tab(d, "dashboard")
+        check("the backups are copied there and checked, said on the dashboard", "all copies checked" in by_id(d, "offsite-lines").text, by_id(d, "offsite-lines").text)
+        shot(d, "14-offsite-dashboard")
+        tab(d, "history")
+        wait.until(lambda d: len(history_rows(d)) >= 1)
+        real_row = next(r for r in history_rows(d) if len(r) > 8 and "imported" not in r[-2])
+        check("the history says where the backup is copied", real_row[7] == "usb", str(real_row))
+        copied = sorted(p.name for p in pathlib.Path(usb).glob("*.hrsmbk"))
+        check("the copy is in the folder, with its entry", copied and all((pathlib.Path(usb) / n.replace(".hrsmbk", ".json")).exists() for n in copied), str(copied))
+        before = {n: real["hrsm_platform"][n].count_documents({}) for n in ("employees", "departments")}
+        shutil.rmtree(os.path.join(data, "real-backups"))
+        tab(d, "restore")
+        wait.until(lambda d: by_id(d, "remote-card").is_displayed())
+        check("with no backup on this computer, Restore points to the off-site ones", "off-site" in by_id(d, "restore-contents").text, by_id(d, "restore-contents").text)
+        by_id(d, "remote-look").click()
+        wait.until(lambda d: d.find_elements(By.XPATH, "//tbody[@id='remote-rows']//button[contains(., 'Restore from it')]"))
+        shot(d, "15-offsite-list")
+        d.find_element(By.XPATH, "//tbody[@id='remote-rows']/tr[1]//button[contains(., 'Restore from it')]").click()
+        wait.until(lambda d: "Downloaded and checked" in by_id(d, "remote-result").text or "bad" in by_id(d, "remote-result").get_attribute("class"))
+        check("Restore from it downloads and checks the backup", "Downloaded and checked" in by_id(d, "remote-result").text, by_id(d, "remote-result").text)
+        wait.until(lambda d: "database hrsm_platform" in by_id(d, "restore-contents").text)
+        by_id(d, "r-mode-side").click()
+        only_db(d, "hrsm_platform")
+        side = d.find_element(By.CSS_SELECTOR, "#r-dbs input[data-to=hrsm_platform]")
+        side.clear()
+        side.send_keys("hrsm_from_usb")
+        by_id(d, "preflight").click()
+        wait.until(lambda d: by_id(d, "confirm-box").is_displayed())
+        by_id(d, "confirm-word").send_keys("RESTORE")
+        by_id(d, "restore-go").click()
+        wait.until(lambda d: by_id(d, "restore-result").text.startswith(("Restored", "Restore failed")))
+        after = {n: real["hrsm_from_usb"][n].count_documents({}) for n in ("employees", "departments")}
+        check("the backup restored from the off-site copy alone holds the same data", by_id(d, "restore-result").text.startswith("Restored") and after == before, f"{by_id(d, 'restore-result').text} {before} {after}")
+        shot(d, "16-restored-from-offsite")
     except Exception as e:  # a failed step is a failed test, with the reason
         check("the end-to-end run completed", False, repr(e))
         if d:
