@@ -12,6 +12,9 @@ pub enum Event {
     Advance(u64),
     /// Something the admin should see (a warning).
     Warning(String),
+    /// What the phase is on now, in words: `hrms.users: 5000 of about 12000 documents`.
+    /// Front ends show the latest one beside the phase; it carries no progress of its own.
+    Detail(String),
 }
 
 pub trait Progress: Send + Sync {

@@ -9,7 +9,7 @@
 /** @typedef {{name: string, place: string, enabled: boolean, state: 'ok'|'copying'|'failed'|'waiting'|'problem'|'never'|'pending', message: string|null, copies: number, copiedIds: string[], lastRun: string|null, lastRunLocal: string|null, kind: 's3'|'azure'|'folder', fromEnv: boolean, pending: number}} OffsiteStatus */
 /** @typedef {{originalName?: string|null, name: string, kind: 's3'|'azure'|'folder', bucket?: string, prefix?: string, endpoint?: string, region?: string, account?: string, path?: string, keepDays?: number, uploadLimitMbps?: number|null, enabled?: boolean}} OffsiteForm */
 /** @typedef {{accessKeyId?: string, secretAccessKey?: string, accountKey?: string}} OffsiteSecret */
-/** @typedef {{event: 'started'|'phase'|'progress'|'warning'|'finished', data: any}} JobEvent */
+/** @typedef {{event: 'started'|'phase'|'progress'|'detail'|'warning'|'finished', data: any}} JobEvent */
 /** @typedef {{id: string, filesTo?: string|null, filesInPlace?: boolean, only?: string|null, overwrite?: boolean, databases?: [string, string][], collections?: string[]}} RestoreRequest */
 
 function core() {

@@ -131,15 +131,18 @@ async function backupNow() {
   text($('result'), '');
   $('backup-warnings').replaceChildren();
   text($('phase'), 'Starting…');
+  text($('phase-detail'), '');
   $('bar-fill').style.width = '0%';
   try {
     const entry = await api.backupNow((e) => {
-      if (e.event === 'phase') text($('phase'), e.data.name);
+      if (e.event === 'phase') { text($('phase'), e.data.name); text($('phase-detail'), ''); }
+      if (e.event === 'detail') text($('phase-detail'), e.data.text);
       if (e.event === 'progress' && e.data.total) $('bar-fill').style.width = `${Math.min(100, (100 * e.data.done) / e.data.total).toFixed(1)}%`;
       if (e.event === 'warning') { const w = para(`Warning: ${e.data.message}`, 'muted'); $('backup-warnings').appendChild(w); }
     });
     $('bar-fill').style.width = '100%';
     text($('phase'), '');
+    text($('phase-detail'), '');
     text($('result'), `Backup done: ${entry.files} files, ${entry.documents} documents, ${fmtBytes(entry.size)}${entry.verified ? ', checked' : ''}.`);
     $('result').className = 'ok';
   } catch (e) {
@@ -148,6 +151,7 @@ async function backupNow() {
     if (e.kind === 'cancelled') $('progress-wrap').hidden = true;
   } finally {
     $('cancel').hidden = true;
+    text($('phase-detail'), '');
     refresh();
   }
 }

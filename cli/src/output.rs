@@ -18,9 +18,11 @@ impl Bar {
         }
         let bar = ProgressBar::new(0);
         bar.set_style(
-            ProgressStyle::with_template("{msg:>10} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} {eta}")
-                .unwrap_or_else(|_| ProgressStyle::default_bar())
-                .progress_chars("=> "),
+            ProgressStyle::with_template(
+                "{prefix:>10} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} {eta} {wide_msg}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
         );
         Bar { bar: Some(bar) }
     }
@@ -40,12 +42,14 @@ impl Progress for Bar {
                 None => eprintln!("hrsm-backup: warning: {w}"),
             },
             (Some(b), Event::Phase(p)) => {
-                b.set_message(p);
+                b.set_prefix(p);
+                b.set_message("");
                 b.set_position(0);
                 b.set_length(0);
             }
             (Some(b), Event::Total(n)) => b.set_length(n),
             (Some(b), Event::Advance(n)) => b.inc(n),
+            (Some(b), Event::Detail(d)) => b.set_message(d),
             (None, _) => {}
         }
     }

@@ -226,7 +226,7 @@ impl<R: Runtime> hrsm_backup::Progress for CopyProgress<R> {
                 self.done.fetch_add(n, Ordering::Relaxed);
                 None
             }
-            Event::Warning(_) => None,
+            Event::Warning(_) | Event::Detail(_) => None,
         };
         let state = self.app.state::<AppState>();
         let (done, total) = (self.done.load(Ordering::Relaxed), self.total.load(Ordering::Relaxed));

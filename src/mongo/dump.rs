@@ -27,6 +27,8 @@ use crate::progress::{Event, Progress};
 /// Documents per cursor batch: keeps the driver's buffers (and so our memory) small and flat
 /// however large a collection is; the server otherwise sends batches of up to 16 MiB.
 const BATCH_DOCS: u32 = 2000;
+/// A progress detail ("hrms.users: 10000 of about 300000 documents") every this many documents.
+const DETAIL_EVERY: u64 = 10_000;
 
 /// Where and what to dump.
 #[derive(Debug, Clone)]
@@ -281,13 +283,16 @@ fn dump_with_tool(
     tool: &Path,
     src: &MongoSource,
     spool: &Path,
-    _progress: &dyn Progress,
+    progress: &dyn Progress,
 ) -> std::result::Result<(), ToolFailure> {
     let cfg = ToolConfig::create(spool, &src.uri).map_err(ToolFailure::Failed)?;
     for db in &src.databases {
         let args = dump_args(cfg.path(), db, spool);
         let out = run_tool(tool, &args, Duration::from_secs(300), |line| {
             tracing::debug!(target: "mongodump", "{line}");
+            if let Some(d) = crate::mongo::tools::dump_detail(line) {
+                progress.event(Event::Detail(d));
+            }
         });
         match out {
             Err(Error::Io { source, .. }) => return Err(ToolFailure::CannotStart(source.to_string())),
@@ -550,6 +555,16 @@ fn dump_one(
     let mut out = BufWriter::with_capacity(1 << 20, file);
     let werr = |e: std::io::Error| JobError::Engine(Error::io("write", &bson_path, e));
     let coll = db.collection::<bson::RawDocumentBuf>(&job.info.name);
+    // Where the export of this collection is, in documents of the count the server expects
+    // (its metadata's estimate: free to ask, and a detail only).
+    let expected = coll.estimated_document_count().run().ok().filter(|&n| n > 0);
+    let say = |n: u64| {
+        progress.event(Event::Detail(match expected {
+            Some(e) => format!("{ns}: {n} of about {e} document{}", if e == 1 { "" } else { "s" }),
+            None => format!("{ns}: {n} documents"),
+        }))
+    };
+    say(0);
     // Size, count and SHA-256 are taken as the file is written: the spool is read once more
     // only to pack it (where the hash is checked again).
     let (mut hash, mut size, mut count) = (Sha256::new(), 0u64, 0u64);
@@ -562,6 +577,9 @@ fn dump_one(
         size += raw.len() as u64;
         count += 1;
         progress.event(Event::Advance(raw.len() as u64));
+        if count % DETAIL_EVERY == 0 {
+            say(count);
+        }
         Ok(())
     };
     match session {
@@ -577,6 +595,9 @@ fn dump_one(
                 put(cursor.current().as_bytes())?;
             }
         }
+    }
+    if count % DETAIL_EVERY != 0 {
+        say(count);
     }
     let file = out.into_inner().map_err(|e| werr(e.into_error()))?;
     file.sync_all().map_err(werr)?;

@@ -171,6 +171,33 @@ pub fn parse_line(line: &str) -> ToolLine {
     ToolLine::Other(msg.to_string())
 }
 
+/// A line of mongodump's stderr as a progress detail for the admin, if it is one: the
+/// collection it is on and how far (`hrms.users: 1234 of 5678 documents (21.7%)`), or one
+/// finished (`hrms.users: 300000 documents, done`).
+pub fn dump_detail(line: &str) -> Option<String> {
+    match parse_line(line) {
+        ToolLine::DoneDumping { ns, documents } => Some(format!("{ns}: {documents} documents, done")),
+        ToolLine::Progress(msg) => {
+            // `[####....]  db.coll  1234/5678  (21.7%)`: the bar dropped, the rest in words.
+            let rest = msg.rsplit_once(']').map(|(_, r)| r).unwrap_or(&msg);
+            let words: Vec<&str> = rest.split_whitespace().collect();
+            match words[..] {
+                [ns, counts, pct] => {
+                    let (done, total) = counts.split_once('/')?;
+                    Some(format!("{ns}: {done} of {total} documents {pct}"))
+                }
+                [ns, amount] => Some(format!("{ns}: {amount}")),
+                _ => None,
+            }
+        }
+        ToolLine::Other(msg) => {
+            let ns = msg.strip_prefix("writing ")?.split_once(" to ")?.0;
+            Some(format!("{ns}: exporting"))
+        }
+        _ => None,
+    }
+}
+
 /// What a tool run produced.
 #[derive(Debug, Default, Clone)]
 pub struct ToolOutcome {
@@ -324,6 +351,28 @@ fn stop(child: &mut Child) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn mongodump_lines_become_progress_details() {
+        let real = include_str!("../../tests/fixtures/mongotools-output/mongodump-db-out.stderr.txt");
+        let details: Vec<String> = real.lines().filter_map(dump_detail).collect();
+        assert_eq!(
+            details,
+            [
+                "hrms.users: exporting",
+                "hrms.auditlogs: exporting",
+                "hrms.auditlogs: 1000 documents, done",
+                "hrms.users: 300000 documents, done"
+            ]
+        );
+        // The bar mongodump draws on a long export (mongo-tools' progress.Bar).
+        assert_eq!(
+            dump_detail("2026-11-27T03:14:50.011+0000\t[##......................]  hrms.users  30102/300000  (10.0%)")
+                .as_deref(),
+            Some("hrms.users: 30102 of 300000 documents (10.0%)")
+        );
+        assert_eq!(dump_detail("2026-11-27T03:14:50.011+0000\tFailed: boom"), None);
+    }
 
     fn fixture(name: &str) -> String {
         let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/mongotools-output").join(name);

@@ -202,6 +202,45 @@ fn indexes_options_capped_validators_and_views_come_back() {
     assert_eq!(n, 100, "the view works");
 }
 
+/// The progress details a run sent.
+#[derive(Default)]
+struct Details(std::sync::Mutex<Vec<String>>);
+
+impl hrsm_backup::Progress for Details {
+    fn event(&self, e: hrsm_backup::Event) {
+        if let hrsm_backup::Event::Detail(d) = e {
+            self.0.lock().unwrap().push(d);
+        }
+    }
+}
+
+#[test]
+fn the_export_says_which_collection_it_is_on_and_how_far() {
+    let db = fresh_db("it_detail");
+    let c = client().database(&db).collection::<Document>("attendances");
+    for chunk in 0..25 {
+        c.insert_many((0..1000).map(|i| doc! {"n": chunk * 1000 + i, "day": "2026-11-30"}).collect::<Vec<_>>())
+            .run()
+            .unwrap();
+    }
+    client().database(&db).collection::<Document>("departments").insert_one(doc! {"name": "HR"}).run().unwrap();
+    let t = tmp();
+    let details = Details::default();
+    let opts = mongo_only(t.path().join("backups"), source(&[&db]));
+    run_backup(&opts, &key(), &details, Box::new(rand::rngs::OsRng)).unwrap();
+    let seen = details.0.into_inner().unwrap();
+    let ns = format!("{db}.attendances");
+    for want in [
+        format!("{ns}: 0 of about 25000 documents"),
+        format!("{ns}: 10000 of about 25000 documents"),
+        format!("{ns}: 20000 of about 25000 documents"),
+        format!("{ns}: 25000 of about 25000 documents"),
+        format!("{db}.departments: 1 of about 1 document"),
+    ] {
+        assert!(seen.contains(&want), "{want:?} not in {seen:?}");
+    }
+}
+
 #[test]
 fn two_hundred_thousand_documents_round_trip() {
     let db = fresh_db("it_big");

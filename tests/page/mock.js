@@ -33,6 +33,7 @@
       if (scenario === 'cancel') { ch.onmessage({ event: 'phase', data: { name: 'archiving' } }); await new Promise((r) => setTimeout(r, 100)); throw { kind: 'cancelled', message: 'Cancelled. Nothing of this run was kept.' }; }
       ch.onmessage({ event: 'started', data: { id: null } });
       ch.onmessage({ event: 'phase', data: { name: 'dumping' } });
+      ch.onmessage({ event: 'detail', data: { text: 'hrms.users: 10000 of about 12000 documents' } });
       await new Promise((r) => setTimeout(r, 150));
       ch.onmessage({ event: 'progress', data: { done: 50, total: 100 } });
       await new Promise((r) => setTimeout(r, 150));
