@@ -156,6 +156,39 @@ async function backupNow() {
   }
 }
 
+/** The recovery sheet: the key in groups a person can type back, its fingerprint, where the
+ * backups are and how to restore on a new computer. Printed, then emptied: the key does not
+ * stay in the page. */
+function printRecoverySheet() {
+  const key = /** @type {HTMLTextAreaElement} */ ($('key-text')).value.trim();
+  if (!key) return;
+  const groups = key.replace(/^hrsm-key-v1:/, '').match(/.{1,8}/g) || [];
+  const el = (tag, t) => { const e = document.createElement(tag); e.textContent = t; return e; };
+  const steps = document.createElement('ol');
+  [
+    'Install HR-SM Backup on the new computer.',
+    'Open Settings, Encryption key, "Import a key", type the key above (spaces and line breaks do not matter) and click Import.',
+    'Check that the key fingerprint shown there is the one on this sheet.',
+    'Choose the backup folder in Settings, or add the off-site copy and open Restore, "Backups stored off-site".',
+    'Choose the restore point by its date and restore.',
+  ].forEach((t) => steps.appendChild(el('li', t)));
+  const where = [`Backups are kept in: ${lastStatus?.destination || '(not set)'}`]
+    .concat((lastStatus?.offsite || []).map((o) => `Off-site copy "${o.name}": ${o.place}`));
+  $('recovery-sheet').replaceChildren(
+    el('h1', 'HR-SM Backup: recovery sheet'),
+    el('p', `Printed ${fmtTime(new Date().toISOString())}. Keep this sheet locked away, not with the computer it protects.`),
+    el('h2', 'Recovery key'),
+    el('pre', `hrsm-key-v1:\n${groups.slice(0, 4).join(' ')}\n${groups.slice(4).join(' ')}`),
+    el('p', `Key fingerprint: ${lastStatus?.key_id || ''} (it names the key without revealing it)`),
+    ...where.map((w) => el('p', w)),
+    el('h2', 'To restore on a new computer'),
+    steps,
+    el('p', 'Anyone holding this key and a backup can read every record in it. Without it, no backup can be opened.'),
+  );
+  window.print();
+}
+window.addEventListener('afterprint', () => $('recovery-sheet').replaceChildren());
+
 /** What Verify said, per backup: kept across the table's redraws. */
 const verifyResults = new Map();
 
@@ -707,6 +740,7 @@ document.addEventListener('DOMContentLoaded', () => {
     try { await navigator.clipboard.writeText($('key-text').value); text($('key-result'), 'Copied. Paste it somewhere safe, away from this computer.'); } catch { $('key-text').select(); text($('key-result'), 'Select the key above and copy it (Ctrl+C).'); }
   });
   $('key-save').addEventListener('click', async () => { try { const p = await api.saveKeyFile(); if (p) text($('key-result'), `Saved to ${p}.`); } catch (e) { text($('key-result'), e.message); } });
+  $('key-print').addEventListener('click', printRecoverySheet);
   $('key-done').addEventListener('click', async () => { await api.confirmKeyExported(); $('key-box').hidden = true; $('key-text').value = ''; text($('key-result'), 'Thank you: the reminder is off.'); refresh(); });
   $('key-import').addEventListener('click', async () => { try { await api.importKey($('key-import-text').value); $('key-import-text').value = ''; text($('key-result'), 'Key imported: backups made with it can be opened now.'); refresh(); } catch (e) { text($('key-result'), e.message); } });
   // The first status decides the first view: the set-up on a fresh install.

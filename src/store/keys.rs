@@ -23,9 +23,11 @@ pub trait KeyStore {
 }
 
 /// Parses a key written as 64 hex characters or as base64 (standard or URL-safe, padded or
-/// not) of 32 bytes. The error never repeats the input.
+/// not) of 32 bytes; spaces and line breaks inside it are ignored (a key typed back from a
+/// printed recovery sheet, in groups). The error never repeats the input.
 pub fn parse_key_text(text: &str, origin: &str) -> Result<MasterKey> {
-    let t = text.trim();
+    let compact: Zeroizing<String> = Zeroizing::new(text.chars().filter(|c| !c.is_whitespace()).collect());
+    let t = compact.as_str();
     let t = t.strip_prefix("hrsm-key-v1:").unwrap_or(t);
     // The decoded bytes are wiped when dropped, like the key they become.
     let bytes = if t.len() == 2 * KEY_LEN && t.bytes().all(|b| b.is_ascii_hexdigit()) {
@@ -166,6 +168,11 @@ mod tests {
         let c = parse_key_text(&recovery_text(&a), "x").unwrap();
         assert_eq!(a.id(), b.id());
         assert_eq!(a.id(), c.id());
+        // Typed back from a printed recovery sheet: in groups, over two lines.
+        let grouped: String =
+            hex.as_bytes().chunks(8).map(|g| std::str::from_utf8(g).unwrap()).collect::<Vec<_>>().join(" ");
+        let d = parse_key_text(&format!("hrsm-key-v1:\n{}\n{}", &grouped[..35], &grouped[36..]), "x").unwrap();
+        assert_eq!(a.id(), d.id());
     }
 
     #[test]

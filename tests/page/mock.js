@@ -48,6 +48,7 @@
     },
     use_site: (args) => ({ ...settings, hrsmRoot: args.root, scheduleTimezone: 'Africa/Cairo' }),
     offsite_status: () => status.offsite,
+    export_key: () => `hrsm-key-v1:${'0123456789abcdef'.repeat(4)}`,
     offsite_test: (args) => {
       if (!args.form.bucket && args.form.kind !== 'folder') throw { kind: 'invalid', field: 'offsiteBucket', message: 'Enter the bucket name.' };
       return 'Connected: a test file was written, read back and removed at S3 storage, bucket x.';

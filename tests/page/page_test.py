@@ -237,6 +237,21 @@ def main():
         Select(d.find_element(By.ID, "o-kind")).select_by_value("folder")
         check("a folder needs no key", d.find_element(By.ID, "o-path").is_displayed() and not d.find_element(By.ID, "o-secret").is_displayed())
         d.save_screenshot(str(SHOTS / "offsite-settings.png"))
+        # The recovery sheet: only it is printed, the key in groups a person can type back,
+        # then it is emptied.
+        d.find_element(By.ID, "o-cancel").click()
+        d.find_element(By.ID, "key-export").click()
+        wait.until(lambda d: d.find_element(By.ID, "key-box").is_displayed())
+        d.execute_script("window.print = () => { const s = document.getElementById('recovery-sheet'); window.__printed = { text: s.innerText, sheet: getComputedStyle(s).display, main: getComputedStyle(document.querySelector('main')).display }; }")
+        d.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": "print"})
+        d.execute_script("document.getElementById('key-print').click()")
+        printed = d.execute_script("return window.__printed")
+        d.save_screenshot(str(SHOTS / "recovery-sheet.png"))
+        d.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": ""})
+        check("the recovery sheet holds the key in groups, its fingerprint and the steps", "hrsm-key-v1:\n01234567 89abcdef 01234567 89abcdef\n01234567 89abcdef 01234567 89abcdef" in printed["text"] and "Key fingerprint: abab" in printed["text"] and "Import a key" in printed["text"] and "/srv/backups" in printed["text"], printed["text"])
+        check("only the sheet is printed", printed["sheet"] == "block" and printed["main"] == "none", str(printed))
+        d.execute_script("window.dispatchEvent(new Event('afterprint'))")
+        check("the sheet is emptied after printing", d.execute_script("return document.getElementById('recovery-sheet').innerText") == "" and not d.find_element(By.ID, "recovery-sheet").is_displayed())
         # Keyboard: the tabs are reachable and work with Enter.
         d.find_element(By.CSS_SELECTOR, "button[data-view=log]").send_keys("\n")
         wait.until(lambda d: "Backup" in d.find_element(By.ID, "log").text)
