@@ -102,11 +102,11 @@ pub fn run() {
             offsite::spawn_copies(app.handle());
             // Read by bench/desktop-idle.sh for "start to tray ready".
             eprintln!("hrsm-backup-desktop: tray ready");
-            if std::env::args().any(|a| a == "--hidden") {
-                // Started at login: only the tray; the page is made when the admin opens it.
-                if let Some(w) = app.get_webview_window("main") {
-                    let _ = w.destroy();
-                }
+            // The window is not made from the config at start (`create: false`): started at
+            // login (`--hidden`) the app is only its tray, and the web view (WebKitGTK on Linux,
+            // most of an idle app's memory) is not even loaded until the admin opens it.
+            if !std::env::args().any(|a| a == "--hidden") {
+                tray::show_main(app.handle());
             }
             Ok(())
         })
