@@ -9,6 +9,7 @@ fn main() {
         "backup_details",
         "restore_preflight",
         "restore",
+        "resume_expiry",
         "verify",
         "get_settings",
         "set_settings",

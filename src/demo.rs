@@ -88,7 +88,7 @@ pub fn point_sample_installation_at(root: &Path, uri: &str) -> Result<()> {
 }
 
 /// Sample HR-SM databases on `uri` (the desktop demo's local server), once: `hrms` (users, tenants, insurancepolicies, familymembers,
-/// insuranceclaims, auditlogs) and `hrsm-licenses` (licenses).
+/// insuranceclaims, auditlogs, notifications with an expiry rule) and `hrsm-licenses` (licenses).
 pub fn seed_sample_databases(uri: &str) -> Result<()> {
     let client = crate::mongo::client::connect(uri)?;
     let e = |what: &'static str| move |err: mongodb::error::Error| crate::mongo::client::explain(uri, what, err);
@@ -128,6 +128,14 @@ pub fn seed_sample_databases(uri: &str) -> Result<()> {
     hrms.collection::<Document>("insuranceclaims").insert_many(claims).run().map_err(e("write the demo data"))?;
     let logs: Vec<Document> = (0..1000).map(|i| doc! {"user": (i % 400) as i64, "action": (["login", "update", "approve", "export"][i % 4]), "at": DateTime::from_millis(1_790_000_000_000 + i as i64 * 60_000), "changes": [{"field": "salary", "old": i as i32, "new": i as i32 + 1}]}).collect();
     hrms.collection::<Document>("auditlogs").insert_many(logs).run().map_err(e("write the demo data"))?;
+    // Notifications expire 90 days after they are made (a TTL index): what a restore of an
+    // older backup must not lose within a minute.
+    let now = chrono::Utc::now().timestamp_millis();
+    let notes: Vec<Document> = (0..120).map(|i| doc! {"user": (i % 400) as i64, "text": format!("Leave request {i} approved"), "createdAt": DateTime::from_millis(now - i as i64 * 3_600_000)}).collect();
+    hrms.collection::<Document>("notifications").insert_many(notes).run().map_err(e("write the demo data"))?;
+    hrms.run_command(doc! {"createIndexes": "notifications", "indexes": [{"key": {"createdAt": 1}, "name": "createdAt_1", "expireAfterSeconds": 7_776_000}]})
+        .run()
+        .map_err(e("write the demo data"))?;
     let licenses = client.database("hrsm-licenses").collection::<Document>("licenses");
     licenses.insert_many((0..3).map(|t| doc! {"tenant": t, "key": format!("HRSM-DEMO-{t:04}"), "seats": 50 * (t + 1), "expiresAt": DateTime::from_millis(1_900_000_000_000)})).run().map_err(e("write the demo data"))?;
     Ok(())

@@ -4,13 +4,13 @@
 /** @typedef {{kind: 'key'|'mongo'|'config'|'busy'|'archive'|'conflict'|'io'|'cancelled'|'usage'|'setup'|'demo'|'invalid'|'offsite'|'other', message: string, field?: string}} CommandError */
 /** @typedef {{id: string, status: 'ok'|'failed'|'running'|'unindexed'|'cancelled', started: string, finished: string, duration_ms: number, archive: string|null, size: number, verified: boolean, files: number, bytes: number, documents: number, databases: string[], sources: string[], error: string|null, trigger?: 'scheduled'|'manual'|'before-restore', origin?: object}} CatalogEntry */
 /** @typedef {{state: string, label: string, last: CatalogEntry|null, last_good: CatalogEntry|null, next_run: string|null, next_run_local: string|null, schedule: string, timezone: string, backups_enabled: boolean, key_id: string|null, key_error: string|null, key_exported: boolean, destination: string, demo: boolean, message: string|null, offsite: OffsiteStatus[]}} Status */
-/** @typedef {{backupId: string, files: object|null, collections: {from: string, to: string, name: string, documents: number, replaces: boolean}[], confirmWord: string, confirmToken: string}} Preflight */
+/** @typedef {{backupId: string, files: object|null, collections: {from: string, to: string, name: string, documents: number, replaces: boolean, expiry?: string[]}[], confirmWord: string, confirmToken: string}} Preflight */
 /** @typedef {{root: string, found: {label: string, shown: string, from: string}[], missing: string[], problems: string[], databases: string[], folders: string[]}} Site */
 /** @typedef {{name: string, place: string, enabled: boolean, state: 'ok'|'copying'|'failed'|'waiting'|'problem'|'never'|'pending', message: string|null, copies: number, copiedIds: string[], lastRun: string|null, lastRunLocal: string|null, kind: 's3'|'azure'|'folder', fromEnv: boolean, pending: number}} OffsiteStatus */
 /** @typedef {{originalName?: string|null, name: string, kind: 's3'|'azure'|'folder', bucket?: string, prefix?: string, endpoint?: string, region?: string, account?: string, path?: string, keepDays?: number, uploadLimitMbps?: number|null, enabled?: boolean}} OffsiteForm */
 /** @typedef {{accessKeyId?: string, secretAccessKey?: string, accountKey?: string}} OffsiteSecret */
 /** @typedef {{event: 'started'|'phase'|'progress'|'detail'|'warning'|'finished', data: any}} JobEvent */
-/** @typedef {{id: string, filesTo?: string|null, filesInPlace?: boolean, only?: string|null, overwrite?: boolean, databases?: [string, string][], collections?: string[]}} RestoreRequest */
+/** @typedef {{id: string, filesTo?: string|null, filesInPlace?: boolean, only?: string|null, overwrite?: boolean, databases?: [string, string][], collections?: string[], pauseTtl?: boolean}} RestoreRequest */
 
 function core() {
   const t = /** @type {any} */ (window).__TAURI__;
@@ -65,6 +65,8 @@ export const api = {
   preflight: (request) => call('restore_preflight', { request }),
   /** @param {RestoreRequest} request @param {string} confirm @param {string} token the check's confirmToken @param {(e: JobEvent) => void} onEvent */
   restore: (request, confirm, token, onEvent) => call('restore', { request, confirm, token, onEvent: channel(onEvent) }),
+  /** Turns back on the expiry rules a restore paused. @param {string} id @param {[string, string][]} databases @returns {Promise<string[]>} */
+  resumeExpiry: (id, databases) => call('resume_expiry', { id, databases }),
   /** @param {string} id @param {boolean} restoreTest @param {(e: JobEvent) => void} onEvent */
   verify: (id, restoreTest, onEvent) => call('verify', { id, restoreTest, onEvent: channel(onEvent) }),
   getSettings: () => call('get_settings'),

@@ -274,6 +274,12 @@ async function showContents() {
   m.sources.forEach((s) => lines.push(`files ${s.name}: ${s.files} files, ${fmtBytes(s.bytes)} from ${s.path}`));
   box.replaceChildren(...lines.map((l) => para(l)));
   shownDatabases = (m.mongo?.databases || []).map((d) => d.name);
+  // Collections with expiry rules (TTL indexes): the database deletes restored documents past
+  // them within a minute, unless the rules are paused. Paused by default.
+  const expiring = (m.mongo?.databases || []).flatMap((d) => d.collections.filter((c) => c.ttl?.length).map((c) => `${d.name}.${c.name}`));
+  $('r-ttl').hidden = expiring.length === 0;
+  /** @type {HTMLInputElement} */ ($('r-pause-ttl')).checked = true;
+  text($('r-ttl-text'), `${expiring.join(', ')} ${expiring.length === 1 ? 'has' : 'have'} an expiry rule: the database deletes documents older than it allows within a minute of the restore. Documents from an older backup can be past it.`);
   $('r-files-where').replaceChildren(...m.sources.map((s) => { const li = document.createElement('li'); li.textContent = `${s.name} → ${s.path}`; return li; }));
   renderRestoreDatabases();
 }
@@ -305,6 +311,7 @@ function restoreRequest() {
   return {
     id, filesTo: !back && $('r-files').checked ? $('r-files-to').value : null, filesInPlace: back && $('r-files-inplace').checked,
     overwrite: back || $('r-overwrite').checked, databases, collections: [],
+    pauseTtl: !$('r-ttl').hidden && /** @type {HTMLInputElement} */ ($('r-pause-ttl')).checked,
   };
 }
 
@@ -330,7 +337,10 @@ async function preflight() {
     if (p.files?.replaced.length) replaced.push(`${p.files.replaced.length} existing files`);
     if (replaced.length) lines.push(para(`This replaces what is there now: ${replaced.join(', ')}.`, 'replaces'));
     if (p.files) lines.push(para(`Files: ${p.files.files} files (${fmtBytes(p.files.bytes)}) of ${p.files.sources.join(', ')}${p.files.replaced.length ? `, replacing ${p.files.replaced.length}` : ''}.`));
-    p.collections.forEach((c) => lines.push(para(`${c.from}.${c.name} → ${c.to}.${c.name}: ${c.documents} documents${c.replaces ? ' (replaces the existing collection)' : ''}`, c.replaces ? 'replaces' : '')));
+    p.collections.forEach((c) => lines.push(para(`${c.from}.${c.name} → ${c.to}.${c.name}: ${c.documents} document${c.documents === 1 ? "" : "s"}${c.replaces ? ' (replaces the existing collection)' : ''}`, c.replaces ? 'replaces' : '')));
+    p.collections.filter((c) => c.expiry?.length).forEach((c) => lines.push(request.pauseTtl
+      ? para(`${c.to}.${c.name}: its expiry rule (documents ${c.expiry.join('; ')}) is paused after the restore; nothing there expires until you turn it back on.`)
+      : para(`${c.to}.${c.name}: documents ${c.expiry.join('; ')}; those past it are deleted by the database within a minute of the restore.`, 'replaces')));
     lines.push(para('Nothing is replaced until the whole backup has been checked.', 'muted'));
     out.replaceChildren(...lines);
     armed = { token: p.confirmToken, request };
@@ -354,6 +364,18 @@ async function restoreGo() {
     (r.mongo?.collections || []).forEach((c) => parts.push(`${c.db}.${c.name}: ${c.documents} documents`));
     const undo = r.safety ? ` A safety copy of what was there before was made first (${fmtTime(r.safety.started)}); restore it to undo this.` : '';
     text(result, `Restored ${parts.join('; ')}.${undo}`);
+    const paused = r.mongo?.ttl_paused || [];
+    if (paused.length) {
+      const note = para(`Expiry paused on ${paused.join(', ')}: nothing there expires until you turn it back on. `, 'warn');
+      const b = document.createElement('button'); b.type = 'button'; b.id = 'resume-expiry'; b.textContent = 'Turn expiry back on';
+      b.onclick = async () => {
+        b.disabled = true;
+        try { const done = await api.resumeExpiry(request.id, request.databases); note.replaceChildren(`Expiry is on again: ${done.join(', ') || 'nothing was still paused'}.`); note.className = 'ok'; }
+        catch (e) { b.disabled = false; note.append(` ${e.message}`); }
+      };
+      note.appendChild(b);
+      result.appendChild(note);
+    }
   } catch (e) { text(result, `Restore failed: ${e.message}`); } finally {
     $('preflight').disabled = false;
     $('preflight-out').replaceChildren();

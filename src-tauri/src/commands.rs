@@ -187,6 +187,11 @@ pub struct RestoreRequest {
     pub databases: Vec<(String, String)>,
     #[serde(default)]
     pub collections: Vec<String>,
+    /// Restore the expiry (TTL) indexes paused, so that documents of an old backup past their
+    /// expiry are not deleted by the server within a minute; turned back on with
+    /// `resume_expiry`.
+    #[serde(default)]
+    pub pause_ttl: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -211,6 +216,23 @@ pub struct PreflightCollection {
     pub documents: u64,
     /// The target collection exists now and will be replaced.
     pub replaces: bool,
+    /// Its expiry rules, in words ("deleted 90 days after their createdAt"): the server
+    /// deletes restored documents past them within a minute, unless they are paused.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub expiry: Vec<String>,
+}
+
+/// A TTL index in an admin's words.
+fn expiry_words(t: &hrsm_backup::mongo::TtlIndex) -> String {
+    let s = t.seconds;
+    let after = match s {
+        0 => return format!("deleted at the time in their {}", t.field),
+        s if s % 86_400 == 0 => format!("{} day{}", s / 86_400, if s == 86_400 { "" } else { "s" }),
+        s if s % 3_600 == 0 => format!("{} hour{}", s / 3_600, if s == 3_600 { "" } else { "s" }),
+        s if s % 60 == 0 => format!("{} minute{}", s / 60, if s == 60 { "" } else { "s" }),
+        s => format!("{s} seconds"),
+    };
+    format!("deleted {after} after their {}", t.field)
 }
 
 /// Where run-log documents go (the configured collection on the configured server).
@@ -241,6 +263,7 @@ fn preflight_inner(state: &AppState, req: &RestoreRequest) -> CmdResult<Prefligh
             name: c.name,
             documents: c.documents,
             replaces: c.replaces.unwrap_or(false),
+            expiry: c.ttl.iter().map(expiry_words).collect(),
         })
         .collect::<Vec<PreflightCollection>>();
     let token = hex_token();
@@ -312,7 +335,7 @@ fn engine_request(state: &AppState, req: &RestoreRequest) -> hrsm_backup::Restor
             collections: (!req.collections.is_empty()).then(|| req.collections.clone()),
             threads: 4,
             log_collection: cfg.mongodb.log_namespace(&mongo_uri(state)),
-            pause_ttl: false,
+            pause_ttl: req.pause_ttl,
         }),
     }
 }
@@ -404,6 +427,23 @@ pub async fn restore<R: Runtime>(
         .inspect_err(|e| {
             crate::notify::send("HR-SM restore FAILED", &e.message, true);
         })
+    })
+    .await
+}
+
+/// Turns back on the expiry rules a restore of backup `id` paused (into `databases`, as the
+/// restore mapped them): returns what was turned back on.
+#[tauri::command]
+pub async fn resume_expiry<R: Runtime>(
+    app: AppHandle<R>,
+    id: String,
+    databases: Vec<(String, String)>,
+) -> CmdResult<Vec<String>> {
+    blocking(move || {
+        let state = app.state::<AppState>();
+        let key = state.key().map_err(|m| CommandError::new("key", m))?;
+        let manifest = read_manifest(&archive_of(&state, &id)?, &key)?;
+        Ok(hrsm_backup::mongo::resume_ttl(&mongo_uri(&state), &manifest, &databases)?)
     })
     .await
 }

@@ -34,6 +34,7 @@ macro_rules! handlers {
             $crate::commands::history,
             $crate::commands::backup_details,
             $crate::commands::restore_preflight,
+            $crate::commands::resume_expiry,
             $crate::commands::restore,
             $crate::commands::verify,
             $crate::commands::get_settings,

@@ -18,6 +18,7 @@ pub use dump::{
 };
 pub use foreign::{archive_to_dump_dir, restore_dump_archive, restore_dump_dir, ConvertedArchive, DumpArchive};
 pub use jsonexport::{json_export_to_dump_dir, JsonExport};
+pub use layout::TtlIndex;
 pub use restore::{
     plan_mongo_restore, resume_ttl, MongoRestoreOptions, MongoRestoreReport, PlannedCollection, RestoredCollection,
     TTL_PAUSED,

@@ -312,9 +312,12 @@ def main():
         target = d.find_element(By.CSS_SELECTOR, "#r-dbs input[data-to=hrms]")
         target.clear()
         target.send_keys("hrms_e2e")
+        ttl_text = by_id(d, "r-ttl-text").text if by_id(d, "r-ttl").is_displayed() else ""
+        check("the restore screen warns of the collection with an expiry rule, paused by default", "hrms.notifications" in ttl_text and by_id(d, "r-pause-ttl").is_selected(), ttl_text)
         by_id(d, "preflight").click()
         wait.until(lambda d: by_id(d, "confirm-box").is_displayed())
         check("the preflight lists what will be restored", "hrms.users → hrms_e2e.users" in by_id(d, "preflight-out").text, by_id(d, "preflight-out").text)
+        check("the check says the expiry rule will be paused", "hrms_e2e.notifications: its expiry rule (documents deleted 90 days after their createdAt) is paused" in by_id(d, "preflight-out").text, by_id(d, "preflight-out").text)
         check("the Restore button is disabled until RESTORE is typed", by_id(d, "restore-go").get_attribute("disabled") is not None)
         by_id(d, "confirm-word").send_keys("RESTORE")
         shot(d, "5-restore-preflight")
@@ -324,6 +327,15 @@ def main():
         check("restore into a second database succeeds", restored.startswith("Restored"), restored)
         check("after a restore the confirmation is disarmed", not by_id(d, "confirm-box").is_displayed() and by_id(d, "confirm-word").get_attribute("value") == "" and by_id(d, "restore-go").get_attribute("disabled") is not None)
         shot(d, "6-restore-done")
+        uri = re.search(r'uri = "([^"]+)"', open(os.path.join(data, "demo", "hrsm-backup.toml")).read()).group(1)
+        client = MongoClient(uri, serverSelectionTimeoutMS=5000)
+
+        def ttl_of(db):
+            return next(ix.get("expireAfterSeconds") for ix in client[db]["notifications"].list_indexes() if ix["name"] == "createdAt_1")
+        check("the restored copy's expiry rule is paused, and said", ttl_of("hrms_e2e") == 2147483647 and "Expiry paused on hrms_e2e.notifications: createdAt_1" in restored, f"{ttl_of('hrms_e2e')} {restored}")
+        by_id(d, "resume-expiry").click()
+        wait.until(lambda d: "Expiry is on again" in by_id(d, "restore-result").text or "bad" in by_id(d, "restore-result").text)
+        check("Turn expiry back on puts the backup's rule back", ttl_of("hrms_e2e") == 7776000 and "hrms_e2e.notifications" in by_id(d, "restore-result").text, by_id(d, "restore-result").text)
         # A new check over what now exists arms a restore again; a changed choice disarms it;
         # and the shell refuses a restore that no check armed, whatever the page sends.
         by_id(d, "preflight").click()
@@ -339,8 +351,6 @@ def main():
               .then(() => done('restored'), (e) => done(e.message || String(e)));""")
         check("the shell refuses a restore no check armed", "Check the restore again" in refused, refused)
 
-        uri = re.search(r'uri = "([^"]+)"', open(os.path.join(data, "demo", "hrsm-backup.toml")).read()).group(1)
-        client = MongoClient(uri, serverSelectionTimeoutMS=5000)
         # The collections of the backup (the run log collection is written after it, by design).
         names = sorted(n for n in client["hrms"].list_collection_names() if not n.startswith("system.") and n != "backuplogs")
         counts = {n: (client["hrms"][n].count_documents({}), client["hrms_e2e"][n].count_documents({})) for n in names}
