@@ -76,7 +76,8 @@ pub use ops::offsite::{
 };
 pub use ops::prune::{prune, prune_destination};
 pub use ops::restore::{
-    plan_restore, restore, restore_files, restore_mongo, RestoreOutcome, RestorePreview, RestoreRequest,
+    plan_restore, restore, restore_files, restore_mongo, split_by_server, RestoreOutcome, RestorePreview,
+    RestoreRequest,
 };
 pub use ops::testrestore::{test_restore, TestRestoreReport, SCRATCH_SUFFIX};
 pub use ops::verify::{verify_archive, VerifyReport};

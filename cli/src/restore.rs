@@ -199,25 +199,7 @@ fn by_server(
 ) -> Result<Vec<MongoRestoreOptions>> {
     let Some(license_uri) = cfg.mongodb.license_uri.clone() else { return Ok(vec![opts]) };
     let manifest = hrsm_backup::read_manifest(path, key)?;
-    let Some(part) = hrsm_backup::mongo::MongoPart::of(&manifest) else { return Ok(vec![opts]) };
-    let elsewhere: Vec<&str> = part.databases.iter().filter(|d| d.server.is_some()).map(|d| d.name.as_str()).collect();
-    if elsewhere.is_empty() {
-        return Ok(vec![opts]);
-    }
-    let wanted: Vec<(String, String)> = if opts.databases.is_empty() {
-        part.databases.iter().map(|d| (d.name.clone(), d.name.clone())).collect()
-    } else {
-        opts.databases.clone()
-    };
-    let (there, here): (Vec<_>, Vec<_>) = wanted.into_iter().partition(|(from, _)| elsewhere.contains(&from.as_str()));
-    let mut out = Vec::new();
-    if !here.is_empty() {
-        out.push(MongoRestoreOptions { databases: here, ..opts.clone() });
-    }
-    if !there.is_empty() {
-        out.push(MongoRestoreOptions { uri: license_uri, databases: there, log_collection: None, ..opts });
-    }
-    Ok(out)
+    Ok(hrsm_backup::split_by_server(&manifest, opts, Some(license_uri)))
 }
 
 fn mongo_options(cli: &Cli, dbs: &[String], collections: &[String], pause_ttl: bool) -> Result<MongoRestoreOptions> {

@@ -253,7 +253,19 @@ pub fn mongo_uri(state: &AppState) -> String {
 fn preflight_inner(state: &AppState, req: &RestoreRequest) -> CmdResult<Preflight> {
     let key = state.key().map_err(|m| CommandError::new("key", m))?;
     let archive = archive_of(state, &req.id)?;
-    let preview = hrsm_backup::plan_restore(&archive, &key, &engine_request(state, req), true)?;
+    let manifest = read_manifest(&archive, &key)?;
+    // One plan per server the databases go back to (the license server's own, if another).
+    let mut preview: Option<hrsm_backup::RestorePreview> = None;
+    for r in engine_requests(state, req, &manifest) {
+        let p = hrsm_backup::plan_restore(&archive, &key, &r, true)?;
+        match &mut preview {
+            None => preview = Some(p),
+            Some(all) => all.collections.extend(p.collections),
+        }
+    }
+    let Some(preview) = preview else {
+        return Err(CommandError::new("usage", "Choose files, databases or both to restore."));
+    };
     let collections = preview
         .collections
         .into_iter()
@@ -310,34 +322,48 @@ fn disarm(state: &AppState, request: &RestoreRequest, token: &str) -> CmdResult<
     }
 }
 
-/// The page's restore request in the engine's terms (one place for preflight and restore).
-fn engine_request(state: &AppState, req: &RestoreRequest) -> hrsm_backup::RestoreRequest {
-    let cfg = state.config();
-    hrsm_backup::RestoreRequest {
-        files: if req.files_in_place {
-            Some(FileRestoreOptions {
-                target: PathBuf::new(),
-                only: req.only.clone(),
-                overwrite: req.overwrite,
-                in_place: true,
-            })
-        } else {
-            req.files_to.as_ref().map(|dir| FileRestoreOptions {
-                target: dir.into(),
-                only: req.only.clone(),
-                overwrite: req.overwrite,
-                in_place: false,
-            })
-        },
-        mongo: (!req.databases.is_empty()).then(|| MongoRestoreOptions {
-            uri: mongo_uri(state),
-            databases: req.databases.clone(),
-            collections: (!req.collections.is_empty()).then(|| req.collections.clone()),
-            threads: 4,
-            log_collection: cfg.mongodb.log_namespace(&mongo_uri(state)),
-            pause_ttl: req.pause_ttl,
-        }),
+/// The servers a restore goes back to, reached as the backups reach them (the site's own
+/// settings, the keychain's passwords): the main one, and the license server's own when it is
+/// another.
+fn restore_servers(state: &AppState) -> (String, Option<String>) {
+    match crate::jobs::backup_options(state).mongo {
+        Some(m) => (m.uri.clone(), m.other_servers.first().map(|o| o.uri.clone())),
+        None => (mongo_uri(state), None),
     }
+}
+
+/// The page's restore request in the engine's terms (one place for preflight and restore):
+/// the first carries the files and the main server's databases, a second one the databases
+/// that came from the license server's own, which go back there.
+fn engine_requests(
+    state: &AppState,
+    req: &RestoreRequest,
+    manifest: &hrsm_backup::Manifest,
+) -> Vec<hrsm_backup::RestoreRequest> {
+    let cfg = state.config();
+    let files = if req.files_in_place {
+        Some(FileRestoreOptions { target: PathBuf::new(), only: req.only.clone(), overwrite: req.overwrite, in_place: true })
+    } else {
+        req.files_to.as_ref().map(|dir| FileRestoreOptions {
+            target: dir.into(),
+            only: req.only.clone(),
+            overwrite: req.overwrite,
+            in_place: false,
+        })
+    };
+    let (main, other) = restore_servers(state);
+    let mongo = (!req.databases.is_empty()).then(|| MongoRestoreOptions {
+        uri: main.clone(),
+        databases: req.databases.clone(),
+        collections: (!req.collections.is_empty()).then(|| req.collections.clone()),
+        threads: 4,
+        log_collection: cfg.mongodb.log_namespace(&main),
+        pause_ttl: req.pause_ttl,
+    });
+    let mut groups = mongo.map(|m| hrsm_backup::split_by_server(manifest, m, other)).unwrap_or_default().into_iter();
+    let mut out = vec![hrsm_backup::RestoreRequest { files, mongo: groups.next() }];
+    out.extend(groups.map(|g| hrsm_backup::RestoreRequest { files: None, mongo: Some(g) }));
+    out
 }
 
 #[tauri::command]
@@ -414,13 +440,43 @@ pub async fn restore<R: Runtime>(
                 }
             };
             let _ = on_event.send(JobEvent::Started { id: Some(request.id.clone()) });
-            let req = engine_request(&state, &request);
-            if req.files.is_none() && req.mongo.is_none() {
+            let manifest = read_manifest(&archive, &key)?;
+            let requests = engine_requests(&state, &request, &manifest);
+            if requests[0].files.is_none() && requests[0].mongo.is_none() {
                 return Err(CommandError::new("usage", "Choose files, databases or both to restore."));
             }
             let safety = if replaces { Some(safety_copy(&state, &key, sink.clone(), cancel.clone())?) } else { None };
             let progress = jobs::forward(sink, cancel);
-            let hrsm_backup::RestoreOutcome { files, mongo } = hrsm_backup::restore(&archive, &key, &req, &progress)?;
+            let (mut files, mut mongo) = (None, None::<MongoRestoreReport>);
+            for (i, req) in requests.iter().enumerate() {
+                let outcome = hrsm_backup::restore(&archive, &key, req, &progress).map_err(|e| {
+                    let e = CommandError::from(e);
+                    if i == 0 {
+                        return e;
+                    }
+                    // The main server's part is in place: say so, and what did not come back.
+                    CommandError::new(
+                        &e.kind,
+                        format!(
+                            "The main server's data was restored, but the license server's database could not be: {}",
+                            e.message
+                        ),
+                    )
+                })?;
+                files = files.or(outcome.files);
+                match (&mut mongo, outcome.mongo) {
+                    (Some(all), Some(more)) => {
+                        all.collections.extend(more.collections);
+                        all.views.extend(more.views);
+                        all.ttl_paused.extend(more.ttl_paused);
+                    }
+                    (slot, more) => {
+                        if slot.is_none() {
+                            *slot = more;
+                        }
+                    }
+                }
+            }
             let _ = on_event.send(JobEvent::Finished { ok: true, message: "Restore complete.".into() });
             Ok(RestoreResult { files, mongo, safety })
         })
@@ -443,7 +499,20 @@ pub async fn resume_expiry<R: Runtime>(
         let state = app.state::<AppState>();
         let key = state.key().map_err(|m| CommandError::new("key", m))?;
         let manifest = read_manifest(&archive_of(&state, &id)?, &key)?;
-        Ok(hrsm_backup::mongo::resume_ttl(&mongo_uri(&state), &manifest, &databases)?)
+        let (main, other) = restore_servers(&state);
+        let opts = MongoRestoreOptions {
+            uri: main,
+            databases,
+            collections: None,
+            threads: 1,
+            log_collection: None,
+            pause_ttl: false,
+        };
+        let mut done = Vec::new();
+        for group in hrsm_backup::split_by_server(&manifest, opts, other) {
+            done.extend(hrsm_backup::mongo::resume_ttl(&group.uri, &manifest, &group.databases)?);
+        }
+        Ok(done)
     })
     .await
 }

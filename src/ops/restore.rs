@@ -61,6 +61,37 @@ pub fn plan_restore(archive: &Path, key: &MasterKey, req: &RestoreRequest, ask_s
     Ok(RestorePreview { backup_id: manifest.backup_id, files, collections })
 }
 
+/// Where each database goes back to: those that came from another server (the license
+/// server's own, recorded as `server` in the manifest) go to `other_uri`, the rest to
+/// `opts.uri`. One set of options per server, the main server's first (it alone writes the
+/// run log). Without `other_uri`, or with no database from elsewhere, `opts` as it is.
+pub fn split_by_server(
+    manifest: &crate::archive::manifest::Manifest,
+    opts: MongoRestoreOptions,
+    other_uri: Option<String>,
+) -> Vec<MongoRestoreOptions> {
+    let Some(other_uri) = other_uri else { return vec![opts] };
+    let Some(part) = crate::mongo::MongoPart::of(manifest) else { return vec![opts] };
+    let elsewhere: Vec<&str> = part.databases.iter().filter(|d| d.server.is_some()).map(|d| d.name.as_str()).collect();
+    if elsewhere.is_empty() {
+        return vec![opts];
+    }
+    let wanted: Vec<(String, String)> = if opts.databases.is_empty() {
+        part.databases.iter().map(|d| (d.name.clone(), d.name.clone())).collect()
+    } else {
+        opts.databases.clone()
+    };
+    let (there, here): (Vec<_>, Vec<_>) = wanted.into_iter().partition(|(from, _)| elsewhere.contains(&from.as_str()));
+    let mut out = Vec::new();
+    if !here.is_empty() {
+        out.push(MongoRestoreOptions { databases: here, ..opts.clone() });
+    }
+    if !there.is_empty() {
+        out.push(MongoRestoreOptions { uri: other_uri, databases: there, log_collection: None, ..opts });
+    }
+    out
+}
+
 /// Restores what `req` asks for from `archive`, reading it once. See the module doc.
 pub fn restore(
     archive: &Path,

@@ -99,34 +99,52 @@ class Tray:
 
 
 
-def start_real_site(data):
-    """A second SecantusDB standing in for the site's own MongoDB (with a user and password),
-    seeded like HR-SM, and an installation folder whose .env names it."""
+def start_server(data, name):
+    """A SecantusDB of its own, on a free port: (process, port)."""
     bin_ = os.environ.get("HRSM_SECANTUSD", str(pathlib.Path.home() / ".cache/hrsm-tools/bin/secantusd-rs"))
-    store = os.path.join(data, "real-db")
-    log = open(os.path.join(data, "real-db.log"), "w")
+    store = os.path.join(data, name)
+    log_path = os.path.join(data, f"{name}.log")
+    log = open(log_path, "w")
     proc = subprocess.Popen([bin_, "--port", "0", "--log-file-max", "16MB", "--cache-size", "256M", "--storage-path", store], stdout=log, stderr=subprocess.DEVNULL)
     end = time.time() + 30
     port = None
     while time.time() < end and not port:
-        m = re.search(r"listening on [^:\s]+:(\d+)", open(os.path.join(data, "real-db.log")).read())
+        m = re.search(r"listening on [^:\s]+:(\d+)", open(log_path).read())
         port = m and m.group(1)
         time.sleep(0.1)
-    admin = MongoClient(f"mongodb://127.0.0.1:{port}/?directConnection=true", serverSelectionTimeoutMS=5000)
-    admin["admin"].command("createUser", "hrsm", pwd="E2eS3cretPw", roles=["root"])
-    uri = f"mongodb://hrsm:E2eS3cretPw@127.0.0.1:{port}/hrsm_platform?authSource=admin&directConnection=true"
+    return proc, port
+
+
+def start_real_site(data):
+    """Two SecantusDBs standing in for the site's own MongoDB and its license server's (each
+    with a user and password), seeded like HR-SM, and an installation folder whose .env files
+    name them."""
+    procs = []
+    uris = []
+    for name, user, pw, db in (("real-db", "hrsm", "E2eS3cretPw", "hrsm_platform"), ("license-db", "lic", "L1cE2ePw", "hrsm_license_db")):
+        proc, port = start_server(data, name)
+        procs.append(proc)
+        admin = MongoClient(f"mongodb://127.0.0.1:{port}/?directConnection=true", serverSelectionTimeoutMS=5000)
+        admin["admin"].command("createUser", user, pwd=pw, roles=["root"])
+        uris.append(f"mongodb://{user}:{pw}@127.0.0.1:{port}/{db}?authSource=admin&directConnection=true")
+    uri, license_uri = uris
     c = MongoClient(uri, serverSelectionTimeoutMS=5000)
     c["hrsm_platform"]["employees"].insert_many([{"name": f"Employee {i}", "salary": 1000 + i} for i in range(120)])
     c["hrsm_platform"]["departments"].insert_many([{"name": f"Dept {i}"} for i in range(6)])
     c["hrsm_acme"]["employees"].insert_many([{"name": f"Acme {i}"} for i in range(15)])
+    lic = MongoClient(license_uri, serverSelectionTimeoutMS=5000)
+    lic["hrsm_license_db"]["licenses"].insert_many([{"tenant": f"acme-{i}", "seats": 50} for i in range(4)])
     site = os.path.join(data, "site-e2e")
     os.makedirs(os.path.join(site, "uploads", "documents"), exist_ok=True)
+    os.makedirs(os.path.join(site, "hrsm-license-server"), exist_ok=True)
     for i in range(5):
         with open(os.path.join(site, "uploads", "documents", f"contract-{i}.pdf"), "wb") as f:
             f.write(os.urandom(20000))
     with open(os.path.join(site, ".env"), "w") as f:
         f.write(f"MONGODB_URI={uri}\nBACKUP_TIMEZONE=Africa/Cairo\n")
-    return proc, site, c
+    with open(os.path.join(site, "hrsm-license-server", ".env"), "w") as f:
+        f.write(f"PORT=4000\nMONGODB_URI={license_uri}\n")
+    return procs, site, c, lic
 
 
 OLD_KEY = "a0a1a2a3a4a5a6a7a8a9aaabacadaeafb0b1b2b3b4b5b6b7b8b9babbbcbdbebf"
@@ -448,13 +466,13 @@ def main():
         check("leaving the sample data goes back to the set-up", by_id(d, "state").get_attribute("textContent") == "Not set up yet" and not by_id(d, "demo-bar").is_displayed(), by_id(d, "state").get_attribute("textContent"))
 
         # 4. The set-up on a real HR-SM (its own server, a password in its .env).
-        real_db, site, real = start_real_site(data)
+        real_db, site, real, lic = start_real_site(data)
         root = by_id(d, "site-root")
         root.clear()
         root.send_keys(site)
         by_id(d, "site-look").click()
         wait.until(lambda d: "Main database" in by_id(d, "site-out").text)
-        check("the installation's settings are shown, the password masked", "hrsm:***@" in by_id(d, "site-out").text and "E2eS3cretPw" not in d.page_source, by_id(d, "site-out").text)
+        check("the installation's settings are shown, the passwords masked", "hrsm:***@" in by_id(d, "site-out").text and "lic:***@" in by_id(d, "site-out").text and "E2eS3cretPw" not in d.page_source and "L1cE2ePw" not in d.page_source, by_id(d, "site-out").text)
         shot(d, "9-setup-site")
         by_id(d, "site-use").click()
         wait.until(lambda d: by_id(d, "site-result").text)
@@ -565,16 +583,20 @@ def main():
         wait.until(lambda d: "database hrsm_platform" in by_id(d, "restore-contents").text)
         by_id(d, "r-mode-side").click()
         only_db(d, "hrsm_platform")
-        side = d.find_element(By.CSS_SELECTOR, "#r-dbs input[data-to=hrsm_platform]")
-        side.clear()
-        side.send_keys("hrsm_from_usb")
+        d.find_element(By.CSS_SELECTOR, "#r-dbs input[data-db=hrsm_license_db]").click()
+        for db, to in (("hrsm_platform", "hrsm_from_usb"), ("hrsm_license_db", "hrsm_license_from_usb")):
+            side = d.find_element(By.CSS_SELECTOR, f"#r-dbs input[data-to={db}]")
+            side.clear()
+            side.send_keys(to)
         by_id(d, "preflight").click()
         wait.until(lambda d: by_id(d, "confirm-box").is_displayed())
+        check("the check lists the license database too", "hrsm_license_db.licenses → hrsm_license_from_usb.licenses: 4 documents" in by_id(d, "preflight-out").text, by_id(d, "preflight-out").text)
         by_id(d, "confirm-word").send_keys("RESTORE")
         by_id(d, "restore-go").click()
         wait.until(lambda d: by_id(d, "restore-result").text.startswith(("Restored", "Restore failed")))
         after = {n: real["hrsm_from_usb"][n].count_documents({}) for n in ("employees", "departments")}
         check("the backup restored from the off-site copy alone holds the same data", by_id(d, "restore-result").text.startswith("Restored") and after == before, f"{by_id(d, 'restore-result').text} {before} {after}")
+        check("the license database went back to the license server, not the main one", lic["hrsm_license_from_usb"]["licenses"].count_documents({}) == 4 and "hrsm_license_from_usb" not in real.list_database_names(), str(real.list_database_names()))
         shot(d, "16-restored-from-offsite")
     except Exception as e:  # a failed step is a failed test, with the reason
         check("the end-to-end run completed", False, repr(e))
@@ -587,8 +609,8 @@ def main():
         if d:
             d.quit()
         driver_proc.terminate()
-        if real_db:
-            real_db.kill()
+        for p in real_db or []:
+            p.kill()
         time.sleep(1)
         monitor.terminate()
         watcher.terminate()
