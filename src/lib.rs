@@ -72,7 +72,7 @@ pub use ops::backup::{run_backup, BackupOptions, BackupOutcome};
 pub use ops::import::{import_legacy, ImportOptions, ImportOutcome, ImportResult};
 pub use ops::offsite::{
     check_remote, copy_all, copy_to, fetch as fetch_from_offsite, forget as forget_offsite, open_destination,
-    pending_copies, remote_entries, CopyReport,
+    pending_copies, remote_entries, rename as rename_offsite, CopyReport,
 };
 pub use ops::prune::{prune, prune_destination};
 pub use ops::restore::{

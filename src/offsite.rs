@@ -180,11 +180,19 @@ impl OffsiteConfig {
     pub fn place(&self) -> String {
         let kind = self.kind.label();
         match self.kind {
-            OffsiteKind::Folder => format!(
-                "{kind}|{}|{}",
-                self.path.as_ref().map(|p| p.display().to_string()).unwrap_or_default(),
-                self.object_prefix()
-            ),
+            OffsiteKind::Folder => {
+                // The same folder written another way (`D:\Backups\`, `d:/backups`) is the same
+                // place: separators unified, a trailing one dropped, and case ignored on
+                // Windows, whose file names ignore it.
+                let mut p = self.path.as_ref().map(|p| p.display().to_string()).unwrap_or_default().replace('\\', "/");
+                while p.len() > 1 && p.ends_with('/') {
+                    p.pop();
+                }
+                if cfg!(windows) {
+                    p = p.to_lowercase();
+                }
+                format!("{kind}|{p}|{}", self.object_prefix())
+            }
             OffsiteKind::S3 | OffsiteKind::Azure => format!(
                 "{kind}|{}|{}|{}|{}",
                 self.endpoint.as_deref().unwrap_or_default().trim_end_matches('/'),

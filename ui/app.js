@@ -188,6 +188,8 @@ function printRecoverySheet() {
   window.print();
 }
 window.addEventListener('afterprint', () => $('recovery-sheet').replaceChildren());
+// Where a web view sends no afterprint, leaving print media empties it too.
+window.matchMedia('print').addEventListener('change', (e) => { if (!e.matches) $('recovery-sheet').replaceChildren(); });
 
 /** What Verify said, per backup: kept across the table's redraws. */
 const verifyResults = new Map();
@@ -275,10 +277,11 @@ async function showContents() {
   box.replaceChildren(...lines.map((l) => para(l)));
   shownDatabases = (m.mongo?.databases || []).map((d) => d.name);
   // Collections with expiry rules (TTL indexes): the database deletes restored documents past
-  // them within a minute, unless the rules are paused. Paused by default.
+  // them within a minute, unless the rules are paused. Not paused by default: a paused rule
+  // stays off (and every later backup says so) until it is turned back on.
   const expiring = (m.mongo?.databases || []).flatMap((d) => d.collections.filter((c) => c.ttl?.length).map((c) => `${d.name}.${c.name}`));
   $('r-ttl').hidden = expiring.length === 0;
-  /** @type {HTMLInputElement} */ ($('r-pause-ttl')).checked = true;
+  /** @type {HTMLInputElement} */ ($('r-pause-ttl')).checked = false;
   text($('r-ttl-text'), `${expiring.join(', ')} ${expiring.length === 1 ? 'has' : 'have'} an expiry rule: the database deletes documents older than it allows within a minute of the restore. Documents from an older backup can be past it.`);
   $('r-files-where').replaceChildren(...m.sources.map((s) => { const li = document.createElement('li'); li.textContent = `${s.name} → ${s.path}`; return li; }));
   renderRestoreDatabases();

@@ -55,6 +55,9 @@ pub enum OffsiteCommand {
         #[arg(long, value_name = "NAME")]
         from: String,
     },
+    /// Forget this computer's record of a destination's copies (the copies there stay): the
+    /// next copy starts afresh, e.g. with a new disk under the same destination.
+    Forget { name: String },
 }
 
 pub fn run(cli: &Cli, cmd: &OffsiteCommand) -> Result<()> {
@@ -89,6 +92,16 @@ pub fn run(cli: &Cli, cmd: &OffsiteCommand) -> Result<()> {
         }
         OffsiteCommand::Check { name, read_back } => check(cli, &cfg, name.as_deref(), *read_back),
         OffsiteCommand::List { name } => list(cli, &pick(&cfg, Some(name))?[0]),
+        OffsiteCommand::Forget { name } => {
+            // A name no longer in the settings can be forgotten too (a destination removed).
+            hrsm_backup::forget_offsite(&cfg.destination, name)?;
+            if cli.json {
+                print_json(&json!({ "ok": true, "forgotten": name }));
+            } else {
+                println!("the record of {name}'s copies is forgotten; the next copy starts afresh there");
+            }
+            Ok(())
+        }
         OffsiteCommand::Fetch { id, from } => {
             let d = &pick(&cfg, Some(from))?[0];
             let remote = open_destination(d)?;
@@ -164,7 +177,12 @@ fn report_copies(cli: &Cli, reports: &[CopyReport], backup: Option<serde_json::V
     } else {
         for r in reports {
             if let Some(w) = &r.waiting {
-                println!("off-site {}: waits: {w}; the copy is made when it is back", r.destination);
+                let hint = if w.contains("marker") {
+                    format!(" (a new disk: `hrsm-backup offsite forget {}` starts afresh)", r.destination)
+                } else {
+                    String::new()
+                };
+                println!("off-site {}: waits: {w}; the copy is made when it is back{hint}", r.destination);
                 continue;
             }
             let resumed =

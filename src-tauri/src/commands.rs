@@ -342,7 +342,12 @@ fn engine_requests(
 ) -> Vec<hrsm_backup::RestoreRequest> {
     let cfg = state.config();
     let files = if req.files_in_place {
-        Some(FileRestoreOptions { target: PathBuf::new(), only: req.only.clone(), overwrite: req.overwrite, in_place: true })
+        Some(FileRestoreOptions {
+            target: PathBuf::new(),
+            only: req.only.clone(),
+            overwrite: req.overwrite,
+            in_place: true,
+        })
     } else {
         req.files_to.as_ref().map(|dir| FileRestoreOptions {
             target: dir.into(),

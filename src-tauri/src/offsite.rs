@@ -81,6 +81,14 @@ pub fn statuses(state: &AppState) -> Vec<OffsiteStatus> {
                 .map(|e| (Utc::now() - e.finished).num_hours())
                 .max()
                 .unwrap_or(0);
+            // A folder that is there but is not the disk the copies went to (no marker) is said
+            // as such, with what to click; otherwise the folder is simply not there.
+            let not_the_disk = st.waiting_reason.as_deref().is_some_and(|r| r.contains("marker"));
+            let why_waiting = if not_the_disk {
+                "the folder is there, but it is not the disk the copies went to: plug in that disk, or, if this is a new disk, remove this off-site copy and add it again"
+            } else {
+                "the folder is not there (is the disk plugged in?)"
+            };
             let (s, message) = if copying && d.enabled {
                 let shown = state.copy_progress.lock().ok().and_then(|p| p.clone()).map(|(what, done, total)| {
                     let what = if what == "checking the copy" { "checking" } else { "copying" };
@@ -108,13 +116,13 @@ pub fn statuses(state: &AppState) -> Vec<OffsiteStatus> {
                         "{pending} backup{} not copied for more than {} hours{}.",
                         if pending == 1 { " has been" } else { "s have been" },
                         hrsm_backup::OVERDUE_AFTER_HOURS,
-                        if st.waiting { " (the folder is not there: is the disk plugged in?)" } else { "" }
+                        if st.waiting { format!(" ({why_waiting})") } else { String::new() }
                     )),
                 )
             } else if st.waiting {
                 (
                     "waiting",
-                    Some("The folder is not there (is the disk plugged in?); the copy is made when it is back.".into()),
+                    Some(format!("Waiting: {why_waiting}; the copy is made when it is there.")),
                 )
             } else if st.last_run.is_none() {
                 ("never", None)
@@ -165,7 +173,13 @@ pub fn spawn_copies<R: Runtime>(app: &AppHandle<R>) {
             last: std::sync::Mutex::new(std::time::Instant::now()),
         };
         // HR-SM's BackupLog learns of each copy (cloudStorage), when its MongoDB is ours.
-        let log = |cfg: &hrsm_backup::Config| cfg.mongodb.enabled.then(|| crate::commands::run_log(&state)).flatten();
+        // The server and collection the backups themselves log to (the site's own settings,
+        // the keychain's password), so both records land in the same place.
+        let log = |_: &hrsm_backup::Config| {
+            crate::jobs::backup_options(&state).mongo.and_then(|m| {
+                m.log_collection.clone().map(|namespace| hrsm_backup::MongoLog { uri: m.uri.clone(), namespace })
+            })
+        };
         let mut result = copy_all(&cfg, log(&cfg).as_ref(), &progress);
         while state.copy_again.swap(false, Ordering::SeqCst) {
             let cfg = state.config();
@@ -466,8 +480,14 @@ pub async fn offsite_save<R: Runtime>(
             Some(i) => cfg.offsite[i] = d.clone(),
             None => cfg.offsite.push(d.clone()),
         }
-        if let (Some(old), false) = (renamed_from, state.is_demo()) {
-            let _ = hrsm_backup::Keychain::offsite(&old).delete();
+        if let (Some(old), false) = (&renamed_from, state.is_demo()) {
+            let _ = hrsm_backup::Keychain::offsite(old).delete();
+        }
+        // Its record of copies follows the new name (else every backup would be sent again).
+        if let Some(old) = &renamed_from {
+            if let Err(e) = hrsm_backup::rename_offsite(&cfg.destination, old, &d.name) {
+                tracing::info!("the record of off-site copy {old} stays under that name: {e}");
+            }
         }
         state.save_config(cfg).map_err(CommandError::from)?;
         crate::tray::refresh(&app);

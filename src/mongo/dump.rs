@@ -261,7 +261,18 @@ fn dump_server(src: &MongoSource, spool: &Path, progress: &dyn Progress) -> Resu
     };
     let mut databases = Vec::new();
     for db in &src.databases {
-        databases.push(describe_spool(spool, db, &info.version, &scans)?);
+        let part = describe_spool(spool, db, &info.version, &scans)?;
+        // An expiry rule a restore paused and nobody turned back on: said at every backup
+        // until it is (this backup keeps it paused, as it is on the server).
+        for c in &part.collections {
+            for t in c.ttl.iter().filter(|t| t.seconds == super::restore::TTL_PAUSED) {
+                progress.event(Event::Warning(format!(
+                    "the expiry rule {} of {db}.{} is paused since a restore: documents there do not expire until it is turned back on",
+                    t.index, c.name
+                )));
+            }
+        }
+        databases.push(part);
     }
     Ok(MongoPart {
         method: method.into(),

@@ -828,6 +828,7 @@ pub fn resume_ttl(
     let part = MongoPart::of(manifest).ok_or_else(|| Error::Usage("this backup holds no MongoDB data".into()))?;
     let client = connect(uri)?;
     let mut resumed = Vec::new();
+    let mut held_paused = Vec::new();
     for db in &part.databases {
         let to = if databases.is_empty() {
             db.name.clone()
@@ -844,6 +845,12 @@ pub fn resume_ttl(
                 Err(_) => continue, // not restored here
             };
             for t in &c.ttl {
+                // This backup was made while the rule was paused: it does not know the rule's
+                // value; the backup that was restored does.
+                if t.seconds == TTL_PAUSED {
+                    held_paused.push(format!("{to}.{}: {}", c.name, t.index));
+                    continue;
+                }
                 let paused = now.iter().filter_map(|ix| ix.options.as_ref()).any(|o| {
                     o.name.as_deref() == Some(t.index.as_str())
                         && o.expire_after == Some(std::time::Duration::from_secs(TTL_PAUSED as u64))
@@ -860,6 +867,12 @@ pub fn resume_ttl(
                 resumed.push(format!("{to}.{}: {}", c.name, t.index));
             }
         }
+    }
+    if resumed.is_empty() && !held_paused.is_empty() {
+        return Err(Error::Usage(format!(
+            "this backup was made while the expiry rules of {} were paused, so it cannot tell their value; turn them back on with the backup that was restored",
+            held_paused.join(", ")
+        )));
     }
     Ok(resumed)
 }

@@ -66,13 +66,9 @@ pub fn copy_all(
         });
     }
     for d in cfg.offsite_destinations() {
-        let started = Utc::now();
         let report = match open_destination(&d) {
-            Ok(remote) => match copy_to(&cfg.destination, &remote, progress) {
-                Ok(r) => {
-                    log_copies(&cfg.destination, log, &d, &r, started, progress);
-                    r
-                }
+            Ok(remote) => match copy_to(&cfg.destination, &remote, log, progress) {
+                Ok(r) => r,
                 Err(Error::Cancelled) => return Err(Error::Cancelled),
                 // The local side (the state file, another copy run holding the lock): said for
                 // this destination, the others still go.
@@ -85,6 +81,8 @@ pub fn copy_all(
                 match e {
                     Error::OffsiteWaiting { reason, .. } => {
                         st.waiting = true;
+                        st.waiting_reason = Some(reason.clone());
+                        st.last_error = None;
                         r.waiting = Some(reason);
                     }
                     other => {
@@ -104,16 +102,18 @@ pub fn copy_all(
     Ok(reports)
 }
 
-/// The run log's lines (and HR-SM's `cloudStorage`) for what one copy run did.
-fn log_copies(
+/// The run log's line (and HR-SM's `cloudStorage`) for one copy: `id` copied, or failed with
+/// `error`; a run that failed as a whole names no backup (`id` empty).
+fn log_copy(
     backups: &Path,
     log: Option<&MongoLog>,
     d: &OffsiteConfig,
-    report: &CopyReport,
+    id: &str,
+    error: Option<&str>,
     started: chrono::DateTime<Utc>,
     progress: &dyn Progress,
 ) {
-    let upload = |id: &str| Upload {
+    let upload = Upload {
         destination: d.name.clone(),
         provider: match d.kind {
             OffsiteKind::S3 => "aws-s3",
@@ -126,23 +126,13 @@ fn log_copies(
         },
         key: if id.is_empty() { String::new() } else { format!("{}{}", d.object_prefix(), archive_name(id)) },
     };
-    let mut records: Vec<RunRecord> = report
-        .copied
-        .iter()
-        .map(|id| RunRecord { upload: Some(upload(id)), ..RunRecord::new("offsite-copy", id.clone(), true, started) })
-        .collect();
-    if let Some(e) = &report.error {
-        let id = report.failed.clone().unwrap_or_default();
-        records.push(RunRecord {
-            upload: Some(upload(&id)),
-            error: Some(format!("{}: {e}", d.name)),
-            ..RunRecord::new("offsite-copy", id, false, started)
-        });
-    }
-    for rec in &records {
-        for w in crate::store::runlog::record(backups, log, rec) {
-            progress.event(Event::Warning(w));
-        }
+    let rec = RunRecord {
+        upload: Some(upload),
+        error: error.map(|e| format!("{}: {e}", d.name)),
+        ..RunRecord::new("offsite-copy", id.to_string(), error.is_none(), started)
+    };
+    for w in crate::store::runlog::record(backups, log, &rec) {
+        progress.event(Event::Warning(w));
     }
 }
 
@@ -217,7 +207,7 @@ pub fn pending_copies(entries: &[CatalogEntry], cfg: &OffsiteConfig, st: &CopySt
 /// Copies what `remote` lacks from the backup folder `backups`, checks the copies there, and
 /// applies its retention. Errors of the destination (unreachable, refused) end up in the
 /// report, not as `Err`: `Err` is for the local side (the folder, the lock).
-pub fn copy_to(backups: &Path, remote: &Remote, progress: &dyn Progress) -> Result<CopyReport> {
+pub fn copy_to(backups: &Path, remote: &Remote, log: Option<&MongoLog>, progress: &dyn Progress) -> Result<CopyReport> {
     let catalog = Catalog::existing(backups)?;
     if let Some(folder) = remote.folder() {
         // The same layout in the same place would make the backup folder its own "copy", and
@@ -241,14 +231,18 @@ pub fn copy_to(backups: &Path, remote: &Remote, progress: &dyn Progress) -> Resu
     let mut report = CopyReport { destination: name.clone(), ..Default::default() };
     st.last_run = Some(Utc::now());
     if remote.folder().is_some() {
-        if let Some(reason) = check_marker(remote, &mut st)? {
+        if let Some(reason) = check_marker(remote, &mut st, true)? {
+            // Waiting is not a failure: an older error is not what stands now.
             st.waiting = true;
+            st.waiting_reason = Some(reason.clone());
+            st.last_error = None;
             report.waiting = Some(reason);
             state::save(backups, &name, &st)?;
             return Ok(report);
         }
     }
     st.waiting = false;
+    st.waiting_reason = None;
     let listing = catalog.list()?;
     let result = (|| -> Result<()> {
         // First what is there: a copy gone or changed is reported (loudly: it may be someone
@@ -261,8 +255,10 @@ pub fn copy_to(backups: &Path, remote: &Remote, progress: &dyn Progress) -> Resu
             if progress.cancelled() {
                 return Err(Error::Cancelled);
             }
+            let started = Utc::now();
             match copy_one(&catalog, remote, entry, progress) {
                 Ok((size, resumed)) => {
+                    log_copy(backups, log, remote.config(), &entry.id, None, started, progress);
                     report.copied.push(entry.id.clone());
                     report.bytes += size;
                     report.resumed_parts += resumed;
@@ -284,8 +280,10 @@ pub fn copy_to(backups: &Path, remote: &Remote, progress: &dyn Progress) -> Resu
                     );
                     state::save(backups, &name, &st)?;
                 }
+                Err(Error::Cancelled) => return Err(Error::Cancelled),
                 Err(e) => {
                     report.failed = Some(entry.id.clone());
+                    log_copy(backups, log, remote.config(), &entry.id, Some(&e.to_string()), started, progress);
                     let attempts = st.copies.get(&entry.id).map(|c| c.attempts).unwrap_or(0) + 1;
                     st.copies.insert(
                         entry.id.clone(),
@@ -318,6 +316,18 @@ pub fn copy_to(backups: &Path, remote: &Remote, progress: &dyn Progress) -> Resu
             return Err(e);
         }
         progress.event(Event::Warning(e.to_string()));
+        if report.failed.is_none() {
+            // The run failed as a whole (unreachable, refused): a line of its own.
+            log_copy(
+                backups,
+                log,
+                remote.config(),
+                "",
+                Some(&e.to_string()),
+                st.last_run.unwrap_or_else(Utc::now),
+                progress,
+            );
+        }
         report.error = Some(e.to_string());
     }
     st.last_error = report.error.clone();
@@ -328,12 +338,27 @@ pub fn copy_to(backups: &Path, remote: &Remote, progress: &dyn Progress) -> Resu
 /// Forgets a destination removed from the settings: its record of copies and any unfinished
 /// upload (the copies there stay). Waits for nothing: a copy running now makes it `Busy`.
 pub fn forget(backups: &Path, name: &str) -> Result<()> {
+    if name.is_empty() || name.starts_with('.') || !name.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+    {
+        return Err(Error::Usage(format!("{name:?} is not a destination name")));
+    }
     let dir = state::state_dir(backups);
     if !dir.is_dir() {
         return Ok(());
     }
     let _lock = DestinationLock::acquire(&dir, "an off-site copy")?;
     state::forget(backups, name)
+}
+
+/// Carries a destination's record over to its new name (renamed in the settings), so its
+/// copies stay counted instead of being sent again.
+pub fn rename(backups: &Path, from: &str, to: &str) -> Result<()> {
+    let dir = state::state_dir(backups);
+    if !dir.is_dir() || from == to {
+        return Ok(());
+    }
+    let _lock = DestinationLock::acquire(&dir, "an off-site copy")?;
+    state::rename(backups, from, to)
 }
 
 /// The file that marks a second folder as the one the copies go to.
@@ -349,45 +374,67 @@ struct Marker {
 /// point is often still there, empty, on the system disk. Copies written there would fill the
 /// wrong disk and the copies made before would all look missing. The folder gets a marker file
 /// at its first copy; a folder that once had copies but has no marker now is not that disk,
-/// and the copy waits (`Some(reason)`). A marker with another id (a second disk used in
-/// rotation under the same name) starts a fresh record for that disk.
-fn check_marker(remote: &Remote, st: &mut CopyState) -> Result<Option<String>> {
-    let made_copies = st.copies.values().any(|c| c.status != CopyStatus::Failed);
+/// and the copy waits (`Some(reason)`). A record from before markers existed is taken for this
+/// folder's only if the folder holds one of the copies it lists. A marker with another id (the
+/// destination's record was started afresh on another disk) starts a fresh record. `write`:
+/// false for the commands that only look (check), which never write a marker.
+fn check_marker(remote: &Remote, st: &mut CopyState, write: bool) -> Result<Option<String>> {
+    let copied: Vec<String> =
+        st.copies.iter().filter(|(_, c)| c.status != CopyStatus::Failed).map(|(id, _)| id.clone()).collect();
     let found = remote.get_small(MARKER)?;
     let found_id = found.as_deref().map(|b| {
         serde_json::from_slice::<Marker>(b)
             .map(|m| m.id)
             .unwrap_or_else(|_| String::from_utf8_lossy(b).trim().to_string())
     });
-    match (found_id, &st.marker) {
-        (Some(id), Some(known)) if *known != id => {
-            tracing::info!("{} holds another disk than before; its copies are counted afresh", remote.name());
-            st.copies.clear();
-            st.marker = Some(id);
+    let not_the_disk = || {
+        let folder = remote.folder().map(|p| p.display().to_string()).unwrap_or_default();
+        Some(format!(
+            "the folder {folder} is there but it is not the disk the copies went to (its marker file {MARKER} is missing): is the disk plugged in? If this is another disk, start the destination's record afresh"
+        ))
+    };
+    match (found_id, st.marker.clone()) {
+        (Some(id), Some(known)) if known != id => {
+            if write {
+                tracing::info!("{} holds another disk than before; its copies are counted afresh", remote.name());
+                st.copies.clear();
+                st.marker = Some(id);
+            }
         }
         (Some(id), _) => st.marker = Some(id),
-        (None, Some(_)) if made_copies => {
-            let folder = remote.folder().map(|p| p.display().to_string()).unwrap_or_default();
-            return Ok(Some(format!(
-                "the folder {folder} is there but it is not the disk the copies went to (its marker file {MARKER} is missing): is the disk plugged in? If this is a new disk, remove this destination and add it again"
-            )));
+        (None, Some(_)) if !copied.is_empty() => return Ok(not_the_disk()),
+        (None, None) if !copied.is_empty() => {
+            let there: std::collections::HashSet<String> = remote.list()?.into_iter().map(|o| o.name).collect();
+            if !copied.iter().any(|id| there.contains(&archive_name(id))) {
+                return Ok(not_the_disk());
+            }
+            if write {
+                write_marker(remote, st)?;
+            }
         }
         (None, _) => {
-            use rand::RngCore;
-            let mut raw = [0u8; 16];
-            rand::rngs::OsRng.fill_bytes(&mut raw);
-            let id: String = raw.iter().map(|b| format!("{b:02x}")).collect();
-            let marker = Marker {
-                id: id.clone(),
-                note: "This folder holds off-site copies of HR-SM Backup. Keep this file: it tells the program that this is the disk the copies go to.".into(),
-            };
-            let json = serde_json::to_vec_pretty(&marker)
-                .map_err(|e| Error::Config(format!("cannot encode the marker: {e}")))?;
-            remote.put_small(MARKER, json)?;
-            st.marker = Some(id);
+            if write {
+                write_marker(remote, st)?;
+            }
         }
     }
     Ok(None)
+}
+
+fn write_marker(remote: &Remote, st: &mut CopyState) -> Result<()> {
+    use rand::RngCore;
+    let mut raw = [0u8; 16];
+    rand::rngs::OsRng.fill_bytes(&mut raw);
+    let id: String = raw.iter().map(|b| format!("{b:02x}")).collect();
+    let marker = Marker {
+        id: id.clone(),
+        note: "This folder holds off-site copies of HR-SM Backup. Keep this file: it tells the program that this is the disk the copies go to.".into(),
+    };
+    let json =
+        serde_json::to_vec_pretty(&marker).map_err(|e| Error::Config(format!("cannot encode the marker: {e}")))?;
+    remote.put_small(MARKER, json)?;
+    st.marker = Some(id);
+    Ok(())
 }
 
 /// Uploads one backup, checks it, then writes its catalog entry there: returns the archive's
@@ -511,8 +558,16 @@ fn apply_remote_retention(
     let decisions: Vec<Decision> = plan(&policy, &entries, Utc::now());
     let mut removed = Vec::new();
     for d in decisions.iter().filter(|d| !d.keep) {
-        remote.delete(&entry_name(&d.id))?;
-        remote.delete(&archive_name(&d.id))?;
+        // The store may protect a copy longer than this retention keeps it (a retention lock
+        // set at the provider): it stays, said once per run, and is removed once it may be.
+        if !remote.delete_unless_locked(&entry_name(&d.id))? || !remote.delete_unless_locked(&archive_name(&d.id))? {
+            progress.event(Event::Warning(format!(
+                "{} stays at {} for now: the store protects it (a retention lock) beyond this destination's retention",
+                d.id,
+                remote.name()
+            )));
+            continue;
+        }
         st.copies.remove(&d.id);
         progress.event(Event::Warning(format!("removed {} from {} ({})", d.id, remote.name(), d.reason)));
         removed.push(d.id.clone());
@@ -525,6 +580,13 @@ fn apply_remote_retention(
 pub fn check_remote(backups: &Path, remote: &Remote, read_back: bool, progress: &dyn Progress) -> Result<CopyReport> {
     let mut report = CopyReport { destination: remote.name().into(), ..Default::default() };
     let mut st = if backups.is_dir() { state::load(backups, remote.config())? } else { CopyState::default() };
+    // An empty mount point is not the disk: nothing there is "missing" (and nothing is saved).
+    if remote.folder().is_some() {
+        if let Some(reason) = check_marker(remote, &mut st, false)? {
+            report.waiting = Some(reason);
+            return Ok(report);
+        }
+    }
     check_copies(remote, &mut st, &mut report)?;
     if read_back {
         let (entries, problems) = remote_entries(remote)?;

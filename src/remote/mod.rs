@@ -308,6 +308,18 @@ impl Remote {
         }
     }
 
+    /// Removes an object unless the store refuses because the object is locked (an Azure
+    /// immutability policy, S3 Object Lock on a version, a legal hold): `Ok(false)` then, so that
+    /// a destination's retention keeps what the store protects instead of failing every run.
+    pub fn delete_unless_locked(&self, name: &str) -> Result<bool> {
+        let path = self.path(name);
+        match self.rt.block_on(self.store.delete(&path)) {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(true),
+            Err(e) if locked(&e) => Ok(false),
+            Err(e) => Err(self.err(&format!("cannot remove {name}"), e)),
+        }
+    }
+
     /// Reads an object whole, as a stream, and returns its size and SHA-256 (hex): the
     /// read-back check of a copy. A read cut off on the way starts again from the beginning.
     pub fn read_back(&self, name: &str, progress: &dyn Fn(u64)) -> Result<(u64, String)> {
@@ -361,6 +373,14 @@ impl Remote {
     }
 }
 
+/// A refusal to delete because the object is locked by the store's own protection.
+fn locked(e: &object_store::Error) -> bool {
+    let t = e.to_string().to_lowercase();
+    ["immutab", "objectlock", "object lock", "worm", "legal hold", "legalhold", "retention period"]
+        .iter()
+        .any(|w| t.contains(w))
+}
+
 /// object_store's messages are long and nested ("Generic S3 error: Error performing PUT ...
 /// after 3 retries ... error sending request"): this keeps what an admin can act on.
 fn describe(e: &object_store::Error) -> String {
@@ -407,6 +427,17 @@ fn plain(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_locked_object_is_told_from_other_refusals() {
+        let generic = |m: &str| object_store::Error::Generic { store: "S3", source: m.to_string().into() };
+        assert!(locked(&generic(
+            "409 Conflict: BlobImmutableDueToPolicy: This operation is not permitted as the blob is immutable due to a policy."
+        )));
+        assert!(locked(&generic("403 AccessDenied: Access Denied because object protected by object lock.")));
+        assert!(!locked(&generic("403 AccessDenied: Access Denied")));
+        assert!(!locked(&generic("error sending request: connection refused")));
+    }
 
     #[test]
     fn a_missing_second_folder_waits_rather_than_fails() {

@@ -58,6 +58,9 @@ pub struct CopyState {
     /// True while the destination waits (a folder not plugged in).
     #[serde(default)]
     pub waiting: bool,
+    /// Why it waits, in words (the folder is not there; it is there but holds no marker).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waiting_reason: Option<String>,
     /// Where the copies went (`OffsiteConfig::place`): a destination given another bucket,
     /// folder or prefix under the same name starts a fresh record instead of reporting every
     /// copy of the old place as missing.
@@ -116,6 +119,20 @@ pub fn load(backups: &Path, destination: &OffsiteConfig) -> Result<CopyState> {
         return Ok(CopyState { place: Some(place), ..CopyState::default() });
     }
     Ok(CopyState { place: Some(place), ..st })
+}
+
+/// Moves a destination's record to a new name (renamed in the settings): its copies stay
+/// counted. A record already under the new name is left as it is.
+pub fn rename(backups: &Path, from: &str, to: &str) -> Result<()> {
+    for (a, b) in [
+        (state_path(backups, from), state_path(backups, to)),
+        (upload_state_path(backups, from), upload_state_path(backups, to)),
+    ] {
+        if a.exists() && !b.exists() {
+            std::fs::rename(&a, &b).map_err(|e| Error::io("rename", &a, e))?;
+        }
+    }
+    Ok(())
 }
 
 /// Forgets a destination (removed from the settings): its record and any unfinished upload.
@@ -180,6 +197,13 @@ mod tests {
         assert_eq!(load(dir.path(), &b).unwrap().last_error, None);
         let p = OffsiteConfig { prefix: "site-b".into(), ..a.clone() };
         assert_eq!(load(dir.path(), &p).unwrap().last_error, None);
+        // A folder written with another separator or a trailing one is the same place.
+        let f: OffsiteConfig = toml::from_str("name = \"usb\"\nkind = \"folder\"\npath = \"/media/usb/HRSM\"").unwrap();
+        let g = OffsiteConfig { path: Some("/media/usb/HRSM/".into()), ..f.clone() };
+        assert_eq!(f.place(), g.place());
+        let w = OffsiteConfig { path: Some("E:\\HRSM".into()), ..f.clone() };
+        let w2 = OffsiteConfig { path: Some("E:/HRSM/".into()), ..f.clone() };
+        assert_eq!(w.place(), w2.place());
         // A state written before places were recorded is kept.
         st.place = None;
         save(dir.path(), "s3", &st).unwrap();

@@ -331,7 +331,8 @@ def main():
         target.clear()
         target.send_keys("hrms_e2e")
         ttl_text = by_id(d, "r-ttl-text").text if by_id(d, "r-ttl").is_displayed() else ""
-        check("the restore screen warns of the collection with an expiry rule, paused by default", "hrms.notifications" in ttl_text and by_id(d, "r-pause-ttl").is_selected(), ttl_text)
+        check("the restore screen warns of the collection with an expiry rule, not paused unless asked", "hrms.notifications" in ttl_text and not by_id(d, "r-pause-ttl").is_selected(), ttl_text)
+        by_id(d, "r-pause-ttl").click()
         by_id(d, "preflight").click()
         wait.until(lambda d: by_id(d, "confirm-box").is_displayed())
         check("the preflight lists what will be restored", "hrms.users → hrms_e2e.users" in by_id(d, "preflight-out").text, by_id(d, "preflight-out").text)

@@ -343,7 +343,22 @@ fn an_empty_mount_point_is_not_taken_for_the_disk_and_a_new_place_starts_afresh(
     assert_eq!(fs::read_dir(&usb).unwrap().count(), 0, "nothing is written to the mount point");
     let o = run(dir.path(), &["--json", "offsite", "status"], &[]);
     assert!(text(&o).contains("\"waiting\": true") || json(&o)[0]["waiting"] == true, "{}", text(&o));
-    // Plugged in again: the copies are there, nothing is sent again.
+    // A check of the mount point finds nothing "missing" either, and changes no record.
+    let record = dir.path().join("backups/.offsite/usb.json");
+    let before = fs::read(&record).unwrap();
+    let o = run(dir.path(), &["--json", "offsite", "check"], &[]);
+    assert!(text(&o).contains("not the disk the copies went to") && !text(&o).contains("no longer there"), "{}", text(&o));
+    assert_eq!(fs::read(&record).unwrap(), before);
+    // A record from before markers existed (none in it, none on the disk): the empty mount
+    // point is not adopted; the disk that holds the copies is.
+    let mut old: serde_json::Value = serde_json::from_slice(&before).unwrap();
+    old.as_object_mut().unwrap().remove("marker");
+    fs::write(&record, serde_json::to_vec(&old).unwrap()).unwrap();
+    fs::remove_file(away.join(".hrsm-backup-destination")).unwrap();
+    let o = run(dir.path(), &["--json", "offsite", "copy"], &[]);
+    assert!(json(&o)["offsite"][0]["waiting"].as_str().is_some(), "{}", text(&o));
+    assert_eq!(fs::read_dir(&usb).unwrap().count(), 0, "the mount point is not adopted");
+    // Plugged in again: the copies are there, nothing is sent again, the disk is marked.
     fs::remove_dir(&usb).unwrap();
     fs::rename(&away, &usb).unwrap();
     let o = run(dir.path(), &["--json", "offsite", "copy"], &[]);
@@ -351,6 +366,20 @@ fn an_empty_mount_point_is_not_taken_for_the_disk_and_a_new_place_starts_afresh(
     let v = json(&o);
     assert!(v["offsite"][0]["waiting"].is_null() && v["offsite"][0]["copied"].as_array().unwrap().is_empty(), "{v}");
     assert!(v["offsite"][0]["problems"].as_array().unwrap().is_empty(), "{v}");
+    assert!(usb.join(".hrsm-backup-destination").is_file());
+    // A new, empty disk under the same destination waits, until its record is started afresh.
+    let spare = dir.path().join("usb-first");
+    fs::rename(&usb, &spare).unwrap();
+    fs::create_dir_all(&usb).unwrap();
+    let o = run(dir.path(), &["offsite", "copy"], &[]);
+    assert!(text(&o).contains("offsite forget usb"), "the way out is said: {}", text(&o));
+    let o = run(dir.path(), &["offsite", "forget", "usb"], &[]);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = run(dir.path(), &["--json", "offsite", "copy"], &[]);
+    assert_eq!(json(&o)["offsite"][0]["copied"][0], id.as_str(), "{}", text(&o));
+    assert!(usb.join(format!("{id}.hrsmbk")).is_file() && usb.join(".hrsm-backup-destination").is_file());
+    let o = run(dir.path(), &["offsite", "forget", "../x"], &[]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     // The destination now points at another folder under the same name: its copies are
     // counted afresh (made there), not reported missing from the old place.
     let other = dir.path().join("nas-share");

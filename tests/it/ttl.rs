@@ -72,16 +72,47 @@ fn ttl_collections_are_named_paused_on_request_and_resumed() {
         50
     );
 
+    // A backup of the copy while it is paused says so, and cannot turn the rule back on (it
+    // does not know its value); the backup that was restored can.
+    let first =
+        String::from_utf8_lossy(&cli(t.path(), &["--config", "hrsm-backup.toml", "--json", "list"]).stdout).to_string();
+    let first: serde_json::Value = serde_json::from_str(&first).unwrap();
+    let first_id =
+        first["backups"].as_array().and_then(|a| a.last()).map(|e| e["id"].as_str().unwrap().to_string()).unwrap();
+    std::fs::write(
+        t.path().join("copy.toml"),
+        format!(
+            "destination = \"backups\"\nsources = []\n[mongodb]\nuri = \"{}\"\ndatabases = [\"{copy}\"]\nlog_collection = \"\"\n",
+            mongo_uri()
+        ),
+    )
+    .unwrap();
+    let o = cli(t.path(), &["--config", "copy.toml", "backup"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains(&format!("the expiry rule timestamp_1 of {copy}.performancemetrics is paused")),
+        "{}",
+        text(&o)
+    );
+    let o = cli(t.path(), &["--config", "copy.toml", "resume-ttl", "latest", "--db", &format!("{copy}={copy}")]);
+    assert!(!o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains("made while the expiry rules") && text(&o).contains("backup that was restored"),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(ttl_of(&c, &copy), Some(hrsm_backup::mongo::TTL_PAUSED), "nothing was set to the paused value");
+
     // Resumed: the backup's value again; a second resume finds nothing paused.
-    let o = cli(t.path(), &["--config", "hrsm-backup.toml", "resume-ttl", "latest", "--db", &format!("{db}={copy}")]);
+    let o = cli(t.path(), &["--config", "hrsm-backup.toml", "resume-ttl", &first_id, "--db", &format!("{db}={copy}")]);
     assert!(o.status.success(), "{}", text(&o));
     assert_eq!(ttl_of(&c, &copy), Some(NINETY_DAYS));
-    let o = cli(t.path(), &["--config", "hrsm-backup.toml", "resume-ttl", "latest", "--db", &format!("{db}={copy}")]);
+    let o = cli(t.path(), &["--config", "hrsm-backup.toml", "resume-ttl", &first_id, "--db", &format!("{db}={copy}")]);
     assert!(String::from_utf8_lossy(&o.stdout).contains("no paused TTL index"), "{}", text(&o));
 
     // Without the flag, the TTL index comes back as it was.
     let again = format!("{db}_plain");
-    let o = cli(t.path(), &["--config", "hrsm-backup.toml", "restore", "latest", "--db", &format!("{db}={again}")]);
+    let o = cli(t.path(), &["--config", "hrsm-backup.toml", "restore", &first_id, "--db", &format!("{db}={again}")]);
     assert!(o.status.success(), "{}", text(&o));
     assert_eq!(ttl_of(&c, &again), Some(NINETY_DAYS));
 }
