@@ -162,11 +162,49 @@ fn list(cli: &Cli) -> Result<()> {
         Err(e) => return Err(e),
     };
     let listing = catalog.list()?;
+    // Where each backup is copied, as this computer's record of each destination says (no
+    // network: `offsite check` looks there).
+    let states: Vec<(String, hrsm_backup::CopyState)> = cfg
+        .offsite_destinations()
+        .iter()
+        .filter_map(|d| hrsm_backup::load_copy_state(&cfg.destination, d).ok().map(|st| (d.name.clone(), st)))
+        .collect();
+    let copies_of = |id: &str| -> Vec<(String, &'static str)> {
+        states
+            .iter()
+            .filter_map(|(name, st)| {
+                st.copies.get(id).map(|c| {
+                    let word = match c.status {
+                        hrsm_backup::CopyStatus::Copied => "copied",
+                        hrsm_backup::CopyStatus::Failed => "failed",
+                        hrsm_backup::CopyStatus::Missing => "missing",
+                        hrsm_backup::CopyStatus::Changed => "changed",
+                    };
+                    (name.clone(), word)
+                })
+            })
+            .collect()
+    };
     if cli.json {
-        print_json(&json!({ "ok": true, "backups": listing.entries, "problems": listing.problems }));
+        let backups: Vec<serde_json::Value> = listing
+            .entries
+            .iter()
+            .map(|e| {
+                let mut v = serde_json::to_value(e).unwrap_or_default();
+                if !states.is_empty() {
+                    let copies: serde_json::Map<String, serde_json::Value> =
+                        copies_of(&e.id).into_iter().map(|(n, w)| (n, json!(w))).collect();
+                    v["offsite"] = serde_json::Value::Object(copies);
+                }
+                v
+            })
+            .collect();
+        print_json(&json!({ "ok": true, "backups": backups, "problems": listing.problems }));
         return Ok(());
     }
-    println!("{:<32} {:<20} {:>10} {:>9} {:<9} VERIFIED", "ID", "STARTED (UTC)", "SIZE", "DURATION", "STATUS");
+    let offsite_column = !states.is_empty();
+    print!("{:<32} {:<20} {:>10} {:>9} {:<9} VERIFIED", "ID", "STARTED (UTC)", "SIZE", "DURATION", "STATUS");
+    println!("{}", if offsite_column { "  OFF-SITE" } else { "" });
     for e in &listing.entries {
         let status = match e.status {
             Status::Ok => "ok",
@@ -175,8 +213,17 @@ fn list(cli: &Cli) -> Result<()> {
             Status::Running => "running",
             Status::Cancelled => "cancelled",
         };
+        let offsite = if offsite_column {
+            let copies: Vec<String> = copies_of(&e.id)
+                .into_iter()
+                .map(|(n, w)| if w == "copied" { n } else { format!("{n} ({})", w.to_uppercase()) })
+                .collect();
+            format!("       {}", if copies.is_empty() { "-".to_string() } else { copies.join(", ") })
+        } else {
+            String::new()
+        };
         println!(
-            "{:<32} {:<20} {:>10} {:>8.1}s {:<9} {}",
+            "{:<32} {:<20} {:>10} {:>8.1}s {:<9} {:<3}{offsite}",
             e.id,
             e.started.format("%Y-%m-%d %H:%M:%S"),
             if e.archive.is_some() { human_bytes(e.size) } else { "-".into() },

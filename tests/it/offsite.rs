@@ -307,6 +307,12 @@ fn a_second_folder_that_is_missing_waits_and_is_filled_when_it_is_back() {
         fs::read(dir.path().join(format!("backups/{id}.hrsmbk"))).unwrap()
     );
     assert!(usb.join(format!("{id}.json")).exists());
+    // `list` says where each backup is copied.
+    let o = run(dir.path(), &["--json", "list"], &[]);
+    assert_eq!(json(&o)["backups"][0]["offsite"]["usb"], "copied", "{}", text(&o));
+    let o = run(dir.path(), &["list"], &[]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("OFF-SITE") && out.lines().any(|l| l.starts_with(&id) && l.ends_with("usb")), "{out}");
     // The backup folder itself (or a folder inside it) is refused as a "second" folder.
     let cfg = fs::read_to_string(dir.path().join("hrsm-backup.toml")).unwrap();
     fs::write(
@@ -347,7 +353,11 @@ fn an_empty_mount_point_is_not_taken_for_the_disk_and_a_new_place_starts_afresh(
     let record = dir.path().join("backups/.offsite/usb.json");
     let before = fs::read(&record).unwrap();
     let o = run(dir.path(), &["--json", "offsite", "check"], &[]);
-    assert!(text(&o).contains("not the disk the copies went to") && !text(&o).contains("no longer there"), "{}", text(&o));
+    assert!(
+        text(&o).contains("not the disk the copies went to") && !text(&o).contains("no longer there"),
+        "{}",
+        text(&o)
+    );
     assert_eq!(fs::read(&record).unwrap(), before);
     // A record from before markers existed (none in it, none on the disk): the empty mount
     // point is not adopted; the disk that holds the copies is.
