@@ -66,7 +66,7 @@ pub use demo::{point_sample_installation_at, seed_sample_databases, seed_sample_
 pub use error::{Error, Result};
 pub use files::restore::{FileRestoreOptions, RestorePlan, RestoreReport, SourceDestination};
 pub use fsutil::{write_atomic, AtomicFile};
-pub use legacy::{scan as legacy_scan, KeyRing, LegacyBackup, LegacyScan};
+pub use legacy::{scan as legacy_scan, Format as LegacyFormat, KeyRing, LegacyBackup, LegacyScan};
 pub use offsite::{CheckMode, OffsiteConfig, OffsiteKind};
 pub use ops::backup::{run_backup, BackupOptions, BackupOutcome};
 pub use ops::import::{import_legacy, ImportOptions, ImportOutcome, ImportResult};

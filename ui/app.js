@@ -590,11 +590,11 @@ async function legacy(importing) {
       r.backups.forEach((b) => {
         const tr = body.insertRow();
         if (b.result === 'failed') tr.className = 'failed';
-        [fmtTime(b.made), b.type, b.held.join('; '), b.result === 'failed' ? `cannot be imported: ${b.error}` : legacyWords[b.result], b.losses.join('; ') || '—'].forEach((c) => { tr.insertCell().textContent = c; });
+        [fmtTime(b.made), b.format && b.format !== 'service' ? `Backups page (${b.type})` : b.type, b.held.join('; '), b.result === 'failed' ? `cannot be imported: ${b.error}` : legacyWords[b.result], b.losses.join('; ') || '—'].forEach((c) => { tr.insertCell().textContent = c; });
       });
       rows.push(t);
     }
-    if (r.backups.some((b) => b.result === 'failed' && /key/i.test(b.error || ''))) rows.push(para(`Keys looked at: ${r.keysSearched.join('; ')}. Type the old key above if you have it.`, 'warn'));
+    if (r.backups.some((b) => b.result === 'failed' && (b.needs_key || /key/i.test(b.error || '')))) rows.push(para(`Keys looked at: ${r.keysSearched.join('; ')}. Type the old key above if you have it.`, 'warn'));
     out.replaceChildren(...rows);
     $('legacy-import').hidden = importing || !r.backups.some((b) => b.result === 'would_import');
     if (importing) { $('legacy-keys').value = ''; refresh(); }

@@ -41,7 +41,10 @@ pub fn run(cli: &Cli, dir: &Path, keys_from: Option<&Path>, dry_run: bool) -> Re
             eprintln!("hrsm-backup: warning: {shown} holds no key (one key per line, 64 hex characters)");
         }
     }
-    let scan = legacy_scan(dir, ring)?;
+    // The site's main database: where the Backups page kept its keys, and the name its JSON
+    // exports are imported under.
+    let main = hrsm_backup::BackupOptions::from_config(&cfg, None).mongo;
+    let scan = legacy_scan(dir, ring, main.as_ref())?;
     let key = if dry_run { load_key(cli).ok() } else { Some(load_key(cli)?) };
     let opts = ImportOptions {
         destination: cfg.destination.clone(),
@@ -115,6 +118,14 @@ fn print_outcome(o: &ImportOutcome) {
         ImportResult::Imported { id } => println!("    imported as {id}"),
         ImportResult::AlreadyImported { id } => println!("    already imported as {id}"),
         ImportResult::WouldImport => println!("    would be imported (dry run: nothing written)"),
-        ImportResult::Failed { error } => println!("    FAILED: {error}"),
+        ImportResult::Failed { error, needs_key } => {
+            println!("    FAILED: {error}");
+            if *needs_key {
+                println!(
+                    "    hint: give the key in a file, one key per line: `hrsm-backup import-legacy DIR --keys-from FILE` \
+                     (`--keys-from -` reads them from standard input)"
+                );
+            }
+        }
     }
 }

@@ -46,6 +46,7 @@ impl CommandError {
 fn gui_words(message: &str) -> String {
     const PLAIN: &[(&str, &str)] = &[
         ("configuration: ", ""),
+        ("encryption key: none of the", "None of the"),
         ("MONGODB_URI / mongodb.uri", "the MongoDB address in Settings"),
         ("in MONGODB_URI (and authSource)", "in Settings (MongoDB)"),
         ("import the key ", "import that key in Settings → Encryption key (the recovery key saved when it was made): "),

@@ -6,7 +6,9 @@
 
 use std::path::PathBuf;
 
-use hrsm_backup::{import_legacy, legacy_scan, ImportOptions, ImportOutcome, KeyRing, PayloadOptions, SecretText};
+use hrsm_backup::{
+    import_legacy, legacy_scan, ImportOptions, ImportOutcome, ImportResult, KeyRing, PayloadOptions, SecretText,
+};
 use serde::Serialize;
 use tauri::ipc::Channel;
 use tauri::{AppHandle, Manager, Runtime};
@@ -61,8 +63,11 @@ fn run<R: Runtime>(
     sink: impl Fn(JobEvent) + Send + Sync,
 ) -> CmdResult<LegacyReport> {
     let state = app.state::<AppState>();
-    let scan =
-        legacy_scan(&folder_of(&state, root), key_ring(keys)).map_err(|e| CommandError::new("usage", e.to_string()))?;
+    // The site's main database: where the old Backups page kept its keys, and the name its
+    // JSON exports are imported under.
+    let main = jobs::backup_options(&state).mongo;
+    let scan = legacy_scan(&folder_of(&state, root), key_ring(keys), main.as_ref())
+        .map_err(|e| CommandError::new("usage", e.to_string()))?;
     let key = state.key().map_err(|m| CommandError::new("key", m))?;
     let cfg = state.config();
     let opts = ImportOptions {
@@ -79,7 +84,12 @@ fn run<R: Runtime>(
             sink(JobEvent::Phase {
                 name: format!("{} {} of {total}", if dry_run { "checking" } else { "importing" }, i + 1),
             });
-            backups.push(import_legacy(b, &scan.keys, &opts, Some(&key), &progress, Box::new(rand::rngs::OsRng)));
+            let mut o = import_legacy(b, &scan.keys, &opts, Some(&key), &progress, Box::new(rand::rngs::OsRng));
+            // On screen in plain words; where a key is missing the page says where to type it.
+            if let ImportResult::Failed { error, .. } = &mut o.result {
+                *error = crate::commands::plain_words(error);
+            }
+            backups.push(o);
         }
         Ok(())
     })?;

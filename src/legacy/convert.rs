@@ -22,7 +22,7 @@ use flate2::read::MultiGzDecoder;
 
 use super::cipher::{ciphers_for, Cipher, Fit, Variant};
 use super::unpack::extract_tar;
-use super::{KeyRing, LegacyBackup};
+use super::{Format, KeyRing, LegacyBackup};
 use crate::error::{Error, Result};
 use crate::mongo::{DatabasePart, MongoPart};
 use crate::progress::{Event, Progress};
@@ -39,9 +39,10 @@ pub struct ConvertedSource {
 /// An old backup, converted into the spool.
 #[derive(Debug)]
 pub struct Converted {
-    /// Where the key that opened it was found.
+    /// Where the key that opened it was found (or that it was not encrypted).
     pub key_origin: String,
-    pub variant: Variant,
+    /// None: it was not encrypted (the Backups page's plain files).
+    pub variant: Option<Variant>,
     pub sources: Vec<ConvertedSource>,
     /// The MongoDB part, with `mongo_dir` holding `<db>/...`.
     pub mongo: Option<MongoPart>,
@@ -59,8 +60,27 @@ type RouteFn = Box<dyn Fn(&str) -> (String, String)>;
 const SOURCE_ORDER: [&str; 6] =
     ["uploads", "server-uploads", "uploads-other", "config", "license-keys", "application-code"];
 
+/// What to give when no candidate opens a file: the service's key or the page's.
+fn key_advice(backup: &LegacyBackup) -> &'static str {
+    match backup.format {
+        Format::Service => "Give the old service's key (its BACKUP_ENCRYPTION_KEY, 64 hex characters)",
+        _ => {
+            "Give the Backups page's key (64 hex characters: settings.encryption.encryptionKey of its \
+             configuration in HR-SM's `backups` collection), or make HR-SM's database reachable so that it is \
+             read from there"
+        }
+    }
+}
+
 /// Finds the candidate that opens `file` (judged from its first and last blocks only).
-pub fn find_key(file: &Path, shown: &str, expected_size: Option<u64>, keys: &KeyRing) -> Result<(Cipher, String)> {
+/// `advice` ends the message when none does.
+pub fn find_key(
+    file: &Path,
+    shown: &str,
+    expected_size: Option<u64>,
+    keys: &KeyRing,
+    advice: &str,
+) -> Result<(Cipher, String)> {
     let corrupt = |reason: String| Error::Corrupt { path: file.to_path_buf(), reason };
     let mut f = File::open(file).map_err(|e| Error::io("read", file, e))?;
     let len = f.metadata().map_err(|e| Error::io("read", file, e))?.len();
@@ -94,9 +114,7 @@ pub fn find_key(file: &Path, shown: &str, expected_size: Option<u64>, keys: &Key
         )));
     }
     Err(Error::Key(format!(
-        "none of the {} candidate key(s) opens {shown}. Searched: {}. Give the old service's key \
-         (its BACKUP_ENCRYPTION_KEY, 64 hex characters) in a file, one key per line: \
-         `hrsm-backup import-legacy DIR --keys-from FILE` (`--keys-from -` reads them from standard input)",
+        "none of the {} candidate key(s) opens {shown}. Searched: {}. {advice}",
         keys.candidates.len(),
         if keys.searched.is_empty() { "nothing".to_string() } else { keys.searched.join("; ") },
     )))
@@ -125,12 +143,20 @@ fn default_component(name: &str) -> Option<String> {
 
 /// Decrypts, checks and converts `backup` into `spool` (a private folder the caller removes).
 pub fn convert(backup: &LegacyBackup, keys: &KeyRing, spool: &Path, progress: &dyn Progress) -> Result<Converted> {
+    match backup.format {
+        Format::Service => convert_service(backup, keys, spool, progress),
+        _ => convert_page(backup, keys, spool, progress),
+    }
+}
+
+/// The backup service's `<id>.tar.gz.enc`: a tar of parts, each checked against the metadata.
+fn convert_service(backup: &LegacyBackup, keys: &KeyRing, spool: &Path, progress: &dyn Progress) -> Result<Converted> {
     let file = backup.file.as_path();
     let shown = backup.name.as_str();
     let corrupt = |reason: String| Error::Corrupt { path: file.to_path_buf(), reason };
     progress.event(Event::Phase("decrypting"));
     let meta = backup.metadata.as_ref();
-    let (cipher, key_origin) = find_key(file, shown, meta.and_then(|m| m.size), keys)?;
+    let (cipher, key_origin) = find_key(file, shown, meta.and_then(|m| m.size), keys, key_advice(backup))?;
     let mut warnings = Vec::new();
     let mut losses = Vec::new();
     if let Some(p) = &backup.metadata_problem {
@@ -284,30 +310,190 @@ pub fn convert(backup: &LegacyBackup, keys: &KeyRing, spool: &Path, progress: &d
             });
         }
     }
-    let mongo = if databases.is_empty() {
-        None
-    } else {
-        let scans = crate::mongo::dump::Scans::default();
-        let mut parts: Vec<DatabasePart> = Vec::new();
-        for (db, version, _) in &databases {
-            let version = if version.is_empty() { "unknown" } else { version.as_str() };
-            parts.push(crate::mongo::dump::describe_spool(&mongo_dir, db, version, &scans)?);
-        }
-        let how: Vec<String> = databases.iter().map(|(db, _, how)| format!("{db} from {how}")).collect();
-        Some(MongoPart {
-            method: "import".into(),
-            method_note: Some(format!("converted from the old backup service's {shown}: {}", how.join("; "))),
-            uri: "(not recorded by the old backup service)".into(),
-            consistent: false,
-            consistency: "the old backup service dumped each database on its own: no point-in-time guarantee".into(),
-            cluster_time: None,
-            databases: parts,
-        })
-    };
+    let mongo = mongo_part(
+        &mongo_dir,
+        &databases,
+        &format!("the old backup service's {shown}"),
+        "the old backup service dumped each database on its own: no point-in-time guarantee",
+    )?;
     if sources.is_empty() && mongo.is_none() {
         return Err(corrupt("it holds no part the old backup service writes: nothing to import".into()));
     }
-    Ok(Converted { key_origin, variant: cipher.variant, sources, mongo, mongo_dir, losses, warnings })
+    Ok(Converted { key_origin, variant: Some(cipher.variant), sources, mongo, mongo_dir, losses, warnings })
+}
+
+/// The MongoDB part of a converted backup: each database `(name, server version, how it was
+/// kept)` described from its spooled dump.
+fn mongo_part(
+    mongo_dir: &Path,
+    databases: &[(String, String, &'static str)],
+    from: &str,
+    consistency: &str,
+) -> Result<Option<MongoPart>> {
+    if databases.is_empty() {
+        return Ok(None);
+    }
+    let scans = crate::mongo::dump::Scans::default();
+    let mut parts: Vec<DatabasePart> = Vec::new();
+    for (db, version, _) in databases {
+        let version = if version.is_empty() { "unknown" } else { version.as_str() };
+        parts.push(crate::mongo::dump::describe_spool(mongo_dir, db, version, &scans)?);
+    }
+    let how: Vec<String> = databases.iter().map(|(db, _, how)| format!("{db} from {how}")).collect();
+    Ok(Some(MongoPart {
+        method: "import".into(),
+        method_note: Some(format!("converted from {from}: {}", how.join("; "))),
+        uri: "(not recorded by the old backup service)".into(),
+        consistent: false,
+        consistency: consistency.into(),
+        cluster_time: None,
+        databases: parts,
+    }))
+}
+
+/// One file of the old Backups page (`legacy::page`): a mongodump archive, a JSON export or a
+/// tar of files, decrypted first when it is `.enc`. The page kept no checksum beside it: the
+/// cipher's padding and gzip's CRC are what tell a damaged file.
+fn convert_page(backup: &LegacyBackup, keys: &KeyRing, spool: &Path, progress: &dyn Progress) -> Result<Converted> {
+    let file = backup.file.as_path();
+    let shown = backup.name.as_str();
+    let corrupt = |reason: String| Error::Corrupt { path: file.to_path_buf(), reason };
+    progress.event(Event::Phase(if backup.encrypted { "decrypting" } else { "reading" }));
+    let (cipher, key_origin) = if backup.encrypted {
+        let (c, origin) = find_key(file, shown, None, keys, key_advice(backup))?;
+        (Some(c), origin)
+    } else {
+        (None, "not encrypted (the Backups page wrote it without encryption)".to_string())
+    };
+    let raw = File::open(file).map_err(|e| Error::io("read", file, e))?;
+    let raw = BufReader::with_capacity(1 << 20, raw);
+    let gzipped: Box<dyn Read> = match &cipher {
+        Some(c) => Box::new(c.decrypt(raw).map_err(|e| Error::io("read", file, e))?),
+        None => Box::new(raw),
+    };
+    let mut warnings = vec![format!(
+        "the Backups page recorded no checksum beside {shown}: it was checked by {}gzip's own CRC only",
+        if cipher.is_some() { "its cipher's padding and " } else { "" }
+    )];
+    let mut losses = Vec::new();
+    let files_dir = spool.join("files");
+    let mongo_dir = spool.join("mongo");
+    crate::fsutil::create_private_dir_all(&files_dir)?;
+    crate::fsutil::create_private_dir_all(&mongo_dir)?;
+    let damaged = |e: std::io::Error| {
+        corrupt(format!("it does not decompress ({e}): the file is truncated or damaged; nothing of it was imported"))
+    };
+    let within = |e: Error| match e {
+        Error::Corrupt { reason, .. } => corrupt(reason),
+        other => other,
+    };
+    let mut databases: Vec<(String, String, &'static str)> = Vec::new();
+    let mut sources = Vec::new();
+    match backup.format {
+        Format::PageArchive => {
+            // Kept gzip'd as it was (the archive reader decompresses it), plain on disk only
+            // in the private spool.
+            let path = spool.join("database.archive.gz");
+            copy_checked(gzipped, &path).map_err(|e| e.either(damaged, |e| Error::io("write", &path, e)))?;
+            progress.event(Event::Phase("converting"));
+            let done = crate::mongo::archive_to_dump_dir(&path, &mongo_dir, progress).map_err(within)?;
+            let _ = std::fs::remove_file(&path);
+            for db in done.databases {
+                databases.push((
+                    db,
+                    done.server_version.clone(),
+                    "its mongodump archive (documents, indexes and options as they were)",
+                ));
+            }
+            for ns in done.skipped {
+                warnings.push(format!("{ns} left out: a namespace of the server itself, which a restore never writes"));
+            }
+        }
+        Format::PageJson => {
+            let path = spool.join("database.json");
+            copy_checked(MultiGzDecoder::new(gzipped), &path)
+                .map_err(|e| e.either(damaged, |e| Error::io("write", &path, e)))?;
+            progress.event(Event::Phase("converting"));
+            let db = backup.database.as_deref().unwrap_or(crate::config::DEFAULT_MAIN_DB);
+            let export = crate::mongo::json_export_to_dump_dir_flat(&path, db, &mongo_dir, progress).map_err(within)?;
+            let _ = std::fs::remove_file(&path);
+            losses.push(format!(
+                "{db}: the Backups page's JSON export does not name its database; it was imported as {db}"
+            ));
+            losses.extend(export.losses);
+            databases.push((
+                db.to_string(),
+                String::new(),
+                "its JSON export (types guessed from the text; see the losses)",
+            ));
+        }
+        // `Service` never comes here (`convert` sends it to `convert_service`).
+        Format::PageFiles | Format::Service => {
+            let source = if backup.id.starts_with("config-") { "config" } else { "files" };
+            progress.event(Event::Phase("converting"));
+            extract_tar(
+                MultiGzDecoder::new(gzipped),
+                file,
+                shown,
+                &files_dir,
+                &|n: &str| (source.into(), n.into()),
+                &mut warnings,
+            )?;
+            if files_dir.join(source).is_dir() {
+                sources.push(ConvertedSource {
+                    name: source.into(),
+                    dir: files_dir.join(source),
+                    shown: shown.to_string(),
+                });
+            }
+        }
+    }
+    let mongo = mongo_part(
+        &mongo_dir,
+        &databases,
+        &format!("the old Backups page's {shown}"),
+        "mongodump of one database: no point-in-time guarantee across databases",
+    )?;
+    if sources.is_empty() && mongo.is_none() {
+        return Err(corrupt("it decrypts and decompresses, but holds nothing to import".into()));
+    }
+    Ok(Converted { key_origin, variant: cipher.map(|c| c.variant), sources, mongo, mongo_dir, losses, warnings })
+}
+
+/// A read error (the input: decryption, decompression) or a write error (the spool).
+enum CopyError {
+    Read(std::io::Error),
+    Write(std::io::Error),
+}
+
+impl CopyError {
+    fn either<T>(self, read: impl FnOnce(std::io::Error) -> T, write: impl FnOnce(std::io::Error) -> T) -> T {
+        match self {
+            CopyError::Read(e) => read(e),
+            CopyError::Write(e) => write(e),
+        }
+    }
+}
+
+/// Copies `r` into a new private file at `path`, telling read errors (a wrong padding, a cut
+/// gzip stream) from write errors (the spool's disk).
+fn copy_checked(mut r: impl Read, path: &Path) -> std::result::Result<(), CopyError> {
+    use std::io::Write;
+    let f =
+        crate::fsutil::create_private_file(path).map_err(|e| CopyError::Write(std::io::Error::other(e.to_string())))?;
+    let mut out = std::io::BufWriter::with_capacity(1 << 20, f);
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        let n = match r.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(CopyError::Read(e)),
+        };
+        out.write_all(&buf[..n]).map_err(CopyError::Write)?;
+    }
+    out.flush().map_err(CopyError::Write)?;
+    Ok(())
 }
 
 /// The cipher of `rsa-keys.encrypted`, encrypted again "the same way with the same key": the

@@ -12,6 +12,7 @@
 
 pub mod cipher;
 pub mod convert;
+pub mod page;
 pub mod unpack;
 
 use std::collections::BTreeMap;
@@ -150,16 +151,31 @@ impl OldMetadata {
     }
 }
 
-/// One backup of the old service.
+/// Which of HR-SM's old systems wrote a backup, and so how it is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Format {
+    /// The backup service: `<id>.tar.gz.enc`, a tar of parts with a metadata file.
+    Service,
+    /// The Backups page: `database-<ts>.gz[.enc]`, one `mongodump --archive --gzip`.
+    PageArchive,
+    /// The Backups page without mongodump: `database-<ts>.json.gz[.enc]`.
+    PageJson,
+    /// The Backups page's `files-`, `config-` and `incremental-<ts>.tar.gz`.
+    PageFiles,
+}
+
+/// One backup of the old service or of the old Backups page (`page`).
 #[derive(Debug, Clone, Serialize)]
 pub struct LegacyBackup {
-    /// The `.tar.gz.enc` file.
+    /// The old file (`.tar.gz.enc`, or one of the page's files).
     pub file: PathBuf,
     /// Its name relative to the old `backups/` folder, e.g. `daily/daily-backup-....tar.gz.enc`.
     pub name: String,
-    /// The old service's id (the file name without `.tar.gz.enc`).
+    /// The old id (the file name without its extensions).
     pub id: String,
-    /// `daily`, `weekly` or `monthly`: the metadata's type, else the folder.
+    /// `daily`, `weekly` or `monthly`: the metadata's type, else the folder; for the page's
+    /// files, its folder (`database`, `full`, `files`, `configuration`, `incremental`).
     pub kind: String,
     /// When it was made: the metadata's timestamp, else the time in the id, else the file's.
     pub made: DateTime<Utc>,
@@ -167,6 +183,12 @@ pub struct LegacyBackup {
     pub metadata: Option<OldMetadata>,
     /// Why there is no metadata (missing or unreadable): a warning, not a failure.
     pub metadata_problem: Option<String>,
+    pub format: Format,
+    /// Whether it must be decrypted (the service's always are; the page's when `.enc`).
+    pub encrypted: bool,
+    /// The database a JSON export of the page is imported as (it names none).
+    #[serde(skip)]
+    pub database: Option<String>,
 }
 
 /// What `scan` found in an old installation.
@@ -190,9 +212,15 @@ pub fn time_of_id(id: &str) -> Option<DateTime<Utc>> {
 }
 
 /// Finds the old backups under `dir` (the installation root holding `backups/` and `logs/`,
-/// or the `backups/` folder itself) and adds the keys found there to `keys`.
-pub fn scan(dir: &Path, mut keys: KeyRing) -> Result<LegacyScan> {
-    let has_kinds = |d: &Path| ["daily", "weekly", "monthly", "metadata"].iter().any(|k| d.join(k).is_dir());
+/// or the `backups/` folder itself) and adds the keys found there to `keys`. The page's JSON
+/// exports are imported as the main database of `main` (they name none), and the page's keys
+/// are read from that database when one of its files is encrypted.
+pub fn scan(dir: &Path, mut keys: KeyRing, main: Option<&crate::mongo::MongoSource>) -> Result<LegacyScan> {
+    let main_database =
+        main.and_then(|m| m.databases.first().cloned()).unwrap_or_else(|| crate::config::DEFAULT_MAIN_DB.to_string());
+    let has_kinds = |d: &Path| {
+        ["daily", "weekly", "monthly", "metadata"].iter().any(|k| d.join(k).is_dir()) || page::has_folders(d)
+    };
     let (backups_dir, root) = if dir.join("backups").is_dir() && has_kinds(&dir.join("backups")) {
         (dir.join("backups"), Some(dir.to_path_buf()))
     } else if has_kinds(dir) {
@@ -201,7 +229,8 @@ pub fn scan(dir: &Path, mut keys: KeyRing) -> Result<LegacyScan> {
     } else {
         return Err(Error::Usage(format!(
             "{} holds no backups of the old backup service: give its backups/ folder (with daily/, weekly/, \
-             monthly/ and metadata/) or the HR-SM folder that holds it",
+             monthly/ and metadata/, or the Backups page's database/, full/, files/...) or the HR-SM folder \
+             that holds it",
             dir.display()
         )));
     };
@@ -238,9 +267,13 @@ pub fn scan(dir: &Path, mut keys: KeyRing) -> Result<LegacyScan> {
                 made,
                 metadata,
                 metadata_problem,
+                format: Format::Service,
+                encrypted: true,
+                database: None,
             });
         }
     }
+    page::scan(&backups_dir, &main_database, &mut backups);
     backups.sort_by(|a, b| a.made.cmp(&b.made).then_with(|| a.name.cmp(&b.name)));
     if let Some(root) = &root {
         keys_of_env_file(&root.join(".env"), &mut keys);
@@ -250,6 +283,15 @@ pub fn scan(dir: &Path, mut keys: KeyRing) -> Result<LegacyScan> {
     match logs {
         Some(logs) => keys_of_logs(&logs, &mut keys),
         None => keys.searched.push("logs/backup.log: not found next to the backups folder".into()),
+    }
+    if backups.iter().any(|b| b.encrypted && b.format != Format::Service) {
+        match main {
+            Some(m) => page::keys_of_settings(&m.uri, &main_database, &mut keys),
+            None => keys.searched.push(format!(
+                "{main_database}.{} (the Backups page's settings): not read, MongoDB is switched off in the settings",
+                page::SETTINGS_COLLECTION
+            )),
+        }
     }
     Ok(LegacyScan { backups_dir, root, backups, keys })
 }

@@ -47,12 +47,26 @@ pub struct JsonExport {
 /// `db` names the folder (the database the old service exported). `out` is the caller's
 /// private folder, which it removes if this fails.
 pub fn json_export_to_dump_dir(path: &Path, db: &str, out: &Path, progress: &dyn Progress) -> Result<JsonExport> {
+    convert(path, db, out, progress, false)
+}
+
+/// The same for the old Backups page's export (`mongooseBackup.service.js`), which is flat:
+/// `{<collection>: [documents]}`, with no database name, counts or errors.
+pub fn json_export_to_dump_dir_flat(path: &Path, db: &str, out: &Path, progress: &dyn Progress) -> Result<JsonExport> {
+    convert(path, db, out, progress, true)
+}
+
+fn convert(path: &Path, db: &str, out: &Path, progress: &dyn Progress, flat: bool) -> Result<JsonExport> {
     let dir = out.join(db);
     crate::fsutil::create_private_dir_all(&dir)?;
     let file = File::open(path).map_err(|e| Error::io("read", path, e))?;
     let mut ctx = Ctx { path, db, dir, progress, failure: None, result: JsonExport::default() };
     let mut de = serde_json::Deserializer::from_reader(BufReader::with_capacity(1 << 20, file));
-    let parsed = ExportSeed { ctx: &mut ctx }.deserialize(&mut de).and_then(|()| de.end());
+    let parsed = if flat {
+        CollectionsSeed { ctx: &mut ctx, flat: true }.deserialize(&mut de).and_then(|()| de.end())
+    } else {
+        ExportSeed { ctx: &mut ctx }.deserialize(&mut de).and_then(|()| de.end())
+    };
     if let Some(e) = ctx.failure.take() {
         return Err(e);
     }
@@ -117,7 +131,7 @@ impl<'de> Visitor<'de> for ExportSeed<'_, '_> {
                 }
                 "collections" => {
                     saw_collections = true;
-                    map.next_value_seed(CollectionsSeed { ctx: self.ctx })?;
+                    map.next_value_seed(CollectionsSeed { ctx: self.ctx, flat: false })?;
                 }
                 _ => {
                     map.next_value::<IgnoredAny>()?;
@@ -134,6 +148,8 @@ impl<'de> Visitor<'de> for ExportSeed<'_, '_> {
 
 struct CollectionsSeed<'a, 'b> {
     ctx: &'a mut Ctx<'b>,
+    /// Each collection is its array of documents (the page's export), not `{count, documents}`.
+    flat: bool,
 }
 
 impl<'de> DeserializeSeed<'de> for CollectionsSeed<'_, '_> {
@@ -177,7 +193,11 @@ impl<'de> Visitor<'de> for CollectionsSeed<'_, '_> {
                 Err(e) => return Err(self.ctx.fail(e)),
             };
             let mut coll = Collection { name: name.clone(), out, bson_path, stats: Guesses::default() };
-            map.next_value_seed(CollectionSeed { ctx: self.ctx, coll: &mut coll })?;
+            if self.flat {
+                map.next_value_seed(DocumentsSeed { ctx: self.ctx, coll: &mut coll })?;
+            } else {
+                map.next_value_seed(CollectionSeed { ctx: self.ctx, coll: &mut coll })?;
+            }
             if let Err(e) = coll.finish(self.ctx, &stem) {
                 return Err(self.ctx.fail(e));
             }

@@ -17,7 +17,7 @@ pub use dump::{
     dump, scan_bson, scan_bson_reader, CollectionPart, DatabasePart, FilePart, MongoPart, MongoSource, ScanError,
 };
 pub use foreign::{archive_to_dump_dir, restore_dump_archive, restore_dump_dir, ConvertedArchive, DumpArchive};
-pub use jsonexport::{json_export_to_dump_dir, JsonExport};
+pub use jsonexport::{json_export_to_dump_dir, json_export_to_dump_dir_flat, JsonExport};
 pub use layout::TtlIndex;
 pub use restore::{
     plan_mongo_restore, resume_ttl, MongoRestoreOptions, MongoRestoreReport, PlannedCollection, RestoredCollection,

@@ -54,6 +54,9 @@ pub enum ImportResult {
     WouldImport,
     Failed {
         error: String,
+        /// No key at hand opens it: the front end says how to give one.
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        needs_key: bool,
     },
 }
 
@@ -63,9 +66,12 @@ pub struct ImportOutcome {
     /// The old file, relative to its `backups/` folder.
     pub file: String,
     pub old_id: String,
-    /// `daily`, `weekly`, `monthly`.
+    /// `daily`, `weekly`, `monthly`; the Backups page's folder for its files.
     #[serde(rename = "type")]
     pub kind: String,
+    /// Which old system wrote it (`service`, or the Backups page's `page_archive`,
+    /// `page_json`, `page_files`).
+    pub format: crate::legacy::Format,
     /// When the old service made it.
     pub made: DateTime<Utc>,
     /// Where the key that opened it was found (never the key).
@@ -112,6 +118,7 @@ pub fn import_legacy(
         file: backup.name.clone(),
         old_id: backup.id.clone(),
         kind: backup.kind.clone(),
+        format: backup.format,
         made: backup.made,
         key_origin: None,
         cipher: None,
@@ -122,7 +129,7 @@ pub fn import_legacy(
         archive: None,
     };
     if let Err(e) = run(backup, keys, opts, key, progress, rng, &mut out) {
-        out.result = ImportResult::Failed { error: e.to_string() };
+        out.result = ImportResult::Failed { needs_key: matches!(e, Error::Key(_)), error: e.to_string() };
         out.archive = None;
     }
     out
@@ -156,7 +163,7 @@ fn run(
     let spool = crate::store::spool::Spool::create(&format!("import-{:08x}", rng.next_u32()))?;
     let converted = crate::legacy::convert(backup, keys, spool.path(), progress)?;
     out.key_origin = Some(converted.key_origin.clone());
-    out.cipher = Some(converted.variant.describe());
+    out.cipher = converted.variant.map(|v| v.describe());
     out.losses = converted.losses.clone();
     progress.event(Event::Phase("scanning"));
     let mut warnings = converted.warnings.clone();

@@ -788,3 +788,163 @@ fn retention_keeps_imported_backups() {
     assert!(imported.iter().all(|d| d["keep"] == true));
     assert_eq!(catalog(t.path()).len(), 4);
 }
+
+/// The old Backups page's key for one configuration, as its `createBackup` made it
+/// (`crypto.randomBytes(32).toString('hex')`), kept in HR-SM's `backups` collection.
+const PAGE: &str = "5a4b3c2d1e0f99887766554433221100ffeeddccbbaa00112233445566778899";
+
+/// `mongooseBackup.service.js`: `JSON.stringify(backupData, null, 2)` of `{<collection>:
+/// [documents]}` as the Node.js driver read them (ObjectId and Date through their toJSON,
+/// Decimal128 as `{"$numberDecimal"}`), gzip'd.
+fn page_json_export() -> Vec<u8> {
+    let export = serde_json::json!({
+        "employees": [
+            {"_id": "65f1a2b3c4d5e6f708194001", "name": "Amal", "department": "65f1a2b3c4d5e6f708194101",
+             "hiredAt": "2024-05-01T08:00:00.000Z", "salary": {"$numberDecimal": "12500.50"}, "grade": 7},
+            {"_id": "65f1a2b3c4d5e6f708194002", "name": "Omar", "department": null,
+             "hiredAt": "2025-01-15T08:00:00.000Z", "salary": {"$numberDecimal": "9800.00"}, "grade": 4.5}
+        ],
+        "departments": [
+            {"_id": "65f1a2b3c4d5e6f708194101", "name": "HR"}
+        ]
+    });
+    gzip(&serde_json::to_vec_pretty(&export).unwrap())
+}
+
+#[test]
+fn the_backups_page_files_import_with_the_key_it_kept_in_the_database() {
+    let t = tmp();
+    let root = t.path().join("site");
+    site(&root);
+    // The page's configurations, one with its key, in the site's main database.
+    let main = fresh_db("it_page_main");
+    let client = Client::with_uri_str(mongo_uri()).unwrap();
+    client
+        .database(&main)
+        .collection::<Document>("backups")
+        .insert_many([
+            doc! {"name": "Nightly database", "backupType": "database", "isActive": true,
+            "settings": {"encryption": {"enabled": true, "algorithm": "aes-256-cbc", "encryptionKey": PAGE}}},
+            doc! {"name": "Everything", "backupType": "full", "isActive": false,
+            "settings": {"encryption": {"enabled": false, "algorithm": "aes-256-cbc", "encryptionKey": Bson::Null}}},
+        ])
+        .run()
+        .unwrap();
+    // The site's URI names its main database (before any `?options`).
+    let uri = mongo_uri();
+    let (server, options) = uri.split_once('?').map(|(s, o)| (s, format!("?{o}"))).unwrap_or((&uri, String::new()));
+    fs::write(
+        t.path().join("hrsm-backup.toml"),
+        format!(
+            "destination = \"dest\"\n[mongodb]\nuri = \"{}/{main}{options}\"\nlog_collection = \"\"\n",
+            server.trim_end_matches('/')
+        ),
+    )
+    .unwrap();
+    let page = root.join("backups");
+    // database/: `mongodump --archive --gzip`, encrypted with the configuration's key (IV first).
+    let db_file = page.join("database/database-2026-02-01T01-00-00-000Z.gz.enc");
+    fs::create_dir_all(db_file.parent().unwrap()).unwrap();
+    fs::write(&db_file, old_encrypt(PAGE, false, &hrms_archive())).unwrap();
+    // full/: the JSON export (mongodump was missing) and `tar -czf` of the listed paths, plain.
+    fs::create_dir_all(page.join("full")).unwrap();
+    fs::write(page.join("full/database-2026-02-08T01-00-00-000Z.json.gz"), page_json_export()).unwrap();
+    let tar_of = |out: &Path, paths: &[&str]| {
+        let o = Command::new("tar").arg("-czf").arg(out).args(paths).current_dir(&root).output().unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    };
+    tar_of(&page.join("full/files-2026-02-08T01-00-00-000Z.tar.gz"), &["uploads", "server/uploads"]);
+    fs::create_dir_all(page.join("configuration")).unwrap();
+    tar_of(&page.join("configuration/config-2026-02-09T01-00-00-000Z.tar.gz"), &[".env", "config"]);
+
+    let o = cli(t.path(), &["import-legacy", root.to_str().unwrap()]);
+    let out = text(&o);
+    assert!(o.status.success(), "{out}");
+    assert!(out.contains("4 old backup(s): 4 imported, 0 already imported, 0 failed"), "{out}");
+    assert!(
+        out.contains(&format!(
+            "key:  the key of the Backups page's configuration \"Nightly database\" in {main}.backups"
+        )),
+        "{out}"
+    );
+    assert!(out.contains("key:  not encrypted (the Backups page wrote it without encryption)"), "{out}");
+    assert!(!out.contains(PAGE), "a key was printed:\n{out}");
+    assert!(out.contains(&format!("lost: {main}: the Backups page's JSON export does not name its database")), "{out}");
+    let o = cli(t.path(), &["--json", "import-legacy", root.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o));
+    let report = json_of(&o);
+    let ids = ids_by_file(&report);
+    assert!(report["backups"].as_array().unwrap().iter().all(|b| b["result"] == "already_imported"), "{report}");
+    assert_eq!(report["backups"][0]["format"], "page_archive");
+    let listed = catalog(t.path());
+    let archive_id = &ids["database/database-2026-02-01T01-00-00-000Z.gz.enc"];
+    let json_id = &ids["full/database-2026-02-08T01-00-00-000Z.json.gz"];
+    let files_id = &ids["full/files-2026-02-08T01-00-00-000Z.tar.gz"];
+    let config_id = &ids["configuration/config-2026-02-09T01-00-00-000Z.tar.gz"];
+    assert_eq!(listed[archive_id]["started"], "2026-02-01T01:00:00Z");
+    assert_eq!(listed[json_id]["origin"]["backup_type"], "full");
+    for id in [archive_id, json_id, files_id, config_id] {
+        assert_eq!(listed[id]["verified"], true, "{id}");
+    }
+
+    // The mongodump archive: byte for byte; the JSON export: its types recovered.
+    let inside = archive_contents(t.path(), archive_id);
+    let bytes = |docs: &[Document]| docs.iter().flat_map(|d| bson::to_vec(d).unwrap()).collect::<Vec<u8>>();
+    assert_eq!(inside["mongo/hrms/users.bson"], bytes(&users()));
+    let target = fresh_db("it_page_json");
+    let o = cli(t.path(), &["restore", json_id, "--db", &format!("{main}={target}")]);
+    assert!(o.status.success(), "{}", text(&o));
+    let amal = client
+        .database(&target)
+        .collection::<Document>("employees")
+        .find_one(doc! {"name": "Amal"})
+        .run()
+        .unwrap()
+        .unwrap();
+    assert_eq!(amal.get_object_id("_id").unwrap().to_hex(), "65f1a2b3c4d5e6f708194001");
+    assert!(amal.get_object_id("department").is_ok(), "{amal}");
+    assert_eq!(amal.get_datetime("hiredAt").unwrap().timestamp_millis(), 1_714_550_400_000);
+    assert_eq!(amal.get("salary"), Some(&Bson::Decimal128("12500.50".parse().unwrap())));
+    assert_eq!(
+        client.database(&target).collection::<Document>("departments").count_documents(doc! {}).run().unwrap(),
+        1
+    );
+
+    // The tarballs: the files as `tar` kept them, under the paths it was given.
+    let restored = t.path().join("restored");
+    for id in [files_id, config_id] {
+        let o = cli(t.path(), &["restore", id, "--files-to", restored.to_str().unwrap()]);
+        assert!(o.status.success(), "{}", text(&o));
+    }
+    assert_eq!(snapshot(&restored.join("files/uploads")), snapshot(&root.join("uploads")));
+    assert_eq!(snapshot(&restored.join("files/server/uploads")), snapshot(&root.join("server/uploads")));
+    assert_eq!(fs::read(restored.join("config/.env")).unwrap(), fs::read(root.join(".env")).unwrap());
+    assert_eq!(
+        fs::read(restored.join("config/config/license.json")).unwrap(),
+        fs::read(root.join("config/license.json")).unwrap()
+    );
+
+    // Without the database's key: the file fails clearly, says where it looked, the others go on.
+    client.database(&main).collection::<Document>("backups").delete_many(doc! {}).run().unwrap();
+    let other = page.join("database/database-2026-02-15T01-00-00-000Z.json.gz.enc");
+    fs::write(&other, old_encrypt(PAGE, false, &page_json_export())).unwrap();
+    let o = cli(t.path(), &["import-legacy", root.to_str().unwrap()]);
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(out.contains("FAILED: encryption key: none of the"), "{out}");
+    assert!(out.contains(&format!("{main}.backups (the Backups page's settings): no key")), "{out}");
+    assert!(out.contains("Give the Backups page's key"), "{out}");
+    assert!(out.contains("--keys-from FILE"), "{out}");
+    assert!(out.contains("5 old backup(s): 0 imported, 4 already imported, 1 failed"), "{out}");
+    // A cut file is damaged, not a wrong key.
+    let mut cut = fs::read(&other).unwrap();
+    cut.truncate(cut.len() - 16);
+    fs::write(&other, &cut).unwrap();
+    let keys = t.path().join("page-key.txt");
+    fs::write(&keys, format!("{PAGE}\n")).unwrap();
+    let o = cli(t.path(), &["import-legacy", root.to_str().unwrap(), "--keys-from", keys.to_str().unwrap()]);
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(out.contains("opens its start but not its end: the file is truncated or damaged"), "{out}");
+    assert_eq!(catalog(t.path()).len(), 4, "nothing of the broken one was written");
+}

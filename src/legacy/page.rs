@@ -1,0 +1,160 @@
+//! The files of HR-SM's older "Backups" page (its `backup.controller.js` and
+//! `mongooseBackup.service.js`), found: each configured backup wrote into
+//! `backups/<backupType>/` (`database`, `files`, `configuration`, `full`, `incremental`):
+//!
+//! - `database-<ts>.gz`: `mongodump --uri=<MONGODB_URI> --archive --gzip`, the URI's database;
+//! - `database-<ts>.json.gz`: where mongodump was missing, `JSON.stringify` of
+//!   `{<collection>: [documents]}`, gzip'd;
+//! - either one with `.enc` after it when the configuration asked for encryption: AES-256-CBC
+//!   with a 16-byte IV first, under a random 64-hex key the page kept in the configuration's
+//!   own document (`settings.encryption.encryptionKey` in HR-SM's `backups` collection);
+//! - `files-<ts>.tar.gz`, `config-<ts>.tar.gz`, `incremental-<ts>.tar.gz`: `tar -czf` of the
+//!   paths the configuration listed, never encrypted.
+//!
+//! `<ts>` is the ISO time with `:` and `.` made `-`, as the service's ids. The page wrote no
+//! metadata file: the file's integrity rests on the cipher's padding and gzip's CRC.
+//!
+//! Depends on `legacy` (its backup and key types), `mongo::client` (reading the keys) and
+//! `error`.
+
+use std::path::Path;
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+
+use super::{Format, KeyRing, LegacyBackup};
+
+/// The page's `backupType` folders.
+pub const FOLDERS: [&str; 5] = ["database", "full", "files", "configuration", "incremental"];
+
+/// The collection where the page kept its configurations (and their keys).
+pub const SETTINGS_COLLECTION: &str = "backups";
+
+/// The time in a page file's stem: `database-2026-03-14T02-00-00-123Z`.
+pub fn time_of_stem(stem: &str) -> Option<DateTime<Utc>> {
+    let (_, ts) = stem.split_once('-')?;
+    Some(NaiveDateTime::parse_from_str(ts, "%Y-%m-%dT%H-%M-%S-%3fZ").ok()?.and_utc())
+}
+
+/// What a file name says it is: its format, whether it is encrypted, and its stem.
+fn classify(name: &str) -> Option<(Format, bool, &str)> {
+    let (rest, encrypted) = match name.strip_suffix(".enc") {
+        Some(r) => (r, true),
+        None => (name, false),
+    };
+    if let Some(stem) = rest.strip_suffix(".json.gz").filter(|s| s.starts_with("database-")) {
+        return Some((Format::PageJson, encrypted, stem));
+    }
+    if let Some(stem) = rest.strip_suffix(".gz").filter(|s| s.starts_with("database-")) {
+        return Some((Format::PageArchive, encrypted, stem));
+    }
+    let stem = rest.strip_suffix(".tar.gz")?;
+    ["files-", "config-", "incremental-"].iter().any(|p| stem.starts_with(p)).then_some((
+        Format::PageFiles,
+        encrypted,
+        stem,
+    ))
+}
+
+/// Whether `dir` holds one of the page's folders.
+pub fn has_folders(dir: &Path) -> bool {
+    FOLDERS.iter().any(|f| dir.join(f).is_dir())
+}
+
+/// The page's files under `backups_dir`. A JSON export names no database: it is imported as
+/// `main_database` (what the page's URI named on HR-SM's own defaults).
+pub fn scan(backups_dir: &Path, main_database: &str, out: &mut Vec<LegacyBackup>) {
+    for folder in FOLDERS {
+        let Ok(rd) = std::fs::read_dir(backups_dir.join(folder)) else { continue };
+        for dent in rd.flatten() {
+            let name = dent.file_name().to_string_lossy().into_owned();
+            let Some((format, encrypted, stem)) = classify(&name) else { continue };
+            if !dent.file_type().map(|t| t.is_file()).unwrap_or(false) {
+                continue;
+            }
+            let made = time_of_stem(stem)
+                .or_else(|| dent.metadata().ok().and_then(|m| m.modified().ok()).map(DateTime::<Utc>::from))
+                .unwrap_or_else(Utc::now);
+            out.push(LegacyBackup {
+                file: dent.path(),
+                name: format!("{folder}/{name}"),
+                id: stem.to_string(),
+                kind: folder.to_string(),
+                made,
+                metadata: None,
+                metadata_problem: None,
+                format,
+                encrypted,
+                database: (format == Format::PageJson).then(|| main_database.to_string()),
+            });
+        }
+    }
+}
+
+/// Adds the keys the page kept in `<db>.backups` (`settings.encryption.encryptionKey` of each
+/// configuration, active or not: a removed configuration's files may still be there). The
+/// server is asked once, briefly: an unreachable one is noted among the places searched.
+pub fn keys_of_settings(uri: &str, db: &str, keys: &mut KeyRing) {
+    use bson::{doc, Document};
+    let shown = format!("{db}.{SETTINGS_COLLECTION} (the Backups page's settings)");
+    let found = (|| -> crate::error::Result<Vec<(String, String)>> {
+        let client = crate::mongo::client::connect_within(uri, std::time::Duration::from_secs(5))?;
+        let cursor = client
+            .database(db)
+            .collection::<Document>(SETTINGS_COLLECTION)
+            .find(doc! {"settings.encryption.encryptionKey": {"$type": "string"}})
+            .projection(doc! {"name": 1, "settings.encryption.encryptionKey": 1})
+            .run()
+            .map_err(|e| crate::mongo::client::explain(uri, &format!("read {db}.{SETTINGS_COLLECTION}"), e))?;
+        let mut out = Vec::new();
+        for d in cursor {
+            let d =
+                d.map_err(|e| crate::mongo::client::explain(uri, &format!("read {db}.{SETTINGS_COLLECTION}"), e))?;
+            let name = d.get_str("name").unwrap_or("unnamed").to_string();
+            let key = d
+                .get_document("settings")
+                .and_then(|s| s.get_document("encryption"))
+                .and_then(|e| e.get_str("encryptionKey"))
+                .unwrap_or_default()
+                .to_string();
+            out.push((name, key));
+        }
+        Ok(out)
+    })();
+    match found {
+        Ok(list) => {
+            let mut n = 0;
+            for (name, key) in list {
+                let key = zeroize::Zeroizing::new(key);
+                if keys.add(
+                    format!("the key of the Backups page's configuration {name:?} in {db}.{SETTINGS_COLLECTION}"),
+                    &key,
+                ) {
+                    n += 1;
+                }
+            }
+            keys.searched.push(format!("{shown}: {}", super::count(n)));
+        }
+        Err(e) => keys.searched.push(format!("{shown}: could not be read ({e})")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn page_file_names_say_what_they_hold() {
+        assert_eq!(
+            classify("database-2026-03-14T02-00-00-123Z.gz.enc"),
+            Some((Format::PageArchive, true, "database-2026-03-14T02-00-00-123Z"))
+        );
+        assert_eq!(classify("database-x.json.gz"), Some((Format::PageJson, false, "database-x")));
+        assert_eq!(classify("config-x.tar.gz"), Some((Format::PageFiles, false, "config-x")));
+        assert_eq!(classify("incremental-x.tar.gz"), Some((Format::PageFiles, false, "incremental-x")));
+        assert_eq!(classify("notes.gz"), None);
+        assert_eq!(classify("daily-backup-x.tar.gz.enc"), None);
+        let t = time_of_stem("files-2026-03-14T02-00-00-123Z").unwrap();
+        assert_eq!(t.to_rfc3339(), "2026-03-14T02:00:00.123+00:00");
+        assert!(time_of_stem("database-yesterday").is_none());
+    }
+}
