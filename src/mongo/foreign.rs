@@ -86,7 +86,18 @@ pub fn restore_dump_dir(dir: &Path, opts: &MongoRestoreOptions, progress: &dyn P
                     None => continue,
                 },
             };
-            let meta_name = if gz { format!("{stem}.metadata.json.gz") } else { format!("{stem}.metadata.json") };
+            // A time series' buckets file pairs with its collection's metadata.
+            let own = match stem.strip_prefix(super::layout::BUCKETS_PREFIX) {
+                Some(name)
+                    if names
+                        .iter()
+                        .any(|n| n == &format!("{name}.metadata.json") || n == &format!("{name}.metadata.json.gz")) =>
+                {
+                    name
+                }
+                _ => stem,
+            };
+            let meta_name = if gz { format!("{own}.metadata.json.gz") } else { format!("{own}.metadata.json") };
             let meta_path = db_entry.path().join(&meta_name);
             let meta = if meta_path.exists() {
                 parse_metadata(&read_text(&meta_path)?)
@@ -100,8 +111,13 @@ pub fn restore_dump_dir(dir: &Path, opts: &MongoRestoreOptions, progress: &dyn P
                     kind: "collection".into(),
                 }
             };
-            let coll =
-                meta.collection_name.clone().or_else(|| query_unescape(stem)).unwrap_or_else(|| stem.to_string());
+            if own != stem && meta.kind != "timeseries" {
+                return Err(Error::Corrupt {
+                    path: meta_path,
+                    reason: format!("{name} holds buckets but {meta_name} is not a time series's"),
+                });
+            }
+            let coll = meta.collection_name.clone().or_else(|| query_unescape(own)).unwrap_or_else(|| own.to_string());
             if wanted(opts, &coll) {
                 plan.push((target.clone(), coll, meta, Some(db_entry.path().join(name))));
             }
@@ -112,7 +128,8 @@ pub fn restore_dump_dir(dir: &Path, opts: &MongoRestoreOptions, progress: &dyn P
             else {
                 continue;
             };
-            if names.iter().any(|n| n == &format!("{stem}.bson") || n == &format!("{stem}.bson.gz")) {
+            let has_data = |s: &str| names.iter().any(|n| n == &format!("{s}.bson") || n == &format!("{s}.bson.gz"));
+            if has_data(stem) || has_data(&format!("{}{stem}", super::layout::BUCKETS_PREFIX)) {
                 continue;
             }
             let p = db_entry.path().join(name);
@@ -281,6 +298,17 @@ impl DumpArchive {
         })
     }
 
+    /// The prelude's namespace a segment belongs to: a time series' data and end block come
+    /// under its buckets' name (`system.buckets.<name>`) while the prelude names `<name>`.
+    fn namespace_of(&self, db: &str, coll: &str) -> (String, String) {
+        if let Some(name) = coll.strip_prefix(super::layout::BUCKETS_PREFIX) {
+            if self.prelude.iter().any(|n| n.db == db && n.collection == name && n.meta.kind == "timeseries") {
+                return (db.to_string(), name.to_string());
+            }
+        }
+        (db.to_string(), coll.to_string())
+    }
+
     fn all_done(&self) -> bool {
         self.prelude.iter().all(|n| self.done.contains(&(n.db.clone(), n.collection.clone())))
     }
@@ -308,7 +336,7 @@ impl DumpArchive {
                 }
             };
             let h = as_doc(&header, path)?;
-            let ns = (h.get_str("db").unwrap_or("").to_string(), h.get_str("collection").unwrap_or("").to_string());
+            let ns = self.namespace_of(h.get_str("db").unwrap_or(""), h.get_str("collection").unwrap_or(""));
             if self.done.contains(&ns) {
                 return Err(bad_archive(path, format!("{}.{} reappears after its end", ns.0, ns.1)));
             }
@@ -457,7 +485,7 @@ pub fn archive_to_dump_dir(path: &Path, out: &Path, progress: &dyn Progress) -> 
         let mut f = crate::fsutil::create_private_file(&meta_path)?;
         f.write_all(text.as_bytes()).map_err(|e| Error::io("write", &meta_path, e))?;
         if ns.meta.kind != "view" {
-            let bson_path = dir.join(format!("{stem}.bson"));
+            let bson_path = dir.join(format!("{}.bson", super::layout::data_stem(&ns.meta.kind, &stem)));
             let f = crate::fsutil::create_private_file(&bson_path)?;
             files.insert(key, std::io::BufWriter::with_capacity(1 << 20, f));
         }

@@ -25,6 +25,22 @@ pub fn file_stem(collection: &str) -> String {
     format!("{}%24{}", &escaped[..208], base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(hash))
 }
 
+/// What a time series' documents are kept under: mongodump reads its buckets (the raw
+/// `system.buckets.<name>` documents, not the measurements the collection shows) and writes
+/// them to `system.buckets.<stem>.bson`, beside the collection's own `<stem>.metadata.json`
+/// (`type: "timeseries"`); mongorestore pairs the two the same way.
+pub const BUCKETS_PREFIX: &str = "system.buckets.";
+
+/// The stem of the `.bson` file holding the documents of a collection of `kind` with metadata
+/// stem `stem`: the stem itself, or `system.buckets.<stem>` for a time series.
+pub fn data_stem(kind: &str, stem: &str) -> String {
+    if kind == "timeseries" {
+        format!("{BUCKETS_PREFIX}{stem}")
+    } else {
+        stem.to_string()
+    }
+}
+
 /// Go's `url.QueryEscape`.
 pub fn query_escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
@@ -97,6 +113,10 @@ impl CollectionInfo {
 
     pub fn is_view(&self) -> bool {
         self.kind == "view"
+    }
+
+    pub fn is_timeseries(&self) -> bool {
+        self.kind == "timeseries"
     }
 }
 

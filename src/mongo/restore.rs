@@ -64,6 +64,9 @@ pub struct RestoredCollection {
     /// The file stem it came from in the archive (pairs it with the archive's `.bson`).
     #[serde(skip)]
     pub stem: Option<String>,
+    /// A time series: `documents` counts its buckets, kept in `system.buckets.<name>`.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub timeseries: bool,
 }
 
 /// Every database asked for is in the backup, or an error that lists what it holds.
@@ -158,6 +161,9 @@ struct Staged {
     /// Filled under its own name (it did not exist): nothing to swap; dropped on failure.
     direct: bool,
     staging: String,
+    /// Where its documents go: `staging`, or for a time series the buckets behind it
+    /// (`system.buckets.<staging>`), which take the backup's buckets as they are.
+    data: String,
     metadata: Metadata,
     expected: Option<u64>,
     inserted: u64,
@@ -266,7 +272,10 @@ impl<'a> MongoSink<'a> {
                 let name_guess = query_unescape(stem).unwrap_or_else(|| stem.to_string());
                 if let Some(r) = self.restore.as_mut() {
                     if let Some(i) = r.find(&self.mapping, db, stem, &name_guess) {
-                        r.fill_observed(i, content, progress, &mut |doc: &[u8]| observe(db, stem, doc))?;
+                        // Observed under its collection's stem (a time series' buckets file
+                        // has its own).
+                        let own = r.staged[i].stem.clone().unwrap_or_else(|| stem.to_string());
+                        r.fill_observed(i, content, progress, &mut |doc: &[u8]| observe(db, &own, doc))?;
                     }
                 }
             }
@@ -416,14 +425,21 @@ impl<'a> Restore<'a> {
         if exists {
             let _ = db.collection::<Document>(&staging).drop().run();
         }
-        let mut create = doc! {"create": &staging};
-        for (k, v) in metadata.options.iter() {
-            create.insert(k.clone(), v.clone());
-        }
-        db.run_command(create)
+        db.run_command(create_command(&staging, &metadata))
             .run()
             .map_err(|e| explain(self.uri, &format!("create {target_db}.{name} (staging)"), e))?;
-        self.staged.push(Staged { target_db, name, stem, staging, direct: !exists, metadata, expected, inserted: 0 });
+        let data = super::layout::data_stem(&metadata.kind, &staging);
+        self.staged.push(Staged {
+            target_db,
+            name,
+            stem,
+            staging,
+            data,
+            direct: !exists,
+            metadata,
+            expected,
+            inserted: 0,
+        });
         Ok(())
     }
 
@@ -437,7 +453,10 @@ impl<'a> Restore<'a> {
         let target = mapping.get(db)?;
         // The stem its metadata came under first (exact, whatever escaping wrote the archive),
         // then the name.
-        let same_stem = |s: &Staged| !stem.is_empty() && s.stem.as_deref() == Some(stem);
+        let same_stem = |s: &Staged| {
+            !stem.is_empty()
+                && s.stem.as_deref().map(|st| super::layout::data_stem(&s.metadata.kind, st)).as_deref() == Some(stem)
+        };
         self.staged
             .iter()
             .position(|s| &s.target_db == target && same_stem(s))
@@ -462,7 +481,12 @@ impl<'a> Restore<'a> {
         progress: &dyn Progress,
         observe: &mut dyn FnMut(&[u8]),
     ) -> Result<()> {
-        let label = format!("{}.{}", self.staged[i].target_db, self.staged[i].name);
+        let label = match self.staged[i].metadata.kind.as_str() {
+            "timeseries" => {
+                format!("the buckets of the time series {}.{}", self.staged[i].target_db, self.staged[i].name)
+            }
+            _ => format!("{}.{}", self.staged[i].target_db, self.staged[i].name),
+        };
         if self.spool.is_none() {
             self.spool = Some(crate::store::spool::Spool::create(&format!("restore-{}", self.tag))?);
         }
@@ -498,8 +522,7 @@ impl<'a> Restore<'a> {
         while self.fillers.len() >= self.threads {
             self.join_oldest()?;
         }
-        let coll =
-            self.client.database(&self.staged[i].target_db).collection::<RawDocumentBuf>(&self.staged[i].staging);
+        let coll = self.client.database(&self.staged[i].target_db).collection::<RawDocumentBuf>(&self.staged[i].data);
         let (stop, uri) = (self.stop.clone(), self.uri.to_string());
         // Two connections per collection: measured to help (1.6x with four into one), while
         // the collections themselves fill side by side.
@@ -579,20 +602,7 @@ impl<'a> Restore<'a> {
         self.check_views()?;
         let mut paused = Vec::new();
         for s in &self.staged {
-            let specs: Vec<Document> = s
-                .metadata
-                .indexes
-                .iter()
-                .filter(|ix| !builds_itself(ix, &s.metadata.options))
-                .map(|ix| {
-                    let mut spec = sanitize_index(ix);
-                    if self.pause_ttl && spec.contains_key("expireAfterSeconds") {
-                        spec.insert("expireAfterSeconds", TTL_PAUSED);
-                        paused.push(format!("{}.{}: {}", s.target_db, s.name, spec.get_str("name").unwrap_or("?")));
-                    }
-                    spec
-                })
-                .collect();
+            let specs = self.index_specs(s, &mut paused);
             if specs.is_empty() {
                 continue;
             }
@@ -605,6 +615,24 @@ impl<'a> Restore<'a> {
         }
         self.ttl_paused = paused;
         Ok(())
+    }
+
+    /// The indexes to build on `s`: the backup's, less those the server makes itself, TTL ones
+    /// paused when asked (each named in `paused`).
+    fn index_specs(&self, s: &Staged, paused: &mut Vec<String>) -> Vec<Document> {
+        s.metadata
+            .indexes
+            .iter()
+            .filter(|ix| !builds_itself(ix, &s.metadata.options))
+            .map(|ix| {
+                let mut spec = sanitize_index(ix);
+                if self.pause_ttl && spec.contains_key("expireAfterSeconds") {
+                    spec.insert("expireAfterSeconds", TTL_PAUSED);
+                    paused.push(format!("{}.{}: {}", s.target_db, s.name, spec.get_str("name").unwrap_or("?")));
+                }
+                spec
+            })
+            .collect()
     }
 
     pub(super) fn drop_staging(&mut self) {
@@ -624,17 +652,26 @@ impl<'a> Restore<'a> {
         let mut report = MongoRestoreReport { ttl_paused: std::mem::take(&mut self.ttl_paused), ..Default::default() };
         for (n, s) in self.staged.iter().enumerate() {
             let cmd = doc! {"renameCollection": format!("{}.{}", s.target_db, s.staging), "to": format!("{}.{}", s.target_db, s.name), "dropTarget": true};
-            if s.direct {
+            let swapped = if s.direct {
                 // Already in place under its own name.
-            } else if let Err(e) = admin.run_command(cmd).run() {
+                Ok(())
+            } else if s.metadata.kind == "timeseries" {
+                self.replace_timeseries(s)
+            } else {
+                admin
+                    .run_command(cmd)
+                    .run()
+                    .map(|_| ())
+                    .map_err(|e| explain(self.uri, "rename the staging collection", e))
+            };
+            if let Err(e) = swapped {
                 // The rest, staged or new, go: their targets stay as they were.
                 for rest in &self.staged[n..] {
                     let _ = self.client.database(&rest.target_db).collection::<Document>(&rest.staging).drop().run();
                 }
                 let done: Vec<String> = report.collections.iter().map(|c| format!("{}.{}", c.db, c.name)).collect();
                 return Err(Error::Mongo(format!(
-                    "{} while swapping in {}.{}; already replaced: [{}]; the others are unchanged",
-                    explain(self.uri, "rename the staging collection", e),
+                    "{e} while swapping in {}.{}; already replaced: [{}]; the others are unchanged",
                     s.target_db,
                     s.name,
                     done.join(", ")
@@ -645,6 +682,7 @@ impl<'a> Restore<'a> {
                 name: s.name.clone(),
                 documents: s.inserted,
                 stem: s.stem.clone(),
+                timeseries: s.metadata.kind == "timeseries",
             });
         }
         for (db, name, meta) in &self.views {
@@ -662,6 +700,75 @@ impl<'a> Restore<'a> {
         }
         Ok(report)
     }
+}
+
+impl Restore<'_> {
+    /// A time series cannot be renamed (MongoDB refuses it), so the staged one cannot simply
+    /// take the live one's place: the live one is dropped and made again with the backup's
+    /// options, and the staged buckets, already checked, counted and indexed, are copied into
+    /// it on the server's side of the connection, raw; then its indexes are built and the
+    /// staging copy goes. A failure on the way says that the staging copy still holds
+    /// everything.
+    fn replace_timeseries(&self, s: &Staged) -> Result<()> {
+        let db = self.client.database(&s.target_db);
+        let keep = |e: Error| {
+            Error::Mongo(format!(
+                "{e}; the restored data is complete in {}.{} (a time series that could not take the place of {})",
+                s.target_db, s.staging, s.name
+            ))
+        };
+        db.collection::<Document>(&s.name)
+            .drop()
+            .run()
+            .map_err(|e| keep(explain(self.uri, "drop the live time series", e)))?;
+        db.run_command(create_command(&s.name, &s.metadata))
+            .run()
+            .map_err(|e| keep(explain(self.uri, &format!("create {}.{}", s.target_db, s.name), e)))?;
+        let from = db.collection::<RawDocumentBuf>(&s.data);
+        let to = db.collection::<RawDocumentBuf>(&super::layout::data_stem("timeseries", &s.name));
+        let opts = InsertManyOptions::builder().ordered(false).bypass_document_validation(true).build();
+        let mut cursor = from.find(doc! {}).run().map_err(|e| keep(explain(self.uri, "read the staged buckets", e)))?;
+        let (mut batch, mut bytes) = (Vec::new(), 0usize);
+        loop {
+            let next = cursor.next().transpose().map_err(|e| keep(explain(self.uri, "read the staged buckets", e)))?;
+            let flush = next.is_none() || batch.len() >= BATCH_DOCS || bytes >= BATCH_BYTES;
+            if flush && !batch.is_empty() {
+                to.insert_many(std::mem::take(&mut batch))
+                    .with_options(opts.clone())
+                    .run()
+                    .map_err(|e| keep(explain(self.uri, "copy the buckets", e)))?;
+                bytes = 0;
+            }
+            let Some(doc) = next else { break };
+            bytes += doc.as_bytes().len();
+            batch.push(doc);
+        }
+        let specs: Vec<Bson> = self.index_specs(s, &mut Vec::new()).into_iter().map(Bson::Document).collect();
+        if !specs.is_empty() {
+            db.run_command(doc! {"createIndexes": &s.name, "indexes": specs})
+                .run()
+                .map_err(|e| keep(explain(self.uri, &format!("build the indexes of {}.{}", s.target_db, s.name), e)))?;
+        }
+        let _ = db.collection::<Document>(&s.staging).drop().run();
+        Ok(())
+    }
+}
+
+/// `create` for a collection named `name` with the backup's options. A time series' derived
+/// `bucketMaxSpanSeconds` is left out when its `granularity` is there (the server derives the
+/// same value from it; some servers refuse the pair without `bucketRoundingSeconds`).
+fn create_command(name: &str, metadata: &Metadata) -> Document {
+    let mut create = doc! {"create": name};
+    for (k, v) in metadata.options.iter() {
+        let mut v = v.clone();
+        if let (true, Bson::Document(ts)) = (k == "timeseries", &mut v) {
+            if ts.contains_key("granularity") && !ts.contains_key("bucketRoundingSeconds") {
+                ts.remove("bucketMaxSpanSeconds");
+            }
+        }
+        create.insert(k.clone(), v);
+    }
+    create
 }
 
 /// Fills `buf` completely, or returns false at a clean end of input.

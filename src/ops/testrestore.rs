@@ -145,7 +145,10 @@ fn test_restore_inner(
             let stem = c.stem.clone().unwrap_or_else(|| file_stem(&c.name));
             let want = expected.get(&(source_db.to_string(), stem)).copied().unwrap_or_default();
             let mut got = Multiset::default();
-            let coll = client.database(&c.db).collection::<RawDocumentBuf>(&c.name);
+            // A time series is compared bucket for bucket, as it was kept.
+            let kind = if c.timeseries { "timeseries" } else { "collection" };
+            let coll =
+                client.database(&c.db).collection::<RawDocumentBuf>(&crate::mongo::layout::data_stem(kind, &c.name));
             let mut cursor =
                 coll.find(doc! {}).run().map_err(|e| explain(uri, "read back a test-restored collection", e))?;
             while cursor.advance().map_err(|e| explain(uri, "read back a test-restored collection", e))? {

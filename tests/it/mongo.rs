@@ -680,3 +680,152 @@ fn new_collections_are_filled_in_place_and_a_failure_removes_them() {
     assert_eq!(raw_docs(&to, "fresh"), raw_docs(&db, "fresh"));
     assert_eq!(raw_docs(&to, "kept"), raw_docs(&db, "kept"));
 }
+
+/// A time series with measurements on two devices, and a plain collection beside it.
+fn time_series_db(prefix: &str) -> String {
+    let db = fresh_db(prefix);
+    let d = client().database(&db);
+    d.run_command(doc! {"create": "readings", "timeseries": {"timeField": "ts", "metaField": "meta", "granularity": "hours"}, "expireAfterSeconds": 31_536_000_i64})
+        .run()
+        .unwrap();
+    let at = |h: i64| DateTime::from_millis(1_767_225_600_000 + h * 3_600_000);
+    d.collection::<Document>("readings")
+        .insert_many(
+            (0..40).map(
+                |i| doc! {"ts": at(i), "meta": {"device": i % 2}, "badge": format!("b{i}"), "temp": 20.5 + i as f64},
+            ),
+        )
+        .run()
+        .unwrap();
+    d.collection::<Document>("staff").insert_many((0..10).map(|i| doc! {"_id": i})).run().unwrap();
+    db
+}
+
+/// Issue 10: a time series is kept as mongodump keeps it (its metadata, type "timeseries",
+/// and its buckets byte for byte in `system.buckets.<name>.bson`), the archive verifies, and
+/// a server that does not take buckets refuses the restore clearly with nothing changed.
+#[test]
+fn a_time_series_is_kept_as_its_buckets_as_mongodump_keeps_it() {
+    let db = time_series_db("it_ts");
+    let t = tmp();
+    let done = backup_mongo(&t.path().join("b"), &[&db]);
+    let part = MongoPart::of(&done.manifest).unwrap();
+    let files: Vec<&str> = part.databases[0].files.iter().map(|f| f.path.as_str()).collect();
+    let want: Vec<String> =
+        ["readings.metadata.json", "staff.bson", "staff.metadata.json", "system.buckets.readings.bson"]
+            .iter()
+            .map(|f| format!("{db}/{f}"))
+            .collect();
+    assert_eq!(files, want.iter().map(String::as_str).collect::<Vec<_>>());
+    let ts = part.databases[0].collections.iter().find(|c| c.name == "readings").unwrap();
+    assert_eq!(ts.kind, "timeseries");
+    let buckets = raw_docs(&db, "system.buckets.readings");
+    assert_eq!(ts.documents, buckets.len() as u64, "documents counts the buckets");
+    assert!(!buckets.is_empty() && buckets.len() < 40);
+    // The archive holds the server's buckets byte for byte, and its metadata as mongodump's.
+    let out = t.path().join("plain.tar.gz");
+    let o = std::process::Command::new(bin())
+        .args(["decrypt", done.archive.to_str().unwrap(), "-o", out.to_str().unwrap()])
+        .env("BACKUP_ENCRYPTION_KEY", key_hex())
+        .env_remove("HRSM_BACKUP_CONFIG")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let mut a = tar::Archive::new(flate2::read::MultiGzDecoder::new(std::fs::File::open(&out).unwrap()));
+    let mut inside = std::collections::BTreeMap::new();
+    for e in a.entries().unwrap() {
+        let mut e = e.unwrap();
+        let name = e.path().unwrap().to_string_lossy().into_owned();
+        let mut data = Vec::new();
+        std::io::Read::read_to_end(&mut e, &mut data).unwrap();
+        inside.insert(name, data);
+    }
+    let mut packed: Vec<Vec<u8>> = Vec::new();
+    let mut rest = inside[&format!("mongo/{db}/system.buckets.readings.bson")].as_slice();
+    while !rest.is_empty() {
+        let n = u32::from_le_bytes(rest[..4].try_into().unwrap()) as usize;
+        packed.push(rest[..n].to_vec());
+        rest = &rest[n..];
+    }
+    packed.sort();
+    assert_eq!(packed, buckets);
+    let meta: serde_json::Value =
+        serde_json::from_slice(&inside[&format!("mongo/{db}/readings.metadata.json")]).unwrap();
+    assert_eq!(meta["type"], "timeseries");
+    assert_eq!(meta["options"]["timeseries"]["timeField"], "ts");
+    assert_eq!(meta["collectionName"], "readings");
+    assert!(hrsm_backup::verify_archive(&done.archive, &key(), &NoProgress).is_ok());
+
+    // This test server keeps measurements, not buckets: the restore says so and changes
+    // nothing (the plain collection it had filled goes too).
+    let to = format!("{db}_back");
+    let err = restore_as(&done.archive, &db, &to).unwrap_err().to_string();
+    assert!(err.contains(&format!("the buckets of the time series {to}.readings")), "{err}");
+    assert!(err.contains("a bucket cannot be inserted directly"), "{err}");
+    assert!(client().database(&to).list_collection_names().run().unwrap().is_empty(), "nothing left behind");
+    // The rest of the backup restores without it.
+    let opts = MongoRestoreOptions {
+        uri: mongo_uri(),
+        databases: vec![(db.clone(), to.clone())],
+        collections: Some(vec!["staff".into()]),
+        threads: 2,
+        log_collection: None,
+        pause_ttl: false,
+    };
+    restore_mongo(&done.archive, &key(), &opts, &NoProgress).unwrap();
+    assert_eq!(raw_docs(&to, "staff"), raw_docs(&db, "staff"));
+}
+
+/// Issue 10: through the mongodump path, a database holding a time series failed its
+/// verification: mongodump's `system.buckets.<name>.bson` has no metadata file of its own and
+/// was not packed. The Database Tools cannot be installed here, so a stand-in `mongodump`
+/// writes what the real one writes for a time series (mongo-tools' prepare.go and
+/// metadata_dump.go: `<name>.metadata.json` of type "timeseries" and the raw buckets in
+/// `system.buckets.<name>.bson`), made from the server's own buckets by our native export.
+#[test]
+fn a_time_series_from_mongodump_is_packed_and_verifies() {
+    let db = time_series_db("it_ts_tool");
+    let t = tmp();
+    // The layout, as the native export writes it (the test above holds it to mongodump's).
+    let native = backup_mongo(&t.path().join("native"), &[&db]);
+    let layout = t.path().join("layout");
+    let out = t.path().join("plain.tar.gz");
+    let o = std::process::Command::new(bin())
+        .args(["decrypt", native.archive.to_str().unwrap(), "-o", out.to_str().unwrap()])
+        .env("BACKUP_ENCRYPTION_KEY", key_hex())
+        .env_remove("HRSM_BACKUP_CONFIG")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let o = std::process::Command::new("tar")
+        .args(["-xzf", out.to_str().unwrap(), "-C"])
+        .arg({
+            std::fs::create_dir_all(&layout).unwrap();
+            &layout
+        })
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    let tools = t.path().join("tools");
+    std::fs::create_dir_all(&tools).unwrap();
+    let script = format!(
+        "#!/bin/sh\nfor a in \"$@\"; do case \"$a\" in --out=*) out=\"${{a#--out=}}\";; --db=*) db=\"${{a#--db=}}\";; esac; done\n\
+         mkdir -p \"$out/$db\" && cp {}/mongo/\"$db\"/* \"$out/$db/\" && \
+         echo \"2026-12-01T10:00:00.000+0000\tdone dumping $db.readings (3 documents)\" >&2\n",
+        layout.display()
+    );
+    write(&tools.join("mongodump"), script.as_bytes(), 0o755, 1_700_000_000);
+    let mut src = source(&[&db]);
+    src.use_tools = true;
+    src.tools_dir = Some(tools);
+    let done = run_backup(&mongo_only(t.path().join("b"), src), &key(), &NoProgress, Box::new(rand::rngs::OsRng))
+        .expect("the mongodump path backs up and verifies a time series");
+    let part = MongoPart::of(&done.manifest).unwrap();
+    assert_eq!(part.method, "mongodump");
+    let ts = part.databases[0].collections.iter().find(|c| c.name == "readings").unwrap();
+    assert_eq!(ts.kind, "timeseries");
+    assert_eq!(ts.documents, raw_docs(&db, "system.buckets.readings").len() as u64);
+    assert!(ts.sha256.is_some());
+    assert!(hrsm_backup::verify_archive(&done.archive, &key(), &NoProgress).is_ok());
+    assert_eq!(MongoPart::of(&native.manifest).unwrap().databases[0].files, part.databases[0].files);
+}
