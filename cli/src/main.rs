@@ -64,7 +64,7 @@ pub enum Command {
     Verify {
         #[command(flatten)]
         archive: ArchiveArg,
-        /// Also restore the MongoDB part into scratch databases (<db>__verify), compare every
+        /// Also restore the MongoDB part into scratch databases (<db>__verify<time>), compare every
         /// collection with the archive, and drop them.
         #[arg(long)]
         restore_test: bool,

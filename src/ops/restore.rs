@@ -129,7 +129,12 @@ pub(crate) fn restore_locked(
     observe: &mut dyn FnMut(&str, &str, &[u8]),
 ) -> Result<RestoreOutcome> {
     let client = match &req.mongo {
-        Some(m) => Some(connect(&m.uri)?),
+        Some(m) => {
+            // Documents a restore that died left in its private spool (plaintext HR data) go
+            // before this one adds its own.
+            crate::store::spool::clean_leftovers();
+            Some(connect(&m.uri)?)
+        }
         None => None,
     };
     // The sinks are made from the manifest, inside the one read; whichever way the read ends

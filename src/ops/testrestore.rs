@@ -1,6 +1,6 @@
 //! The test restore: proves a backup can really come back. In one read of the archive, the
 //! MongoDB part is checked against the manifest and restored into scratch databases
-//! (`<db>__verify`, names reserved for it), with an order-independent digest of every document
+//! (`<db>__verify<run>`, names reserved for it), with an order-independent digest of every document
 //! taken as it streams; then each collection is read back from the server and its count and
 //! digest compared. The scratch databases are dropped whatever happened.
 //!
@@ -21,8 +21,32 @@ use crate::mongo::restore::MongoRestoreOptions;
 use crate::ops::restore::{restore_locked, RestoreRequest};
 use crate::progress::Progress;
 
-/// Suffix of the scratch databases.
+/// Suffix of the scratch databases, followed by the run's start time (8 hex digits of Unix
+/// seconds): `hrms__verify6a1f03c2`. Two test restores on one server (two workstations, the
+/// app and the command line) each use and drop only their own.
 pub const SCRATCH_SUFFIX: &str = "__verify";
+
+/// A scratch database whose run began this long ago is a leftover of a run that died.
+const SCRATCH_STALE_SECS: i64 = 24 * 3600;
+
+/// This run's suffix.
+fn run_suffix(now: chrono::DateTime<chrono::Utc>) -> String {
+    format!("{SCRATCH_SUFFIX}{:08x}", now.timestamp().max(0) as u32)
+}
+
+/// Whether `name` is a scratch database a run left behind: one of a run that began over a day
+/// ago, or of the old scheme (`<db>__verify`, one per server).
+fn is_stale_scratch(name: &str, now: chrono::DateTime<chrono::Utc>) -> bool {
+    if name.ends_with(SCRATCH_SUFFIX) {
+        return true;
+    }
+    let Some(at) = name.rfind(SCRATCH_SUFFIX) else { return false };
+    let tail = &name[at + SCRATCH_SUFFIX.len()..];
+    match (tail.len(), u32::from_str_radix(tail, 16)) {
+        (8, Ok(started)) => now.timestamp() - i64::from(started) > SCRATCH_STALE_SECS,
+        _ => false,
+    }
+}
 
 #[derive(Debug, Clone, Serialize)]
 pub struct TestRestoreReport {
@@ -108,10 +132,18 @@ fn test_restore_inner(
     progress: &dyn Progress,
 ) -> Result<TestRestoreReport> {
     let client = connect(uri)?;
-    // `<db>__verify` names are the test restore's own: any left by a run that died go first.
+    let now = chrono::Utc::now();
+    let suffix = run_suffix(now);
+    // Scratch names are the test restore's own: those of runs that died go first; another
+    // run's live ones stay.
+    if let Ok(names) = client.list_database_names().run() {
+        for n in names.iter().filter(|n| is_stale_scratch(n, now)) {
+            let _ = client.database(n).drop().run();
+        }
+    }
     let drop_scratch = || {
         if let Ok(names) = client.list_database_names().run() {
-            for n in names.iter().filter(|n| n.ends_with(SCRATCH_SUFFIX)) {
+            for n in names.iter().filter(|n| n.ends_with(&suffix)) {
                 let _ = client.database(n).drop().run();
             }
         }
@@ -131,7 +163,7 @@ fn test_restore_inner(
         };
         let req = RestoreRequest { files: None, mongo: Some(opts) };
         let mut expected: HashMap<(String, String), Multiset> = HashMap::new();
-        let outcome = restore_locked(archive, key, &req, progress, Some(SCRATCH_SUFFIX), &mut |db, stem, doc| {
+        let outcome = restore_locked(archive, key, &req, progress, Some(&suffix), &mut |db, stem, doc| {
             expected.entry((db.to_string(), stem.to_string())).or_default().add(doc)
         })?;
         let report = outcome
@@ -141,7 +173,7 @@ fn test_restore_inner(
         // Read back from the server and compare.
         let mut checked = Vec::new();
         for c in &report.collections {
-            let source_db = c.db.strip_suffix(SCRATCH_SUFFIX).unwrap_or(&c.db);
+            let source_db = c.db.strip_suffix(suffix.as_str()).unwrap_or(&c.db);
             let stem = c.stem.clone().unwrap_or_else(|| file_stem(&c.name));
             let want = expected.get(&(source_db.to_string(), stem)).copied().unwrap_or_default();
             let mut got = Multiset::default();
@@ -169,4 +201,24 @@ fn test_restore_inner(
     })();
     drop_scratch();
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_scratch_databases_of_dead_runs_are_stale() {
+        let now = chrono::DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+        let own = format!("hrms{}", run_suffix(now));
+        assert_eq!(own, "hrms__verify6b49d200");
+        assert!(!is_stale_scratch(&own, now), "a live run's");
+        let hour_ago = format!("hrms{}", run_suffix(now - chrono::Duration::hours(1)));
+        assert!(!is_stale_scratch(&hour_ago, now), "another run, still going");
+        let two_days = format!("hrsm_acme{}", run_suffix(now - chrono::Duration::days(2)));
+        assert!(is_stale_scratch(&two_days, now));
+        assert!(is_stale_scratch("hrms__verify", now), "the old scheme's");
+        assert!(!is_stale_scratch("hrms", now));
+        assert!(!is_stale_scratch("hrms__verifyxyz", now));
+    }
 }

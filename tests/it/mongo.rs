@@ -471,11 +471,20 @@ fn a_test_restore_proves_the_backup_and_leaves_no_scratch_database() {
     c.insert_many((0..2500).map(every_type)).run().unwrap();
     let t = tmp();
     let done = backup_mongo(&t.path().join("backups"), &[&db]);
+    // Scratch databases of other runs on this server: one still going (begun a minute ago),
+    // one of a run that died two days ago.
+    let scratch = |secs_ago: i64| format!("{db}__verify{:08x}", chrono::Utc::now().timestamp() - secs_ago);
+    let (live, dead) = (scratch(60), scratch(2 * 86_400));
+    for name in [&live, &dead] {
+        client().database(name).collection::<Document>("x").insert_one(doc! {"n": 1}).run().unwrap();
+    }
     let report = hrsm_backup::test_restore(&done.archive, &key(), &mongo_uri(), 2, None, &NoProgress).unwrap();
     assert_eq!(report.collections.len(), 1);
     assert_eq!(report.collections[0].documents, 2500);
     let dbs = client().list_database_names().run().unwrap();
-    assert!(!dbs.contains(&format!("{db}__verify")), "the scratch database is dropped");
+    let left: Vec<&String> = dbs.iter().filter(|d| d.starts_with(&format!("{db}__verify"))).collect();
+    assert_eq!(left, vec![&live], "its own scratch and the dead run's are dropped, the live run's stays");
+    client().database(&live).drop().run().unwrap();
     // Through the CLI, recorded in the catalog.
     std::fs::write(
         t.path().join("hrsm-backup.toml"),
