@@ -340,7 +340,7 @@ async function preflight() {
     if (p.files?.replaced.length) replaced.push(`${p.files.replaced.length} existing files`);
     if (replaced.length) lines.push(para(`This replaces what is there now: ${replaced.join(', ')}.`, 'replaces'));
     if (p.files) lines.push(para(`Files: ${p.files.files} files (${fmtBytes(p.files.bytes)}) of ${p.files.sources.join(', ')}${p.files.replaced.length ? `, replacing ${p.files.replaced.length}` : ''}.`));
-    p.collections.forEach((c) => lines.push(para(`${c.from}.${c.name} → ${c.to}.${c.name}: ${c.documents} document${c.documents === 1 ? "" : "s"}${c.replaces ? ' (replaces the existing collection)' : ''}`, c.replaces ? 'replaces' : '')));
+    p.collections.forEach((c) => lines.push(para(`${c.from}.${c.name} → ${c.to}.${c.name}: ${c.kind === 'timeseries' ? `${c.documents} group${c.documents === 1 ? '' : 's'} of measurements` : `${c.documents} document${c.documents === 1 ? '' : 's'}`}${c.replaces ? ' (replaces the existing collection)' : ''}`, c.replaces ? 'replaces' : '')));
     p.collections.filter((c) => c.expiry?.length).forEach((c) => lines.push(request.pauseTtl
       ? para(`${c.to}.${c.name}: its expiry rule (documents ${c.expiry.join('; ')}) is paused after the restore; nothing there expires until you turn it back on.`)
       : para(`${c.to}.${c.name}: documents ${c.expiry.join('; ')}; those past it are deleted by the database within a minute of the restore.`, 'replaces')));
@@ -364,7 +364,7 @@ async function restoreGo() {
     const r = await api.restore(request, word, token, (e) => { if (e.event === 'phase') text(result, `Restoring: ${e.data.name}…`); });
     const parts = [];
     if (r.files) parts.push(request.filesInPlace ? `${r.files.plan.files} files back into their folders` : `${r.files.plan.files} files into ${r.files.target}`);
-    (r.mongo?.collections || []).forEach((c) => parts.push(`${c.db}.${c.name}: ${c.documents} documents`));
+    (r.mongo?.collections || []).forEach((c) => parts.push(`${c.db}.${c.name}: ${c.documents} ${c.buckets ? 'groups of measurements' : 'documents'}`));
     const undo = r.safety ? ` A safety copy of what was there before was made first (${fmtTime(r.safety.started)}); restore it to undo this.` : '';
     text(result, `Restored ${parts.join('; ')}.${undo}`);
     const paused = r.mongo?.ttl_paused || [];
@@ -595,6 +595,7 @@ async function legacy(importing) {
       rows.push(t);
     }
     if (r.backups.some((b) => b.result === 'failed' && (b.needs_key || /key/i.test(b.error || '')))) rows.push(para(`Keys looked at: ${r.keysSearched.join('; ')}. Type the old key above if you have it.`, 'warn'));
+    if (r.skipped && r.skipped.length) rows.push(para(`Left alone: ${r.skipped.join('; ')}.`, 'muted'));
     out.replaceChildren(...rows);
     $('legacy-import').hidden = importing || !r.backups.some((b) => b.result === 'would_import');
     if (importing) { $('legacy-keys').value = ''; refresh(); }

@@ -288,7 +288,14 @@ fn inspect(cli: &Cli, arg: &str) -> Result<()> {
                 db.collections.len()
             );
             for c in &db.collections {
-                println!("    {:<28} {:<10} {:>10} docs {:>10}", c.name, c.kind, c.documents, human_bytes(c.bytes));
+                let unit = if c.kind == "timeseries" { "buckets" } else { "docs" };
+                println!(
+                    "    {:<28} {:<10} {:>10} {unit:<7} {:>10}",
+                    c.name,
+                    c.kind,
+                    c.documents,
+                    human_bytes(c.bytes)
+                );
             }
         }
     }
@@ -324,7 +331,13 @@ fn verify(cli: &Cli, arg: &str, restore_test: bool) -> Result<()> {
             return Ok(());
         }
         for c in &t.collections {
-            println!("test restore {}.{}: {} documents match", c.db, c.name, c.documents);
+            println!(
+                "test restore {}.{}: {} {} match",
+                c.db,
+                c.name,
+                c.documents,
+                if c.buckets { "buckets" } else { "documents" }
+            );
         }
     }
     if cli.json {

@@ -54,6 +54,11 @@ pub fn run(cli: &Cli, dir: &Path, keys_from: Option<&Path>, dry_run: bool) -> Re
     };
     let bar = Bar::new(cli.json);
     let total = scan.backups.len();
+    if !cli.json {
+        for s in &scan.skipped {
+            println!("skipped: {s}");
+        }
+    }
     let mut outcomes: Vec<ImportOutcome> = Vec::new();
     for (i, b) in scan.backups.iter().enumerate() {
         if !cli.json {
@@ -74,6 +79,7 @@ pub fn run(cli: &Cli, dir: &Path, keys_from: Option<&Path>, dry_run: bool) -> Re
             "backups_folder": scan.backups_dir,
             "destination": cfg.destination,
             "keys_searched": scan.keys.searched,
+            "skipped": scan.skipped,
             "backups": outcomes,
         }));
     } else if total == 0 {

@@ -48,13 +48,19 @@ pub fn run(cli: &Cli, args: &RestoreArgs) -> Result<()> {
             .collections
             .iter()
             .map(|c| {
+                // A time series is kept as its buckets, each holding several measurements.
+                let unit = if c.kind == "timeseries" { "buckets" } else { "documents" };
                 let mut line =
-                    format!("{}.{} -> {}.{}: {} {} documents", c.from, c.name, c.to, c.name, c.kind, c.documents);
+                    format!("{}.{} -> {}.{}: {} {} {unit}", c.from, c.name, c.to, c.name, c.kind, c.documents);
                 for t in &c.ttl {
+                    let rule = if c.kind == "timeseries" && t.index == hrsm_backup::mongo::layout::TIMESERIES_TTL {
+                        "the time series' own expiry".to_string()
+                    } else {
+                        format!("TTL index {}", t.index)
+                    };
                     line.push_str(&format!(
-                        "; TTL index {}: the server deletes documents whose {} is older than {}, within a minute \
+                        "; {rule}: the server deletes documents whose {} is older than {}, within a minute \
                          of the restore (restore with --without-ttl to keep them for now)",
-                        t.index,
                         t.field,
                         human_age(t.seconds)
                     ));
@@ -134,7 +140,13 @@ pub fn run(cli: &Cli, args: &RestoreArgs) -> Result<()> {
     }
     if let Some(r) = mongo {
         for c in &r.collections {
-            println!("restored {}.{}: {} documents", c.db, c.name, c.documents);
+            println!(
+                "restored {}.{}: {} {}",
+                c.db,
+                c.name,
+                c.documents,
+                if c.buckets { "buckets" } else { "documents" }
+            );
         }
         for v in &r.views {
             println!("restored view {v}");
@@ -180,7 +192,13 @@ pub fn run_dump(cli: &Cli, path: &Path, dbs: &[String], collections: &[String]) 
         print_json(&json!({ "ok": true, "mongo": r }));
     } else {
         for c in &r.collections {
-            println!("restored {}.{}: {} documents", c.db, c.name, c.documents);
+            println!(
+                "restored {}.{}: {} {}",
+                c.db,
+                c.name,
+                c.documents,
+                if c.buckets { "buckets" } else { "documents" }
+            );
         }
         for v in &r.views {
             println!("restored view {v}");

@@ -214,6 +214,8 @@ pub struct PreflightCollection {
     pub from: String,
     pub to: String,
     pub name: String,
+    /// "collection" or "timeseries" (whose `documents` are groups of measurements).
+    pub kind: String,
     pub documents: u64,
     /// The target collection exists now and will be replaced.
     pub replaces: bool,
@@ -274,6 +276,7 @@ fn preflight_inner(state: &AppState, req: &RestoreRequest) -> CmdResult<Prefligh
             from: c.from,
             to: c.to,
             name: c.name,
+            kind: c.kind,
             documents: c.documents,
             replaces: c.replaces.unwrap_or(false),
             expiry: c.ttl.iter().map(expiry_words).collect(),

@@ -26,6 +26,8 @@ pub struct LegacyReport {
     pub keys_searched: Vec<String>,
     /// One per old backup, oldest first.
     pub backups: Vec<ImportOutcome>,
+    /// Files of the old Backups page's folders that are none of its backups (not imported).
+    pub skipped: Vec<String>,
     /// Nothing was written (a look before importing).
     pub dry_run: bool,
 }
@@ -96,7 +98,8 @@ fn run<R: Runtime>(
     crate::tray::refresh(app);
     Ok(LegacyReport {
         folder: scan.backups_dir.display().to_string(),
-        keys_searched: scan.keys.searched.clone(),
+        keys_searched: scan.keys.searched.iter().map(|k| crate::commands::plain_words(k)).collect(),
+        skipped: scan.skipped.clone(),
         backups,
         dry_run,
     })

@@ -60,6 +60,10 @@ type RouteFn = Box<dyn Fn(&str) -> (String, String)>;
 const SOURCE_ORDER: [&str; 6] =
     ["uploads", "server-uploads", "uploads-other", "config", "license-keys", "application-code"];
 
+/// How the message begins when no key at hand opens an old file (the front ends then say how
+/// to give one).
+pub const NO_KEY_OPENS: &str = "none of the ";
+
 /// What to give when no candidate opens a file: the service's key or the page's.
 fn key_advice(backup: &LegacyBackup) -> &'static str {
     match backup.format {
@@ -114,7 +118,7 @@ pub fn find_key(
         )));
     }
     Err(Error::Key(format!(
-        "none of the {} candidate key(s) opens {shown}. Searched: {}. {advice}",
+        "{NO_KEY_OPENS}{} candidate key(s) opens {shown}. Searched: {}. {advice}",
         keys.candidates.len(),
         if keys.searched.is_empty() { "nothing".to_string() } else { keys.searched.join("; ") },
     )))
@@ -351,35 +355,87 @@ fn mongo_part(
     }))
 }
 
-/// One file of the old Backups page (`legacy::page`): a mongodump archive, a JSON export or a
-/// tar of files, decrypted first when it is `.enc`. The page kept no checksum beside it: the
-/// cipher's padding and gzip's CRC are what tell a damaged file.
+/// One run of the old Backups page (`legacy::page`): each of its files (a mongodump archive,
+/// a JSON export, a tar of files), decrypted first when it is `.enc`, into one spool. The page
+/// kept no checksum beside its files: the cipher's padding and gzip's CRC are what tell a
+/// damaged file.
 fn convert_page(backup: &LegacyBackup, keys: &KeyRing, spool: &Path, progress: &dyn Progress) -> Result<Converted> {
-    let file = backup.file.as_path();
+    let files_dir = spool.join("files");
+    let mongo_dir = spool.join("mongo");
+    crate::fsutil::create_private_dir_all(&files_dir)?;
+    crate::fsutil::create_private_dir_all(&mongo_dir)?;
+    let mut out = Converted {
+        key_origin: String::new(),
+        variant: None,
+        sources: Vec::new(),
+        mongo: None,
+        mongo_dir: mongo_dir.clone(),
+        losses: Vec::new(),
+        warnings: Vec::new(),
+    };
+    let mut origins: Vec<String> = Vec::new();
+    let mut databases: Vec<(String, String, &'static str)> = Vec::new();
+    for part in &backup.parts {
+        if progress.cancelled() {
+            return Err(Error::Cancelled);
+        }
+        let origin = convert_page_part(backup, part, keys, spool, &mut out, &mut databases, progress)?;
+        if !origins.contains(&origin) {
+            origins.push(origin);
+        }
+    }
+    out.key_origin = origins.join("; ");
     let shown = backup.name.as_str();
+    out.mongo = mongo_part(
+        &mongo_dir,
+        &databases,
+        &format!("the old Backups page's {shown}"),
+        "mongodump of one database: no point-in-time guarantee across databases",
+    )?;
+    if out.sources.is_empty() && out.mongo.is_none() {
+        let file = backup.file.clone();
+        return Err(Error::Corrupt {
+            path: file,
+            reason: "it decrypts and decompresses, but holds nothing to import".into(),
+        });
+    }
+    Ok(out)
+}
+
+/// One file of a page run into the run's spool; returns where its key was found.
+fn convert_page_part(
+    backup: &LegacyBackup,
+    part: &super::PagePart,
+    keys: &KeyRing,
+    spool: &Path,
+    out: &mut Converted,
+    databases: &mut Vec<(String, String, &'static str)>,
+    progress: &dyn Progress,
+) -> Result<String> {
+    let file = part.file.as_path();
+    let shown = part.name.as_str();
     let corrupt = |reason: String| Error::Corrupt { path: file.to_path_buf(), reason };
-    progress.event(Event::Phase(if backup.encrypted { "decrypting" } else { "reading" }));
-    let (cipher, key_origin) = if backup.encrypted {
+    progress.event(Event::Phase(if part.encrypted { "decrypting" } else { "reading" }));
+    let (cipher, key_origin) = if part.encrypted {
         let (c, origin) = find_key(file, shown, None, keys, key_advice(backup))?;
         (Some(c), origin)
     } else {
         (None, "not encrypted (the Backups page wrote it without encryption)".to_string())
     };
+    if let Some(c) = &cipher {
+        out.variant.get_or_insert(c.variant);
+    }
     let raw = File::open(file).map_err(|e| Error::io("read", file, e))?;
     let raw = BufReader::with_capacity(1 << 20, raw);
     let gzipped: Box<dyn Read> = match &cipher {
         Some(c) => Box::new(c.decrypt(raw).map_err(|e| Error::io("read", file, e))?),
         None => Box::new(raw),
     };
-    let mut warnings = vec![format!(
+    out.warnings.push(format!(
         "the Backups page recorded no checksum beside {shown}: it was checked by {}gzip's own CRC only",
         if cipher.is_some() { "its cipher's padding and " } else { "" }
-    )];
-    let mut losses = Vec::new();
+    ));
     let files_dir = spool.join("files");
-    let mongo_dir = spool.join("mongo");
-    crate::fsutil::create_private_dir_all(&files_dir)?;
-    crate::fsutil::create_private_dir_all(&mongo_dir)?;
     let damaged = |e: std::io::Error| {
         corrupt(format!("it does not decompress ({e}): the file is truncated or damaged; nothing of it was imported"))
     };
@@ -387,49 +443,55 @@ fn convert_page(backup: &LegacyBackup, keys: &KeyRing, spool: &Path, progress: &
         Error::Corrupt { reason, .. } => corrupt(reason),
         other => other,
     };
-    let mut databases: Vec<(String, String, &'static str)> = Vec::new();
-    let mut sources = Vec::new();
-    match backup.format {
+    let mut add_db = |db: String, version: String, how: &'static str| -> Result<()> {
+        if databases.iter().any(|(d, _, _)| *d == db) {
+            return Err(corrupt(format!("the run holds database {db} twice; nothing of it was imported")));
+        }
+        databases.push((db, version, how));
+        Ok(())
+    };
+    match part.format {
         Format::PageArchive => {
-            // Kept gzip'd as it was (the archive reader decompresses it), plain on disk only
-            // in the private spool.
-            let path = spool.join("database.archive.gz");
+            // Kept gzip'd as it was (the archive reader decompresses it), in the private spool.
+            let path = spool.join(format!("{}.archive.gz", part.stem));
             copy_checked(gzipped, &path).map_err(|e| e.either(damaged, |e| Error::io("write", &path, e)))?;
             progress.event(Event::Phase("converting"));
-            let done = crate::mongo::archive_to_dump_dir(&path, &mongo_dir, progress).map_err(within)?;
+            let done = crate::mongo::archive_to_dump_dir(&path, &out.mongo_dir, progress).map_err(within)?;
             let _ = std::fs::remove_file(&path);
             for db in done.databases {
-                databases.push((
+                add_db(
                     db,
                     done.server_version.clone(),
                     "its mongodump archive (documents, indexes and options as they were)",
-                ));
+                )?;
             }
             for ns in done.skipped {
-                warnings.push(format!("{ns} left out: a namespace of the server itself, which a restore never writes"));
+                out.warnings
+                    .push(format!("{ns} left out: a namespace of the server itself, which a restore never writes"));
             }
         }
         Format::PageJson => {
-            let path = spool.join("database.json");
+            let path = spool.join(format!("{}.json", part.stem));
             copy_checked(MultiGzDecoder::new(gzipped), &path)
                 .map_err(|e| e.either(damaged, |e| Error::io("write", &path, e)))?;
             progress.event(Event::Phase("converting"));
             let db = backup.database.as_deref().unwrap_or(crate::config::DEFAULT_MAIN_DB);
-            let export = crate::mongo::json_export_to_dump_dir_flat(&path, db, &mongo_dir, progress).map_err(within)?;
+            let export =
+                crate::mongo::json_export_to_dump_dir_flat(&path, db, &out.mongo_dir, progress).map_err(within)?;
             let _ = std::fs::remove_file(&path);
-            losses.push(format!(
-                "{db}: the Backups page's JSON export does not name its database; it was imported as {db}"
+            out.losses.push(format!(
+                "{db}: the Backups page's JSON export does not name its database (it was imported as {db}) \
+                 nor say which collections were views or time series (each came back as a plain collection)"
             ));
-            losses.extend(export.losses);
-            databases.push((
-                db.to_string(),
-                String::new(),
-                "its JSON export (types guessed from the text; see the losses)",
-            ));
+            out.losses.extend(export.losses);
+            add_db(db.to_string(), String::new(), "its JSON export (types guessed from the text; see the losses)")?;
         }
-        // `Service` never comes here (`convert` sends it to `convert_service`).
+        // `Service` is never a part of a page run.
         Format::PageFiles | Format::Service => {
-            let source = if backup.id.starts_with("config-") { "config" } else { "files" };
+            let source = if part.stem.starts_with("config-") { "config" } else { "files" };
+            if out.sources.iter().any(|s| s.name == source) {
+                return Err(corrupt(format!("the run holds two {source} archives; nothing of it was imported")));
+            }
             progress.event(Event::Phase("converting"));
             extract_tar(
                 MultiGzDecoder::new(gzipped),
@@ -437,10 +499,16 @@ fn convert_page(backup: &LegacyBackup, keys: &KeyRing, spool: &Path, progress: &
                 shown,
                 &files_dir,
                 &|n: &str| (source.into(), n.into()),
-                &mut warnings,
+                &mut out.warnings,
             )?;
+            if part.stem.starts_with("incremental-") {
+                out.losses.push(format!(
+                    "{source}: {shown} holds only the files changed since the run before it (an incremental \
+                     backup): restore the full backup before it first"
+                ));
+            }
             if files_dir.join(source).is_dir() {
-                sources.push(ConvertedSource {
+                out.sources.push(ConvertedSource {
                     name: source.into(),
                     dir: files_dir.join(source),
                     shown: shown.to_string(),
@@ -448,16 +516,7 @@ fn convert_page(backup: &LegacyBackup, keys: &KeyRing, spool: &Path, progress: &
             }
         }
     }
-    let mongo = mongo_part(
-        &mongo_dir,
-        &databases,
-        &format!("the old Backups page's {shown}"),
-        "mongodump of one database: no point-in-time guarantee across databases",
-    )?;
-    if sources.is_empty() && mongo.is_none() {
-        return Err(corrupt("it decrypts and decompresses, but holds nothing to import".into()));
-    }
-    Ok(Converted { key_origin, variant: cipher.map(|c| c.variant), sources, mongo, mongo_dir, losses, warnings })
+    Ok(key_origin)
 }
 
 /// A read error (the input: decryption, decompression) or a write error (the spool).

@@ -189,6 +189,40 @@ pub struct LegacyBackup {
     /// The database a JSON export of the page is imported as (it names none).
     #[serde(skip)]
     pub database: Option<String>,
+    /// The page's files of one run (a "full" run writes its database and its files with the
+    /// same time), `file` first; empty for the service's backups.
+    #[serde(skip)]
+    pub parts: Vec<PagePart>,
+}
+
+/// One file of a run of the old Backups page.
+#[derive(Debug, Clone)]
+pub struct PagePart {
+    pub file: PathBuf,
+    /// Its name relative to the old `backups/` folder.
+    pub name: String,
+    /// Its stem (`database-<ts>`, `files-<ts>`...).
+    pub stem: String,
+    pub format: Format,
+    pub encrypted: bool,
+}
+
+impl LegacyBackup {
+    /// The SHA-256 that identifies it: its file's, or for a run of several files, of their
+    /// names and SHA-256s (so importing the same files again finds the earlier import).
+    pub fn fingerprint(&self) -> Result<String> {
+        use sha2::{Digest, Sha256};
+        if self.parts.len() <= 1 {
+            let (_, sha) = crate::digest::hash_file(&self.file).map_err(|e| Error::io("read", &self.file, e))?;
+            return Ok(sha);
+        }
+        let mut h = Sha256::new();
+        for p in &self.parts {
+            let (_, sha) = crate::digest::hash_file(&p.file).map_err(|e| Error::io("read", &p.file, e))?;
+            h.update(format!("{}\0{sha}\n", p.name));
+        }
+        Ok(hex::encode(h.finalize()))
+    }
 }
 
 /// What `scan` found in an old installation.
@@ -201,6 +235,9 @@ pub struct LegacyScan {
     /// Oldest first.
     pub backups: Vec<LegacyBackup>,
     pub keys: KeyRing,
+    /// Files in the Backups page's folders that are none of its backups (not imported), with
+    /// why: shown so that nothing is left behind without a word.
+    pub skipped: Vec<String>,
 }
 
 /// The time in an old id: `daily-backup-2026-03-14T02-00-00-123Z` (the ISO time with `:` and
@@ -270,10 +307,11 @@ pub fn scan(dir: &Path, mut keys: KeyRing, main: Option<&crate::mongo::MongoSour
                 format: Format::Service,
                 encrypted: true,
                 database: None,
+                parts: Vec::new(),
             });
         }
     }
-    page::scan(&backups_dir, &main_database, &mut backups);
+    let skipped = page::scan(&backups_dir, &main_database, &mut backups);
     backups.sort_by(|a, b| a.made.cmp(&b.made).then_with(|| a.name.cmp(&b.name)));
     if let Some(root) = &root {
         keys_of_env_file(&root.join(".env"), &mut keys);
@@ -293,7 +331,7 @@ pub fn scan(dir: &Path, mut keys: KeyRing, main: Option<&crate::mongo::MongoSour
             )),
         }
     }
-    Ok(LegacyScan { backups_dir, root, backups, keys })
+    Ok(LegacyScan { backups_dir, root, backups, keys, skipped })
 }
 
 /// `BACKUP_ENCRYPTION_KEY=` in the installation's `.env` (where PM2 and dotenv sites keep it).

@@ -21,7 +21,7 @@ use std::path::Path;
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 
-use super::{Format, KeyRing, LegacyBackup};
+use super::{Format, KeyRing, LegacyBackup, PagePart};
 
 /// The page's `backupType` folders.
 pub const FOLDERS: [&str; 5] = ["database", "full", "files", "configuration", "incremental"];
@@ -55,39 +55,79 @@ fn classify(name: &str) -> Option<(Format, bool, &str)> {
     ))
 }
 
-/// Whether `dir` holds one of the page's folders.
+/// Whether `dir` holds one of the page's folders with one of its files in it (a folder named
+/// `files` alone says nothing).
 pub fn has_folders(dir: &Path) -> bool {
-    FOLDERS.iter().any(|f| dir.join(f).is_dir())
+    FOLDERS.iter().any(|f| {
+        std::fs::read_dir(dir.join(f))
+            .map(|rd| rd.flatten().any(|d| classify(&d.file_name().to_string_lossy()).is_some()))
+            .unwrap_or(false)
+    })
 }
 
-/// The page's files under `backups_dir`. A JSON export names no database: it is imported as
-/// `main_database` (what the page's URI named on HR-SM's own defaults).
-pub fn scan(backups_dir: &Path, main_database: &str, out: &mut Vec<LegacyBackup>) {
+/// A file of a run with the time it was made, when known.
+type Dated = (PagePart, Option<DateTime<Utc>>);
+
+/// The page's files under `backups_dir`, one backup per run: the files of one folder with the
+/// same time in their names (a "full" run writes its database and its files). A JSON export
+/// names no database: it is imported as `main_database` (what the page's URI named on HR-SM's
+/// own defaults). Returns the files of those folders that are none of the page's backups.
+pub fn scan(backups_dir: &Path, main_database: &str, out: &mut Vec<LegacyBackup>) -> Vec<String> {
+    let mut skipped = Vec::new();
     for folder in FOLDERS {
         let Ok(rd) = std::fs::read_dir(backups_dir.join(folder)) else { continue };
+        // (the time in the names, else the whole stem) -> the run's files.
+        let mut runs: std::collections::BTreeMap<String, Vec<Dated>> = Default::default();
         for dent in rd.flatten() {
             let name = dent.file_name().to_string_lossy().into_owned();
-            let Some((format, encrypted, stem)) = classify(&name) else { continue };
             if !dent.file_type().map(|t| t.is_file()).unwrap_or(false) {
                 continue;
             }
+            let Some((format, encrypted, stem)) = classify(&name) else {
+                skipped.push(format!("{folder}/{name}: not one of the Backups page's files; not imported"));
+                continue;
+            };
             let made = time_of_stem(stem)
-                .or_else(|| dent.metadata().ok().and_then(|m| m.modified().ok()).map(DateTime::<Utc>::from))
-                .unwrap_or_else(Utc::now);
-            out.push(LegacyBackup {
+                .or_else(|| dent.metadata().ok().and_then(|m| m.modified().ok()).map(DateTime::<Utc>::from));
+            let run = time_of_stem(stem).map(|_| stem.split_once('-').map(|(_, t)| t).unwrap_or(stem)).unwrap_or(stem);
+            let part = PagePart {
                 file: dent.path(),
                 name: format!("{folder}/{name}"),
-                id: stem.to_string(),
+                stem: stem.to_string(),
+                format,
+                encrypted,
+            };
+            runs.entry(run.to_string()).or_default().push((part, made));
+        }
+        for (_, mut parts) in runs {
+            // The database first (it names the run), then the files, each kind once.
+            parts.sort_by_key(|(p, _)| (p.format == Format::PageFiles, p.name.clone()));
+            let made = parts.iter().find_map(|(_, m)| *m).unwrap_or_else(Utc::now);
+            let parts: Vec<PagePart> = parts.into_iter().map(|(p, _)| p).collect();
+            let Some(first) = parts.first() else { continue };
+            let name = match parts.len() {
+                1 => first.name.clone(),
+                _ => format!(
+                    "{folder}/{}",
+                    parts.iter().map(|p| p.name.rsplit('/').next().unwrap_or(&p.name)).collect::<Vec<_>>().join(" + ")
+                ),
+            };
+            out.push(LegacyBackup {
+                file: first.file.clone(),
+                name,
+                id: first.stem.clone(),
                 kind: folder.to_string(),
                 made,
                 metadata: None,
                 metadata_problem: None,
-                format,
-                encrypted,
-                database: (format == Format::PageJson).then(|| main_database.to_string()),
+                format: first.format,
+                encrypted: parts.iter().any(|p| p.encrypted),
+                database: parts.iter().any(|p| p.format == Format::PageJson).then(|| main_database.to_string()),
+                parts,
             });
         }
     }
+    skipped
 }
 
 /// Adds the keys the page kept in `<db>.backups` (`settings.encryption.encryptionKey` of each

@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::client::{connect, explain, redact_uri, server_info};
-use super::layout::{data_stem, file_stem, metadata_json, skipped_collection, CollectionInfo, BUCKETS_PREFIX};
+use super::layout::{buckets_collection, data_stem, file_stem, metadata_json, skipped_collection, CollectionInfo};
 use super::tools::{dump_args, find_tool, run_tool, ToolConfig};
 use crate::error::{Error, Result};
 use crate::fsutil::create_private_dir_all;
@@ -563,14 +563,13 @@ fn dump_one(
     if job.info.is_view() {
         return Ok(());
     }
-    let bson_path = dir.join(format!("{}.bson", data_stem(&job.info.kind, &stem)));
+    let bson_path = dir.join(format!("{}.bson", data_stem(&job.info.kind, &job.info.name, &stem)));
     let file = crate::fsutil::create_private_file(&bson_path).map_err(JobError::Engine)?;
     let mut out = BufWriter::with_capacity(1 << 20, file);
     let werr = |e: std::io::Error| JobError::Engine(Error::io("write", &bson_path, e));
     // A time series is kept as mongodump keeps it: its buckets, byte for byte (what a restore
     // inserts back), not the measurements its view shows.
-    let source =
-        if job.info.is_timeseries() { format!("{BUCKETS_PREFIX}{}", job.info.name) } else { job.info.name.clone() };
+    let source = if job.info.is_timeseries() { buckets_collection(&job.info.name) } else { job.info.name.clone() };
     let coll = db.collection::<bson::RawDocumentBuf>(&source);
     // Where the export of this collection is, in documents of the count the server expects
     // (its metadata's estimate: free to ask, and a detail only).
@@ -736,7 +735,7 @@ pub(crate) fn describe_spool(spool: &Path, db: &str, version: &str, scans: &Scan
                 .clone()
                 .or_else(|| super::layout::query_unescape(stem))
                 .unwrap_or_else(|| stem.to_string());
-            let bson = dir.join(format!("{}.bson", super::layout::data_stem(&meta.kind, stem)));
+            let bson = dir.join(format!("{}.bson", super::layout::data_stem(&meta.kind, &real, stem)));
             let (bytes, documents, sha256) = if bson.exists() {
                 let (s, c, h) = bson_facts(&bson)?;
                 (s, c, Some(h))

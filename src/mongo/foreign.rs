@@ -74,6 +74,21 @@ pub fn restore_dump_dir(dir: &Path, opts: &MongoRestoreOptions, progress: &dyn P
             .filter_map(|e| e.file_name().into_string().ok())
             .collect();
         names.sort();
+        // Time series of this folder: the stem of their buckets file -> their metadata's stem.
+        let mut series: HashMap<String, String> = HashMap::new();
+        for name in &names {
+            let Some(stem) = name.strip_suffix(".metadata.json").or_else(|| name.strip_suffix(".metadata.json.gz"))
+            else {
+                continue;
+            };
+            let p = db_entry.path().join(name);
+            let meta = parse_metadata(&read_text(&p)?).map_err(|reason| Error::Corrupt { path: p.clone(), reason })?;
+            if meta.kind == "timeseries" {
+                let coll =
+                    meta.collection_name.clone().or_else(|| query_unescape(stem)).unwrap_or_else(|| stem.to_string());
+                series.insert(super::layout::data_stem(&meta.kind, &coll, stem), stem.to_string());
+            }
+        }
         for name in &names {
             if name == "prelude.json" || name == "prelude.json.gz" {
                 check_prelude(&db_entry.path().join(name), &read_text(&db_entry.path().join(name))?)?;
@@ -86,17 +101,9 @@ pub fn restore_dump_dir(dir: &Path, opts: &MongoRestoreOptions, progress: &dyn P
                     None => continue,
                 },
             };
-            // A time series' buckets file pairs with its collection's metadata.
-            let own = match stem.strip_prefix(super::layout::BUCKETS_PREFIX) {
-                Some(name)
-                    if names
-                        .iter()
-                        .any(|n| n == &format!("{name}.metadata.json") || n == &format!("{name}.metadata.json.gz")) =>
-                {
-                    name
-                }
-                _ => stem,
-            };
+            // A time series' buckets file pairs with its collection's metadata (by the
+            // metadata's name: a long name's files are hashed each on its own).
+            let own = series.get(stem).map(String::as_str).unwrap_or(stem);
             let meta_name = if gz { format!("{own}.metadata.json.gz") } else { format!("{own}.metadata.json") };
             let meta_path = db_entry.path().join(&meta_name);
             let meta = if meta_path.exists() {
@@ -129,7 +136,7 @@ pub fn restore_dump_dir(dir: &Path, opts: &MongoRestoreOptions, progress: &dyn P
                 continue;
             };
             let has_data = |s: &str| names.iter().any(|n| n == &format!("{s}.bson") || n == &format!("{s}.bson.gz"));
-            if has_data(stem) || has_data(&format!("{}{stem}", super::layout::BUCKETS_PREFIX)) {
+            if has_data(stem) || series.values().any(|m| m == stem) {
                 continue;
             }
             let p = db_entry.path().join(name);
@@ -157,6 +164,11 @@ pub fn restore_dump_dir(dir: &Path, opts: &MongoRestoreOptions, progress: &dyn P
                 let i = restore
                     .find(&HashMap::from([(target.clone(), target.clone())]), &target, "", &coll)
                     .ok_or_else(|| Error::Mongo(format!("internal: {coll} was not staged")))?;
+                // A time series' file under its own name holds measurements, not buckets.
+                let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+                if !name.starts_with(super::layout::BUCKETS_PREFIX) {
+                    restore.set_measurements(i);
+                }
                 let mut r = open_maybe_gz(&path)?;
                 restore.fill(i, &mut r, progress)?;
             }
@@ -485,7 +497,8 @@ pub fn archive_to_dump_dir(path: &Path, out: &Path, progress: &dyn Progress) -> 
         let mut f = crate::fsutil::create_private_file(&meta_path)?;
         f.write_all(text.as_bytes()).map_err(|e| Error::io("write", &meta_path, e))?;
         if ns.meta.kind != "view" {
-            let bson_path = dir.join(format!("{}.bson", super::layout::data_stem(&ns.meta.kind, &stem)));
+            let bson_path =
+                dir.join(format!("{}.bson", super::layout::data_stem(&ns.meta.kind, &ns.collection, &stem)));
             let f = crate::fsutil::create_private_file(&bson_path)?;
             files.insert(key, std::io::BufWriter::with_capacity(1 << 20, f));
         }

@@ -72,9 +72,12 @@ fn convert(path: &Path, db: &str, out: &Path, progress: &dyn Progress, flat: boo
     }
     parsed.map_err(|e| Error::Corrupt {
         path: path.to_path_buf(),
-        reason: format!("the old service's JSON export is not valid: {e}"),
+        reason: format!("the old JSON export is not valid: {e}"),
     })?;
     let mut result = ctx.result;
+    if flat && result.collections.is_empty() {
+        result.losses.push(format!("{db}: the old JSON export holds no collections"));
+    }
     if let Some(named) = result.database.as_deref().filter(|n| *n != db) {
         result.losses.push(format!("{db}: the export names its database {named:?}; it is kept as {db}"));
     }

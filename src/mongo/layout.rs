@@ -31,15 +31,26 @@ pub fn file_stem(collection: &str) -> String {
 /// (`type: "timeseries"`); mongorestore pairs the two the same way.
 pub const BUCKETS_PREFIX: &str = "system.buckets.";
 
-/// The stem of the `.bson` file holding the documents of a collection of `kind` with metadata
-/// stem `stem`: the stem itself, or `system.buckets.<stem>` for a time series.
-pub fn data_stem(kind: &str, stem: &str) -> String {
+/// The stem of the `.bson` file holding the documents of collection `name` of `kind` whose
+/// metadata has stem `stem`: the stem itself, or for a time series the escaped name of its
+/// buckets collection (`system.buckets.<stem>`, hashed as a whole when long, as mongodump
+/// names the file after the collection it reads).
+pub fn data_stem(kind: &str, name: &str, stem: &str) -> String {
     if kind == "timeseries" {
-        format!("{BUCKETS_PREFIX}{stem}")
+        file_stem(&buckets_collection(name))
     } else {
         stem.to_string()
     }
 }
+
+/// The collection holding the buckets of time series `name`.
+pub fn buckets_collection(name: &str) -> String {
+    format!("{BUCKETS_PREFIX}{name}")
+}
+
+/// The name under which a time series' own expiry (its `expireAfterSeconds` option, not an
+/// index) is listed among TTL indexes.
+pub const TIMESERIES_TTL: &str = "expireAfterSeconds";
 
 /// Go's `url.QueryEscape`.
 pub fn query_escape(s: &str) -> String {
@@ -159,17 +170,34 @@ pub struct TtlIndex {
     pub seconds: i64,
 }
 
-/// The TTL indexes among a collection's indexes.
+/// The TTL indexes among a collection's indexes, and a time series' own expiry (its
+/// `expireAfterSeconds` option on its time field, listed as `TIMESERIES_TTL`).
 pub fn ttl_indexes(meta: &Metadata) -> Vec<TtlIndex> {
+    let own = (meta.kind == "timeseries")
+        .then(|| {
+            let seconds = bson_seconds(meta.options.get("expireAfterSeconds")?)?;
+            let field = meta.options.get_document("timeseries").ok()?.get_str("timeField").ok()?.to_string();
+            Some(TtlIndex { index: TIMESERIES_TTL.into(), field, seconds })
+        })
+        .flatten();
+    own.into_iter().chain(ttl_of_indexes(meta)).collect()
+}
+
+/// A number of seconds as BSON holds one.
+pub fn bson_seconds(v: &bson::Bson) -> Option<i64> {
+    match v {
+        bson::Bson::Int32(n) => Some(*n as i64),
+        bson::Bson::Int64(n) => Some(*n),
+        bson::Bson::Double(f) => Some(*f as i64),
+        _ => None,
+    }
+}
+
+fn ttl_of_indexes(meta: &Metadata) -> Vec<TtlIndex> {
     meta.indexes
         .iter()
         .filter_map(|ix| {
-            let seconds = match ix.get("expireAfterSeconds")? {
-                bson::Bson::Int32(n) => *n as i64,
-                bson::Bson::Int64(n) => *n,
-                bson::Bson::Double(f) => *f as i64,
-                _ => return None,
-            };
+            let seconds = bson_seconds(ix.get("expireAfterSeconds")?)?;
             let field = ix.get_document("key").ok()?.keys().next()?.clone();
             Some(TtlIndex { index: ix.get_str("name").unwrap_or_default().to_string(), field, seconds })
         })
@@ -248,6 +276,23 @@ mod tests {
             stem,
             format!("aVery{}LongCollectionNameConsistingOfE%24xFO0VquRn7cg3QooSZD5sglTddU", "Very".repeat(43))
         );
+    }
+
+    #[test]
+    fn a_time_series_expiry_is_listed_with_the_ttl_indexes() {
+        let meta = parse_metadata(
+            r#"{"options":{"timeseries":{"timeField":"at","granularity":"hours"},"expireAfterSeconds":{"$numberLong":"86400"}},"indexes":[],"collectionName":"readings","type":"timeseries"}"#,
+        )
+        .unwrap();
+        let ttl = ttl_indexes(&meta);
+        assert_eq!(ttl.len(), 1);
+        assert_eq!((ttl[0].index.as_str(), ttl[0].field.as_str(), ttl[0].seconds), (TIMESERIES_TTL, "at", 86_400));
+        assert_eq!(data_stem("timeseries", "readings", "readings"), "system.buckets.readings");
+        assert_eq!(data_stem("collection", "a b", "a+b"), "a+b");
+        // A long name's buckets file is hashed as a whole, as mongodump names it.
+        let long = "r".repeat(240);
+        let stem = data_stem("timeseries", &long, &file_stem(&long));
+        assert!(stem.len() <= 238 + 33 && stem.starts_with("system.buckets.rrr") && stem.contains("%24"), "{stem}");
     }
 
     #[test]

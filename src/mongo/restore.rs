@@ -64,9 +64,10 @@ pub struct RestoredCollection {
     /// The file stem it came from in the archive (pairs it with the archive's `.bson`).
     #[serde(skip)]
     pub stem: Option<String>,
-    /// A time series: `documents` counts its buckets, kept in `system.buckets.<name>`.
+    /// A time series restored from its buckets: `documents` counts buckets, kept in
+    /// `system.buckets.<name>`.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
-    pub timeseries: bool,
+    pub buckets: bool,
 }
 
 /// Every database asked for is in the backup, or an error that lists what it holds.
@@ -164,6 +165,10 @@ struct Staged {
     /// Where its documents go: `staging`, or for a time series the buckets behind it
     /// (`system.buckets.<staging>`), which take the backup's buckets as they are.
     data: String,
+    /// A time series whose archive holds its measurements (`<stem>.bson`, as this program's
+    /// native export kept them before it kept buckets): they go into `staging` itself, which
+    /// buckets them.
+    measurements: bool,
     metadata: Metadata,
     expected: Option<u64>,
     inserted: u64,
@@ -273,8 +278,12 @@ impl<'a> MongoSink<'a> {
                 if let Some(r) = self.restore.as_mut() {
                     if let Some(i) = r.find(&self.mapping, db, stem, &name_guess) {
                         // Observed under its collection's stem (a time series' buckets file
-                        // has its own).
+                        // has its own). A time series' file under its own stem holds
+                        // measurements (archives of before buckets were kept).
                         let own = r.staged[i].stem.clone().unwrap_or_else(|| stem.to_string());
+                        if own == stem {
+                            r.set_measurements(i);
+                        }
                         r.fill_observed(i, content, progress, &mut |doc: &[u8]| observe(db, &own, doc))?;
                     }
                 }
@@ -425,22 +434,34 @@ impl<'a> Restore<'a> {
         if exists {
             let _ = db.collection::<Document>(&staging).drop().run();
         }
-        db.run_command(create_command(&staging, &metadata))
+        db.run_command(create_command(&staging, &metadata, self.pause_ttl))
             .run()
             .map_err(|e| explain(self.uri, &format!("create {target_db}.{name} (staging)"), e))?;
-        let data = super::layout::data_stem(&metadata.kind, &staging);
+        let timeseries = metadata.kind == "timeseries";
+        if timeseries && self.pause_ttl && metadata.options.contains_key("expireAfterSeconds") {
+            self.ttl_paused.push(format!("{target_db}.{name}: {}", super::layout::TIMESERIES_TTL));
+        }
+        let data = if timeseries { super::layout::buckets_collection(&staging) } else { staging.clone() };
         self.staged.push(Staged {
             target_db,
             name,
             stem,
             staging,
             data,
+            measurements: false,
             direct: !exists,
             metadata,
             expected,
             inserted: 0,
         });
         Ok(())
+    }
+
+    /// Collection `i` is a time series whose file holds its measurements, not its buckets.
+    pub(super) fn set_measurements(&mut self, i: usize) {
+        if self.staged[i].metadata.kind == "timeseries" {
+            self.staged[i].measurements = true;
+        }
     }
 
     pub(super) fn find(
@@ -453,9 +474,12 @@ impl<'a> Restore<'a> {
         let target = mapping.get(db)?;
         // The stem its metadata came under first (exact, whatever escaping wrote the archive),
         // then the name.
+        // A time series' file is its buckets' (or, in archives of before, its own stem's).
         let same_stem = |s: &Staged| {
             !stem.is_empty()
-                && s.stem.as_deref().map(|st| super::layout::data_stem(&s.metadata.kind, st)).as_deref() == Some(stem)
+                && s.stem
+                    .as_deref()
+                    .is_some_and(|st| st == stem || super::layout::data_stem(&s.metadata.kind, &s.name, st) == stem)
         };
         self.staged
             .iter()
@@ -522,7 +546,9 @@ impl<'a> Restore<'a> {
         while self.fillers.len() >= self.threads {
             self.join_oldest()?;
         }
-        let coll = self.client.database(&self.staged[i].target_db).collection::<RawDocumentBuf>(&self.staged[i].data);
+        let s = &self.staged[i];
+        let into = if s.measurements { &s.staging } else { &s.data };
+        let coll = self.client.database(&s.target_db).collection::<RawDocumentBuf>(into);
         let (stop, uri) = (self.stop.clone(), self.uri.to_string());
         // Two connections per collection: measured to help (1.6x with four into one), while
         // the collections themselves fill side by side.
@@ -613,7 +639,7 @@ impl<'a> Restore<'a> {
                 .run()
                 .map_err(|e| explain(self.uri, &format!("build the indexes of {}.{}", s.target_db, s.name), e))?;
         }
-        self.ttl_paused = paused;
+        self.ttl_paused.extend(paused);
         Ok(())
     }
 
@@ -662,11 +688,13 @@ impl<'a> Restore<'a> {
                     .run_command(cmd)
                     .run()
                     .map(|_| ())
-                    .map_err(|e| explain(self.uri, "rename the staging collection", e))
+                    .map_err(|e| (explain(self.uri, "rename the staging collection", e), false))
             };
-            if let Err(e) = swapped {
-                // The rest, staged or new, go: their targets stay as they were.
-                for rest in &self.staged[n..] {
+            if let Err((e, live_gone)) = swapped {
+                // The rest, staged or new, go: their targets stay as they were. A time series
+                // whose live one is already gone keeps its staging copy: the only whole one.
+                let keep = if live_gone { n + 1 } else { n };
+                for rest in &self.staged[keep..] {
                     let _ = self.client.database(&rest.target_db).collection::<Document>(&rest.staging).drop().run();
                 }
                 let done: Vec<String> = report.collections.iter().map(|c| format!("{}.{}", c.db, c.name)).collect();
@@ -682,7 +710,7 @@ impl<'a> Restore<'a> {
                 name: s.name.clone(),
                 documents: s.inserted,
                 stem: s.stem.clone(),
-                timeseries: s.metadata.kind == "timeseries",
+                buckets: s.metadata.kind == "timeseries" && !s.measurements,
             });
         }
         for (db, name, meta) in &self.views {
@@ -709,23 +737,34 @@ impl Restore<'_> {
     /// it on the server's side of the connection, raw; then its indexes are built and the
     /// staging copy goes. A failure on the way says that the staging copy still holds
     /// everything.
-    fn replace_timeseries(&self, s: &Staged) -> Result<()> {
+    /// Errs with whether the live one was already dropped.
+    fn replace_timeseries(&self, s: &Staged) -> std::result::Result<(), (Error, bool)> {
         let db = self.client.database(&s.target_db);
         let keep = |e: Error| {
-            Error::Mongo(format!(
-                "{e}; the restored data is complete in {}.{} (a time series that could not take the place of {})",
-                s.target_db, s.staging, s.name
-            ))
+            (
+                Error::Mongo(format!(
+                    "{e}; the live {0} was removed, and the restored data is complete in {1}.{2}: \
+                     restore again, or copy it from {1}.{2}",
+                    s.name, s.target_db, s.staging
+                )),
+                true,
+            )
         };
         db.collection::<Document>(&s.name)
             .drop()
             .run()
-            .map_err(|e| keep(explain(self.uri, "drop the live time series", e)))?;
-        db.run_command(create_command(&s.name, &s.metadata))
+            .map_err(|e| (explain(self.uri, "drop the live time series", e), false))?;
+        db.run_command(create_command(&s.name, &s.metadata, self.pause_ttl))
             .run()
             .map_err(|e| keep(explain(self.uri, &format!("create {}.{}", s.target_db, s.name), e)))?;
-        let from = db.collection::<RawDocumentBuf>(&s.data);
-        let to = db.collection::<RawDocumentBuf>(&super::layout::data_stem("timeseries", &s.name));
+        // Buckets as they are; measurements (an archive of before buckets were kept) through
+        // the time series itself, which buckets them again.
+        let (from, to) = if s.measurements {
+            (s.staging.clone(), s.name.clone())
+        } else {
+            (s.data.clone(), super::layout::buckets_collection(&s.name))
+        };
+        let (from, to) = (db.collection::<RawDocumentBuf>(&from), db.collection::<RawDocumentBuf>(&to));
         let opts = InsertManyOptions::builder().ordered(false).bypass_document_validation(true).build();
         let mut cursor = from.find(doc! {}).run().map_err(|e| keep(explain(self.uri, "read the staged buckets", e)))?;
         let (mut batch, mut bytes) = (Vec::new(), 0usize);
@@ -756,11 +795,15 @@ impl Restore<'_> {
 
 /// `create` for a collection named `name` with the backup's options. A time series' derived
 /// `bucketMaxSpanSeconds` is left out when its `granularity` is there (the server derives the
-/// same value from it; some servers refuse the pair without `bucketRoundingSeconds`).
-fn create_command(name: &str, metadata: &Metadata) -> Document {
+/// same value from it; some servers refuse the pair without `bucketRoundingSeconds`); with
+/// `pause_ttl`, its own expiry is paused like a TTL index.
+fn create_command(name: &str, metadata: &Metadata, pause_ttl: bool) -> Document {
     let mut create = doc! {"create": name};
     for (k, v) in metadata.options.iter() {
         let mut v = v.clone();
+        if pause_ttl && k == "expireAfterSeconds" && metadata.kind == "timeseries" {
+            v = Bson::Int64(TTL_PAUSED);
+        }
         if let (true, Bson::Document(ts)) = (k == "timeseries", &mut v) {
             if ts.contains_key("granularity") && !ts.contains_key("bucketRoundingSeconds") {
                 ts.remove("bucketMaxSpanSeconds");
@@ -927,6 +970,17 @@ fn legacy_key_value(v: &Bson) -> Bson {
 /// Sets the TTL indexes a restore paused (`pause_ttl`) back to their values in the backup's
 /// manifest; `databases` maps the backup's names to the restored ones (empty: same names).
 /// An index no longer paused (changed since) is left as it is. Returns what was resumed.
+/// The `expireAfterSeconds` option time series `db.name` has now, if any.
+fn timeseries_expiry(client: &Client, db: &str, name: &str) -> Option<i64> {
+    let mut cursor =
+        client.database(db).run_cursor_command(doc! {"listCollections": 1, "filter": {"name": name}}).run().ok()?;
+    if !cursor.advance().ok()? {
+        return None;
+    }
+    let d: Document = cursor.deserialize_current().ok()?;
+    super::layout::bson_seconds(d.get_document("options").ok()?.get("expireAfterSeconds")?)
+}
+
 pub fn resume_ttl(
     uri: &str,
     manifest: &crate::archive::manifest::Manifest,
@@ -958,14 +1012,24 @@ pub fn resume_ttl(
                     held_paused.push(format!("{to}.{}: {}", c.name, t.index));
                     continue;
                 }
-                let paused = now.iter().filter_map(|ix| ix.options.as_ref()).any(|o| {
-                    o.name.as_deref() == Some(t.index.as_str())
-                        && o.expire_after == Some(std::time::Duration::from_secs(TTL_PAUSED as u64))
-                });
+                let own = c.kind == "timeseries" && t.index == super::layout::TIMESERIES_TTL;
+                let paused = if own {
+                    // A time series' own expiry is a collection option, not an index.
+                    timeseries_expiry(&client, &to, &c.name) == Some(TTL_PAUSED)
+                } else {
+                    now.iter().filter_map(|ix| ix.options.as_ref()).any(|o| {
+                        o.name.as_deref() == Some(t.index.as_str())
+                            && o.expire_after == Some(std::time::Duration::from_secs(TTL_PAUSED as u64))
+                    })
+                };
                 if !paused {
                     continue;
                 }
-                let cmd = doc! {"collMod": &c.name, "index": {"name": &t.index, "expireAfterSeconds": t.seconds}};
+                let cmd = if own {
+                    doc! {"collMod": &c.name, "expireAfterSeconds": t.seconds}
+                } else {
+                    doc! {"collMod": &c.name, "index": {"name": &t.index, "expireAfterSeconds": t.seconds}}
+                };
                 client
                     .database(&to)
                     .run_command(cmd)

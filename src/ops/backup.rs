@@ -420,7 +420,7 @@ fn pack_mongo<W: std::io::Write>(
         let mut order: Vec<&crate::mongo::FilePart> =
             db.files.iter().filter(|f| !f.path.ends_with(".bson") && !f.path.ends_with(".metadata.json")).collect();
         for c in &db.collections {
-            let data = crate::mongo::layout::data_stem(&c.kind, &c.stem);
+            let data = crate::mongo::layout::data_stem(&c.kind, &c.name, &c.stem);
             for (stem, suffix) in [(c.stem.as_str(), ".metadata.json"), (data.as_str(), ".bson")] {
                 let want = format!("{}/{stem}{suffix}", db.name);
                 if let Some(f) = db.files.iter().find(|f| f.path == want) {

@@ -129,7 +129,10 @@ pub fn import_legacy(
         archive: None,
     };
     if let Err(e) = run(backup, keys, opts, key, progress, rng, &mut out) {
-        out.result = ImportResult::Failed { needs_key: matches!(e, Error::Key(_)), error: e.to_string() };
+        out.result = ImportResult::Failed {
+            needs_key: matches!(&e, Error::Key(m) if m.starts_with(crate::legacy::convert::NO_KEY_OPENS)),
+            error: e.to_string(),
+        };
         out.archive = None;
     }
     out
@@ -145,7 +148,7 @@ fn run(
     out: &mut ImportOutcome,
 ) -> Result<()> {
     progress.event(Event::Phase("reading"));
-    let (_, sha) = crate::digest::hash_file(&backup.file).map_err(|e| Error::io("read", &backup.file, e))?;
+    let sha = backup.fingerprint()?;
     if opts.destination.is_dir() {
         if let Some(e) = already_imported(&Catalog::existing(&opts.destination)?, &sha)? {
             report_existing(&e, opts, out);

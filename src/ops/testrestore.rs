@@ -58,6 +58,9 @@ pub struct CheckedCollection {
     pub db: String,
     pub name: String,
     pub documents: u64,
+    /// A time series compared bucket for bucket: `documents` counts buckets.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub buckets: bool,
 }
 
 /// Sum of the SHA-256 of every document, lane-wise modulo 2^64: equal for the same documents
@@ -177,10 +180,9 @@ fn test_restore_inner(
             let stem = c.stem.clone().unwrap_or_else(|| file_stem(&c.name));
             let want = expected.get(&(source_db.to_string(), stem)).copied().unwrap_or_default();
             let mut got = Multiset::default();
-            // A time series is compared bucket for bucket, as it was kept.
-            let kind = if c.timeseries { "timeseries" } else { "collection" };
-            let coll =
-                client.database(&c.db).collection::<RawDocumentBuf>(&crate::mongo::layout::data_stem(kind, &c.name));
+            // A time series kept as its buckets is compared bucket for bucket.
+            let name = if c.buckets { crate::mongo::layout::buckets_collection(&c.name) } else { c.name.clone() };
+            let coll = client.database(&c.db).collection::<RawDocumentBuf>(&name);
             let mut cursor =
                 coll.find(doc! {}).run().map_err(|e| explain(uri, "read back a test-restored collection", e))?;
             while cursor.advance().map_err(|e| explain(uri, "read back a test-restored collection", e))? {
@@ -195,7 +197,12 @@ fn test_restore_inner(
                     if got.1 == want.1 { " (same count, different content)" } else { "" }
                 )));
             }
-            checked.push(CheckedCollection { db: source_db.to_string(), name: c.name.clone(), documents: got.1 });
+            checked.push(CheckedCollection {
+                db: source_db.to_string(),
+                name: c.name.clone(),
+                documents: got.1,
+                buckets: c.buckets,
+            });
         }
         Ok(TestRestoreReport { collections: checked })
     })();

@@ -301,3 +301,41 @@ fn a_time_series_archive_and_folder_are_read_as_the_tools_write_them() {
         assert!(client.database(&to).list_collection_names().run().unwrap().is_empty(), "nothing left behind");
     }
 }
+
+/// A time series whose file holds its measurements (`<name>.bson`, as this program's native
+/// export kept time series before it kept buckets) goes in through the time series itself,
+/// which buckets it; restored again over itself, the live one is replaced (a time series
+/// cannot be renamed) with nothing of the staging left.
+#[test]
+fn a_time_series_kept_as_measurements_restores_and_replaces_itself() {
+    let t = tmp();
+    let dir = t.path().join("old");
+    std::fs::create_dir_all(dir.join("hrms")).unwrap();
+    std::fs::write(dir.join("hrms/readings.metadata.json"), TS_META).unwrap();
+    let at = |h: i64| bson::DateTime::from_millis(1_767_225_600_000 + h * 3_600_000);
+    let measurements: Vec<u8> = (0..30)
+        .flat_map(|i: i64| bson::to_vec(&bson::doc! {"ts": at(i), "meta": {"device": i % 3}, "v": i}).unwrap())
+        .collect();
+    std::fs::write(dir.join("hrms/readings.bson"), measurements).unwrap();
+    let to = fresh_db("it_ts_old");
+    let client = Client::with_uri_str(mongo_uri()).unwrap();
+    for round in 0..2 {
+        let report = restore_dump_dir(&dir, &opts(vec![("hrms".into(), to.clone())]), &NoProgress)
+            .unwrap_or_else(|e| panic!("round {round}: {e}"));
+        assert_eq!(report.collections[0].documents, 30);
+        assert!(!report.collections[0].buckets, "measurements, not buckets");
+        let readings = client.database(&to).collection::<Document>("readings");
+        assert_eq!(readings.count_documents(bson::doc! {}).run().unwrap(), 30, "round {round}");
+        let names = client.database(&to).list_collection_names().run().unwrap();
+        assert!(names.contains(&"readings".to_string()), "{names:?}");
+        assert!(!names.iter().any(|n| n.contains("__hrsm")), "round {round}: nothing of the staging left: {names:?}");
+        let info = client
+            .database(&to)
+            .run_command(bson::doc! {"listCollections": 1, "filter": {"name": "readings"}})
+            .run()
+            .unwrap();
+        let first =
+            info.get_document("cursor").unwrap().get_array("firstBatch").unwrap()[0].as_document().unwrap().clone();
+        assert_eq!(first.get_str("type"), Ok("timeseries"), "{first}");
+    }
+}

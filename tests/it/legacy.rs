@@ -856,11 +856,18 @@ fn the_backups_page_files_import_with_the_key_it_kept_in_the_database() {
     tar_of(&page.join("full/files-2026-02-08T01-00-00-000Z.tar.gz"), &["uploads", "server/uploads"]);
     fs::create_dir_all(page.join("configuration")).unwrap();
     tar_of(&page.join("configuration/config-2026-02-09T01-00-00-000Z.tar.gz"), &[".env", "config"]);
+    // An incremental run (only what changed), and a file that is none of the page's.
+    fs::create_dir_all(page.join("incremental")).unwrap();
+    tar_of(&page.join("incremental/incremental-2026-02-10T01-00-00-000Z.tar.gz"), &["uploads/acme"]);
+    fs::write(page.join("database/notes.txt"), b"moved the old backups here").unwrap();
 
     let o = cli(t.path(), &["import-legacy", root.to_str().unwrap()]);
     let out = text(&o);
     assert!(o.status.success(), "{out}");
+    // A full run (its database and its files with one time) is one restore point.
     assert!(out.contains("4 old backup(s): 4 imported, 0 already imported, 0 failed"), "{out}");
+    assert!(out.contains("skipped: database/notes.txt: not one of the Backups page's files; not imported"), "{out}");
+    assert!(out.contains("holds only the files changed since the run before it"), "{out}");
     assert!(
         out.contains(&format!(
             "key:  the key of the Backups page's configuration \"Nightly database\" in {main}.backups"
@@ -878,14 +885,16 @@ fn the_backups_page_files_import_with_the_key_it_kept_in_the_database() {
     assert_eq!(report["backups"][0]["format"], "page_archive");
     let listed = catalog(t.path());
     let archive_id = &ids["database/database-2026-02-01T01-00-00-000Z.gz.enc"];
-    let json_id = &ids["full/database-2026-02-08T01-00-00-000Z.json.gz"];
-    let files_id = &ids["full/files-2026-02-08T01-00-00-000Z.tar.gz"];
+    let json_id = &ids["full/database-2026-02-08T01-00-00-000Z.json.gz + files-2026-02-08T01-00-00-000Z.tar.gz"];
+    let files_id = json_id;
     let config_id = &ids["configuration/config-2026-02-09T01-00-00-000Z.tar.gz"];
     assert_eq!(listed[archive_id]["started"], "2026-02-01T01:00:00Z");
     assert_eq!(listed[json_id]["origin"]["backup_type"], "full");
-    for id in [archive_id, json_id, files_id, config_id] {
+    for id in [archive_id, json_id, config_id] {
         assert_eq!(listed[id]["verified"], true, "{id}");
     }
+    assert_eq!(listed[json_id]["databases"], serde_json::json!([main]));
+    assert_eq!(listed[json_id]["sources"], serde_json::json!(["files"]));
 
     // The mongodump archive: byte for byte; the JSON export: its types recovered.
     let inside = archive_contents(t.path(), archive_id);
@@ -936,6 +945,11 @@ fn the_backups_page_files_import_with_the_key_it_kept_in_the_database() {
     assert!(out.contains("Give the Backups page's key"), "{out}");
     assert!(out.contains("--keys-from FILE"), "{out}");
     assert!(out.contains("5 old backup(s): 0 imported, 4 already imported, 1 failed"), "{out}");
+    let o = cli(t.path(), &["--json", "import-legacy", root.to_str().unwrap()]);
+    let failed: Vec<serde_json::Value> =
+        json_of(&o)["backups"].as_array().unwrap().iter().filter(|b| b["result"] == "failed").cloned().collect();
+    assert_eq!(failed.len(), 1);
+    assert_eq!(failed[0]["needs_key"], true, "{failed:?}");
     // A cut file is damaged, not a wrong key.
     let mut cut = fs::read(&other).unwrap();
     cut.truncate(cut.len() - 16);
@@ -947,4 +961,8 @@ fn the_backups_page_files_import_with_the_key_it_kept_in_the_database() {
     assert_eq!(o.status.code(), Some(1), "{out}");
     assert!(out.contains("opens its start but not its end: the file is truncated or damaged"), "{out}");
     assert_eq!(catalog(t.path()).len(), 4, "nothing of the broken one was written");
+    let o = cli(t.path(), &["--json", "import-legacy", root.to_str().unwrap(), "--keys-from", keys.to_str().unwrap()]);
+    let failed: Vec<serde_json::Value> =
+        json_of(&o)["backups"].as_array().unwrap().iter().filter(|b| b["result"] == "failed").cloned().collect();
+    assert!(failed[0].get("needs_key").is_none(), "a damaged file needs no other key: {failed:?}");
 }
