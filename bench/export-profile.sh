@@ -11,30 +11,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-1000000}
-TOOLS=${HRSM_TOOLS:-$HOME/.cache/hrsm-tools}
-SECANTUSD=${HRSM_SECANTUSD:-$TOOLS/bin/secantusd-rs}
-[ -x "$SECANTUSD" ] || { echo "SecantusDB is not built: run scripts/test once" >&2; exit 1; }
 command -v perf >/dev/null || { echo "perf is not installed (apt-get install linux-perf)" >&2; exit 1; }
 cargo build --release --quiet
 cargo build --release --quiet --example export_ceiling
 (cd bench/node-peer && npm ci --no-audit --no-fund --silent)
 BIN=$PWD/target/release/hrsm-backup
-WORK=$(mktemp -d /tmp/hrsm-prof.XXXXXX)
-"$SECANTUSD" --port 0 --storage-path "$WORK/data" --log-file-max 16MB --cache-size 2G >"$WORK/server.log" 2>&1 &
-SERVER=$!
-trap 'kill $SERVER 2>/dev/null || true; sleep 2; kill -9 $SERVER 2>/dev/null || true; rm -rf "$WORK"' EXIT
-for _ in $(seq 100); do grep -q "listening on" "$WORK/server.log" && break; sleep 0.1; done
-URI="mongodb://$(grep -o 'listening on [0-9.:]*' "$WORK/server.log" | cut -d' ' -f3)/?directConnection=true"
-export BACKUP_ENCRYPTION_KEY=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
-cat > "$WORK/bench.toml" <<TOML
-destination = "$WORK/backups"
-verify_after_backup = false
-sources = []
-[mongodb]
-uri = "$URI"
-databases = ["hrms_bench"]
-log_collection = ""
-TOML
+source bench/lib.sh hrsm-prof
 # The native export (mongodump, where installed, would be used otherwise).
 command -v mongodump >/dev/null && { echo "mongodump is installed: this profiles the native export only when it is not" >&2; exit 1; }
 node bench/node-peer/seed.js "$URI" hrms_bench "$N"

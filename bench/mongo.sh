@@ -10,30 +10,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SIZES=${*:-100000 1000000}
-TOOLS=${HRSM_TOOLS:-$HOME/.cache/hrsm-tools}
-SECANTUSD=${HRSM_SECANTUSD:-$TOOLS/bin/secantusd-rs}
-[ -x "$SECANTUSD" ] || { echo "SecantusDB is not built: run scripts/test once (it builds it into $TOOLS)" >&2; exit 1; }
 command -v /usr/bin/time >/dev/null || { apt-get update -qq && apt-get install -y -qq time; }
 cargo build --release --quiet
 cargo build --release --quiet --example ceiling_load
 (cd bench/node-peer && npm ci --no-audit --no-fund --silent)
 BIN=$PWD/target/release/hrsm-backup
-WORK=$(mktemp -d /tmp/hrsm-mbench.XXXXXX)
-"$SECANTUSD" --port 0 --storage-path "$WORK/data" --log-file-max 16MB --cache-size 2G >"$WORK/server.log" 2>&1 &
-SERVER=$!
-trap 'kill $SERVER 2>/dev/null || true; sleep 2; kill -9 $SERVER 2>/dev/null || true; rm -rf "$WORK"' EXIT
-for _ in $(seq 100); do grep -q "listening on" "$WORK/server.log" && break; sleep 0.1; done
-URI="mongodb://$(grep -o 'listening on [0-9.:]*' "$WORK/server.log" | cut -d' ' -f3)/?directConnection=true"
-export BACKUP_ENCRYPTION_KEY=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
-cat > "$WORK/bench.toml" <<TOML
-destination = "$WORK/backups"
-verify_after_backup = false
-sources = []
-[mongodb]
-uri = "$URI"
-databases = ["hrms_bench"]
-log_collection = ""
-TOML
+source bench/lib.sh hrsm-mbench
 timed() { /usr/bin/time -f '%e %M' -o "$WORK/t" "$@" >/dev/null 2>"$WORK/err" || { cat "$WORK/err"; exit 1; }; cat "$WORK/t"; }
 best() { sort -n | head -1; }
 drop() { node -e "const {MongoClient}=require('./bench/node-peer/node_modules/mongodb');(async()=>{const c=new MongoClient('$URI');await c.db('$1').dropDatabase();await c.close()})()"; }
