@@ -68,7 +68,7 @@ pub use files::restore::{FileRestoreOptions, RestorePlan, RestoreReport, SourceD
 pub use fsutil::{write_atomic, AtomicFile};
 pub use legacy::{scan as legacy_scan, Format as LegacyFormat, KeyRing, LegacyBackup, LegacyScan};
 pub use offsite::{CheckMode, OffsiteConfig, OffsiteKind};
-pub use ops::backup::{run_backup, BackupOptions, BackupOutcome};
+pub use ops::backup::{run_backup, schedule_decision, BackupOptions, BackupOutcome};
 pub use ops::import::{import_legacy, ImportOptions, ImportOutcome, ImportResult};
 pub use ops::offsite::{
     check_remote, copy_all, copy_to, fetch as fetch_from_offsite, forget as forget_offsite, open_destination,
@@ -83,7 +83,8 @@ pub use ops::testrestore::{test_restore, TestRestoreReport, SCRATCH_SUFFIX};
 pub use ops::verify::{verify_archive, VerifyReport};
 pub use policy::retention::{plan as retention_plan, Decision, RetentionPolicy, IMPORTED_REASON};
 pub use policy::schedule::{
-    decide as decide_schedule, due, overdue, record_attempt, RunState, Schedule, SlotDecision, OVERDUE_AFTER_HOURS,
+    decide as decide_schedule, decide_from_history, due, overdue, record_attempt, PastRun, RunState, Schedule,
+    SlotDecision, MAX_TRIES_PER_SLOT, OVERDUE_AFTER_HOURS,
 };
 pub use progress::{Event, NoProgress, Progress};
 pub use remote::credentials::keychain_user as offsite_keychain_user;

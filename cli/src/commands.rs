@@ -15,7 +15,12 @@ use crate::{Cli, Command, KeyCommand};
 pub fn run(cli: Cli) -> Result<()> {
     let json = cli.json;
     match &cli.command {
-        Command::Backup { no_verify, force, scheduled } => backup(&cli, !no_verify, *force, *scheduled),
+        Command::Backup { no_verify, force, scheduled, if_due } => {
+            if *if_due && !due_now(&cli)? {
+                return Ok(());
+            }
+            backup(&cli, !no_verify, *force, *scheduled || *if_due)
+        }
         Command::List => list(&cli),
         Command::Prune { dry_run } => prune(&cli, *dry_run),
         Command::Inspect(a) => inspect(&cli, &a.archive),
@@ -31,6 +36,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Demo { dir } => crate::demo::run(dir, json),
         Command::Discover { root } => crate::discover::run(&cli, root.as_deref()),
         Command::Offsite(c) => crate::offsite::run(&cli, c),
+        Command::ScheduleTask(c) => crate::task::run(&cli, c),
     }
 }
 
@@ -107,6 +113,40 @@ pub fn find_archive(cli: &Cli, arg: &str) -> Result<PathBuf> {
         "{arg} is neither an archive file nor a backup id in {} (see `hrsm-backup list`)",
         catalog.dir().display()
     )))
+}
+
+/// `backup --if-due`: whether the daily schedule wants a run now, from the backup folder's
+/// history (the engine's `decide_from_history`); says why not when it does not.
+fn due_now(cli: &Cli) -> Result<bool> {
+    let cfg = load_config(cli)?;
+    let say = |msg: String| {
+        if cli.json {
+            print_json(&json!({ "ok": true, "due": false, "reason": msg }));
+        } else {
+            println!("{msg}");
+        }
+    };
+    let Some((schedule, decision)) = hrsm_backup::schedule_decision(&cfg)? else {
+        say("not due: the daily schedule is switched off ([schedule] enabled = false)".into());
+        return Ok(false);
+    };
+    let local = |t| schedule.local_label(t);
+    match decision {
+        hrsm_backup::SlotDecision::Run { .. } => Ok(true),
+        hrsm_backup::SlotDecision::Wait { until } => {
+            say(format!("not due: nothing to do before {}", local(until)));
+            Ok(false)
+        }
+        hrsm_backup::SlotDecision::GaveUp { slot, next } => {
+            say(format!(
+                "not due: the run of {} failed {} times; the next try is at {}",
+                local(slot),
+                hrsm_backup::MAX_TRIES_PER_SLOT,
+                local(next)
+            ));
+            Ok(false)
+        }
+    }
 }
 
 fn backup(cli: &Cli, verify: bool, force: bool, scheduled: bool) -> Result<()> {

@@ -12,6 +12,7 @@ mod legacy;
 mod offsite;
 mod output;
 mod restore;
+mod task;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -49,6 +50,11 @@ pub enum Command {
         /// not as a manual one.
         #[arg(long)]
         scheduled: bool,
+        /// Back up only when the daily schedule says a run is due (a slot passed with no good
+        /// backup since, at most 3 tries per slot), judged from the backup folder's history:
+        /// for the Task Scheduler or cron to start every hour. Implies --scheduled.
+        #[arg(long)]
+        if_due: bool,
     },
     /// List the backups in the destination folder.
     List,
@@ -125,6 +131,10 @@ pub enum Command {
     /// Off-site copies: S3-compatible storage, Azure Blob Storage, a second folder.
     #[command(subcommand)]
     Offsite(crate::offsite::OffsiteCommand),
+    /// The daily backup as a Windows Task Scheduler task, which runs when nobody is logged
+    /// in: every hour it starts `backup --if-due`.
+    #[command(subcommand)]
+    ScheduleTask(crate::task::TaskCommand),
     /// Set up a sample HR-SM installation in a folder and back it up and restore it.
     Demo {
         #[arg(long, default_value = "demo")]

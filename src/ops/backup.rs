@@ -515,3 +515,34 @@ impl std::io::Read for ReadCounter<'_> {
         }
     }
 }
+
+/// What the daily schedule of `cfg` wants now, judged from its backup folder's history alone
+/// (`backup --if-due`, started every hour by the Task Scheduler or cron): imported backups,
+/// cancelled and interrupted runs do not count. None when the schedule is switched off.
+pub fn schedule_decision(
+    cfg: &crate::config::Config,
+) -> Result<Option<(crate::policy::schedule::Schedule, crate::policy::schedule::SlotDecision)>> {
+    use crate::policy::schedule::{decide_from_history, PastRun, Schedule};
+    if !cfg.schedule.enabled {
+        return Ok(None);
+    }
+    let schedule = Schedule::daily(&cfg.schedule.time, &cfg.schedule.timezone)?;
+    let history: Vec<PastRun> = match Catalog::existing(&cfg.destination) {
+        Ok(c) => c
+            .list()?
+            .entries
+            .iter()
+            .filter(|e| !e.is_imported() && matches!(e.status, Status::Ok | Status::Failed))
+            .map(|e| PastRun {
+                started: e.started,
+                ok: e.status == Status::Ok,
+                scheduled: e.trigger == Some(crate::store::runlog::Trigger::Scheduled),
+            })
+            .collect(),
+        // No folder yet: no backup yet.
+        Err(_) if !cfg.destination.exists() => Vec::new(),
+        Err(e) => return Err(e),
+    };
+    let decision = decide_from_history(&schedule, &history, chrono::Utc::now());
+    Ok(Some((schedule, decision)))
+}

@@ -171,9 +171,73 @@ pub fn record_attempt(st: &mut RunState, slot: DateTime<Utc>, now: DateTime<Utc>
     true
 }
 
+/// One run of the backup folder's history, as the system's scheduler sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PastRun {
+    pub started: DateTime<Utc>,
+    pub ok: bool,
+    /// Started by a schedule (this app's, the Task Scheduler's, cron's), not by hand.
+    pub scheduled: bool,
+}
+
+/// What a run started by the system's scheduler (the Task Scheduler or cron, every hour,
+/// `backup --if-due`) should do, from the backup folder's history alone: the same decision as
+/// the app's scheduler (`decide`), with the tries of a slot counted from the folder's failed
+/// scheduled runs since that slot. So both can run side by side: a slot one of them backed up
+/// is not backed up again by the other, and a failing slot is tried at most
+/// `MAX_TRIES_PER_SLOT` times between them.
+pub fn decide_from_history(s: &Schedule, history: &[PastRun], now: DateTime<Utc>) -> SlotDecision {
+    let slot = s.latest_at_or_before(now);
+    let failed: Vec<&PastRun> = history.iter().filter(|r| !r.ok && r.scheduled && r.started >= slot).collect();
+    let st = RunState {
+        last_success: history.iter().filter(|r| r.ok).map(|r| r.started).max(),
+        slot: (!failed.is_empty()).then_some(slot),
+        attempts: failed.len() as u32,
+        last_attempt: failed.iter().map(|r| r.started).max(),
+        notified_slot: None,
+    };
+    // A folder without any good backup is due at once, whenever its schedule began.
+    decide(s, &st, DateTime::<Utc>::MIN_UTC, now)
+}
+
 /// No good backup for more than 26 hours.
 pub fn overdue(last_success: Option<DateTime<Utc>>, first_start: DateTime<Utc>, now: DateTime<Utc>) -> bool {
     now - last_success.unwrap_or(first_start) > Duration::hours(OVERDUE_AFTER_HOURS)
+}
+
+#[cfg(test)]
+mod history_tests {
+    use super::*;
+
+    fn at(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    #[test]
+    fn the_systems_scheduler_decides_from_the_folders_history() {
+        let s = Schedule::daily("02:00", "Africa/Cairo").unwrap();
+        // 02:00 in Cairo (UTC+2 in winter) is 00:00 UTC.
+        let now = at("2026-12-01T09:30:00Z");
+        let run = |t: &str, ok: bool, scheduled: bool| PastRun { started: at(t), ok, scheduled };
+        // Never backed up: due now.
+        assert!(matches!(decide_from_history(&s, &[], now), SlotDecision::Run { attempt: 1, .. }));
+        // Today's slot done (by the app or by hand): wait for tomorrow's.
+        let done = [run("2026-12-01T00:01:00Z", true, true)];
+        assert_eq!(decide_from_history(&s, &done, now), SlotDecision::Wait { until: at("2026-12-02T00:00:00Z") });
+        // Yesterday's only: today's slot is due (missed while the machine was off).
+        let old = [run("2026-11-30T00:01:00Z", true, true)];
+        assert!(matches!(decide_from_history(&s, &old, now), SlotDecision::Run { attempt: 1, .. }));
+        // Two failed tries of today's slot: a third after the back-off, then no more.
+        let two = [old[0], run("2026-12-01T00:00:30Z", false, true), run("2026-12-01T09:25:00Z", false, true)];
+        assert!(matches!(decide_from_history(&s, &two, now), SlotDecision::Wait { .. }), "within the back-off");
+        let later = at("2026-12-01T10:30:00Z");
+        assert!(matches!(decide_from_history(&s, &two, later), SlotDecision::Run { attempt: 3, .. }));
+        let three = [two[0], two[1], two[2], run("2026-12-01T10:30:00Z", false, true)];
+        assert!(matches!(decide_from_history(&s, &three, later), SlotDecision::GaveUp { .. }));
+        // A failed run by hand is not a try of the slot.
+        let by_hand = [old[0], run("2026-12-01T08:00:00Z", false, false)];
+        assert!(matches!(decide_from_history(&s, &by_hand, now), SlotDecision::Run { attempt: 1, .. }));
+    }
 }
 
 #[cfg(test)]

@@ -227,3 +227,44 @@ fn a_closed_pipe_ends_the_cli_quietly() {
     assert!(status.success() || status.signal() == Some(13), "{status:?}: {err}");
     assert!(!err.contains("panicked"), "{err}");
 }
+
+/// `backup --if-due`, for the Task Scheduler or cron to start every hour: the first run backs
+/// up (nothing yet), the next ones say when the next slot is and write nothing, a switched-off
+/// schedule does nothing; the runs are recorded as scheduled, so the app's own schedule does
+/// not back up the same slot again.
+#[test]
+fn backup_if_due_runs_once_per_slot_from_the_folders_history() {
+    let t = tmp();
+    write(&t.path().join("data/a.txt"), b"payroll", 0o644, 1_700_000_000);
+    let cfg = write_config(t.path(), &t.path().join("data"));
+    let base = std::fs::read_to_string(&cfg).unwrap();
+    std::fs::write(&cfg, format!("{base}[schedule]\ntime = \"02:00\"\ntimezone = \"Africa/Cairo\"\n")).unwrap();
+    let o = cli(t.path(), &["backup", "--if-due"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("backup hrsm-"), "{}", text(&o));
+    let o = cli(t.path(), &["--json", "list"]);
+    let listed: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(listed["backups"].as_array().unwrap().len(), 1);
+    assert_eq!(listed["backups"][0]["trigger"], "scheduled");
+    let o = cli(t.path(), &["backup", "--if-due"]);
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(out.starts_with("not due: nothing to do before ") && out.contains("Africa/Cairo"), "{out}");
+    let o = cli(t.path(), &["--json", "backup", "--if-due"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["due"], false, "{v}");
+    std::fs::write(&cfg, format!("{base}[schedule]\nenabled = false\n")).unwrap();
+    let o = cli(t.path(), &["backup", "--if-due"]);
+    assert!(String::from_utf8_lossy(&o.stdout).contains("the daily schedule is switched off"), "{}", text(&o));
+    let o = cli(t.path(), &["--json", "list"]);
+    let listed: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(listed["backups"].as_array().unwrap().len(), 1, "no second backup");
+    // On this system the task cannot be registered; the message says what to use instead.
+    let o = cli(t.path(), &["schedule-task", "install"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("backup --if-due` every hour from cron"), "{}", text(&o));
+    let o = cli(t.path(), &["schedule-task", "print"]);
+    let xml = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(o.status.success() && xml.contains("backup --if-due</Arguments>"), "{}", text(&o));
+    assert!(xml.contains(&format!("--config &quot;{}&quot;", cfg.display())), "{xml}");
+}

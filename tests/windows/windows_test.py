@@ -4,7 +4,8 @@ machine, with real files and the Linux side's MongoDB test server: key generate 
 import (into Wine's Credential Manager, read back by the next process), a files backup, list,
 verify, restore (identical files and times), a tampered archive refused with nothing written, an
 archive made on Linux restored by the Windows binary and one made on Windows restored by the
-Linux binary, and a MongoDB backup and restore (the native export: there is no mongodump.exe
+Linux binary, the Task Scheduler's hourly `backup --if-due` task registered and removed with
+schtasks, and a MongoDB backup and restore (the native export: there is no mongodump.exe
 here) compared document by document.
 Run it with scripts/test-windows (which builds both binaries and the Wine prerequisites)."""
 import filecmp
@@ -149,6 +150,21 @@ def main():
         dr = win("--key-file", key, "--config", dcfg, "restore", "latest", "--files-to", zpath(work / "drive-restored"))
         same, why = tree_same(data, work / "drive-restored" / "data") if dr.returncode == 0 else (False, db_.stderr + dr.stderr)
         check("C:\\-style paths in the config and on the command line work", db_.returncode == 0 and same, why)
+
+        # The daily run registered with the Task Scheduler: every hour `backup --if-due`, with
+        # the key from the Credential Manager (no key file, nothing secret in the task).
+        tcfg = work / "task.toml"
+        tcfg.write_text(f'destination = "{(work / "task-backups").as_posix()}"\n[mongodb]\nenabled = false\n[[sources]]\nname = "data"\npath = "{data.as_posix()}"\n[schedule]\ntime = "02:00"\ntimezone = "Africa/Cairo"\n')
+        ti = win("--config", tcfg, "schedule-task", "install", "--only-when-logged-on")
+        task_file = work / "prefix" / "drive_c" / "windows" / "system32" / "tasks" / "HR-SM Backup"
+        task_text = task_file.read_bytes().decode("utf-8", "replace") if task_file.exists() else ""
+        check("schedule-task install registers the hourly task with schtasks", ti.returncode == 0 and "backup --if-due" in task_text and "hrsm-backup.exe" in task_text and "PT1H" in task_text, ti.stdout + ti.stderr + task_text[:300])
+        check("the task holds no key", "BACKUP_ENCRYPTION_KEY" not in task_text and "hrsm-key" not in task_text, task_text[:300])
+        d1 = win("--config", tcfg, "backup", "--if-due")
+        d2 = win("--config", tcfg, "backup", "--if-due")
+        check("backup --if-due backs up a slot once, with the key from the Credential Manager", d1.returncode == 0 and "written" in d1.stdout and d2.returncode == 0 and d2.stdout.startswith("not due: nothing to do before"), d1.stdout + d1.stderr[-300:] + d2.stdout + d2.stderr[-300:])
+        tr_ = win("schedule-task", "remove")
+        check("schedule-task remove takes the task away", tr_.returncode == 0 and not task_file.exists(), tr_.stdout + tr_.stderr)
 
         # A tampered archive is refused, and nothing is written.
         archive = next((work / "win-backups").glob("*.hrsmbk"))
