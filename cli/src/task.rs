@@ -163,15 +163,18 @@ fn install(cli: &Cli, logged_off: bool) -> Result<()> {
     let task = Task::of(cli, logged_off)?;
     // schtasks reads the XML as UTF-16 (with its byte order mark), as the Task Scheduler
     // itself writes it.
+    // Closed before schtasks reads it (an open handle keeps other programs out on Windows);
+    // removed when this function ends.
     let file = tempfile::Builder::new()
         .prefix("hrsm-backup-task")
         .suffix(".xml")
         .tempfile()
-        .map_err(|e| Error::io("write", "a temporary file", e))?;
+        .map_err(|e| Error::io("write", "a temporary file", e))?
+        .into_temp_path();
     let mut bytes = vec![0xff, 0xfe];
     bytes.extend(task_xml(&task).encode_utf16().flat_map(|u| u.to_le_bytes()));
-    std::fs::write(file.path(), bytes).map_err(|e| Error::io("write", file.path(), e))?;
-    let xml = file.path().display().to_string();
+    std::fs::write(&file, bytes).map_err(|e| Error::io("write", &file, e))?;
+    let xml = file.display().to_string();
     let mut args = vec!["/Create", "/F", "/TN", TASK_NAME, "/XML", xml.as_str()];
     if logged_off {
         // `/RP` without a value: schtasks asks for the password on the console.
