@@ -8,6 +8,7 @@
 pub mod client;
 pub mod dump;
 pub mod foreign;
+mod journal;
 pub mod jsonexport;
 pub mod layout;
 pub mod restore;

@@ -369,10 +369,20 @@ pub(crate) struct Restore<'a> {
     /// Restore TTL indexes paused (`MongoRestoreOptions::pause_ttl`).
     pub(super) pause_ttl: bool,
     ttl_paused: Vec<String>,
+    /// What this restore created on the server, written down for a restore after a kill
+    /// (made with the first collection).
+    journal: Option<super::journal::Journal>,
 }
 
 impl<'a> Restore<'a> {
     pub(super) fn new(client: &'a Client, uri: &'a str, threads: usize) -> Self {
+        // What a restore killed on this server left (staging collections, half-filled new
+        // ones) goes first.
+        for gone in super::journal::clean_dead(&super::client::redact_uri(uri), |db, coll| {
+            client.database(db).collection::<Document>(coll).drop().run().is_ok()
+        }) {
+            tracing::warn!("removed {gone}, left half-restored by a restore that was killed");
+        }
         Restore {
             client,
             uri,
@@ -387,6 +397,7 @@ impl<'a> Restore<'a> {
             spooled: 0,
             pause_ttl: false,
             ttl_paused: Vec::new(),
+            journal: None,
         }
     }
 
@@ -433,6 +444,12 @@ impl<'a> Restore<'a> {
         let staging = if exists { format!("__hrsm_restore_{}_{}", self.tag, self.staged.len()) } else { name.clone() };
         if exists {
             let _ = db.collection::<Document>(&staging).drop().run();
+        }
+        if self.journal.is_none() {
+            self.journal = Some(super::journal::Journal::create(&self.tag, &super::client::redact_uri(self.uri))?);
+        }
+        if let Some(j) = self.journal.as_mut() {
+            j.created(&target_db, &staging, !exists || metadata.kind == "timeseries")?;
         }
         db.run_command(create_command(&staging, &metadata, self.pause_ttl))
             .run()
@@ -555,6 +572,9 @@ impl<'a> Restore<'a> {
         let workers = self.threads.div_ceil(2).clamp(1, 2);
         let handle = std::thread::spawn(move || insert_file(&coll, &path, &label, &uri, &stop, workers));
         self.fillers.push_back((i, handle));
+        if self.staged.len() > 1 {
+            crate::fault::point("restore-mid-fill");
+        }
         Ok(())
     }
 
@@ -668,14 +688,29 @@ impl<'a> Restore<'a> {
         for s in &self.staged {
             let _ = self.client.database(&s.target_db).collection::<Document>(&s.staging).drop().run();
         }
+        if let Some(j) = self.journal.take() {
+            j.finish();
+        }
     }
 
     /// The point of no return: each staging collection replaces its live one atomically.
     pub(super) fn swap_in(mut self) -> Result<MongoRestoreReport> {
         // Every filler is done before anything is renamed (a no-op after `check_counts`).
         self.finish_fills()?;
-        let admin = self.client.database("admin");
         let mut report = MongoRestoreReport { ttl_paused: std::mem::take(&mut self.ttl_paused), ..Default::default() };
+        if let Some(j) = self.journal.as_mut() {
+            j.swapping()?;
+        }
+        crate::fault::point("restore-before-swap");
+        let result = self.swap_all(&mut report);
+        if let Some(j) = self.journal.take() {
+            j.finish();
+        }
+        result.map(|()| report)
+    }
+
+    fn swap_all(&self, report: &mut MongoRestoreReport) -> Result<()> {
+        let admin = self.client.database("admin");
         for (n, s) in self.staged.iter().enumerate() {
             let cmd = doc! {"renameCollection": format!("{}.{}", s.target_db, s.staging), "to": format!("{}.{}", s.target_db, s.name), "dropTarget": true};
             let swapped = if s.direct {
@@ -726,7 +761,7 @@ impl<'a> Restore<'a> {
                 .map_err(|e| explain(self.uri, &format!("create the view {db}.{name}"), e))?;
             report.views.push(format!("{db}.{name}"));
         }
-        Ok(report)
+        Ok(())
     }
 }
 

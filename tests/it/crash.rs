@@ -221,3 +221,66 @@ fn a_crash_after_the_dump_leaves_no_plaintext_in_the_destination() {
     assert_eq!(std::fs::read_dir(&spool).unwrap().count(), 0, "spools left behind");
     assert!(files_containing(&dest, marker.as_bytes()).is_empty());
 }
+
+/// A restore killed outright cannot drop its staging collections (`__hrsm_restore_*`) nor the
+/// new collections it was filling under their own names: its journal (in the spool folder)
+/// lets the next restore on that server take them away first, whether the kill came while
+/// filling or at the swap; a restore that ends writes no journal that stays.
+#[test]
+fn a_restore_killed_mid_way_leaves_nothing_the_next_restore_does_not_take_away() {
+    let t = tmp();
+    let db = setup(t.path());
+    let client = mongodb::sync::Client::with_uri_str(mongo_uri()).unwrap();
+    client
+        .database(&db)
+        .collection::<bson::Document>("departments")
+        .insert_many((0..50).map(|i| doc! {"d": i}))
+        .run()
+        .unwrap();
+    let o = backup(t.path(), None);
+    assert!(o.status.success(), "{}", text(&o));
+    for point in ["restore-mid-fill", "restore-before-swap"] {
+        // The target has `departments` (other content: staged, swapped at the end), not `users`
+        // (filled under its own name).
+        let to = fresh_db("it_crash_to");
+        client.database(&to).collection::<bson::Document>("departments").insert_one(doc! {"live": true}).run().unwrap();
+        let restore = |fault: Option<&str>| {
+            let mut c = Command::new(bin());
+            c.args(["--config", "hrsm-backup.toml", "restore", "latest", "--db", &format!("{db}={to}")])
+                .current_dir(t.path())
+                .env("BACKUP_ENCRYPTION_KEY", key_hex())
+                .env_remove("MONGODB_URI")
+                .env("HRSM_SPOOL_DIR", t.path().join("spool"));
+            if let Some(f) = fault {
+                c.env("HRSM_FAULT_POINT", f);
+            }
+            c.output().unwrap()
+        };
+        let o = restore(Some(point));
+        assert_eq!(o.status.signal(), Some(9), "{point}: killed: {}", text(&o));
+        let names = client.database(&to).list_collection_names().run().unwrap();
+        assert!(
+            names.iter().any(|n| n.starts_with("__hrsm_restore_")),
+            "{point}: the kill left its staging: {names:?}"
+        );
+        let journals = || {
+            std::fs::read_dir(t.path().join("spool"))
+                .unwrap()
+                .flatten()
+                .filter(|d| d.file_name().to_string_lossy().ends_with(".journal"))
+                .count()
+        };
+        assert_eq!(journals(), 1, "{point}: its journal stays");
+        let o = restore(None);
+        assert!(o.status.success(), "{point}: {}", text(&o));
+        let mut names = client.database(&to).list_collection_names().run().unwrap();
+        names.sort();
+        assert_eq!(names, vec!["departments", "users"], "{point}: nothing of the killed restore left");
+        for coll in ["departments", "users"] {
+            let count =
+                |d: &str| client.database(d).collection::<bson::Document>(coll).count_documents(doc! {}).run().unwrap();
+            assert_eq!(count(&to), count(&db), "{point}: {coll} restored whole");
+        }
+        assert_eq!(journals(), 0, "{point}: no journal left");
+    }
+}
