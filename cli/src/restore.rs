@@ -139,18 +139,7 @@ pub fn run(cli: &Cli, args: &RestoreArgs) -> Result<()> {
         }
     }
     if let Some(r) = mongo {
-        for c in &r.collections {
-            println!(
-                "restored {}.{}: {} {}",
-                c.db,
-                c.name,
-                c.documents,
-                if c.buckets { "buckets" } else { "documents" }
-            );
-        }
-        for v in &r.views {
-            println!("restored view {v}");
-        }
+        print_restored(&r);
         for t in &r.ttl_paused {
             println!("TTL index {t} is paused: nothing expires until you run `hrsm-backup resume-ttl` on this backup");
         }
@@ -191,18 +180,7 @@ pub fn run_dump(cli: &Cli, path: &Path, dbs: &[String], collections: &[String]) 
     if cli.json {
         print_json(&json!({ "ok": true, "mongo": r }));
     } else {
-        for c in &r.collections {
-            println!(
-                "restored {}.{}: {} {}",
-                c.db,
-                c.name,
-                c.documents,
-                if c.buckets { "buckets" } else { "documents" }
-            );
-        }
-        for v in &r.views {
-            println!("restored view {v}");
-        }
+        print_restored(&r);
     }
     Ok(())
 }
@@ -248,5 +226,16 @@ fn human_age(seconds: i64) -> String {
         d if d % 365 == 0 => format!("{} year{}", d / 365, if d == 365 { "" } else { "s" }),
         1 => "1 day".into(),
         d => format!("{d} days"),
+    }
+}
+
+/// The collections and views a MongoDB restore brought back, a line each.
+fn print_restored(r: &hrsm_backup::mongo::MongoRestoreReport) {
+    for c in &r.collections {
+        let unit = if c.buckets { "buckets" } else { "documents" };
+        println!("restored {}.{}: {} {unit}", c.db, c.name, c.documents);
+    }
+    for v in &r.views {
+        println!("restored view {v}");
     }
 }

@@ -235,12 +235,9 @@ fn convert_service(backup: &LegacyBackup, keys: &KeyRing, spool: &Path, progress
             Error::Corrupt { reason, .. } => corrupt(format!("{name}: {reason}")),
             other => other,
         };
-        let mut add_db = |db: String, version: String, how: &'static str| -> Result<()> {
-            if databases.iter().any(|(d, _, _)| *d == db) {
-                return Err(corrupt(format!("it holds database {db} twice; nothing of it was imported")));
-            }
-            databases.push((db, version, how));
-            Ok(())
+        let mut add_db = |db: String, version: String, how: &'static str| {
+            add_database(&mut databases, db, version, how)
+                .map_err(|db| corrupt(format!("it holds database {db} twice; nothing of it was imported")))
         };
         if name.ends_with(".archive") {
             let done = crate::mongo::archive_to_dump_dir(&path, &mongo_dir, progress).map_err(within)?;
@@ -324,6 +321,21 @@ fn convert_service(backup: &LegacyBackup, keys: &KeyRing, spool: &Path, progress
         return Err(corrupt("it holds no part the old backup service writes: nothing to import".into()));
     }
     Ok(Converted { key_origin, variant: Some(cipher.variant), sources, mongo, mongo_dir, losses, warnings })
+}
+
+/// A database converted, with its server version and how it was kept; Err(its name) when
+/// the backup already held one of that name.
+fn add_database(
+    list: &mut Vec<(String, String, &'static str)>,
+    db: String,
+    version: String,
+    how: &'static str,
+) -> std::result::Result<(), String> {
+    if list.iter().any(|(d, _, _)| *d == db) {
+        return Err(db);
+    }
+    list.push((db, version, how));
+    Ok(())
 }
 
 /// The MongoDB part of a converted backup: each database `(name, server version, how it was
@@ -443,12 +455,9 @@ fn convert_page_part(
         Error::Corrupt { reason, .. } => corrupt(reason),
         other => other,
     };
-    let mut add_db = |db: String, version: String, how: &'static str| -> Result<()> {
-        if databases.iter().any(|(d, _, _)| *d == db) {
-            return Err(corrupt(format!("the run holds database {db} twice; nothing of it was imported")));
-        }
-        databases.push((db, version, how));
-        Ok(())
+    let mut add_db = |db: String, version: String, how: &'static str| {
+        add_database(databases, db, version, how)
+            .map_err(|db| corrupt(format!("the run holds database {db} twice; nothing of it was imported")))
     };
     match part.format {
         Format::PageArchive => {
