@@ -443,10 +443,22 @@ fn convert_page_part(
         Some(c) => Box::new(c.decrypt(raw).map_err(|e| Error::io("read", file, e))?),
         None => Box::new(raw),
     };
-    out.warnings.push(format!(
-        "the Backups page recorded no checksum beside {shown}: it was checked by {}gzip's own CRC only",
-        if cipher.is_some() { "its cipher's padding and " } else { "" }
-    ));
+    match &part.recorded_sha256 {
+        Some(want) => {
+            let (_, got) = crate::digest::hash_file(file).map_err(|e| Error::io("read", file, e))?;
+            if &got != want {
+                return Err(corrupt(format!(
+                    "it does not match the SHA-256 the Backups page recorded for it in HR-SM's {}: it was \
+                     changed or damaged; nothing of it was imported",
+                    super::page::EXECUTIONS_COLLECTION
+                )));
+            }
+        }
+        None => out.warnings.push(format!(
+            "HR-SM's database holds no SHA-256 of {shown}: it was checked by {}gzip's own CRC only",
+            if cipher.is_some() { "its cipher's padding and " } else { "" }
+        )),
+    }
     let files_dir = spool.join("files");
     let damaged = |e: std::io::Error| {
         corrupt(format!("it does not decompress ({e}): the file is truncated or damaged; nothing of it was imported"))

@@ -205,6 +205,8 @@ pub struct PagePart {
     pub stem: String,
     pub format: Format,
     pub encrypted: bool,
+    /// The SHA-256 the page recorded of it in HR-SM's database, when it did.
+    pub recorded_sha256: Option<String>,
 }
 
 impl LegacyBackup {
@@ -322,13 +324,23 @@ pub fn scan(dir: &Path, mut keys: KeyRing, main: Option<&crate::mongo::MongoSour
         Some(logs) => keys_of_logs(&logs, &mut keys),
         None => keys.searched.push("logs/backup.log: not found next to the backups folder".into()),
     }
-    if backups.iter().any(|b| b.encrypted && b.format != Format::Service) {
+    if backups.iter().any(|b| b.format != Format::Service) {
+        let want_keys = backups.iter().any(|b| b.encrypted && b.format != Format::Service);
         match main {
-            Some(m) => page::keys_of_settings(&m.uri, &main_database, &mut keys),
-            None => keys.searched.push(format!(
+            Some(m) => {
+                let sums = page::read_database(&m.uri, &main_database, want_keys, &mut keys);
+                for b in backups.iter_mut() {
+                    for p in b.parts.iter_mut() {
+                        let file = p.name.rsplit('/').next().unwrap_or(&p.name);
+                        p.recorded_sha256 = sums.get(file).cloned();
+                    }
+                }
+            }
+            None if want_keys => keys.searched.push(format!(
                 "{main_database}.{} (the Backups page's settings): not read, MongoDB is switched off in the settings",
                 page::SETTINGS_COLLECTION
             )),
+            None => {}
         }
     }
     Ok(LegacyScan { backups_dir, root, backups, keys, skipped })

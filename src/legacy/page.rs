@@ -96,6 +96,7 @@ pub fn scan(backups_dir: &Path, main_database: &str, out: &mut Vec<LegacyBackup>
                 stem: stem.to_string(),
                 format,
                 encrypted,
+                recorded_sha256: None,
             };
             runs.entry(run.to_string()).or_default().push((part, made));
         }
@@ -130,51 +131,89 @@ pub fn scan(backups_dir: &Path, main_database: &str, out: &mut Vec<LegacyBackup>
     skipped
 }
 
-/// Adds the keys the page kept in `<db>.backups` (`settings.encryption.encryptionKey` of each
-/// configuration, active or not: a removed configuration's files may still be there). The
-/// server is asked once, briefly: an unreachable one is noted among the places searched.
-pub fn keys_of_settings(uri: &str, db: &str, keys: &mut KeyRing) {
+/// Where the page recorded each run (`backupFile`, `checksum`: the SHA-256 of the file as it
+/// wrote it).
+pub const EXECUTIONS_COLLECTION: &str = "backupexecutions";
+
+/// What HR-SM's database says of the page's files: adds the keys the page kept in
+/// `<db>.backups` (`settings.encryption.encryptionKey` of each configuration, active or not:
+/// a removed configuration's files may still be there) when `want_keys`, and returns the
+/// SHA-256 it recorded of each file (`<db>.backupexecutions`), by file name. The server is
+/// asked once, briefly: an unreachable one is noted among the places searched.
+pub fn read_database(
+    uri: &str,
+    db: &str,
+    want_keys: bool,
+    keys: &mut KeyRing,
+) -> std::collections::HashMap<String, String> {
     use bson::{doc, Document};
     let shown = format!("{db}.{SETTINGS_COLLECTION} (the Backups page's settings)");
-    let found = (|| -> crate::error::Result<Vec<(String, String)>> {
+    type Found = (Vec<(String, String)>, std::collections::HashMap<String, String>);
+    let found = (|| -> crate::error::Result<Found> {
         let client = crate::mongo::client::connect_within(uri, std::time::Duration::from_secs(5))?;
-        let cursor = client
-            .database(db)
-            .collection::<Document>(SETTINGS_COLLECTION)
-            .find(doc! {"settings.encryption.encryptionKey": {"$type": "string"}})
-            .projection(doc! {"name": 1, "settings.encryption.encryptionKey": 1})
-            .run()
-            .map_err(|e| crate::mongo::client::explain(uri, &format!("read {db}.{SETTINGS_COLLECTION}"), e))?;
-        let mut out = Vec::new();
-        for d in cursor {
-            let d =
-                d.map_err(|e| crate::mongo::client::explain(uri, &format!("read {db}.{SETTINGS_COLLECTION}"), e))?;
-            let name = d.get_str("name").unwrap_or("unnamed").to_string();
-            let key = d
-                .get_document("settings")
-                .and_then(|s| s.get_document("encryption"))
-                .and_then(|e| e.get_str("encryptionKey"))
-                .unwrap_or_default()
-                .to_string();
-            out.push((name, key));
+        let read = |coll: &str, filter: Document, projection: Document| -> crate::error::Result<Vec<Document>> {
+            let what = format!("read {db}.{coll}");
+            let cursor = client
+                .database(db)
+                .collection::<Document>(coll)
+                .find(filter)
+                .projection(projection)
+                .run()
+                .map_err(|e| crate::mongo::client::explain(uri, &what, e))?;
+            cursor.map(|d| d.map_err(|e| crate::mongo::client::explain(uri, &what, e))).collect()
+        };
+        let mut found_keys = Vec::new();
+        if want_keys {
+            for d in read(
+                SETTINGS_COLLECTION,
+                doc! {"settings.encryption.encryptionKey": {"$type": "string"}},
+                doc! {"name": 1, "settings.encryption.encryptionKey": 1},
+            )? {
+                let name = d.get_str("name").unwrap_or("unnamed").to_string();
+                let key = d
+                    .get_document("settings")
+                    .and_then(|s| s.get_document("encryption"))
+                    .and_then(|e| e.get_str("encryptionKey"))
+                    .unwrap_or_default()
+                    .to_string();
+                found_keys.push((name, key));
+            }
         }
-        Ok(out)
-    })();
-    match found {
-        Ok(list) => {
-            let mut n = 0;
-            for (name, key) in list {
-                let key = zeroize::Zeroizing::new(key);
-                if keys.add(
-                    format!("the key of the Backups page's configuration {name:?} in {db}.{SETTINGS_COLLECTION}"),
-                    &key,
-                ) {
-                    n += 1;
+        let mut sums = std::collections::HashMap::new();
+        for d in read(
+            EXECUTIONS_COLLECTION,
+            doc! {"backupFile": {"$type": "string"}, "checksum": {"$type": "string"}},
+            doc! {"backupFile": 1, "checksum": 1},
+        )? {
+            if let (Ok(file), Ok(sum)) = (d.get_str("backupFile"), d.get_str("checksum")) {
+                if sum.len() == 64 && sum.bytes().all(|b| b.is_ascii_hexdigit()) {
+                    sums.insert(file.to_string(), sum.to_ascii_lowercase());
                 }
             }
-            keys.searched.push(format!("{shown}: {}", super::count(n)));
         }
-        Err(e) => keys.searched.push(format!("{shown}: could not be read ({e})")),
+        Ok((found_keys, sums))
+    })();
+    match found {
+        Ok((list, sums)) => {
+            if want_keys {
+                let mut n = 0;
+                for (name, key) in list {
+                    let key = zeroize::Zeroizing::new(key);
+                    if keys.add(
+                        format!("the key of the Backups page's configuration {name:?} in {db}.{SETTINGS_COLLECTION}"),
+                        &key,
+                    ) {
+                        n += 1;
+                    }
+                }
+                keys.searched.push(format!("{shown}: {}", super::count(n)));
+            }
+            sums
+        }
+        Err(e) => {
+            keys.searched.push(format!("{shown}: could not be read ({e})"));
+            Default::default()
+        }
     }
 }
 

@@ -861,9 +861,22 @@ fn the_backups_page_files_import_with_the_key_it_kept_in_the_database() {
     tar_of(&page.join("incremental/incremental-2026-02-10T01-00-00-000Z.tar.gz"), &["uploads/acme"]);
     fs::write(page.join("database/notes.txt"), b"moved the old backups here").unwrap();
 
+    // The page's run log, with the SHA-256 of the file each run wrote.
+    client
+        .database(&main)
+        .collection::<Document>("backupexecutions")
+        .insert_one(doc! {"backupName": "Nightly database", "status": "completed",
+        "backupFile": "database-2026-02-01T01-00-00-000Z.gz.enc", "checksum": sha(&fs::read(&db_file).unwrap())})
+        .run()
+        .unwrap();
     let o = cli(t.path(), &["import-legacy", root.to_str().unwrap()]);
     let out = text(&o);
     assert!(o.status.success(), "{out}");
+    assert!(
+        !out.contains("holds no SHA-256 of database/database-2026-02-01"),
+        "checked by its recorded SHA-256: {out}"
+    );
+    assert!(out.contains("holds no SHA-256 of configuration/config-2026-02-09"), "{out}");
     // A full run (its database and its files with one time) is one restore point.
     assert!(out.contains("4 old backup(s): 4 imported, 0 already imported, 0 failed"), "{out}");
     assert!(out.contains("skipped: database/notes.txt: not one of the Backups page's files; not imported"), "{out}");
@@ -965,4 +978,23 @@ fn the_backups_page_files_import_with_the_key_it_kept_in_the_database() {
     let failed: Vec<serde_json::Value> =
         json_of(&o)["backups"].as_array().unwrap().iter().filter(|b| b["result"] == "failed").cloned().collect();
     assert!(failed[0].get("needs_key").is_none(), "a damaged file needs no other key: {failed:?}");
+    // A file that does not match the SHA-256 the page recorded of it is refused.
+    fs::remove_file(&other).unwrap();
+    let changed = page.join("files/files-2026-03-01T01-00-00-000Z.tar.gz");
+    fs::create_dir_all(changed.parent().unwrap()).unwrap();
+    tar_of(&changed, &["uploads/documents"]);
+    client
+        .database(&main)
+        .collection::<Document>("backupexecutions")
+        .insert_one(doc! {"backupFile": "files-2026-03-01T01-00-00-000Z.tar.gz", "checksum": "0".repeat(64)})
+        .run()
+        .unwrap();
+    let o = cli(t.path(), &["import-legacy", root.to_str().unwrap()]);
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(
+        out.contains("does not match the SHA-256 the Backups page recorded for it in HR-SM's backupexecutions"),
+        "{out}"
+    );
+    assert_eq!(catalog(t.path()).len(), 4, "nothing of it was written");
 }
