@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Desktop app figures, release build, demo mode, in a private session (scripts/with-session):
 # start to tray ready and to page ready (from the app's own log lines), then idle RSS and CPU
-# after IDLE seconds in the tray with the window closed (CPU measured over the following 60 s).
+# after IDLE seconds in the tray with the window closed (CPU measured over the following 60 s),
+# then RSS with the window opened, and 30 s after it was closed again (bench/close-window.py
+# closes it as a window manager's close button does).
 #   bench/desktop-idle.sh [IDLE_SECONDS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 IDLE=${1:-300}
 cargo build -p hrsm-backup-desktop --release --quiet
+python3 -c 'import Xlib' 2>/dev/null || python3 -m pip install --quiet python-xlib
 export HRSM_SECANTUSD=${HRSM_SECANTUSD:-$HOME/.cache/hrsm-tools/bin/secantusd-rs}
 cat > /tmp/hrsm-idle-inner.sh <<INNER
 #!/usr/bin/env bash
@@ -34,6 +37,17 @@ rss=\$(awk '/^Rss/{print \$2}' /proc/\$PID/smaps_rollup)
 anon=\$(awk '/^Anonymous/{print \$2}' /proc/\$PID/smaps_rollup)
 web=\$(ps -eo rss,comm | awk '/WebKitWebProces/{s+=\$1} END{print s+0}')
 echo "after $IDLE s in the tray: RSS \$((rss / 1024)) MB (private anonymous \$((anon / 1024)) MB), web process \$((web / 1024)) MB, CPU \$(echo "scale=2; (\$t2 - \$t1) * 100 / \$hz / 60" | bc) % over 60 s"
+# The admin opens the window (a second start brings it up) and closes it again.
+target/release/hrsm-backup-desktop --demo >/dev/null 2>&1 || true
+until grep -q "page ready" \$log 2>/dev/null; do sleep 0.1; done
+sleep 5
+open_rss=\$(awk '/^Rss/{print \$2}' /proc/\$PID/smaps_rollup)
+python3 bench/close-window.py
+sleep 30
+rss=\$(awk '/^Rss/{print \$2}' /proc/\$PID/smaps_rollup)
+anon=\$(awk '/^Anonymous/{print \$2}' /proc/\$PID/smaps_rollup)
+web=\$(ps -eo rss,comm | awk '/WebKitWebProces/{s+=\$1} END{print s+0}')
+echo "window open: RSS \$((open_rss / 1024)) MB; 30 s after it was closed: RSS \$((rss / 1024)) MB (private anonymous \$((anon / 1024)) MB), web process \$((web / 1024)) MB"
 kill \$PID
 INNER
 chmod +x /tmp/hrsm-idle-inner.sh
