@@ -445,12 +445,11 @@ impl<'a> Restore<'a> {
         if exists {
             let _ = db.collection::<Document>(&staging).drop().run();
         }
-        if self.journal.is_none() {
-            self.journal = Some(super::journal::Journal::create(&self.tag, &super::client::redact_uri(self.uri))?);
-        }
-        if let Some(j) = self.journal.as_mut() {
-            j.created(&target_db, &staging, !exists || metadata.kind == "timeseries")?;
-        }
+        journal(&mut self.journal, &self.tag, self.uri)?.created(
+            &target_db,
+            &staging,
+            !exists || metadata.kind == "timeseries",
+        )?;
         db.run_command(create_command(&staging, &metadata, self.pause_ttl))
             .run()
             .map_err(|e| explain(self.uri, &format!("create {target_db}.{name} (staging)"), e))?;
@@ -627,9 +626,10 @@ impl<'a> Restore<'a> {
 
     /// Creates each view once under a scratch name and drops it: a definition the server
     /// refuses fails the restore here, before anything live is replaced.
-    fn check_views(&self) -> Result<()> {
+    fn check_views(&mut self) -> Result<()> {
         for (i, (db, name, meta)) in self.views.iter().enumerate() {
             let scratch = format!("__hrsm_restore_{}_view{i}", self.tag);
+            journal(&mut self.journal, &self.tag, self.uri)?.created(db, &scratch, false)?;
             let database = self.client.database(db);
             let mut create = doc! {"create": &scratch};
             for (k, v) in meta.options.iter() {
@@ -826,6 +826,18 @@ impl Restore<'_> {
         let _ = db.collection::<Document>(&s.staging).drop().run();
         Ok(())
     }
+}
+
+/// The restore's journal, made with the first collection it creates.
+fn journal<'j>(
+    slot: &'j mut Option<super::journal::Journal>,
+    tag: &str,
+    uri: &str,
+) -> Result<&'j mut super::journal::Journal> {
+    if slot.is_none() {
+        *slot = Some(super::journal::Journal::create(tag, &super::client::redact_uri(uri))?);
+    }
+    slot.as_mut().ok_or_else(|| Error::Mongo("the restore journal could not be made".into()))
 }
 
 /// `create` for a collection named `name` with the backup's options. A time series' derived
