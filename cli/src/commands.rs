@@ -19,7 +19,15 @@ pub fn run(cli: Cli) -> Result<()> {
             if *if_due && !due_now(&cli)? {
                 return Ok(());
             }
-            backup(&cli, !no_verify, *force, *scheduled || *if_due)
+            match backup(&cli, !no_verify, *force, *scheduled || *if_due) {
+                // Another run holds the folder (the app's own schedule, a test restore): that
+                // one has the slot; the next hourly start looks again.
+                Err(Error::Busy { .. }) if *if_due => {
+                    say_not_due(&cli, "not due: another backup or restore is running on this backup folder".into());
+                    Ok(())
+                }
+                other => other,
+            }
         }
         Command::List => list(&cli),
         Command::Prune { dry_run } => prune(&cli, *dry_run),
@@ -115,19 +123,22 @@ pub fn find_archive(cli: &Cli, arg: &str) -> Result<PathBuf> {
     )))
 }
 
+/// Why `backup --if-due` did nothing (exit 0).
+fn say_not_due(cli: &Cli, msg: String) {
+    if cli.json {
+        print_json(&json!({ "ok": true, "due": false, "reason": msg }));
+    } else {
+        println!("{msg}");
+    }
+}
+
 /// `backup --if-due`: whether the daily schedule wants a run now, from the backup folder's
 /// history (the engine's `decide_from_history`); says why not when it does not.
 fn due_now(cli: &Cli) -> Result<bool> {
     let cfg = load_config(cli)?;
-    let say = |msg: String| {
-        if cli.json {
-            print_json(&json!({ "ok": true, "due": false, "reason": msg }));
-        } else {
-            println!("{msg}");
-        }
-    };
+    let say = |msg: String| say_not_due(cli, msg);
     let Some((schedule, decision)) = hrsm_backup::schedule_decision(&cfg)? else {
-        say("not due: the daily schedule is switched off ([schedule] enabled = false)".into());
+        say("not due: the daily schedule is switched off ([schedule] enabled = false, or BACKUPS_ENABLED=false)".into());
         return Ok(false);
     };
     let local = |t| schedule.local_label(t);

@@ -238,4 +238,7 @@ fn print_restored(r: &hrsm_backup::mongo::MongoRestoreReport) {
     for v in &r.views {
         println!("restored view {v}");
     }
+    for w in &r.warnings {
+        println!("warning: {w}");
+    }
 }

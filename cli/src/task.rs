@@ -43,7 +43,7 @@ pub enum TaskCommand {
 pub fn run(cli: &Cli, cmd: &TaskCommand) -> Result<()> {
     match cmd {
         TaskCommand::Print { only_when_logged_on } => {
-            print!("{}", task_xml(&Task::of(cli, !only_when_logged_on)?));
+            print!("{}", task_xml(&Task::of(cli, !only_when_logged_on)?, "UTF-8"));
             Ok(())
         }
         TaskCommand::Install { only_when_logged_on } => install(cli, !only_when_logged_on),
@@ -57,6 +57,9 @@ pub struct Task {
     pub exe: PathBuf,
     /// The config file, absolute, when one is in use.
     pub config: Option<PathBuf>,
+    /// The key file given with `--key-file` (absolute), when the key is not in the Credential
+    /// Manager.
+    pub key_file: Option<PathBuf>,
     pub workdir: PathBuf,
     /// `DOMAIN\user`.
     pub user: String,
@@ -74,13 +77,18 @@ impl Task {
             .or_else(|| std::env::var_os("HRSM_BACKUP_CONFIG").filter(|v| !v.is_empty()).map(PathBuf::from))
             .or_else(|| Path::new("hrsm-backup.toml").exists().then(|| PathBuf::from("hrsm-backup.toml")))
             .map(|p| if p.is_absolute() { p } else { workdir.join(p) });
+        let key_file = cli
+            .key_file
+            .clone()
+            .or_else(|| std::env::var_os("HRSM_BACKUP_KEY_FILE").filter(|v| !v.is_empty()).map(PathBuf::from))
+            .map(|p| if p.is_absolute() { p } else { workdir.join(p) });
         let var = |k: &str| std::env::var(k).unwrap_or_default();
         let user = match (var("USERDOMAIN"), var("USERNAME")) {
             (d, u) if !d.is_empty() && !u.is_empty() => format!("{d}\\{u}"),
             (_, u) if !u.is_empty() => u,
             _ => var("USER"),
         };
-        Ok(Task { exe, config, workdir, user, logged_off })
+        Ok(Task { exe, config, key_file, workdir, user, logged_off })
     }
 
     /// The arguments the task passes: the config in use, then `backup --if-due`.
@@ -88,6 +96,9 @@ impl Task {
         let mut a = String::new();
         if let Some(c) = &self.config {
             a.push_str(&format!("--config \"{}\" ", c.display()));
+        }
+        if let Some(k) = &self.key_file {
+            a.push_str(&format!("--key-file \"{}\" ", k.display()));
         }
         a.push_str("backup --if-due");
         a
@@ -102,10 +113,11 @@ fn esc(s: &str) -> String {
 /// The Task Scheduler's task (schema 1.2, Windows 7 and later): every hour from midnight,
 /// started late when the machine was off at the hour, never two at once, not stopped on
 /// battery, stopped after 12 hours.
-pub fn task_xml(t: &Task) -> String {
+/// `encoding` is what the text will be written as: "UTF-16" for schtasks, "UTF-8" on screen.
+pub fn task_xml(t: &Task, encoding: &str) -> String {
     let logon = if t.logged_off { "Password" } else { "InteractiveToken" };
     format!(
-        r#"<?xml version="1.0" encoding="UTF-16"?>
+        r#"<?xml version="1.0" encoding="{encoding}"?>
 <Task version="1.2" xmlns="http://schemas.microsoft.com/windows/2004/02/mit/task">
   <RegistrationInfo>
     <Description>HR-SM Backup: the daily restore point of HR-SM (runs every hour; backs up only when the daily schedule says a run is due).</Description>
@@ -122,7 +134,6 @@ pub fn task_xml(t: &Task) -> String {
       <ScheduleByDay>
         <DaysInterval>1</DaysInterval>
       </ScheduleByDay>
-      <Enabled>true</Enabled>
     </CalendarTrigger>
   </Triggers>
   <Principals>
@@ -160,6 +171,14 @@ pub fn task_xml(t: &Task) -> String {
 }
 
 fn install(cli: &Cli, logged_off: bool) -> Result<()> {
+    if !cfg!(windows) {
+        // Says what to use instead.
+        return schtasks(&[], "register the task");
+    }
+    // What the task will need, checked now rather than failing every hour: the config reads
+    // and the key is there (the Credential Manager's, or the key file).
+    crate::commands::load_config(cli)?;
+    crate::commands::load_key(cli)?;
     let task = Task::of(cli, logged_off)?;
     // schtasks reads the XML as UTF-16 (with its byte order mark), as the Task Scheduler
     // itself writes it.
@@ -172,7 +191,7 @@ fn install(cli: &Cli, logged_off: bool) -> Result<()> {
         .map_err(|e| Error::io("write", "a temporary file", e))?
         .into_temp_path();
     let mut bytes = vec![0xff, 0xfe];
-    bytes.extend(task_xml(&task).encode_utf16().flat_map(|u| u.to_le_bytes()));
+    bytes.extend(task_xml(&task, "UTF-16").encode_utf16().flat_map(|u| u.to_le_bytes()));
     std::fs::write(&file, bytes).map_err(|e| Error::io("write", &file, e))?;
     let xml = file.display().to_string();
     let mut args = vec!["/Create", "/F", "/TN", TASK_NAME, "/XML", xml.as_str()];
@@ -224,11 +243,12 @@ mod tests {
         let t = Task {
             exe: PathBuf::from(r"C:\Program Files\HR-SM Backup\hrsm-backup.exe"),
             config: Some(PathBuf::from(r"C:\HR & Co\hrsm-backup.toml")),
+            key_file: None,
             workdir: PathBuf::from(r"C:\HR & Co"),
             user: r"ACME\amal".into(),
             logged_off: true,
         };
-        let x = task_xml(&t);
+        let x = task_xml(&t, "UTF-16");
         assert!(x.contains(r"<Command>C:\Program Files\HR-SM Backup\hrsm-backup.exe</Command>"), "{x}");
         assert!(
             x.contains(r"<Arguments>--config &quot;C:\HR &amp; Co\hrsm-backup.toml&quot; backup --if-due</Arguments>"),
@@ -237,7 +257,8 @@ mod tests {
         assert!(x.contains("<Interval>PT1H</Interval>") && x.contains("<StartWhenAvailable>true</StartWhenAvailable>"));
         assert!(x.contains(r"<UserId>ACME\amal</UserId>") && x.contains("<LogonType>Password</LogonType>"));
         assert!(x.contains("<MultipleInstancesPolicy>IgnoreNew</MultipleInstancesPolicy>"));
-        let on = task_xml(&Task { logged_off: false, config: None, ..t });
+        let on = task_xml(&Task { logged_off: false, config: None, key_file: None, ..t }, "UTF-8");
+        assert!(on.starts_with(r#"<?xml version="1.0" encoding="UTF-8"?>"#));
         assert!(on.contains("<LogonType>InteractiveToken</LogonType>"));
         assert!(on.contains("<Arguments>backup --if-due</Arguments>"));
     }

@@ -148,57 +148,43 @@ pub fn read_database(
 ) -> std::collections::HashMap<String, String> {
     use bson::{doc, Document};
     let shown = format!("{db}.{SETTINGS_COLLECTION} (the Backups page's settings)");
-    type Found = (Vec<(String, String)>, std::collections::HashMap<String, String>);
-    let found = (|| -> crate::error::Result<Found> {
-        let client = crate::mongo::client::connect_within(uri, std::time::Duration::from_secs(5))?;
-        let read = |coll: &str, filter: Document, projection: Document| -> crate::error::Result<Vec<Document>> {
-            let what = format!("read {db}.{coll}");
-            let cursor = client
-                .database(db)
-                .collection::<Document>(coll)
-                .find(filter)
-                .projection(projection)
-                .run()
-                .map_err(|e| crate::mongo::client::explain(uri, &what, e))?;
-            cursor.map(|d| d.map_err(|e| crate::mongo::client::explain(uri, &what, e))).collect()
-        };
-        let mut found_keys = Vec::new();
-        if want_keys {
-            for d in read(
-                SETTINGS_COLLECTION,
-                doc! {"settings.encryption.encryptionKey": {"$type": "string"}},
-                doc! {"name": 1, "settings.encryption.encryptionKey": 1},
-            )? {
-                let name = d.get_str("name").unwrap_or("unnamed").to_string();
-                let key = d
-                    .get_document("settings")
-                    .and_then(|s| s.get_document("encryption"))
-                    .and_then(|e| e.get_str("encryptionKey"))
-                    .unwrap_or_default()
-                    .to_string();
-                found_keys.push((name, key));
-            }
+    let client = match crate::mongo::client::connect_within(uri, std::time::Duration::from_secs(5)) {
+        Ok(c) => c,
+        Err(e) => {
+            keys.searched.push(format!("{shown}: could not be read ({e})"));
+            return Default::default();
         }
-        let mut sums = std::collections::HashMap::new();
-        for d in read(
-            EXECUTIONS_COLLECTION,
-            doc! {"backupFile": {"$type": "string"}, "checksum": {"$type": "string"}},
-            doc! {"backupFile": 1, "checksum": 1},
-        )? {
-            if let (Ok(file), Ok(sum)) = (d.get_str("backupFile"), d.get_str("checksum")) {
-                if sum.len() == 64 && sum.bytes().all(|b| b.is_ascii_hexdigit()) {
-                    sums.insert(file.to_string(), sum.to_ascii_lowercase());
-                }
-            }
-        }
-        Ok((found_keys, sums))
-    })();
-    match found {
-        Ok((list, sums)) => {
-            if want_keys {
+    };
+    let read = |coll: &str, filter: Document, projection: Document| -> crate::error::Result<Vec<Document>> {
+        let what = format!("read {db}.{coll}");
+        let cursor = client
+            .database(db)
+            .collection::<Document>(coll)
+            .find(filter)
+            .projection(projection)
+            .run()
+            .map_err(|e| crate::mongo::client::explain(uri, &what, e))?;
+        cursor.map(|d| d.map_err(|e| crate::mongo::client::explain(uri, &what, e))).collect()
+    };
+    // Each read on its own: a role that may read one collection and not the other still
+    // gives what it can.
+    if want_keys {
+        match read(
+            SETTINGS_COLLECTION,
+            doc! {"settings.encryption.encryptionKey": {"$type": "string"}},
+            doc! {"name": 1, "settings.encryption.encryptionKey": 1},
+        ) {
+            Ok(list) => {
                 let mut n = 0;
-                for (name, key) in list {
-                    let key = zeroize::Zeroizing::new(key);
+                for d in list {
+                    let name = d.get_str("name").unwrap_or("unnamed").to_string();
+                    let key = zeroize::Zeroizing::new(
+                        d.get_document("settings")
+                            .and_then(|s| s.get_document("encryption"))
+                            .and_then(|e| e.get_str("encryptionKey"))
+                            .unwrap_or_default()
+                            .to_string(),
+                    );
                     if keys.add(
                         format!("the key of the Backups page's configuration {name:?} in {db}.{SETTINGS_COLLECTION}"),
                         &key,
@@ -208,13 +194,30 @@ pub fn read_database(
                 }
                 keys.searched.push(format!("{shown}: {}", super::count(n)));
             }
-            sums
-        }
-        Err(e) => {
-            keys.searched.push(format!("{shown}: could not be read ({e})"));
-            Default::default()
+            Err(e) => keys.searched.push(format!("{shown}: could not be read ({e})")),
         }
     }
+    let mut sums = std::collections::HashMap::new();
+    match read(
+        EXECUTIONS_COLLECTION,
+        doc! {"backupFile": {"$type": "string"}, "checksum": {"$type": "string"}},
+        doc! {"backupFile": 1, "checksum": 1},
+    ) {
+        Ok(list) => {
+            for d in list {
+                if let (Ok(file), Ok(sum)) = (d.get_str("backupFile"), d.get_str("checksum")) {
+                    if sum.len() == 64 && sum.bytes().all(|b| b.is_ascii_hexdigit()) {
+                        sums.insert(file.to_string(), sum.to_ascii_lowercase());
+                    }
+                }
+            }
+        }
+        Err(e) => tracing::warn!(
+            "{db}.{EXECUTIONS_COLLECTION} (the Backups page's run log) could not be read ({e}): its files are checked \
+             without the SHA-256 it recorded"
+        ),
+    }
+    sums
 }
 
 #[cfg(test)]

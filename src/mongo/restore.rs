@@ -54,6 +54,10 @@ pub struct MongoRestoreReport {
     /// TTL indexes restored paused (`db.collection: index`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub ttl_paused: Vec<String>,
+    /// What the cleaning of restores that were stopped found (a collection possibly half
+    /// restored, a whole copy kept).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -372,16 +376,22 @@ pub(crate) struct Restore<'a> {
     /// What this restore created on the server, written down for a restore after a kill
     /// (made with the first collection).
     journal: Option<super::journal::Journal>,
+    /// What an admin should know from the cleaning of stopped restores (the report's).
+    warnings: Vec<String>,
 }
 
 impl<'a> Restore<'a> {
     pub(super) fn new(client: &'a Client, uri: &'a str, threads: usize) -> Self {
         // What a restore killed on this server left (staging collections, half-filled new
         // ones) goes first.
-        for gone in super::journal::clean_dead(&super::client::redact_uri(uri), |db, coll| {
+        let cleaned = super::journal::clean_dead(&journal_server(uri), |db, coll| {
             client.database(db).collection::<Document>(coll).drop().run().is_ok()
-        }) {
-            tracing::warn!("removed {gone}, left half-restored by a restore that was killed");
+        });
+        for gone in &cleaned.dropped {
+            tracing::warn!("removed {gone}, left by a restore that was stopped");
+        }
+        for w in &cleaned.warnings {
+            tracing::warn!("{w}");
         }
         Restore {
             client,
@@ -398,6 +408,7 @@ impl<'a> Restore<'a> {
             pause_ttl: false,
             ttl_paused: Vec::new(),
             journal: None,
+            warnings: cleaned.warnings,
         }
     }
 
@@ -448,7 +459,8 @@ impl<'a> Restore<'a> {
         journal(&mut self.journal, &self.tag, self.uri)?.created(
             &target_db,
             &staging,
-            !exists || metadata.kind == "timeseries",
+            !exists,
+            metadata.kind == "timeseries",
         )?;
         db.run_command(create_command(&staging, &metadata, self.pause_ttl))
             .run()
@@ -629,7 +641,7 @@ impl<'a> Restore<'a> {
     fn check_views(&mut self) -> Result<()> {
         for (i, (db, name, meta)) in self.views.iter().enumerate() {
             let scratch = format!("__hrsm_restore_{}_view{i}", self.tag);
-            journal(&mut self.journal, &self.tag, self.uri)?.created(db, &scratch, false)?;
+            journal(&mut self.journal, &self.tag, self.uri)?.created(db, &scratch, false, false)?;
             let database = self.client.database(db);
             let mut create = doc! {"create": &scratch};
             for (k, v) in meta.options.iter() {
@@ -695,21 +707,31 @@ impl<'a> Restore<'a> {
 
     /// The point of no return: each staging collection replaces its live one atomically.
     pub(super) fn swap_in(mut self) -> Result<MongoRestoreReport> {
-        // Every filler is done before anything is renamed (a no-op after `check_counts`).
-        self.finish_fills()?;
-        let mut report = MongoRestoreReport { ttl_paused: std::mem::take(&mut self.ttl_paused), ..Default::default() };
-        if let Some(j) = self.journal.as_mut() {
-            j.swapping()?;
+        // Every filler is done before anything is renamed (a no-op after `check_counts`), and
+        // the journal says the swap begins; if either fails, nothing live was touched yet.
+        let ready = self.finish_fills().and_then(|()| match self.journal.as_mut() {
+            Some(j) => j.swapping(),
+            None => Ok(()),
+        });
+        if let Err(e) = ready {
+            self.drop_staging();
+            return Err(Error::Mongo(format!("{e}; nothing was replaced")));
         }
         crate::fault::point("restore-before-swap");
-        let result = self.swap_all(&mut report);
-        if let Some(j) = self.journal.take() {
+        let mut report = MongoRestoreReport {
+            ttl_paused: std::mem::take(&mut self.ttl_paused),
+            warnings: std::mem::take(&mut self.warnings),
+            ..Default::default()
+        };
+        let mut journal = self.journal.take();
+        let result = self.swap_all(&mut report, &mut journal);
+        if let Some(j) = journal {
             j.finish();
         }
         result.map(|()| report)
     }
 
-    fn swap_all(&self, report: &mut MongoRestoreReport) -> Result<()> {
+    fn swap_all(&self, report: &mut MongoRestoreReport, journal: &mut Option<super::journal::Journal>) -> Result<()> {
         let admin = self.client.database("admin");
         for (n, s) in self.staged.iter().enumerate() {
             let cmd = doc! {"renameCollection": format!("{}.{}", s.target_db, s.staging), "to": format!("{}.{}", s.target_db, s.name), "dropTarget": true};
@@ -717,7 +739,7 @@ impl<'a> Restore<'a> {
                 // Already in place under its own name.
                 Ok(())
             } else if s.metadata.kind == "timeseries" {
-                self.replace_timeseries(s)
+                self.replace_timeseries(s, journal)
             } else {
                 admin
                     .run_command(cmd)
@@ -773,7 +795,14 @@ impl Restore<'_> {
     /// staging copy goes. A failure on the way says that the staging copy still holds
     /// everything.
     /// Errs with whether the live one was already dropped.
-    fn replace_timeseries(&self, s: &Staged) -> std::result::Result<(), (Error, bool)> {
+    fn replace_timeseries(
+        &self,
+        s: &Staged,
+        journal: &mut Option<super::journal::Journal>,
+    ) -> std::result::Result<(), (Error, bool)> {
+        if let Some(j) = journal.as_mut() {
+            j.replacing(&s.target_db, &s.staging, &s.name).map_err(|e| (e, false))?;
+        }
         let db = self.client.database(&s.target_db);
         let keep = |e: Error| {
             (
@@ -828,6 +857,11 @@ impl Restore<'_> {
     }
 }
 
+/// The server as journals name it: its hosts only (no user, password, database or options).
+fn journal_server(uri: &str) -> String {
+    crate::uri::server_of_uri(uri).unwrap_or_else(|| super::client::redact_uri(uri))
+}
+
 /// The restore's journal, made with the first collection it creates.
 fn journal<'j>(
     slot: &'j mut Option<super::journal::Journal>,
@@ -835,7 +869,7 @@ fn journal<'j>(
     uri: &str,
 ) -> Result<&'j mut super::journal::Journal> {
     if slot.is_none() {
-        *slot = Some(super::journal::Journal::create(tag, &super::client::redact_uri(uri))?);
+        *slot = Some(super::journal::Journal::create(tag, &journal_server(uri))?);
     }
     slot.as_mut().ok_or_else(|| Error::Mongo("the restore journal could not be made".into()))
 }

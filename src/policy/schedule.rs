@@ -187,6 +187,9 @@ pub struct PastRun {
 /// is not backed up again by the other, and a failing slot is tried at most
 /// `MAX_TRIES_PER_SLOT` times between them.
 pub fn decide_from_history(s: &Schedule, history: &[PastRun], now: DateTime<Utc>) -> SlotDecision {
+    // A run dated in the future (a clock that was ahead once) would hold the schedule off
+    // until that date: not counted.
+    let history: Vec<PastRun> = history.iter().filter(|r| r.started <= now + Duration::minutes(10)).copied().collect();
     let slot = s.latest_at_or_before(now);
     let failed: Vec<&PastRun> = history.iter().filter(|r| !r.ok && r.scheduled && r.started >= slot).collect();
     let st = RunState {
@@ -234,6 +237,9 @@ mod history_tests {
         assert!(matches!(decide_from_history(&s, &two, later), SlotDecision::Run { attempt: 3, .. }));
         let three = [two[0], two[1], two[2], run("2026-12-01T10:30:00Z", false, true)];
         assert!(matches!(decide_from_history(&s, &three, later), SlotDecision::GaveUp { .. }));
+        // A good run dated next year (a clock that was ahead) does not hold the schedule off.
+        let ahead = [old[0], run("2027-06-01T00:00:00Z", true, true)];
+        assert!(matches!(decide_from_history(&s, &ahead, now), SlotDecision::Run { attempt: 1, .. }));
         // A failed run by hand is not a try of the slot.
         let by_hand = [old[0], run("2026-12-01T08:00:00Z", false, false)];
         assert!(matches!(decide_from_history(&s, &by_hand, now), SlotDecision::Run { attempt: 1, .. }));
