@@ -379,6 +379,8 @@ async function restoreGo() {
       note.appendChild(b);
       result.appendChild(note);
     }
+    // What the clean-up of an earlier restore that was stopped found.
+    (r.mongo?.warnings || []).forEach((w) => result.appendChild(para(w.charAt(0).toUpperCase() + w.slice(1) + '.', 'warn')));
   } catch (e) { text(result, `Restore failed: ${e.message}`); } finally {
     $('preflight').disabled = false;
     $('preflight-out').replaceChildren();

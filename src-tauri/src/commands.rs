@@ -478,6 +478,7 @@ pub async fn restore<R: Runtime>(
                         all.collections.extend(more.collections);
                         all.views.extend(more.views);
                         all.ttl_paused.extend(more.ttl_paused);
+                        all.warnings.extend(more.warnings);
                     }
                     (slot, more) => {
                         if slot.is_none() {

@@ -149,6 +149,7 @@ def main():
         d.find_element(By.ID, "restore-go").click()
         wait.until(lambda d: d.find_element(By.ID, "restore-result").text.startswith("Restored"))
         check("the restore's result counts a time series in groups too", "readings: 3 groups of measurements" in d.find_element(By.ID, "restore-result").text, d.find_element(By.ID, "restore-result").text)
+        check("what the clean-up of a stopped restore found is shown with the result", "A restore was stopped while it filled hrms_restored.users" in d.find_element(By.ID, "restore-result").text, d.find_element(By.ID, "restore-result").text)
         token = d.execute_script("return window.__calls.filter(c => c[0] === 'restore')[0][1].token")
         check("the restore carries its check's token and ends disarmed", token and not d.find_element(By.ID, "confirm-box").is_displayed() and d.find_element(By.ID, "restore-go").get_attribute("disabled") is not None)
         d.get(base + "?scenario=cancel")
