@@ -240,19 +240,8 @@ fn convert_service(backup: &LegacyBackup, keys: &KeyRing, spool: &Path, progress
                 .map_err(|db| corrupt(format!("it holds database {db} twice; nothing of it was imported")))
         };
         if name.ends_with(".archive") {
-            let done = crate::mongo::archive_to_dump_dir(&path, &mongo_dir, progress).map_err(within)?;
-            for db in done.databases {
-                add_db(
-                    db,
-                    done.server_version.clone(),
-                    "its mongodump archive (documents, indexes and options as they were)",
-                )?;
-            }
-            for ns in done.skipped {
-                warnings.push(format!(
-                    "{name}: {ns} left out: a namespace of the server itself, which a restore never writes"
-                ));
-            }
+            let skipped = take_archive(&path, &mongo_dir, progress, &mut add_db).map_err(within)?;
+            warnings.extend(skipped.into_iter().map(|w| format!("{name}: {w}")));
         } else if let Some(db) = name.strip_suffix("-export.json") {
             if crate::archive::rules::check_name(db).is_err() || db.contains('/') {
                 return Err(corrupt(format!("{name}: {db:?} cannot be a database name")));
@@ -321,6 +310,26 @@ fn convert_service(backup: &LegacyBackup, keys: &KeyRing, spool: &Path, progress
         return Err(corrupt("it holds no part the old backup service writes: nothing to import".into()));
     }
     Ok(Converted { key_origin, variant: Some(cipher.variant), sources, mongo, mongo_dir, losses, warnings })
+}
+
+/// A `mongodump --archive` (gzip'd or not) into `mongo_dir` in the `--out` layout, each of its
+/// databases added through `add_db`; returns a warning per namespace of the server itself left
+/// out.
+fn take_archive(
+    path: &Path,
+    mongo_dir: &Path,
+    progress: &dyn Progress,
+    add_db: &mut dyn FnMut(String, String, &'static str) -> Result<()>,
+) -> Result<Vec<String>> {
+    let done = crate::mongo::archive_to_dump_dir(path, mongo_dir, progress)?;
+    for db in done.databases {
+        add_db(db, done.server_version.clone(), "its mongodump archive (documents, indexes and options as they were)")?;
+    }
+    Ok(done
+        .skipped
+        .into_iter()
+        .map(|ns| format!("{ns} left out: a namespace of the server itself, which a restore never writes"))
+        .collect())
 }
 
 /// A database converted, with its server version and how it was kept; Err(its name) when
@@ -443,21 +452,13 @@ fn convert_page_part(
         Some(c) => Box::new(c.decrypt(raw).map_err(|e| Error::io("read", file, e))?),
         None => Box::new(raw),
     };
-    match &part.recorded_sha256 {
-        Some(want) => {
-            let (_, got) = crate::digest::hash_file(file).map_err(|e| Error::io("read", file, e))?;
-            if &got != want {
-                return Err(corrupt(format!(
-                    "it does not match the SHA-256 the Backups page recorded for it in HR-SM's {}: it was \
-                     changed or damaged; nothing of it was imported",
-                    super::page::EXECUTIONS_COLLECTION
-                )));
-            }
-        }
-        None => out.warnings.push(format!(
+    // A recorded SHA-256 was checked when the import read the file first
+    // (`LegacyBackup::fingerprint`).
+    if part.recorded_sha256.is_none() {
+        out.warnings.push(format!(
             "HR-SM's database holds no SHA-256 of {shown}: it was checked by {}gzip's own CRC only",
             if cipher.is_some() { "its cipher's padding and " } else { "" }
-        )),
+        ));
     }
     let files_dir = spool.join("files");
     let damaged = |e: std::io::Error| {
@@ -477,19 +478,9 @@ fn convert_page_part(
             let path = spool.join(format!("{}.archive.gz", part.stem));
             copy_checked(gzipped, &path).map_err(|e| e.either(damaged, |e| Error::io("write", &path, e)))?;
             progress.event(Event::Phase("converting"));
-            let done = crate::mongo::archive_to_dump_dir(&path, &out.mongo_dir, progress).map_err(within)?;
+            let skipped = take_archive(&path, &out.mongo_dir, progress, &mut add_db).map_err(within)?;
             let _ = std::fs::remove_file(&path);
-            for db in done.databases {
-                add_db(
-                    db,
-                    done.server_version.clone(),
-                    "its mongodump archive (documents, indexes and options as they were)",
-                )?;
-            }
-            for ns in done.skipped {
-                out.warnings
-                    .push(format!("{ns} left out: a namespace of the server itself, which a restore never writes"));
-            }
+            out.warnings.extend(skipped);
         }
         Format::PageJson => {
             let path = spool.join(format!("{}.json", part.stem));

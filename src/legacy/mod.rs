@@ -211,16 +211,31 @@ pub struct PagePart {
 
 impl LegacyBackup {
     /// The SHA-256 that identifies it: its file's, or for a run of several files, of their
-    /// names and SHA-256s (so importing the same files again finds the earlier import).
+    /// names and SHA-256s (so importing the same files again finds the earlier import). Each
+    /// file is read once here, and checked on the way against the SHA-256 the Backups page
+    /// recorded of it in HR-SM's database, when it did: a mismatch fails the import.
     pub fn fingerprint(&self) -> Result<String> {
         use sha2::{Digest, Sha256};
+        let hash = |file: &Path, recorded: Option<&String>| -> Result<String> {
+            let (_, sha) = crate::digest::hash_file(file).map_err(|e| Error::io("read", file, e))?;
+            match recorded {
+                Some(want) if *want != sha => Err(Error::Corrupt {
+                    path: file.to_path_buf(),
+                    reason: format!(
+                        "it does not match the SHA-256 the Backups page recorded for it in HR-SM's {}: it was \
+                         changed or damaged; nothing of it was imported",
+                        page::EXECUTIONS_COLLECTION
+                    ),
+                }),
+                _ => Ok(sha),
+            }
+        };
         if self.parts.len() <= 1 {
-            let (_, sha) = crate::digest::hash_file(&self.file).map_err(|e| Error::io("read", &self.file, e))?;
-            return Ok(sha);
+            return hash(&self.file, self.parts.first().and_then(|p| p.recorded_sha256.as_ref()));
         }
         let mut h = Sha256::new();
         for p in &self.parts {
-            let (_, sha) = crate::digest::hash_file(&p.file).map_err(|e| Error::io("read", &p.file, e))?;
+            let sha = hash(&p.file, p.recorded_sha256.as_ref())?;
             h.update(format!("{}\0{sha}\n", p.name));
         }
         Ok(hex::encode(h.finalize()))

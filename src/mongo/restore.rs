@@ -166,9 +166,6 @@ struct Staged {
     /// Filled under its own name (it did not exist): nothing to swap; dropped on failure.
     direct: bool,
     staging: String,
-    /// Where its documents go: `staging`, or for a time series the buckets behind it
-    /// (`system.buckets.<staging>`), which take the backup's buckets as they are.
-    data: String,
     /// A time series whose archive holds its measurements (`<stem>.bson`, as this program's
     /// native export kept them before it kept buckets): they go into `staging` itself, which
     /// buckets them.
@@ -176,6 +173,18 @@ struct Staged {
     metadata: Metadata,
     expected: Option<u64>,
     inserted: u64,
+}
+
+impl Staged {
+    /// Where its documents go: `staging`, or for a time series kept as buckets the buckets
+    /// behind it (`system.buckets.<staging>`), which take the backup's buckets as they are.
+    fn data(&self) -> String {
+        if self.metadata.kind == "timeseries" && !self.measurements {
+            super::layout::buckets_collection(&self.staging)
+        } else {
+            self.staging.clone()
+        }
+    }
 }
 
 /// The MongoDB side of a restore, fed the archive's entries one by one by `ops::restore` (in
@@ -469,13 +478,11 @@ impl<'a> Restore<'a> {
         if timeseries && self.pause_ttl && metadata.options.contains_key("expireAfterSeconds") {
             self.ttl_paused.push(format!("{target_db}.{name}: {}", super::layout::TIMESERIES_TTL));
         }
-        let data = if timeseries { super::layout::buckets_collection(&staging) } else { staging.clone() };
         self.staged.push(Staged {
             target_db,
             name,
             stem,
             staging,
-            data,
             measurements: false,
             direct: !exists,
             metadata,
@@ -575,8 +582,7 @@ impl<'a> Restore<'a> {
             self.join_oldest()?;
         }
         let s = &self.staged[i];
-        let into = if s.measurements { &s.staging } else { &s.data };
-        let coll = self.client.database(&s.target_db).collection::<RawDocumentBuf>(into);
+        let coll = self.client.database(&s.target_db).collection::<RawDocumentBuf>(&s.data());
         let (stop, uri) = (self.stop.clone(), self.uri.to_string());
         // Two connections per collection: measured to help (1.6x with four into one), while
         // the collections themselves fill side by side.
@@ -643,11 +649,7 @@ impl<'a> Restore<'a> {
             let scratch = format!("__hrsm_restore_{}_view{i}", self.tag);
             journal(&mut self.journal, &self.tag, self.uri)?.created(db, &scratch, false, false)?;
             let database = self.client.database(db);
-            let mut create = doc! {"create": &scratch};
-            for (k, v) in meta.options.iter() {
-                create.insert(k.clone(), v.clone());
-            }
-            let created = database.run_command(create).run();
+            let created = database.run_command(create_command(&scratch, meta, false)).run();
             let _ = database.collection::<Document>(&scratch).drop().run();
             created.map_err(|e| explain(self.uri, &format!("create the view {db}.{name}"), e))?;
         }
@@ -773,12 +775,8 @@ impl<'a> Restore<'a> {
         for (db, name, meta) in &self.views {
             let database = self.client.database(db);
             let _ = database.collection::<Document>(name).drop().run();
-            let mut create = doc! {"create": name};
-            for (k, v) in meta.options.iter() {
-                create.insert(k.clone(), v.clone());
-            }
             database
-                .run_command(create)
+                .run_command(create_command(name, meta, false))
                 .run()
                 .map_err(|e| explain(self.uri, &format!("create the view {db}.{name}"), e))?;
             report.views.push(format!("{db}.{name}"));
@@ -823,11 +821,8 @@ impl Restore<'_> {
             .map_err(|e| keep(explain(self.uri, &format!("create {}.{}", s.target_db, s.name), e)))?;
         // Buckets as they are; measurements (an archive of before buckets were kept) through
         // the time series itself, which buckets them again.
-        let (from, to) = if s.measurements {
-            (s.staging.clone(), s.name.clone())
-        } else {
-            (s.data.clone(), super::layout::buckets_collection(&s.name))
-        };
+        let (from, to) =
+            (s.data(), if s.measurements { s.name.clone() } else { super::layout::buckets_collection(&s.name) });
         let (from, to) = (db.collection::<RawDocumentBuf>(&from), db.collection::<RawDocumentBuf>(&to));
         let opts = InsertManyOptions::builder().ordered(false).bypass_document_validation(true).build();
         let mut cursor = from.find(doc! {}).run().map_err(|e| keep(explain(self.uri, "read the staged buckets", e)))?;
