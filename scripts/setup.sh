@@ -75,7 +75,7 @@ ensure_python_packages() {
 # linker and Wine (Debian's, 8.0), for scripts/test-windows.
 ensure_windows_tools() {
   rustup target list --installed | grep -q x86_64-pc-windows-gnu || rustup target add x86_64-pc-windows-gnu
-  local want=(gcc-mingw-w64-x86-64 wine64 wine) missing=()
+  local want=(gcc-mingw-w64-x86-64 wine64 wine nsis) missing=()
   for p in "${want[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
   if [ ${#missing[@]} -gt 0 ]; then
     log "installing ${missing[*]}"
