@@ -118,10 +118,10 @@ pub fn backup_options(state: &AppState) -> BackupOptions {
 
 /// The app's "one job at a time" slot; released on drop, so a panicking job cannot leave the
 /// app busy for good.
-struct Busy<'a>(&'a AppState);
+pub(crate) struct Busy<'a>(&'a AppState);
 
 impl<'a> Busy<'a> {
-    fn claim(state: &'a AppState, label: &'static str) -> Result<(Self, Arc<AtomicBool>), CommandError> {
+    pub(crate) fn claim(state: &'a AppState, label: &'static str) -> Result<(Self, Arc<AtomicBool>), CommandError> {
         let cancel = Arc::new(AtomicBool::new(false));
         let mut running = state.running.lock().map_err(|_| CommandError::new("other", "state poisoned"))?;
         if running.is_some() {

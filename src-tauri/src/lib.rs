@@ -12,6 +12,7 @@ mod keys;
 pub mod legacy;
 mod notify;
 pub mod offsite;
+mod relaunch;
 mod scheduler;
 pub mod setup;
 pub mod site;
@@ -82,6 +83,7 @@ fn init_logging(data_dir: &std::path::Path) {
 }
 
 pub fn run() {
+    relaunch::wait_for_previous();
     let app = tauri::Builder::default()
         .plugin(tauri_plugin_single_instance::init(|app, _argv, _cwd| {
             // A second start just brings the running app's window forward.
@@ -92,6 +94,13 @@ pub fn run() {
             Some(vec!["--hidden"]),
         ))
         .plugin(tauri_plugin_dialog::init())
+        .on_window_event(|window, event| {
+            if let tauri::WindowEvent::Destroyed = event {
+                if window.label() == "main" {
+                    relaunch::window_closed(window.app_handle());
+                }
+            }
+        })
         .invoke_handler(handlers!())
         .setup(|app| {
             let state = state::AppState::start(app.handle())?;
@@ -113,8 +122,9 @@ pub fn run() {
         })
         .build(tauri::generate_context!());
     match app {
-        // Closing the window closes the page (and its web process, so the app idles small in
-        // the tray) but not the app: only Quit in the tray menu (an explicit exit code) ends it.
+        // Closing the window closes the page (and its web process) but not the app: only Quit
+        // in the tray menu (an explicit exit code) ends it. On Linux the app restarts as its
+        // tray alone a minute later, to give back the rest of the web view's memory (relaunch).
         Ok(app) => app.run(|_, event| {
             if let tauri::RunEvent::ExitRequested { api, code: None, .. } = event {
                 api.prevent_exit();

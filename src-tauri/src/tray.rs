@@ -32,7 +32,10 @@ pub fn show_main<R: Runtime>(app: &AppHandle<R>) {
             .windows
             .first()
             .and_then(|conf| tauri::WebviewWindowBuilder::from_config(app, conf).ok())
-            .and_then(|b| b.build().ok()),
+            .and_then(|b| {
+                crate::relaunch::window_opened();
+                b.build().ok()
+            }),
     };
     if let Some(w) = window {
         let _ = w.show();

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Closes the HR-SM Backup window as a window manager's close button does (WM_DELETE_WINDOW),
-on the X display of $DISPLAY; for bench/desktop-idle.sh, under Xvfb, which has no window
+on the X display of $DISPLAY; for bench/desktop-idle.sh and tests/e2e/relaunch_test.py, under Xvfb, which has no window
 manager. Exits 1 when there is no such window."""
 import sys
 
