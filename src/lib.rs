@@ -68,7 +68,7 @@ pub use files::restore::{FileRestoreOptions, RestorePlan, RestoreReport, SourceD
 pub use fsutil::{write_atomic, AtomicFile};
 pub use legacy::{scan as legacy_scan, Format as LegacyFormat, KeyRing, LegacyBackup, LegacyScan};
 pub use offsite::{CheckMode, OffsiteConfig, OffsiteKind};
-pub use ops::backup::{run_backup, schedule_decision, BackupOptions, BackupOutcome};
+pub use ops::backup::{run_backup, run_backup_if_due, schedule_decision, BackupOptions, BackupOutcome, IfDue};
 pub use ops::import::{import_legacy, ImportOptions, ImportOutcome, ImportResult};
 pub use ops::offsite::{
     check_remote, copy_all, copy_to, fetch as fetch_from_offsite, forget as forget_offsite, open_destination,

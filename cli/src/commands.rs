@@ -4,8 +4,9 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use hrsm_backup::{
-    key_file_from, parse_enabled, parse_key_text, recovery_text, resolve_key, run_backup, verify_archive,
-    BackupOptions, Catalog, Config, EnvOverrides, Error, KeyStore, MasterKey, Result, Status, ENV_KEY,
+    key_file_from, parse_enabled, parse_key_text, recovery_text, resolve_key, run_backup, run_backup_if_due,
+    verify_archive, BackupOptions, Catalog, Config, EnvOverrides, Error, IfDue, KeyStore, MasterKey, Result, Status,
+    ENV_KEY,
 };
 use serde_json::json;
 
@@ -16,10 +17,16 @@ pub fn run(cli: Cli) -> Result<()> {
     let json = cli.json;
     match &cli.command {
         Command::Backup { no_verify, force, scheduled, if_due } => {
-            if *if_due && !due_now(&cli)? {
-                return Ok(());
-            }
-            match backup(&cli, !no_verify, *force, *scheduled || *if_due) {
+            // Looked at first without the key (most hourly starts end here), and again holding
+            // the folder's lock (run_backup_if_due).
+            let due = match if_due {
+                true => match due_now(&cli)? {
+                    Some(schedule) => Some(schedule),
+                    None => return Ok(()),
+                },
+                false => None,
+            };
+            match backup(&cli, !no_verify, *force, *scheduled || *if_due, due.as_ref()) {
                 // Another run holds the folder (the app's own schedule, a test restore): that
                 // one has the slot; the next hourly start looks again.
                 Err(Error::Busy { .. }) if *if_due => {
@@ -134,33 +141,44 @@ fn say_not_due(cli: &Cli, msg: String) {
 
 /// `backup --if-due`: whether the daily schedule wants a run now, from the backup folder's
 /// history (the engine's `decide_from_history`); says why not when it does not.
-fn due_now(cli: &Cli) -> Result<bool> {
+/// The schedule when a run is due now; None (said why) when not.
+fn due_now(cli: &Cli) -> Result<Option<hrsm_backup::Schedule>> {
     let cfg = load_config(cli)?;
-    let say = |msg: String| say_not_due(cli, msg);
     let Some((schedule, decision)) = hrsm_backup::schedule_decision(&cfg)? else {
-        say("not due: the daily schedule is switched off ([schedule] enabled = false, or BACKUPS_ENABLED=false)".into());
-        return Ok(false);
+        say_not_due(
+            cli,
+            "not due: the daily schedule is switched off ([schedule] enabled = false, or BACKUPS_ENABLED=false)".into(),
+        );
+        return Ok(None);
     };
+    Ok(is_due(cli, &schedule, &decision).then_some(schedule))
+}
+
+/// Whether `decision` runs a backup; when not, says why.
+fn is_due(cli: &Cli, schedule: &hrsm_backup::Schedule, decision: &hrsm_backup::SlotDecision) -> bool {
     let local = |t| schedule.local_label(t);
     match decision {
-        hrsm_backup::SlotDecision::Run { .. } => Ok(true),
+        hrsm_backup::SlotDecision::Run { .. } => true,
         hrsm_backup::SlotDecision::Wait { until } => {
-            say(format!("not due: nothing to do before {}", local(until)));
-            Ok(false)
+            say_not_due(cli, format!("not due: nothing to do before {}", local(*until)));
+            false
         }
         hrsm_backup::SlotDecision::GaveUp { slot, next } => {
-            say(format!(
-                "not due: the run of {} failed {} times; the next try is at {}",
-                local(slot),
-                hrsm_backup::MAX_TRIES_PER_SLOT,
-                local(next)
-            ));
-            Ok(false)
+            say_not_due(
+                cli,
+                format!(
+                    "not due: the run of {} failed {} times; the next try is at {}",
+                    local(*slot),
+                    hrsm_backup::MAX_TRIES_PER_SLOT,
+                    local(*next)
+                ),
+            );
+            false
         }
     }
 }
 
-fn backup(cli: &Cli, verify: bool, force: bool, scheduled: bool) -> Result<()> {
+fn backup(cli: &Cli, verify: bool, force: bool, scheduled: bool, if_due: Option<&hrsm_backup::Schedule>) -> Result<()> {
     let cfg = load_config(cli)?;
     if !force {
         if let Ok(v) = std::env::var("BACKUPS_ENABLED") {
@@ -176,7 +194,19 @@ fn backup(cli: &Cli, verify: bool, force: bool, scheduled: bool) -> Result<()> {
         opts.trigger = hrsm_backup::Trigger::Scheduled;
     }
     let bar = Bar::new(cli.json);
-    let result = run_backup(&opts, &key, &bar, Box::new(rand::rngs::OsRng));
+    let result = match if_due {
+        None => run_backup(&opts, &key, &bar, Box::new(rand::rngs::OsRng)),
+        Some(schedule) => match run_backup_if_due(&opts, schedule, &key, &bar, Box::new(rand::rngs::OsRng)) {
+            Ok(IfDue::Ran(done)) => Ok(*done),
+            // A run that ended just before made the slot (seen holding the folder's lock).
+            Ok(IfDue::NotDue(decision)) => {
+                bar.done();
+                is_due(cli, schedule, &decision);
+                return Ok(());
+            }
+            Err(e) => Err(e),
+        },
+    };
     bar.done();
     let done = result?;
     let e = &done.entry;

@@ -68,6 +68,8 @@ fn run<R: Runtime>(
     // The site's main database: where the old Backups page kept its keys, and the name its
     // JSON exports are imported under.
     let main = jobs::backup_options(&state).mongo;
+    // The scan may wait up to 5 s for that database (the Backups page's keys): say so at once.
+    sink(JobEvent::Phase { name: "looking for the old backups and their keys".into() });
     let scan = legacy_scan(&folder_of(&state, root), key_ring(keys), main.as_ref())
         .map_err(|e| CommandError::new("usage", e.to_string()))?;
     let key = state.key().map_err(|m| CommandError::new("key", m))?;

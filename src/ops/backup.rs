@@ -130,10 +130,49 @@ pub fn run_backup(
     opts: &BackupOptions,
     key: &MasterKey,
     progress: &dyn Progress,
-    mut rng: Box<dyn SecureRng>,
+    rng: Box<dyn SecureRng>,
 ) -> Result<BackupOutcome> {
     let catalog = Catalog::open(&opts.destination)?;
-    let _lock = DestinationLock::acquire(&opts.destination, "a backup")?;
+    let lock = DestinationLock::acquire(&opts.destination, "a backup")?;
+    run_locked(opts, key, progress, rng, catalog, lock)
+}
+
+/// What `run_backup_if_due` did.
+#[derive(Debug)]
+pub enum IfDue {
+    Ran(Box<BackupOutcome>),
+    /// Nothing was due (a `Wait` or `GaveUp` decision); nothing was written.
+    NotDue(crate::policy::schedule::SlotDecision),
+}
+
+/// As `run_backup`, for a start that backs up only when the daily schedule says a run is due
+/// (`backup --if-due`). The decision is made holding the folder's lock, from its history then:
+/// a run that ends just before (the app's own schedule) is counted, so one slot is not backed
+/// up twice.
+pub fn run_backup_if_due(
+    opts: &BackupOptions,
+    schedule: &crate::policy::schedule::Schedule,
+    key: &MasterKey,
+    progress: &dyn Progress,
+    rng: Box<dyn SecureRng>,
+) -> Result<IfDue> {
+    use crate::policy::schedule::{decide_from_history, SlotDecision};
+    let catalog = Catalog::open(&opts.destination)?;
+    let lock = DestinationLock::acquire(&opts.destination, "a backup")?;
+    match decide_from_history(schedule, &past_runs(&catalog)?, Utc::now()) {
+        SlotDecision::Run { .. } => Ok(IfDue::Ran(Box::new(run_locked(opts, key, progress, rng, catalog, lock)?))),
+        other => Ok(IfDue::NotDue(other)),
+    }
+}
+
+fn run_locked(
+    opts: &BackupOptions,
+    key: &MasterKey,
+    progress: &dyn Progress,
+    mut rng: Box<dyn SecureRng>,
+    catalog: Catalog,
+    _lock: DestinationLock,
+) -> Result<BackupOutcome> {
     // Only now, holding the lock, is every temp file a crashed run's leftover, and every
     // prune marker a removal that a crash interrupted.
     catalog.clean_leftovers()?;
@@ -522,27 +561,33 @@ impl std::io::Read for ReadCounter<'_> {
 pub fn schedule_decision(
     cfg: &crate::config::Config,
 ) -> Result<Option<(crate::policy::schedule::Schedule, crate::policy::schedule::SlotDecision)>> {
-    use crate::policy::schedule::{decide_from_history, PastRun, Schedule};
+    use crate::policy::schedule::{decide_from_history, Schedule};
     if !cfg.schedule.enabled {
         return Ok(None);
     }
     let schedule = Schedule::daily(&cfg.schedule.time, &cfg.schedule.timezone)?;
-    let history: Vec<PastRun> = match Catalog::existing(&cfg.destination) {
-        Ok(c) => c
-            .list()?
-            .entries
-            .iter()
-            .filter(|e| !e.is_imported() && matches!(e.status, Status::Ok | Status::Failed))
-            .map(|e| PastRun {
-                started: e.started,
-                ok: e.status == Status::Ok,
-                scheduled: e.trigger == Some(crate::store::runlog::Trigger::Scheduled),
-            })
-            .collect(),
+    let history = match Catalog::existing(&cfg.destination) {
+        Ok(c) => past_runs(&c)?,
         // No folder yet: no backup yet.
         Err(_) if !cfg.destination.exists() => Vec::new(),
         Err(e) => return Err(e),
     };
     let decision = decide_from_history(&schedule, &history, chrono::Utc::now());
     Ok(Some((schedule, decision)))
+}
+
+/// The runs of a folder's history that count for the schedule: imported backups, cancelled and
+/// interrupted runs do not.
+fn past_runs(catalog: &Catalog) -> Result<Vec<crate::policy::schedule::PastRun>> {
+    Ok(catalog
+        .list()?
+        .entries
+        .iter()
+        .filter(|e| !e.is_imported() && matches!(e.status, Status::Ok | Status::Failed))
+        .map(|e| crate::policy::schedule::PastRun {
+            started: e.started,
+            ok: e.status == Status::Ok,
+            scheduled: e.trigger == Some(crate::store::runlog::Trigger::Scheduled),
+        })
+        .collect())
 }

@@ -306,3 +306,42 @@ fn the_repository_needs_nothing_beside_it() {
     assert!(offenders.is_empty(), "these read files outside the repository: {offenders:?}");
     assert!(root.join("tests/fixtures/mongodump/NOTICE.md").exists(), "the fixtures' license notice");
 }
+
+/// Review item: `backup --if-due` decided from the history before taking the folder's lock, so
+/// a run that ended in that moment (the app's own schedule) let the slot be backed up twice.
+/// Now the decision is made again holding the lock: busy while another run holds it, not due
+/// once the slot's run is in the history, and nothing written either way.
+#[test]
+fn a_backup_if_due_decides_holding_the_folder_lock() {
+    let t = tmp();
+    write(&t.path().join("d/x"), b"x", 0o644, 1_700_000_000);
+    let dest = t.path().join("backups");
+    let opts = hrsm_backup::BackupOptions {
+        destination: dest.clone(),
+        sources: vec![SourceConfig::folder("d", t.path().join("d"))],
+        mongo: None,
+        payload: hrsm_backup::PayloadOptions { block_size: 1 << 20, level: 6, threads: 2 },
+        verify: true,
+        retention: None,
+        trigger: hrsm_backup::Trigger::Scheduled,
+    };
+    let schedule = hrsm_backup::Schedule::daily("02:00", "Africa/Cairo").unwrap();
+    let if_due = || hrsm_backup::run_backup_if_due(&opts, &schedule, &key(), &NoProgress, Box::new(rand::rngs::OsRng));
+    let entries = || hrsm_backup::Catalog::existing(&dest).map(|c| c.list().unwrap().entries.len()).unwrap_or(0);
+
+    hrsm_backup::Catalog::open(&dest).unwrap();
+    let held = DestinationLock::acquire(&dest, "a backup").unwrap();
+    let err = if_due().expect_err("ran while another run held the folder").to_string();
+    assert!(err.contains("is busy"), "{err}");
+    drop(held);
+    assert_eq!(entries(), 0);
+
+    assert!(matches!(if_due().unwrap(), hrsm_backup::IfDue::Ran(_)));
+    assert_eq!(entries(), 1);
+    // The slot's run is in the history now: the next start finds nothing due, under the lock.
+    match if_due().unwrap() {
+        hrsm_backup::IfDue::NotDue(hrsm_backup::SlotDecision::Wait { .. }) => {}
+        other => panic!("expected not due, got {other:?}"),
+    }
+    assert_eq!(entries(), 1, "no second backup of one slot");
+}
