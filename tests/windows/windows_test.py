@@ -151,6 +151,24 @@ def main():
         same, why = tree_same(data, work / "drive-restored" / "data") if dr.returncode == 0 else (False, db_.stderr + dr.stderr)
         check("C:\\-style paths in the config and on the command line work", db_.returncode == 0 and same, why)
 
+        # A file server's share (UNC paths, \\server\share\...): Wine maps \\fileserver\share to
+        # its prefix's dosdevices/unc/fileserver/share, here folders of this test.
+        unc_root = work / "prefix" / "dosdevices" / "unc" / "fileserver"
+        unc_root.mkdir(parents=True)
+        (work / "share-backups").mkdir()
+        (unc_root / "backups").symlink_to(work / "share-backups")
+        (unc_root / "hr").symlink_to(data)
+        (unc_root / "restored").symlink_to(work / "unc-restored", target_is_directory=True)
+        (work / "unc-restored").mkdir()
+        ucfg = work / "unc.toml"
+        ucfg.write_text("destination = '\\\\fileserver\\backups\\hrsm'\n[mongodb]\nenabled = false\n[[sources]]\nname = \"data\"\npath = '\\\\fileserver\\hr'\n")
+        ub = win("--key-file", key, "--config", ucfg, "backup")
+        uv = win("--key-file", key, "--config", ucfg, "verify", "latest")
+        ur = win("--key-file", key, "--config", ucfg, "restore", "latest", "--files-to", "\\\\fileserver\\restored\\here")
+        same, why = tree_same(data, work / "unc-restored" / "here" / "data") if ur.returncode == 0 else (False, ub.stdout + ub.stderr + uv.stderr + ur.stderr)
+        on_share = sorted(p.name for p in (work / "share-backups" / "hrsm").glob("*.hrsmbk")) if (work / "share-backups" / "hrsm").is_dir() else []
+        check("UNC paths (\\\\server\\share) as the backup folder, a source and the restore target", ub.returncode == 0 and uv.returncode == 0 and len(on_share) == 1 and same, why)
+
         # The daily run registered with the Task Scheduler: every hour `backup --if-due`, with
         # the key from the Credential Manager (no key file, nothing secret in the task).
         tcfg = work / "task.toml"
