@@ -222,7 +222,9 @@ def run_backup(d, timeout=180):
 
 def main():
     data = tempfile.mkdtemp(prefix="hrsm-e2e-")
-    env = dict(os.environ, HRSM_DESKTOP_DATA=data)
+    # A home of its own: start at login writes ~/.config/autostart, never this machine's.
+    home = tempfile.mkdtemp(prefix="hrsm-e2e-home-")
+    env = dict(os.environ, HRSM_DESKTOP_DATA=data, HOME=home)
     for v in ("BACKUP_ENCRYPTION_KEY", "MONGODB_URI", "MONGO_URI", "BACKUP_TIMEZONE", "BACKUPS_ENABLED"):
         env.pop(v, None)
     subprocess.run(["secret-tool", "clear", "service", SERVICE, "username", "master-key"], check=False)
@@ -439,6 +441,22 @@ def main():
         d.find_element(By.CSS_SELECTOR, "#settings-form button[type=submit]").click()
         wait.until(lambda d: by_id(d, "settings-result").text)
         check("an unchanged Save changes nothing", by_id(d, "settings-result").text == "Saved." and open(demo_cfg).read() == before, by_id(d, "settings-result").text)
+        # Start at login: ticked and saved, the session's autostart entry starts the app in the
+        # tray; unticked and saved, it is gone.
+        autostart = pathlib.Path(home) / ".config" / "autostart" / "HR-SM Backup.desktop"
+        for ticked in (True, False):
+            if by_id(d, "s-autostart").is_selected() != ticked:
+                by_id(d, "s-autostart").click()
+            d.find_element(By.CSS_SELECTOR, "#settings-form button[type=submit]").click()
+            try:
+                wait.until(lambda d: autostart.exists() == ticked)
+            except Exception:
+                pass
+            entry = autostart.read_text() if autostart.exists() else ""
+            if ticked:
+                check("Start at login writes the session's autostart entry, started in the tray", "Exec=" in entry and entry.split("Exec=")[1].split("\n")[0].endswith(" --hidden"), entry)
+            else:
+                check("unticked, the autostart entry is removed", not autostart.exists(), entry)
         keep = by_id(d, "s-keep-days")
         keep.clear()
         keep.send_keys("abc")
@@ -618,6 +636,7 @@ def main():
         notify_log.close()
     notes = open(os.path.join(data, "notify.log")).read()
     shutil.rmtree(data, ignore_errors=True)
+    shutil.rmtree(home, ignore_errors=True)
     check("a Notify call went over D-Bus", 'member=Notify' in notes and "HR-SM Backup" in notes, notes[-500:])
     passed = sum(1 for _, ok in results if ok)
     failed = len(results) - passed
