@@ -47,7 +47,11 @@ pub fn run(cli: &Cli, cmd: &TaskCommand) -> Result<()> {
             Ok(())
         }
         TaskCommand::Install { only_when_logged_on } => install(cli, !only_when_logged_on),
-        TaskCommand::Remove => schtasks(&["/Delete", "/TN", TASK_NAME, "/F"], "remove the task"),
+        TaskCommand::Remove => {
+            schtasks(&["/Delete", "/TN", TASK_NAME, "/F"], "remove the task")?;
+            note_task_command(None);
+            Ok(())
+        }
     }
 }
 
@@ -200,6 +204,7 @@ fn install(cli: &Cli, logged_off: bool) -> Result<()> {
         args.extend(["/RU", task.user.as_str(), "/RP"]);
     }
     schtasks(&args, "register the task")?;
+    note_task_command(Some(&task.exe));
     println!(
         "registered \"{TASK_NAME}\": every hour, `{} {}` backs up when the daily schedule says a run is due{}",
         task.exe.display(),
@@ -208,6 +213,27 @@ fn install(cli: &Cli, logged_off: bool) -> Result<()> {
     );
     Ok(())
 }
+
+/// Where the registered task's program is, kept under the user's registry key of the desktop
+/// app (tauri.conf.json's identifier): the app's uninstaller removes the task only when it runs
+/// the program it installed, never one of a copy of the CLI elsewhere. (Windows' own record of
+/// the task cannot be read back by an installer: `schtasks /Query /XML` prints it to a console.)
+#[cfg(windows)]
+fn note_task_command(exe: Option<&std::path::Path>) {
+    const KEY: &str = r"HKCU\Software\com.hrsm.backup";
+    let mut reg = std::process::Command::new("reg.exe");
+    match exe {
+        Some(exe) => reg.args(["add", KEY, "/v", "TaskCommand", "/t", "REG_SZ", "/d"]).arg(exe).arg("/f"),
+        None => reg.args(["delete", KEY, "/v", "TaskCommand", "/f"]),
+    };
+    let done = reg.stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).status();
+    if exe.is_some() && !done.is_ok_and(|s| s.success()) {
+        eprintln!("warning: could not note the task's program for the app's uninstaller (reg.exe failed)");
+    }
+}
+
+#[cfg(not(windows))]
+fn note_task_command(_exe: Option<&std::path::Path>) {}
 
 #[cfg(windows)]
 fn schtasks(args: &[&str], what: &str) -> Result<()> {

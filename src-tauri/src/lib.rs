@@ -20,6 +20,10 @@ mod state;
 mod tray;
 
 pub use commands::CommandError;
+
+/// tauri.conf.json's identifier: the single-instance name's stem and the app id Windows shows
+/// notifications under (the Windows installer registers the same, from the config).
+pub const APP_ID: &str = "com.hrsm.backup";
 pub use state::{AppState, Persisted, StatusDto};
 
 use tauri::Manager;
@@ -134,5 +138,14 @@ pub fn run() {
             eprintln!("hrsm-backup-desktop: cannot start: {e}");
             std::process::exit(1);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_app_id_is_the_configs_identifier() {
+        let conf: serde_json::Value = serde_json::from_str(include_str!("../tauri.conf.json")).unwrap();
+        assert_eq!(conf["identifier"], super::APP_ID);
     }
 }

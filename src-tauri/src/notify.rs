@@ -12,7 +12,7 @@ pub fn send(summary: &str, body: &str, critical: bool) {
     #[cfg(windows)]
     {
         let _ = critical;
-        n.app_id("com.hrsm.backup");
+        n.app_id(crate::APP_ID);
     }
     #[cfg(target_os = "macos")]
     let _ = critical;

@@ -1,5 +1,6 @@
 //! Giving the window's memory back (Linux): a while after the admin closed the window, when
-//! nothing runs, the app starts itself again as its tray alone (`--hidden`) and exits.
+//! nothing runs, the app replaces itself with a fresh start of the same program as its tray
+//! alone (`--hidden`), in the same process (`exec`).
 //!
 //! Why a restart and not a cleanup: on Linux, Tauri keeps WebKitGTK's web context, and with it
 //! WebKit's network process, for the app's whole life (tauri-apps/tauri#14626: WebKit does not
@@ -9,51 +10,54 @@
 //! about 80 MB for the tray alone. On Windows and macOS the web view's processes end with the
 //! window, so this runs on Linux only.
 //!
-//! It is safe because the app already survives a restart (it must survive a reboot): the
-//! settings, the scheduler's tries of a slot and the history are on disk. It never happens
-//! while a backup, restore or check runs or an off-site copy is being made: it takes the app's
-//! one-job slot first and keeps it until the process ends, so no job can start in between.
+//! Why `exec` and not a new process: the process id stays, so a session manager or a systemd
+//! unit that started the app does not see it end, and there is no hand-over of the
+//! single-instance lock between two processes; if the program cannot be started again, `exec`
+//! returns and the app carries on as it was.
 //!
-//! May depend on: `state`, `jobs` (the job slot), Tauri. Holds no backup logic.
+//! It is safe because the app already survives a restart (it must survive a reboot): the
+//! settings, the scheduler's tries of a slot, its reminders and the history are on disk. It
+//! never happens while a backup, restore or check runs, an off-site copy is being made or the
+//! scheduler is at work: it takes the app's one-job slot first, and the decision and the
+//! restart run on the main thread, where the tray's clicks are handled, so no window can be
+//! asked for in between.
+//!
+//! May depend on: `state`, `jobs` (the job slot), `scheduler` (whether it is at work), Tauri.
+//! Holds no backup logic.
 
 use std::time::Duration;
 
 use tauri::{AppHandle, Runtime};
 
 /// How long the window stays closed before the restart, unless
-/// `HRSM_DESKTOP_RELAUNCH_AFTER` says otherwise (seconds, or `off`). Long enough that an admin
-/// who closes and reopens the window does not wait for a new web view.
+/// `HRSM_DESKTOP_RELAUNCH_AFTER` says otherwise (seconds, at least 1, or `off`). Long enough
+/// that an admin who closes and reopens the window does not wait for a new web view.
 const DEFAULT_AFTER: Duration = Duration::from_secs(60);
 const AFTER_ENV: &str = "HRSM_DESKTOP_RELAUNCH_AFTER";
-/// Set on the new process: the process id it waits for before starting (the single-instance
-/// lock is the old process's until it has ended).
-const PREVIOUS_ENV: &str = "HRSM_DESKTOP_RELAUNCH_OF";
+/// Set on the restarted program, which first waits for the single-instance lock of the one it
+/// replaced to be released.
+const RELAUNCHED_ENV: &str = "HRSM_DESKTOP_RELAUNCHED";
 
-/// The delay before the restart; `None` when switched off or not on Linux.
+/// The delay before the restart; `None` when switched off, under a WebDriver test (tauri-driver
+/// sets TAURI_WEBVIEW_AUTOMATION; its session is the window) or not on Linux.
 pub fn after() -> Option<Duration> {
-    if !cfg!(target_os = "linux") {
+    if !cfg!(target_os = "linux") || std::env::var("TAURI_WEBVIEW_AUTOMATION").is_ok_and(|v| v == "true") {
         return None;
     }
     match std::env::var(AFTER_ENV) {
         Err(_) => Some(DEFAULT_AFTER),
         Ok(v) if v.trim().eq_ignore_ascii_case("off") => None,
-        Ok(v) => v.trim().parse::<u64>().ok().map(Duration::from_secs).or(Some(DEFAULT_AFTER)),
+        Ok(v) => Some(v.trim().parse::<u64>().map(|s| Duration::from_secs(s.max(1))).unwrap_or(DEFAULT_AFTER)),
     }
 }
 
-/// Why the app cannot restart now, in words for its log; `None` when it can.
-pub fn why_not_now(state: &crate::state::AppState) -> Option<&'static str> {
-    if state.is_running() {
-        Some("a backup, restore or check is running")
-    } else if state.copying.load(std::sync::atomic::Ordering::Relaxed) {
-        Some("an off-site copy is being made")
-    } else {
-        None
-    }
-}
-
-/// Each closing of the window starts a wait; a later opening or closing makes it stale.
+/// Each closing or opening of the window makes a pending restart stale.
 static GENERATION: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Called when the window is made again: a pending restart is off.
+pub fn window_opened() {
+    GENERATION.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+}
 
 /// Called when the main window was destroyed (closed).
 pub fn window_closed<R: Runtime>(app: &AppHandle<R>) {
@@ -66,52 +70,73 @@ pub fn window_closed<R: Runtime>(app: &AppHandle<R>) {
         if GENERATION.load(std::sync::atomic::Ordering::SeqCst) != generation {
             return;
         }
-        match restart(&app) {
-            Ok(()) => return,
-            // Busy: wait as long again, then look again.
-            Err(why) => tracing::info!("not restarting as the tray alone yet: {why}"),
+        let (tx, rx) = std::sync::mpsc::channel();
+        let handle = app.clone();
+        if app.run_on_main_thread(move || drop(tx.send(restart(&handle, generation)))).is_err() {
+            return;
+        }
+        match rx.recv() {
+            // The window was opened again, or the app is ending.
+            Ok(Ok(())) | Err(_) => return,
+            // Busy, or the program could not be started again: look again as long after.
+            Ok(Err(why)) => tracing::info!("not restarting as the tray alone yet: {why}"),
         }
     });
 }
 
-/// Called when the window is made again: a pending restart is off.
-pub fn window_opened() {
-    GENERATION.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-}
-
-fn restart<R: Runtime>(app: &AppHandle<R>) -> Result<(), String> {
+/// On the main thread. Returns only when the app carries on as it is: `Ok` when there is
+/// nothing to do any more, `Err` (why) to look again later.
+fn restart<R: Runtime>(app: &AppHandle<R>, generation: u64) -> Result<(), String> {
     use tauri::Manager;
-    if app.get_webview_window("main").is_some() {
-        return Err("the window is open".into());
+    if GENERATION.load(std::sync::atomic::Ordering::SeqCst) != generation || app.get_webview_window("main").is_some() {
+        return Ok(());
     }
     let state = app.state::<crate::state::AppState>();
-    if let Some(why) = why_not_now(&state) {
-        return Err(why.into());
-    }
-    let slot = crate::jobs::Busy::claim(&state, "Restarting…").map_err(|e| e.message)?;
-    // A copy may have begun between the check above and the claim (copies start only after a
-    // backup or at start, but look again now that no job can start).
-    if state.copying.load(std::sync::atomic::Ordering::Relaxed) {
+    let slot = take_slot(&state)?;
+    let err = exec_hidden();
+    drop(slot);
+    tracing::warn!("cannot restart as the tray alone, carrying on: {err}");
+    Err(err)
+}
+
+/// The app's one-job slot, kept until the restart (so no job can start in between), when
+/// nothing runs: no job, no off-site copy, the scheduler not at work.
+fn take_slot(state: &crate::state::AppState) -> Result<crate::jobs::Busy<'_>, String> {
+    let (slot, _) =
+        crate::jobs::Busy::claim(state, "Restarting…").map_err(|_| "a backup, restore or check is running")?;
+    if state.copying.load(std::sync::atomic::Ordering::SeqCst) {
         return Err("an off-site copy is being made".into());
     }
-    let exe = current_exe()?;
+    if crate::scheduler::ticking() {
+        return Err("the scheduler is at work".into());
+    }
+    Ok(slot)
+}
+
+/// Replaces this program with a fresh start of itself, hidden; returns only on failure.
+#[cfg(target_os = "linux")]
+fn exec_hidden() -> String {
+    use std::os::unix::process::CommandExt;
+    let exe = match current_exe() {
+        Ok(exe) => exe,
+        Err(e) => return e,
+    };
     let mut args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).filter(|a| a != "--hidden").collect();
     args.push("--hidden".into());
-    std::process::Command::new(&exe)
-        .args(&args)
-        .env(PREVIOUS_ENV, std::process::id().to_string())
-        .spawn()
-        .map_err(|e| format!("cannot start {}: {e}", exe.display()))?;
     tracing::info!("restarting as the tray alone, to give back the window's memory");
     eprintln!("hrsm-backup-desktop: restarting as the tray alone");
-    // The slot stays taken until this process has ended: no job may start in it now.
-    std::mem::forget(slot);
-    app.exit(0);
-    Ok(())
+    let err = std::process::Command::new(&exe).args(&args).env(RELAUNCHED_ENV, "1").exec();
+    format!("cannot start {} again: {err}", exe.display())
+}
+
+#[cfg(not(target_os = "linux"))]
+fn exec_hidden() -> String {
+    "only done on Linux".into()
 }
 
 /// This program's file. After a package upgrade replaced it while it ran, Linux names the old
 /// one "<path> (deleted)": the new one at the same path is what starts.
+#[cfg(target_os = "linux")]
 fn current_exe() -> Result<std::path::PathBuf, String> {
     let exe = std::env::current_exe().map_err(|e| format!("cannot find this program's file: {e}"))?;
     let shown = exe.to_string_lossy();
@@ -122,41 +147,113 @@ fn current_exe() -> Result<std::path::PathBuf, String> {
     }
 }
 
-/// At start: a process started by `restart` waits (up to 20 s) until the one that started it has
-/// ended, so that the single-instance check finds no other instance.
+/// At start, in a restarted program: waits (up to 5 s) until the session bus has let go of the
+/// single-instance name the replaced program held (its connection closed at the `exec`; the bus
+/// daemon notices just after), or the single-instance check would find it still taken.
 pub fn wait_for_previous() {
-    let Some(pid) = std::env::var(PREVIOUS_ENV).ok().and_then(|p| p.parse::<u32>().ok()) else { return };
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    while alive(pid) && std::time::Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(50));
+    if std::env::var_os(RELAUNCHED_ENV).is_none() {
+        return;
     }
-    // Its D-Bus name (the single-instance lock) is released as its connection closes, which
-    // the bus daemon handles just after the process has gone.
-    std::thread::sleep(Duration::from_millis(200));
-}
-
-/// Whether a process runs (a zombie waiting for its parent to reap it has ended).
-fn alive(pid: u32) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        // The state follows the command name, which is in parentheses and may hold spaces.
-        Ok(stat) => stat.rsplit_once(')').is_some_and(|(_, rest)| !rest.trim_start().starts_with(['Z', 'X'])),
-        Err(_) => false,
+    #[cfg(target_os = "linux")]
+    {
+        reap_inherited_children();
+        let name = format!("{}.SingleInstance", crate::APP_ID);
+        let Ok(conn) = zbus::blocking::Connection::session() else { return };
+        let Ok(bus) = zbus::blocking::fdo::DBusProxy::new(&conn) else { return };
+        let Ok(name) = zbus::names::BusName::try_from(name.as_str()) else { return };
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while bus.name_has_owner(name.clone()).unwrap_or(false) && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 }
 
-#[cfg(test)]
+/// The replaced program's children are this process's still (WebKit's network process, which
+/// ends once its connection is gone; the demo's server, ended by its parent-death signal): they
+/// are waited for, so none is left a zombie, and ended after 5 s if still running.
+#[cfg(target_os = "linux")]
+fn reap_inherited_children() {
+    extern "C" {
+        fn waitpid(pid: i32, status: *mut i32, options: i32) -> i32;
+        fn kill(pid: i32, sig: i32) -> i32;
+    }
+    const WNOHANG: i32 = 1;
+    const SIGKILL: i32 = 9;
+    let me = std::process::id();
+    let mut left: Vec<i32> = std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| {
+            // The parent id is the second field after the command name, which is in
+            // parentheses and may hold spaces.
+            std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                .ok()
+                .and_then(|stat| stat.rsplit_once(')')?.1.split_whitespace().nth(1)?.parse::<u32>().ok())
+                == Some(me)
+        })
+        .collect();
+    if left.is_empty() {
+        return;
+    }
+    std::thread::spawn(move || {
+        let start = std::time::Instant::now();
+        while !left.is_empty() && start.elapsed() < Duration::from_secs(30) {
+            // SAFETY: waitpid and kill on pids that are this process's own children (found
+            // above, before this program started any); a reaped pid leaves the list at once,
+            // so none is signalled after it could have been reused.
+            left.retain(|&pid| unsafe { waitpid(pid, std::ptr::null_mut(), WNOHANG) } == 0);
+            if start.elapsed() > Duration::from_secs(5) {
+                for &pid in &left {
+                    unsafe { kill(pid, SIGKILL) };
+                }
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    });
+}
+
+#[cfg(all(test, target_os = "linux"))]
 mod tests {
     use super::*;
 
-    #[cfg(target_os = "linux")]
     #[test]
-    fn this_process_is_alive_and_a_missing_one_is_not() {
-        assert!(alive(std::process::id()));
-        assert!(!alive(u32::MAX - 1));
+    fn the_programs_file_is_found() {
+        assert!(current_exe().is_ok_and(|p| p.is_file()));
     }
 
     #[test]
-    fn an_upgraded_programs_file_is_found_at_its_path() {
-        assert!(current_exe().is_ok());
+    fn it_never_restarts_while_something_runs() {
+        let t = tempfile::tempdir().unwrap();
+        let state = crate::state::AppState::with_paths(t.path().join("hrsm-backup.toml"), t.path().to_path_buf(), None)
+            .unwrap();
+        {
+            let (_job, _) = crate::jobs::Busy::claim(&state, "Backing up…").unwrap();
+            assert_eq!(take_slot(&state).err().as_deref(), Some("a backup, restore or check is running"));
+        }
+        state.copying.store(true, std::sync::atomic::Ordering::SeqCst);
+        assert_eq!(take_slot(&state).err().as_deref(), Some("an off-site copy is being made"));
+        state.copying.store(false, std::sync::atomic::Ordering::SeqCst);
+        crate::scheduler::set_ticking(true);
+        assert_eq!(take_slot(&state).err().as_deref(), Some("the scheduler is at work"));
+        crate::scheduler::set_ticking(false);
+        let slot = take_slot(&state).expect("free when nothing runs");
+        // Held until the restart: no job can start meanwhile.
+        assert!(state.is_running() && crate::jobs::Busy::claim(&state, "Backing up…").is_err());
+        drop(slot);
+        assert!(!state.is_running());
+    }
+
+    #[test]
+    fn the_delay_is_at_least_a_second() {
+        // One test for the variable, so no other test sees it half set.
+        std::env::set_var(AFTER_ENV, "0");
+        assert_eq!(after(), Some(Duration::from_secs(1)));
+        std::env::set_var(AFTER_ENV, "off");
+        assert_eq!(after(), None);
+        std::env::set_var(AFTER_ENV, "nonsense");
+        assert_eq!(after(), Some(DEFAULT_AFTER));
+        std::env::remove_var(AFTER_ENV);
     }
 }

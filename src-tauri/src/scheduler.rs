@@ -11,29 +11,44 @@ use tauri::{AppHandle, Manager, Runtime};
 
 use crate::state::AppState;
 
+/// Set while the scheduler is at work (deciding, running a backup, recording its try,
+/// notifying, test-restoring): the app does not restart itself then (`relaunch`).
+static TICKING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+pub fn ticking() -> bool {
+    TICKING.load(std::sync::atomic::Ordering::SeqCst)
+}
+
+#[cfg(test)]
+pub fn set_ticking(on: bool) {
+    TICKING.store(on, std::sync::atomic::Ordering::SeqCst);
+}
+
 pub fn spawn<R: Runtime>(app: AppHandle<R>) {
-    std::thread::spawn(move || {
-        let mut last_nag: Option<chrono::DateTime<Utc>> = None;
-        loop {
-            let wait = tick(&app, &mut last_nag);
-            std::thread::sleep(wait);
-        }
+    std::thread::spawn(move || loop {
+        TICKING.store(true, std::sync::atomic::Ordering::SeqCst);
+        let wait = tick(&app);
+        TICKING.store(false, std::sync::atomic::Ordering::SeqCst);
+        std::thread::sleep(wait);
     });
 }
 
 /// One look at the clock; returns how long to sleep. What to do is the engine's pure
 /// `decide_schedule` over the persisted run state: tries per slot are bounded (3) and survive
 /// a restart, and a slot's failure is notified once.
-fn tick<R: Runtime>(app: &AppHandle<R>, last_nag: &mut Option<chrono::DateTime<Utc>>) -> Duration {
+fn tick<R: Runtime>(app: &AppHandle<R>) -> Duration {
     let state = app.state::<AppState>();
     crate::tray::refresh(app);
     let cfg = state.config();
     let now = Utc::now();
     let p = state.persisted();
-    if state.key().is_ok() && !p.key_exported && last_nag.map(|t| now - t > chrono::Duration::hours(24)).unwrap_or(true)
+    // Once a day at most, across restarts (the app restarts itself after its window closed).
+    if state.key().is_ok()
+        && !p.key_exported
+        && p.key_reminded.map(|t| now - t > chrono::Duration::hours(24)).unwrap_or(true)
     {
         crate::notify::send("Export your recovery key", "Without a copy of the key, losing this workstation loses every backup. Open HR-SM Backup → Settings → Encryption key.", false);
-        *last_nag = Some(now);
+        state.update_persisted(|p| p.key_reminded = Some(now));
     }
     let Some(schedule) = state.schedule() else { return Duration::from_secs(60) };
     // Before the first-run setup there is nothing of the admin's to back up.
@@ -99,6 +114,8 @@ fn weekly_test_restore<R: Runtime>(app: &AppHandle<R>) {
         });
         match r {
             Ok(_) => state.update_persisted(|p| p.last_restore_test = Some(Utc::now())),
+            // Another job holds the app: still due, tried after the next backup.
+            Err(e) if e.kind == "busy" => {}
             Err(e) => crate::notify::send(
                 "HR-SM test restore FAILED",
                 &format!("The latest backup could not be restored: {}", e.message),

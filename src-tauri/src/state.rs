@@ -28,6 +28,9 @@ pub struct Persisted {
     /// The admin chose the sample data (and has not left it): the next start is a demo too.
     #[serde(default)]
     pub demo: bool,
+    /// When the "export your recovery key" reminder was last shown (once a day at most).
+    #[serde(default)]
+    pub key_reminded: Option<DateTime<Utc>>,
 }
 
 impl Default for Persisted {
@@ -43,6 +46,7 @@ impl Default for Persisted {
             last_restore_test: None,
             run: Default::default(),
             demo: false,
+            key_reminded: None,
         }
     }
 }

@@ -15,9 +15,9 @@
 ;   HKCU\Software\Classes\AppUserModelId, so that Windows shows the app's notifications as
 ;   "HR-SM Backup" (notify.rs uses the same id, tauri.conf.json's identifier);
 ; - an entry in Settings > Apps with an uninstaller.
-; Upgrading over a running app asks to quit it first (a backup may be running: the installer
-; never kills it). Uninstalling keeps the settings, the backups and the key: they are the
-; admin's data, not the program.
+; Upgrading over a running app (or a running backup of the command-line tool) asks to quit it
+; or let it finish first: the installer never kills a backup. Uninstalling keeps the settings,
+; the backups and the key: they are the admin's data, not the program.
 ;
 ; Defines passed by the build script: VERSION, APPID, SRCDIR (the folder of the built .exe
 ; files and WebView2Loader.dll), ICON, OUTFILE.
@@ -74,9 +74,10 @@ Function .onInit
 FunctionEnd
 
 ; A running program's file cannot be replaced on Windows. Rather than stop it (it may be in the
-; middle of a backup or a restore), ask the admin to quit it from its tray icon. Silent installs
-; fail instead, with exit code 2.
-!macro WaitUntilNotRunning file
+; middle of a backup or a restore), ask the admin to let it finish or quit it. Silent installs
+; and uninstalls stop instead, with exit code 2. Both programs are looked at: the app, and the
+; command-line tool the Task Scheduler's hourly task runs.
+!macro WaitUntilNotRunning file message
   ${Do}
     ClearErrors
     ${IfNot} ${FileExists} "${file}"
@@ -87,11 +88,13 @@ FunctionEnd
       FileClose $0
       ${Break}
     ${EndIf}
-    MessageBox MB_RETRYCANCEL|MB_ICONEXCLAMATION "${PRODUCT} is running. Quit it from its icon next to the clock (right-click, Quit), then click Retry.$\r$\n$\r$\nIf a backup is running, wait until it has finished." /SD IDCANCEL IDRETRY +3
+    MessageBox MB_RETRYCANCEL|MB_ICONEXCLAMATION "${message}" /SD IDCANCEL IDRETRY +3
     SetErrorLevel 2
     Quit
   ${Loop}
 !macroend
+!define APP_RUNNING "${PRODUCT} is running. Quit it from its icon next to the clock (right-click, Quit), then click Retry.$\r$\n$\r$\nIf a backup is running, wait until it has finished."
+!define CLI_RUNNING "A backup started by the Task Scheduler (hrsm-backup.exe) is running. Wait until it has finished, then click Retry."
 
 ; A Start menu shortcut that carries the app id (PKEY_AppUserModel_ID), the NSIS COM example's
 ; way (Include\Win\COM.nsh).
@@ -128,7 +131,8 @@ FunctionEnd
 
 Section "Install"
   SetShellVarContext current
-  !insertmacro WaitUntilNotRunning "$INSTDIR\${APPEXE}"
+  !insertmacro WaitUntilNotRunning "$INSTDIR\${APPEXE}" "${APP_RUNNING}"
+  !insertmacro WaitUntilNotRunning "$INSTDIR\hrsm-backup.exe" "${CLI_RUNNING}"
   SetOutPath "$INSTDIR"
   File "/oname=${APPEXE}" "${SRCDIR}\hrsm-backup-desktop.exe"
   File "${SRCDIR}\WebView2Loader.dll"
@@ -171,11 +175,23 @@ SectionEnd
 
 Section "Uninstall"
   SetShellVarContext current
-  !insertmacro WaitUntilNotRunning "$INSTDIR\${APPEXE}"
-  ; The hourly task the app or `hrsm-backup schedule-task install` registered would run a
-  ; program that is gone: remove it too. Its absence is not an error.
-  nsExec::Exec 'schtasks.exe /Delete /TN "${PRODUCT}" /F'
-  Pop $0
+  !insertmacro WaitUntilNotRunning "$INSTDIR\${APPEXE}" "${APP_RUNNING}"
+  !insertmacro WaitUntilNotRunning "$INSTDIR\hrsm-backup.exe" "${CLI_RUNNING}"
+  ; The hourly task registered with this installation's hrsm-backup.exe (`schedule-task
+  ; install` notes its program under HKCU\Software\<app id>) would run a program that is gone:
+  ; remove it. A task of a copy of hrsm-backup.exe elsewhere (a server's) is kept.
+  ReadRegStr $1 HKCU "Software\${APPID}" "TaskCommand"
+  StrLen $2 "$INSTDIR\"
+  StrCpy $3 $1 $2
+  ${If} $1 != ""
+  ${AndIf} $3 == "$INSTDIR\"
+    nsExec::Exec 'schtasks.exe /Delete /TN "${PRODUCT}" /F'
+    Pop $0
+    DeleteRegValue HKCU "Software\${APPID}" "TaskCommand"
+    DeleteRegKey /ifempty HKCU "Software\${APPID}"
+  ${ElseIf} $1 != ""
+    DetailPrint "The Task Scheduler's task runs $1, which is not part of this installation: it is kept."
+  ${EndIf}
   ; Start at login (tauri-plugin-autostart's entry, named after the app).
   DeleteRegValue HKCU "Software\Microsoft\Windows\CurrentVersion\Run" "${PRODUCT}"
   DeleteRegValue HKCU "Software\Microsoft\Windows\CurrentVersion\Explorer\StartupApproved\Run" "${PRODUCT}"

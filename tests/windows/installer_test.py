@@ -10,8 +10,10 @@ scripts/build-windows-installer) run under Wine in a fresh prefix, as an admin w
 - Settings > Apps lists it with its version and a silent uninstall command;
 - installing over a running app does not replace its files: it stops with exit code 2 and
   leaves the running one as it was; once the app has quit, the same installer goes through;
+- installing over a running backup of the command-line tool stops the same way;
 - uninstalling removes the program, the shortcut, the registry entries, the start-at-login entry
-  and the Task Scheduler task, and keeps the admin's settings and backups.
+  and the Task Scheduler task of the tool it installed (one registered with a copy of
+  hrsm-backup.exe elsewhere is kept), and keeps the admin's settings and backups.
 
 What Wine cannot show: the toast itself, the app's window (no WebView2 under Wine) and the
 installer's pages (run silently). Run it with scripts/test-windows."""
@@ -90,7 +92,8 @@ def main():
         aumid = rf"HKCU\Software\Classes\AppUserModelId\{appid}"
         check("the app id is registered for notifications, named HR-SM Backup", reg(aumid, "DisplayName") == PRODUCT, str(reg(aumid, "DisplayName")))
         notify_rs = (ROOT / "src-tauri" / "src" / "notify.rs").read_text()
-        check("the app sends its notifications under that id", f'n.app_id("{appid}")' in notify_rs)
+        lib_rs = (ROOT / "src-tauri" / "src" / "lib.rs").read_text()
+        check("the app sends its notifications under that id", "n.app_id(crate::APP_ID)" in notify_rs and f'APP_ID: &str = "{appid}"' in lib_rs)
         uninst = rf"HKCU\Software\Microsoft\Windows\CurrentVersion\Uninstall\{appid}"
         check("Settings > Apps lists it with its version", reg(uninst, "DisplayName") == PRODUCT and reg(uninst, "DisplayVersion") == version,
               f"{reg(uninst, 'DisplayName')} {reg(uninst, 'DisplayVersion')}")
@@ -114,36 +117,67 @@ def main():
         settle()
         check("once the app has quit, the same installer goes through", r.returncode == 0 and app.read_bytes() == before, f"exit {r.returncode}")
 
-        # What the app and the admin made: settings, backups, start at login, the hourly task.
+        # A backup the Task Scheduler started (the installed hrsm-backup.exe running) is not
+        # cut short by an upgrade either.
+        cli_exe = inst / "hrsm-backup.exe"
+        holder = subprocess.Popen([WINE, str(holdfile), str(cli_exe)], env=env, stdout=subprocess.PIPE, text=True)
+        held = holder.stdout.readline().strip() == "held"
+        r = wine(installer, "/S")
+        check("nor over a running backup of the command-line tool (exit code 2)", held and r.returncode == 2, f"held={held} exit {r.returncode}")
+        holder.kill()
+        holder.wait()
+        holder = None
+        settle()
+
+        # What the app and the admin made: settings, backups, start at login, and an hourly task
+        # registered with a copy of hrsm-backup.exe elsewhere (a server's own).
         data = home / "AppData" / "Roaming" / appid
         data.mkdir(parents=True, exist_ok=True)
         (data / "config.toml").write_text("# the admin's settings\n")
         (work / "backups").mkdir()
-        (work / "backups" / "hrsm-20261201T020000Z.hrsmbak").write_bytes(b"a restore point")
+        (work / "backups" / "hrsm-20261201T020000Z.hrsmbk").write_bytes(b"a restore point")
         wine("reg", "add", r"HKCU\Software\Microsoft\Windows\CurrentVersion\Run", "/v", PRODUCT, "/d", f'"{app}" --hidden', "/f")
         key = work / "task.key"
-        g = wine(inst / "hrsm-backup.exe", "--key-file", key, "key", "generate")
+        g = wine(cli_exe, "--key-file", key, "key", "generate")
         (work / "task.toml").write_text(f'destination = "{(work / "backups").as_posix()}"\n[mongodb]\nenabled = false\n'
                                         f'[[sources]]\nname = "data"\npath = "{work.as_posix()}"\n')
-        t = wine(inst / "hrsm-backup.exe", "--config", "task.toml", "--key-file", "task.key", "schedule-task", "install", "--only-when-logged-on")
-        settle()
+        (work / "elsewhere").mkdir()
+        shutil.copy(cli_exe, work / "elsewhere" / "hrsm-backup.exe")
         tasks = work / "prefix" / "drive_c" / "windows" / "system32" / "tasks" / PRODUCT
-        check("(set-up: the hourly task is registered)", g.returncode == 0 and t.returncode == 0 and tasks.is_file(), g.stderr[-300:] + t.stdout + t.stderr[-400:])
 
-        r = wine(inst / "uninstall.exe", "/S")
-        # The uninstaller copies itself away and returns at once; wait for its work.
-        for _ in range(120):
-            if not inst.exists():
-                break
-            time.sleep(0.5)
-        settle()
+        def register(exe):
+            t = wine(exe, "--config", "task.toml", "--key-file", "task.key", "schedule-task", "install", "--only-when-logged-on")
+            settle()
+            return t.returncode == 0 and tasks.is_file(), t.stdout + t.stderr[-400:]
+
+        def uninstall():
+            r = wine(inst / "uninstall.exe", "/S")
+            # The uninstaller copies itself away and returns at once; wait for its work.
+            for _ in range(120):
+                if not inst.exists():
+                    break
+                time.sleep(0.5)
+            settle()
+            return r
+
+        ok, why = register(work / "elsewhere" / "hrsm-backup.exe")
+        check("(set-up: an hourly task of a copy elsewhere is registered)", g.returncode == 0 and ok, g.stderr[-300:] + why)
+        r = uninstall()
         check("uninstalling removes the program folder", r.returncode == 0 and not inst.exists(), str(list(inst.iterdir())) if inst.exists() else "")
         check("and the Start menu shortcut", not lnk.exists())
         check("and the app id and the Settings > Apps entry", reg(aumid, "DisplayName") is None and reg(uninst, "DisplayName") is None)
         check("and start at login", reg(r"HKCU\Software\Microsoft\Windows\CurrentVersion\Run", PRODUCT) is None)
-        check("and the hourly task", not tasks.exists())
         check("it keeps the admin's settings and backups", (data / "config.toml").read_text() == "# the admin's settings\n"
-              and (work / "backups" / "hrsm-20261201T020000Z.hrsmbak").exists())
+              and (work / "backups" / "hrsm-20261201T020000Z.hrsmbk").exists())
+        check("and the hourly task of a hrsm-backup.exe it did not install", tasks.is_file())
+
+        # Installed again, the task registered with the installed tool: uninstalling removes it.
+        r = wine(installer, "/S")
+        settle()
+        ok, why = register(cli_exe)
+        check("(set-up: installed again, the task is registered with the installed tool)", r.returncode == 0 and ok, why)
+        uninstall()
+        check("uninstalling removes the hourly task that would run a program it removed", not tasks.exists() and not inst.exists())
     except Exception as e:  # a failed step is a failed test, with the reason
         check("the installer run completed", False, repr(e))
     finally:
