@@ -159,6 +159,7 @@ pub fn run_backup_if_due(
     use crate::policy::schedule::{decide_from_history, SlotDecision};
     let catalog = Catalog::open(&opts.destination)?;
     let lock = DestinationLock::acquire(&opts.destination, "a backup")?;
+    crate::fault::pause("if-due-locked");
     match decide_from_history(schedule, &past_runs(&catalog)?, Utc::now()) {
         SlotDecision::Run { .. } => Ok(IfDue::Ran(Box::new(run_locked(opts, key, progress, rng, catalog, lock)?))),
         other => Ok(IfDue::NotDue(other)),

@@ -232,6 +232,57 @@ fn a_closed_pipe_ends_the_cli_quietly() {
 /// up (nothing yet), the next ones say when the next slot is and write nothing, a switched-off
 /// schedule does nothing; the runs are recorded as scheduled, so the app's own schedule does
 /// not back up the same slot again.
+/// Review item: `--if-due` looked at the history and only then took the folder's lock, so a run
+/// that ended in between (the app's own schedule) let one slot be backed up twice. A run
+/// recorded while this one holds the lock (a pause point of the fault-injection build, between
+/// the lock and the decision) must be seen: decided before the lock, this test backs up twice.
+#[test]
+fn backup_if_due_decides_from_the_history_it_sees_holding_the_lock() {
+    assert!(hrsm_backup::FAULT_INJECTION, "run the tests with `--features fault-injection` (scripts/test does)");
+    let t = tmp();
+    write(&t.path().join("data/a.txt"), b"payroll", 0o644, 1_700_000_000);
+    let cfg = write_config(t.path(), &t.path().join("data"));
+    let schedule = "[schedule]\ntime = \"02:00\"\ntimezone = \"Africa/Cairo\"\n";
+    let base = fs::read_to_string(&cfg).unwrap();
+    fs::write(&cfg, format!("{base}{schedule}")).unwrap();
+    // The run "that ends just before": a scheduled one, made in another folder.
+    fs::write(t.path().join("other.toml"), format!("{}{schedule}", base.replace("\"backups\"", "\"other\""))).unwrap();
+    let o = cli(t.path(), &["--config", "other.toml", "backup", "--scheduled"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let pause = t.path().join("pause");
+    fs::create_dir(&pause).unwrap();
+    let child = Command::new(bin())
+        .args(["backup", "--if-due"])
+        .current_dir(t.path())
+        .env("BACKUP_ENCRYPTION_KEY", key_hex())
+        .env_remove("HRSM_BACKUP_CONFIG")
+        .env_remove("BACKUPS_ENABLED")
+        .env("HRSM_FAULT_PAUSE", "if-due-locked")
+        .env("HRSM_FAULT_DIR", &pause)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    while !pause.join("if-due-locked.reached").exists() {
+        assert!(start.elapsed().as_secs() < 60, "the --if-due run never reached its lock");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    // While it holds the lock, the other run's restore point lands in its folder.
+    for e in fs::read_dir(t.path().join("other")).unwrap().flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if name.starts_with("hrsm-") {
+            fs::copy(e.path(), t.path().join("backups").join(&name)).unwrap();
+        }
+    }
+    fs::write(pause.join("if-due-locked.go"), b"").unwrap();
+    let o = child.wait_with_output().unwrap();
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(o.status.success() && out.starts_with("not due: nothing to do before "), "{}", text(&o));
+    let o = cli(t.path(), &["--json", "list"]);
+    assert_eq!(json(&o)["backups"].as_array().unwrap().len(), 1, "one slot, one backup");
+}
+
 #[test]
 fn backup_if_due_runs_once_per_slot_from_the_folders_history() {
     let t = tmp();

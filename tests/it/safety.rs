@@ -307,10 +307,10 @@ fn the_repository_needs_nothing_beside_it() {
     assert!(root.join("tests/fixtures/mongodump/NOTICE.md").exists(), "the fixtures' license notice");
 }
 
-/// Review item: `backup --if-due` decided from the history before taking the folder's lock, so
-/// a run that ended in that moment (the app's own schedule) let the slot be backed up twice.
-/// Now the decision is made again holding the lock: busy while another run holds it, not due
-/// once the slot's run is in the history, and nothing written either way.
+/// The engine's `run_backup_if_due`: busy while another run holds the folder, a backup when the
+/// slot is due, not due once the slot's run is in the history, and nothing written when it does
+/// not run. (That the decision is made holding the lock is
+/// `cli::backup_if_due_decides_from_the_history_it_sees_holding_the_lock`.)
 #[test]
 fn a_backup_if_due_decides_holding_the_folder_lock() {
     let t = tmp();
