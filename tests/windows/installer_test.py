@@ -18,7 +18,6 @@ scripts/build-windows-installer) run under Wine in a fresh prefix, as an admin w
 What Wine cannot show: the toast itself, the app's window (no WebView2 under Wine) and the
 installer's pages (run silently). Run it with scripts/test-windows."""
 import json
-import os
 import pathlib
 import re
 import shutil
@@ -27,15 +26,11 @@ import sys
 import tempfile
 import time
 
+from wine import WINE, check, init_prefix, prefix_env, stop, summary
+from wine import settle as wine_settle
+
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-WINE = os.environ.get("WINE64", "/usr/lib/wine/wine64")
 PRODUCT = "HR-SM Backup"
-results = []
-
-
-def check(name, ok, detail=""):
-    results.append(bool(ok))
-    print(("PASS " if ok else "FAIL ") + name + (f": {detail}" if detail and not ok else ""), flush=True)
 
 
 def main():
@@ -45,14 +40,13 @@ def main():
     conf = json.loads((ROOT / "src-tauri" / "tauri.conf.json").read_text())
     appid, version = conf["identifier"], conf["version"]
     work = pathlib.Path(tempfile.mkdtemp(prefix="hrsm-inst-"))
-    # winemenubuilder would copy the shortcut into this machine's own menus: not in a test.
-    env = dict(os.environ, WINEPREFIX=str(work / "prefix"), WINEDEBUG="-all", WINEDLLOVERRIDES="winemenubuilder.exe=d")
+    env = prefix_env(work / "prefix")
 
     def wine(*args, timeout=300):
         return subprocess.run([WINE, *map(str, args)], env=env, cwd=work, capture_output=True, text=True, timeout=timeout)
 
     def settle():
-        subprocess.run(["/usr/lib/wine/wineserver", "-w"], env=env, capture_output=True, timeout=300)
+        wine_settle(env)
 
     def reg(key, value):
         r = wine("reg", "query", key, "/v", value)
@@ -61,8 +55,7 @@ def main():
 
     holder = None
     try:
-        wine("wineboot", "--init")
-        settle()
+        init_prefix(env)
         # Wine 8.0 lacks bcryptprimitives.dll (tests/windows/bcryptprimitives.c): the stand-in
         # goes into Wine's own system folder, never into what the installer installed.
         shutil.copy(stand_in, work / "prefix" / "drive_c" / "windows" / "system32" / "bcryptprimitives.dll")
@@ -183,11 +176,9 @@ def main():
     finally:
         if holder:
             holder.kill()
-        subprocess.run(["/usr/lib/wine/wineserver", "-k"], env=env, capture_output=True)
+        stop(env)
         shutil.rmtree(work, ignore_errors=True)
-    passed = sum(results)
-    print(f"{passed} passed, {len(results) - passed} failed")
-    return 0 if passed and passed == len(results) else 1
+    return summary()
 
 
 if __name__ == "__main__":

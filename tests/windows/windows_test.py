@@ -20,17 +20,11 @@ import tempfile
 import time
 
 from pymongo import MongoClient
+from wine import WINE, check, init_prefix, prefix_env, stop, summary
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 EXE = ROOT / "target" / "x86_64-pc-windows-gnu" / "debug" / "hrsm-backup.exe"
 LINUX = ROOT / "target" / "debug" / "hrsm-backup"
-WINE = os.environ.get("WINE64", "/usr/lib/wine/wine64")
-results = []
-
-
-def check(name, ok, detail=""):
-    results.append(bool(ok))
-    print(("PASS " if ok else "FAIL ") + name + (f": {detail}" if detail and not ok else ""), flush=True)
 
 
 def tree_same(a, b):
@@ -87,7 +81,7 @@ def start_garage(work):
 
 def main():
     work = pathlib.Path(tempfile.mkdtemp(prefix="hrsm-win-"))
-    env = dict(os.environ, WINEPREFIX=str(work / "prefix"), WINEDEBUG="-all")
+    env = prefix_env(work / "prefix")
     for v in ("BACKUP_ENCRYPTION_KEY", "MONGODB_URI", "MONGO_URI", "HRSM_BACKUP_CONFIG", "HRSM_BACKUP_KEY_FILE", "BACKUPS_ENABLED"):
         env.pop(v, None)
 
@@ -102,8 +96,7 @@ def main():
     try:
         # A fresh Wine prefix is set up in the background after the first start: wait for it,
         # or the next programs race its first-run configuration.
-        subprocess.run([WINE, "wineboot", "--init"], env=env, capture_output=True, timeout=300)
-        subprocess.run(["/usr/lib/wine/wineserver", "-w"], env=env, capture_output=True, timeout=300)
+        init_prefix(env)
         v = win("--version")
         check("the Windows binary starts under Wine", v.returncode == 0 and v.stdout.startswith("hrsm-backup "), v.stderr[-300:])
 
@@ -266,11 +259,9 @@ def main():
             server.kill()
         if garage:
             garage["process"].kill()
-        subprocess.run(["/usr/lib/wine/wineserver", "-k"], env=env, capture_output=True)
+        stop(env)
         shutil.rmtree(work, ignore_errors=True)
-    passed = sum(results)
-    print(f"{passed} passed, {len(results) - passed} failed")
-    return 0 if passed and passed == len(results) else 1
+    return summary()
 
 
 if __name__ == "__main__":
