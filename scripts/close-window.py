@@ -1,11 +1,15 @@
 #!/usr/bin/env python3
-"""Closes the HR-SM Backup window as a window manager's close button does (WM_DELETE_WINDOW),
-on the X display of $DISPLAY; for bench/desktop-idle.sh and tests/e2e/relaunch_test.py, under Xvfb, which has no window
-manager. Exits 1 when there is no such window."""
+"""Closes a window as a window manager's close button does (WM_DELETE_WINDOW), on the X
+display of $DISPLAY; for bench/desktop-idle.sh and the end-to-end tests, under Xvfb, which has
+no window manager. The window is found by its title: the app's ("HR-SM Backup") unless another
+is given (`close-window.py Print` cancels GTK's print dialog); with `--find` it is only looked
+for. Exits 1 when there is no such window."""
 import sys
 
 from Xlib import X, display, protocol
 
+args = [a for a in sys.argv[1:] if a != "--find"]
+TITLE = args[0] if args else "HR-SM Backup"
 d = display.Display()
 
 
@@ -15,7 +19,7 @@ def find(w):
             name = c.get_wm_name()
         except Exception:
             name = None
-        if name == "HR-SM Backup":
+        if name == TITLE:
             return c
         found = find(c)
         if found:
@@ -25,7 +29,9 @@ def find(w):
 
 w = find(d.screen().root)
 if w is None:
-    sys.exit("no HR-SM Backup window")
+    sys.exit(f"no {TITLE} window")
+if "--find" in sys.argv:
+    sys.exit(0)
 protocols, delete = d.intern_atom("WM_PROTOCOLS"), d.intern_atom("WM_DELETE_WINDOW")
 w.send_event(protocol.event.ClientMessage(window=w, client_type=protocols, data=(32, [delete, X.CurrentTime, 0, 0, 0])))
 d.flush()

@@ -21,7 +21,7 @@ ensure_packages() {
   local want=(build-essential pkg-config cmake libdbus-1-dev libssl-dev openssl libwebkit2gtk-4.1-dev libxdo-dev
     libayatana-appindicator3-dev librsvg2-dev webkit2gtk-driver xvfb xauth dbus-daemon dbus-bin dunst
     gnome-keyring libsecret-tools libglib2.0-bin imagemagick util-linux mount tar bc time chromium chromium-driver
-    python3-dbus python3-gi python3-xlib)
+    python3-dbus python3-gi python3-xlib poppler-utils)
   local missing=()
   for p in "${want[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
   if [ ${#missing[@]} -gt 0 ]; then

@@ -15,6 +15,7 @@ fn main() {
         "set_settings",
         "export_key",
         "save_key_file",
+        "print_sheet",
         "confirm_key_exported",
         "import_key",
         "logs",

@@ -73,6 +73,8 @@ export const api = {
   /** @param {object} settings */ setSettings: (settings) => call('set_settings', { settings }),
   /** @returns {Promise<string>} */ exportKey: () => call('export_key'),
   confirmKeyExported: () => call('confirm_key_exported'),
+  /** The system's print dialog for the page as laid out for print; resolves when it closes. @returns {Promise<void>} */
+  printSheet: () => call('print_sheet'),
   /** @param {string} text @returns {Promise<string>} */ importKey: (text) => call('import_key', { text }),
   /** @returns {Promise<string[]>} */ logs: () => call('logs'),
   /** What the HR-SM installation in `root` says about itself (secrets masked). @param {string} root @returns {Promise<Site>} */

@@ -157,9 +157,9 @@ async function backupNow() {
 }
 
 /** The recovery sheet: the key in groups a person can type back, its fingerprint, where the
- * backups are and how to restore on a new computer. Printed, then emptied: the key does not
- * stay in the page. */
-function printRecoverySheet() {
+ * backups are and how to restore on a new computer. Printed through the shell (the system's
+ * print dialog), then emptied: the key does not stay in the page. */
+async function printRecoverySheet() {
   const key = /** @type {HTMLTextAreaElement} */ ($('key-text')).value.trim();
   if (!key) return;
   const groups = key.replace(/^hrsm-key-v1:/, '').match(/.{1,8}/g) || [];
@@ -185,7 +185,14 @@ function printRecoverySheet() {
     steps,
     el('p', 'Anyone holding this key and a backup can read every record in it. Without it, no backup can be opened.'),
   );
-  window.print();
+  try {
+    await api.printSheet();
+  } catch (e) {
+    text($('key-result'), e.message);
+  }
+  // The dialog has closed, printed or cancelled. The printer is sent the pages a moment later:
+  // the sheet (never shown on screen) goes once they are surely drawn.
+  setTimeout(() => $('recovery-sheet').replaceChildren(), 5000);
 }
 window.addEventListener('afterprint', () => $('recovery-sheet').replaceChildren());
 // Where a web view sends no afterprint, leaving print media empties it too.

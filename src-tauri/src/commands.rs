@@ -817,6 +817,21 @@ pub async fn export_key<R: Runtime>(app: AppHandle<R>) -> CmdResult<String> {
     .await
 }
 
+/// Prints the page as laid out for print (the recovery sheet the page has just filled in)
+/// through the system's print dialog: Tauri's print of the web view (on Linux WebKitGTK's print
+/// operation, on Windows the web view's own print). Not `window.print()` from the page: under
+/// WebKitGTK driven by the end-to-end test it opened no dialog at all. A sync command: it runs
+/// on the main thread, where the dialog runs.
+#[tauri::command]
+pub fn print_sheet<R: Runtime>(window: tauri::WebviewWindow<R>) -> CmdResult<()> {
+    window.print().map_err(|e| {
+        CommandError::new(
+            "other",
+            format!("The print dialog could not be opened ({e}). Use \"Save to file…\" instead."),
+        )
+    })
+}
+
 /// Writes the recovery key to a file the admin picked (mode 0600, never overwriting).
 #[tauri::command]
 pub async fn save_key_file<R: Runtime>(app: AppHandle<R>, path: String) -> CmdResult<()> {

@@ -46,6 +46,7 @@ macro_rules! handlers {
             $crate::commands::set_settings,
             $crate::commands::export_key,
             $crate::commands::save_key_file,
+            $crate::commands::print_sheet,
             $crate::commands::confirm_key_exported,
             $crate::commands::import_key,
             $crate::commands::logs,

@@ -45,8 +45,10 @@ def app_pids():
 
 
 def webkit_helpers():
-    out = subprocess.run(["ps", "-eo", "pid,rss,comm"], capture_output=True, text=True).stdout
-    return [line.split() for line in out.splitlines()[1:] if "WebKit" in line]
+    """The app's WebKit processes (its children: other sessions' are not counted)."""
+    apps = {str(p) for p in app_pids()}
+    out = subprocess.run(["ps", "-eo", "pid,ppid,rss,comm"], capture_output=True, text=True).stdout
+    return [[pid, rss, comm] for pid, ppid, rss, comm in (line.split(None, 3) for line in out.splitlines()[1:]) if "WebKit" in comm and ppid in apps]
 
 
 def rss_mb(pid):

@@ -49,6 +49,12 @@
     use_site: (args) => ({ ...settings, hrsmRoot: args.root, scheduleTimezone: 'Africa/Cairo' }),
     offsite_status: () => status.offsite,
     export_key: () => `hrsm-key-v1:${'0123456789abcdef'.repeat(4)}`,
+    // What would be printed: the page as laid out for print when the shell is asked.
+    print_sheet: () => {
+      const s = document.getElementById('recovery-sheet');
+      window.__printed = { text: s.innerText, sheet: getComputedStyle(s).display, main: getComputedStyle(document.querySelector('main')).display };
+      return null;
+    },
     offsite_test: (args) => {
       if (!args.form.bucket && args.form.kind !== 'folder') throw { kind: 'invalid', field: 'offsiteBucket', message: 'Enter the bucket name.' };
       return 'Connected: a test file was written, read back and removed at S3 storage, bucket x.';
