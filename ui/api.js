@@ -73,7 +73,7 @@ export const api = {
   /** @param {object} settings */ setSettings: (settings) => call('set_settings', { settings }),
   /** @returns {Promise<string>} */ exportKey: () => call('export_key'),
   confirmKeyExported: () => call('confirm_key_exported'),
-  /** The system's print dialog for the page as laid out for print; resolves when it closes. @returns {Promise<void>} */
+  /** The system's print dialog for the page as laid out for print (on Linux it resolves when the dialog closes; on Windows at once, the web view's print holding the page). @returns {Promise<void>} */
   printSheet: () => call('print_sheet'),
   /** @param {string} text @returns {Promise<string>} */ importKey: (text) => call('import_key', { text }),
   /** @returns {Promise<string[]>} */ logs: () => call('logs'),

@@ -159,7 +159,10 @@ async function backupNow() {
 /** The recovery sheet: the key in groups a person can type back, its fingerprint, where the
  * backups are and how to restore on a new computer. Printed through the shell (the system's
  * print dialog), then emptied: the key does not stay in the page. */
+let sheetTimer = 0;
 async function printRecoverySheet() {
+  // A sheet printed again before the last one was emptied must not lose its key midway.
+  clearTimeout(sheetTimer);
   const key = /** @type {HTMLTextAreaElement} */ ($('key-text')).value.trim();
   if (!key) return;
   const groups = key.replace(/^hrsm-key-v1:/, '').match(/.{1,8}/g) || [];
@@ -190,9 +193,10 @@ async function printRecoverySheet() {
   } catch (e) {
     text($('key-result'), e.message);
   }
-  // The dialog has closed, printed or cancelled. The printer is sent the pages a moment later:
-  // the sheet (never shown on screen) goes once they are surely drawn.
-  setTimeout(() => $('recovery-sheet').replaceChildren(), 5000);
+  // The dialog has closed, printed or cancelled (on Windows the web view's print holds the page
+  // until it closes). The printer is sent the pages a moment later: the sheet (never shown on
+  // screen) goes once they are surely drawn.
+  sheetTimer = setTimeout(() => $('recovery-sheet').replaceChildren(), 5000);
 }
 window.addEventListener('afterprint', () => $('recovery-sheet').replaceChildren());
 // Where a web view sends no afterprint, leaving print media empties it too.

@@ -48,9 +48,10 @@ pub fn run(cli: &Cli, cmd: &TaskCommand) -> Result<()> {
         }
         TaskCommand::Install { only_when_logged_on } => install(cli, !only_when_logged_on),
         TaskCommand::Remove => {
-            schtasks(&["/Delete", "/TN", TASK_NAME, "/F"], "remove the task")?;
+            let removed = schtasks(&["/Delete", "/TN", TASK_NAME, "/F"], "remove the task");
+            // Gone or never there: the note of its program goes either way.
             note_task_command(None);
-            Ok(())
+            removed
         }
     }
 }

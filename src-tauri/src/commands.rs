@@ -821,7 +821,8 @@ pub async fn export_key<R: Runtime>(app: AppHandle<R>) -> CmdResult<String> {
 /// through the system's print dialog: Tauri's print of the web view (on Linux WebKitGTK's print
 /// operation, on Windows the web view's own print). Not `window.print()` from the page: under
 /// WebKitGTK driven by the end-to-end test it opened no dialog at all. A sync command: it runs
-/// on the main thread, where the dialog runs.
+/// on the main thread, where GTK's dialog runs, and returns when it closes (on Windows, wry's
+/// print is the page's own `window.print()` and returns at once).
 #[tauri::command]
 pub fn print_sheet<R: Runtime>(window: tauri::WebviewWindow<R>) -> CmdResult<()> {
     window.print().map_err(|e| {

@@ -173,7 +173,9 @@ pub fn backup<R: Runtime>(
     };
     let opts = BackupOptions { trigger, ..backup_options(&state) };
     let result = run_backup(&opts, &key, &progress, Box::new(rand::rngs::OsRng));
-    drop(busy);
+    // Everything that follows from the run (its record, the off-site copies, the notification)
+    // is done before the app's job slot is given back: the app may restart itself as soon as
+    // it is free (relaunch). The page hears the end last, with the slot free.
     let outcome = match result {
         Ok(done) => {
             state.update_persisted(|p| {
@@ -181,14 +183,6 @@ pub fn backup<R: Runtime>(
                 p.run.last_success = p.last_success;
                 p.last_error = None;
                 p.overdue_notified = false;
-            });
-            (progress.sink)(JobEvent::Finished {
-                ok: true,
-                message: format!(
-                    "Backup {} {}.",
-                    done.entry.id,
-                    if done.entry.verified { "written and verified" } else { "written (verification is off)" }
-                ),
             });
             // Off-site copies follow in the background: the backup is done either way.
             crate::offsite::spawn_copies(app);
@@ -199,6 +193,15 @@ pub fn backup<R: Runtime>(
                     false,
                 );
             }
+            drop(busy);
+            (progress.sink)(JobEvent::Finished {
+                ok: true,
+                message: format!(
+                    "Backup {} {}.",
+                    done.entry.id,
+                    if done.entry.verified { "written and verified" } else { "written (verification is off)" }
+                ),
+            });
             Ok(done.entry)
         }
         Err(e) => {
@@ -209,7 +212,6 @@ pub fn backup<R: Runtime>(
                     p.last_error = Some(err.message.clone());
                 });
             }
-            (progress.sink)(JobEvent::Finished { ok: false, message: err.message.clone() });
             if notify_failure && err.kind != "cancelled" {
                 crate::notify::send(
                     "HR-SM backup FAILED",
@@ -217,6 +219,8 @@ pub fn backup<R: Runtime>(
                     true,
                 );
             }
+            drop(busy);
+            (progress.sink)(JobEvent::Finished { ok: false, message: err.message.clone() });
             Err(err)
         }
     };

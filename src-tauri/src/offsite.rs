@@ -188,7 +188,8 @@ pub fn spawn_copies<R: Runtime>(app: &AppHandle<R>) {
         if let Ok(mut p) = state.copy_progress.lock() {
             *p = None;
         }
-        state.copying.store(false, Ordering::SeqCst);
+        // `copying` stays set until the failures are notified: the app does not restart
+        // itself (relaunch) before.
         match result {
             Ok(reports) => {
                 for r in reports.iter().filter(|r| r.error.is_some() || !r.problems.is_empty()) {
@@ -209,6 +210,11 @@ pub fn spawn_copies<R: Runtime>(app: &AppHandle<R>) {
                 &format!("{}. Open HR-SM Backup to see more.", crate::commands::plain_words(&e.to_string())),
                 true,
             ),
+        }
+        state.copying.store(false, Ordering::SeqCst);
+        // A backup that ended while the failures were notified asked for another round.
+        if state.copy_again.swap(false, Ordering::SeqCst) {
+            spawn_copies(&app);
         }
         crate::tray::refresh(&app);
     });

@@ -13,7 +13,9 @@
 //! Why `exec` and not a new process: the process id stays, so a session manager or a systemd
 //! unit that started the app does not see it end, and there is no hand-over of the
 //! single-instance lock between two processes; if the program cannot be started again, `exec`
-//! returns and the app carries on as it was.
+//! returns and the app carries on as it was (and it does not try while its own file was
+//! replaced by an update). Once started, the new program is the app: if it failed at start,
+//! the app would be gone as after any failed start, until the next login.
 //!
 //! It is safe because the app already survives a restart (it must survive a reboot): the
 //! settings, the scheduler's tries of a slot, its reminders and the history are on disk. It
@@ -41,13 +43,21 @@ const RELAUNCHED_ENV: &str = "HRSM_DESKTOP_RELAUNCHED";
 /// The delay before the restart; `None` when switched off, under a WebDriver test (tauri-driver
 /// sets TAURI_WEBVIEW_AUTOMATION; its session is the window) or not on Linux.
 pub fn after() -> Option<Duration> {
-    if !cfg!(target_os = "linux") || std::env::var("TAURI_WEBVIEW_AUTOMATION").is_ok_and(|v| v == "true") {
+    if !cfg!(target_os = "linux") {
         return None;
     }
-    match std::env::var(AFTER_ENV) {
-        Err(_) => Some(DEFAULT_AFTER),
-        Ok(v) if v.trim().eq_ignore_ascii_case("off") => None,
-        Ok(v) => Some(v.trim().parse::<u64>().map(|s| Duration::from_secs(s.max(1))).unwrap_or(DEFAULT_AFTER)),
+    delay(std::env::var("TAURI_WEBVIEW_AUTOMATION").ok().as_deref(), std::env::var(AFTER_ENV).ok().as_deref())
+}
+
+/// `after` from the two variables' values.
+fn delay(automation: Option<&str>, after: Option<&str>) -> Option<Duration> {
+    if automation == Some("true") {
+        return None;
+    }
+    match after.map(str::trim) {
+        None => Some(DEFAULT_AFTER),
+        Some(v) if v.eq_ignore_ascii_case("off") => None,
+        Some(v) => Some(v.parse::<u64>().map(|s| Duration::from_secs(s.max(1))).unwrap_or(DEFAULT_AFTER)),
     }
 }
 
@@ -126,6 +136,17 @@ fn exec_hidden() -> String {
     tracing::info!("restarting as the tray alone, to give back the window's memory");
     eprintln!("hrsm-backup-desktop: restarting as the tray alone");
     let err = std::process::Command::new(&exe).args(&args).env(RELAUNCHED_ENV, "1").exec();
+    // std set SIGPIPE back to its default for the new program; this one carries on, and a
+    // write to a closed pipe must stay an error, not end it.
+    extern "C" {
+        fn signal(signum: i32, handler: usize) -> usize;
+    }
+    const SIGPIPE: i32 = 13;
+    const SIG_IGN: usize = 1;
+    // SAFETY: sets SIGPIPE's disposition to "ignore", as Rust's runtime does at start.
+    unsafe {
+        signal(SIGPIPE, SIG_IGN);
+    }
     format!("cannot start {} again: {err}", exe.display())
 }
 
@@ -135,16 +156,15 @@ fn exec_hidden() -> String {
 }
 
 /// This program's file. After a package upgrade replaced it while it ran, Linux names the old
-/// one "<path> (deleted)": the new one at the same path is what starts.
+/// one "<path> (deleted)": then the app does not restart (a new version, perhaps half
+/// installed, starts at the next login instead).
 #[cfg(target_os = "linux")]
 fn current_exe() -> Result<std::path::PathBuf, String> {
     let exe = std::env::current_exe().map_err(|e| format!("cannot find this program's file: {e}"))?;
-    let shown = exe.to_string_lossy();
-    match shown.strip_suffix(" (deleted)") {
-        Some(path) if std::path::Path::new(path).is_file() => Ok(path.into()),
-        Some(_) => Err(format!("this program's file {} was removed", exe.display())),
-        None => Ok(exe),
+    if exe.to_string_lossy().ends_with(" (deleted)") {
+        return Err("this program was updated while it ran; it restarts at the next login".into());
     }
+    Ok(exe)
 }
 
 /// At start, in a restarted program: waits (up to 5 s) until the session bus has let go of the
@@ -170,7 +190,8 @@ pub fn wait_for_previous() {
 
 /// The replaced program's children are this process's still (WebKit's network process, which
 /// ends once its connection is gone; the demo's server, ended by its parent-death signal): they
-/// are waited for, so none is left a zombie, and ended after 5 s if still running.
+/// are waited for, so none is left a zombie. WebKit's are ended after 5 s if still running;
+/// any other child (one a wrapper started before it ran this program) is only waited for.
 #[cfg(target_os = "linux")]
 fn reap_inherited_children() {
     extern "C" {
@@ -180,18 +201,20 @@ fn reap_inherited_children() {
     const WNOHANG: i32 = 1;
     const SIGKILL: i32 = 9;
     let me = std::process::id();
-    let mut left: Vec<i32> = std::fs::read_dir("/proc")
+    // (pid, whether it is WebKit's), of this process's children.
+    let mut left: Vec<(i32, bool)> = std::fs::read_dir("/proc")
         .into_iter()
         .flatten()
         .flatten()
         .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
-        .filter(|pid| {
-            // The parent id is the second field after the command name, which is in
-            // parentheses and may hold spaces.
-            std::fs::read_to_string(format!("/proc/{pid}/stat"))
-                .ok()
-                .and_then(|stat| stat.rsplit_once(')')?.1.split_whitespace().nth(1)?.parse::<u32>().ok())
-                == Some(me)
+        .filter_map(|pid| {
+            // The command name is in parentheses and may hold spaces; the parent id is the
+            // second field after it.
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+            let (head, rest) = stat.rsplit_once(')')?;
+            let parent = rest.split_whitespace().nth(1)?.parse::<u32>().ok()?;
+            let webkit = head.split_once('(').is_some_and(|(_, name)| name.starts_with("WebKit"));
+            (parent == me).then_some((pid, webkit))
         })
         .collect();
     if left.is_empty() {
@@ -201,12 +224,14 @@ fn reap_inherited_children() {
         let start = std::time::Instant::now();
         while !left.is_empty() && start.elapsed() < Duration::from_secs(30) {
             // SAFETY: waitpid and kill on pids that are this process's own children (found
-            // above, before this program started any); a reaped pid leaves the list at once,
-            // so none is signalled after it could have been reused.
-            left.retain(|&pid| unsafe { waitpid(pid, std::ptr::null_mut(), WNOHANG) } == 0);
+            // above, before this program started any, and reaped by nothing else); a reaped pid
+            // leaves the list at once, so none is signalled after it could have been reused.
+            left.retain(|&(pid, _)| unsafe { waitpid(pid, std::ptr::null_mut(), WNOHANG) } == 0);
             if start.elapsed() > Duration::from_secs(5) {
-                for &pid in &left {
-                    unsafe { kill(pid, SIGKILL) };
+                for &(pid, webkit) in &left {
+                    if webkit {
+                        unsafe { kill(pid, SIGKILL) };
+                    }
                 }
             }
             std::thread::sleep(Duration::from_millis(100));
@@ -246,14 +271,12 @@ mod tests {
     }
 
     #[test]
-    fn the_delay_is_at_least_a_second() {
-        // One test for the variable, so no other test sees it half set.
-        std::env::set_var(AFTER_ENV, "0");
-        assert_eq!(after(), Some(Duration::from_secs(1)));
-        std::env::set_var(AFTER_ENV, "off");
-        assert_eq!(after(), None);
-        std::env::set_var(AFTER_ENV, "nonsense");
-        assert_eq!(after(), Some(DEFAULT_AFTER));
-        std::env::remove_var(AFTER_ENV);
+    fn the_delay_is_at_least_a_second_and_off_under_webdriver() {
+        assert_eq!(delay(None, None), Some(DEFAULT_AFTER));
+        assert_eq!(delay(None, Some("0")), Some(Duration::from_secs(1)));
+        assert_eq!(delay(None, Some(" 90 ")), Some(Duration::from_secs(90)));
+        assert_eq!(delay(None, Some("OFF")), None);
+        assert_eq!(delay(None, Some("nonsense")), Some(DEFAULT_AFTER));
+        assert_eq!(delay(Some("true"), None), None);
     }
 }

@@ -192,6 +192,8 @@ Section "Uninstall"
   ${ElseIf} $1 != ""
     DetailPrint "The Task Scheduler's task runs $1, which is not part of this installation: it is kept."
   ${EndIf}
+  ; The task may have started a backup between the first look and its removal.
+  !insertmacro WaitUntilNotRunning "$INSTDIR\hrsm-backup.exe" "${CLI_RUNNING}"
   ; Start at login (tauri-plugin-autostart's entry, named after the app).
   DeleteRegValue HKCU "Software\Microsoft\Windows\CurrentVersion\Run" "${PRODUCT}"
   DeleteRegValue HKCU "Software\Microsoft\Windows\CurrentVersion\Explorer\StartupApproved\Run" "${PRODUCT}"

@@ -228,17 +228,15 @@ fn a_closed_pipe_ends_the_cli_quietly() {
     assert!(!err.contains("panicked"), "{err}");
 }
 
-/// `backup --if-due`, for the Task Scheduler or cron to start every hour: the first run backs
-/// up (nothing yet), the next ones say when the next slot is and write nothing, a switched-off
-/// schedule does nothing; the runs are recorded as scheduled, so the app's own schedule does
-/// not back up the same slot again.
 /// Review item: `--if-due` looked at the history and only then took the folder's lock, so a run
 /// that ended in between (the app's own schedule) let one slot be backed up twice. A run
 /// recorded while this one holds the lock (a pause point of the fault-injection build, between
 /// the lock and the decision) must be seen: decided before the lock, this test backs up twice.
 #[test]
 fn backup_if_due_decides_from_the_history_it_sees_holding_the_lock() {
-    assert!(hrsm_backup::FAULT_INJECTION, "run the tests with `--features fault-injection` (scripts/test does)");
+    if !hrsm_backup::FAULT_INJECTION {
+        panic!("run the tests with `--features fault-injection` (scripts/test does)");
+    }
     let t = tmp();
     write(&t.path().join("data/a.txt"), b"payroll", 0o644, 1_700_000_000);
     let cfg = write_config(t.path(), &t.path().join("data"));
@@ -283,6 +281,10 @@ fn backup_if_due_decides_from_the_history_it_sees_holding_the_lock() {
     assert_eq!(json(&o)["backups"].as_array().unwrap().len(), 1, "one slot, one backup");
 }
 
+/// `backup --if-due`, for the Task Scheduler or cron to start every hour: the first run backs
+/// up (nothing yet), the next ones say when the next slot is and write nothing, a switched-off
+/// schedule does nothing; the runs are recorded as scheduled, so the app's own schedule does
+/// not back up the same slot again.
 #[test]
 fn backup_if_due_runs_once_per_slot_from_the_folders_history() {
     let t = tmp();
