@@ -101,9 +101,17 @@ fn restart<R: Runtime>(app: &AppHandle<R>, generation: u64) -> Result<(), String
     if GENERATION.load(std::sync::atomic::Ordering::SeqCst) != generation || app.get_webview_window("main").is_some() {
         return Ok(());
     }
+    // Not found, or replaced by an update: nothing changes that before the next start.
+    let exe = match current_exe() {
+        Ok(exe) => exe,
+        Err(why) => {
+            tracing::info!("not restarting as the tray alone: {why}");
+            return Ok(());
+        }
+    };
     let state = app.state::<crate::state::AppState>();
     let slot = take_slot(&state)?;
-    let err = exec_hidden();
+    let err = exec_hidden(&exe);
     drop(slot);
     tracing::warn!("cannot restart as the tray alone, carrying on: {err}");
     Err(err)
@@ -125,17 +133,13 @@ fn take_slot(state: &crate::state::AppState) -> Result<crate::jobs::Busy<'_>, St
 
 /// Replaces this program with a fresh start of itself, hidden; returns only on failure.
 #[cfg(target_os = "linux")]
-fn exec_hidden() -> String {
+fn exec_hidden(exe: &std::path::Path) -> String {
     use std::os::unix::process::CommandExt;
-    let exe = match current_exe() {
-        Ok(exe) => exe,
-        Err(e) => return e,
-    };
     let mut args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).filter(|a| a != "--hidden").collect();
     args.push("--hidden".into());
     tracing::info!("restarting as the tray alone, to give back the window's memory");
     eprintln!("hrsm-backup-desktop: restarting as the tray alone");
-    let err = std::process::Command::new(&exe).args(&args).env(RELAUNCHED_ENV, "1").exec();
+    let err = std::process::Command::new(exe).args(&args).env(RELAUNCHED_ENV, "1").exec();
     // std set SIGPIPE back to its default for the new program; this one carries on, and a
     // write to a closed pipe must stay an error, not end it.
     extern "C" {
@@ -151,8 +155,13 @@ fn exec_hidden() -> String {
 }
 
 #[cfg(not(target_os = "linux"))]
-fn exec_hidden() -> String {
+fn exec_hidden(_exe: &std::path::Path) -> String {
     "only done on Linux".into()
+}
+
+#[cfg(not(target_os = "linux"))]
+fn current_exe() -> Result<std::path::PathBuf, String> {
+    Err("only done on Linux".into())
 }
 
 /// This program's file. After a package upgrade replaced it while it ran, Linux names the old
