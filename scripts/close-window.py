@@ -7,27 +7,12 @@ for. Exits 1 when there is no such window."""
 import sys
 
 from Xlib import X, display, protocol
+from xwin import find
 
 args = [a for a in sys.argv[1:] if a != "--find"]
 TITLE = args[0] if args else "HR-SM Backup"
 d = display.Display()
-
-
-def find(w):
-    for c in w.query_tree().children:
-        try:
-            name = c.get_wm_name()
-        except Exception:
-            name = None
-        if name == TITLE:
-            return c
-        found = find(c)
-        if found:
-            return found
-    return None
-
-
-w = find(d.screen().root)
+w = find(d.screen().root, TITLE)
 if w is None:
     sys.exit(f"no {TITLE} window")
 if "--find" in sys.argv:

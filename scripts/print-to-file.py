@@ -9,24 +9,10 @@ import time
 
 from Xlib import X, XK, display
 from Xlib.ext import xtest
+from xwin import find
 
 d = display.Display()
-
-
-def find(w):
-    for c in w.query_tree().children:
-        try:
-            if c.get_wm_name() == "Print":
-                return c
-        except Exception:
-            pass
-        found = find(c)
-        if found:
-            return found
-    return None
-
-
-w = find(d.screen().root)
+w = find(d.screen().root, "Print")
 if w is None:
     sys.exit("no Print window")
 g = w.get_geometry()
