@@ -20,6 +20,8 @@ export HRSM_DESKTOP_DATA=\$(mktemp -d)
 # When the app restarts as its tray alone, and why it waited if it did, in its log.
 export HRSM_LOG=warn,hrsm_backup_desktop::relaunch=info
 log=/tmp/hrsm-idle-app.log
+# RSS (kB) of the app's own WebKit processes (its children).
+webkit() { ps -eo ppid,rss,comm | awk -v p="\$PID" '\$1 == p && /WebKit/ {s += \$2} END {print s + 0}'; }
 start=\$(date +%s.%N)
 target/release/hrsm-backup-desktop --demo >\$log 2>&1 &
 PID=\$!
@@ -39,30 +41,29 @@ sleep 60
 t2=\$(awk '{print \$14+\$15}' /proc/\$PID/stat)
 rss=\$(awk '/^Rss/{print \$2}' /proc/\$PID/smaps_rollup)
 anon=\$(awk '/^Anonymous/{print \$2}' /proc/\$PID/smaps_rollup)
-web=\$(ps -eo rss,comm | awk '/WebKitWebProces/{s+=\$1} END{print s+0}')
-echo "after $IDLE s in the tray: RSS \$((rss / 1024)) MB (private anonymous \$((anon / 1024)) MB), web process \$((web / 1024)) MB, CPU \$(echo "scale=2; (\$t2 - \$t1) * 100 / \$hz / 60" | bc) % over 60 s"
+web=\$(webkit)
+echo "after $IDLE s in the tray: RSS \$((rss / 1024)) MB (private anonymous \$((anon / 1024)) MB), WebKit processes \$((web / 1024)) MB, CPU \$(echo "scale=2; (\$t2 - \$t1) * 100 / \$hz / 60" | bc) % over 60 s"
 # The admin opens the window (a second start brings it up) and closes it again. WebKit's
 # helpers (web and network processes) are counted with the app.
 target/release/hrsm-backup-desktop --demo >/dev/null 2>&1 || true
 until grep -q "page ready" \$log 2>/dev/null; do sleep 0.1; done
 sleep 5
 open_rss=\$(awk '/^Rss/{print \$2}' /proc/\$PID/smaps_rollup)
-open_web=\$(ps -eo rss,comm | awk '/WebKit/{s+=\$1} END{print s+0}')
+open_web=\$(webkit)
 echo "window open: app \$((open_rss / 1024)) MB + WebKit helpers \$((open_web / 1024)) MB"
 /usr/bin/python3 scripts/close-window.py
 sleep 30
 rss=\$(awk '/^Rss/{print \$2}' /proc/\$PID/smaps_rollup)
-web=\$(ps -eo rss,comm | awk '/WebKit/{s+=\$1} END{print s+0}')
+web=\$(webkit)
 echo "30 s after it was closed: app \$((rss / 1024)) MB + WebKit helpers \$((web / 1024)) MB"
 # A minute after the close the app restarts as its tray alone (src-tauri/src/relaunch.rs).
 sleep \$((IDLE_AFTER_CLOSE - 30))
-NEW=\$(pgrep -f "hrsm-backup-desktop --demo --hidden" | head -1)
 grep -h relaunch \$HRSM_DESKTOP_DATA/hrsm-backup-desktop.log | sed 's/^/  /' || true
-rss=\$(awk '/^Rss/{print \$2}' /proc/\$NEW/smaps_rollup)
-anon=\$(awk '/^Anonymous/{print \$2}' /proc/\$NEW/smaps_rollup)
-web=\$(ps -eo rss,comm | awk '/WebKit/{s+=\$1} END{print s+0}')
-echo "\$IDLE_AFTER_CLOSE s after it was closed (restarted: pid \$PID -> \$NEW): app \$((rss / 1024)) MB (private anonymous \$((anon / 1024)) MB) + WebKit helpers \$((web / 1024)) MB = \$(((rss + web) / 1024)) MB"
-kill \$NEW
+rss=\$(awk '/^Rss/{print \$2}' /proc/\$PID/smaps_rollup)
+anon=\$(awk '/^Anonymous/{print \$2}' /proc/\$PID/smaps_rollup)
+web=\$(webkit)
+echo "\$IDLE_AFTER_CLOSE s after it was closed (restarted in the same process if the log line above says so): app \$((rss / 1024)) MB (private anonymous \$((anon / 1024)) MB) + WebKit helpers \$((web / 1024)) MB = \$(((rss + web) / 1024)) MB"
+kill \$PID
 INNER
 chmod +x /tmp/hrsm-idle-inner.sh
 scripts/with-session /tmp/hrsm-idle-inner.sh 2>/dev/null | grep -v SpiRegistry

@@ -2,8 +2,8 @@
 """Answers GTK's print dialog ("Print", on the X display of $DISPLAY) as a person would with
 the keyboard: the pointer into the dialog (Xvfb has no window manager, so the keyboard follows
 the pointer), Down to choose the first printer, GTK's own "Print to File", and Return to print.
-The file is GTK's default, output.pdf in the app's current folder. For the end-to-end test; exits 1
-when there is no such dialog."""
+The file is GTK's default, output.pdf in the app's current folder. For the end-to-end test;
+exits 1 when there is no such dialog."""
 import sys
 import time
 

@@ -1,7 +1,8 @@
-//! Named crash points for the crash-safety tests, and pauses for the race tests. Built only with the `fault-injection`
-//! feature (scripts/test enables it; release builds never do): then, when `HRSM_FAULT_POINT`
-//! names a point, the process kills itself there with SIGKILL: no destructor runs and nothing
-//! is flushed, like a power cut. Without the feature a point is an empty inline function.
+//! Named crash points for the crash-safety tests, and pauses for the race tests. Built only
+//! with the `fault-injection` feature (scripts/test enables it; release builds never do): then,
+//! when `HRSM_FAULT_POINT` names a point, the process kills itself there with SIGKILL: no
+//! destructor runs and nothing is flushed, like a power cut. Without the feature a point (and a
+//! pause) is an empty inline function.
 //!
 //! Depends on nothing.
 

@@ -140,8 +140,8 @@ fn say_not_due(cli: &Cli, msg: String) {
 }
 
 /// `backup --if-due`: whether the daily schedule wants a run now, from the backup folder's
-/// history (the engine's `decide_from_history`); says why not when it does not.
-/// The schedule when a run is due now; None (said why) when not.
+/// history (the engine's `decide_from_history`): the schedule when it does; None, having said
+/// why, when it does not.
 fn due_now(cli: &Cli) -> Result<Option<hrsm_backup::Schedule>> {
     let cfg = load_config(cli)?;
     let Some((schedule, decision)) = hrsm_backup::schedule_decision(&cfg)? else {

@@ -132,9 +132,13 @@ pub fn run_backup(
     progress: &dyn Progress,
     rng: Box<dyn SecureRng>,
 ) -> Result<BackupOutcome> {
-    let catalog = Catalog::open(&opts.destination)?;
-    let lock = DestinationLock::acquire(&opts.destination, "a backup")?;
+    let (catalog, lock) = open_locked(&opts.destination)?;
     run_locked(opts, key, progress, rng, catalog, lock)
+}
+
+/// The backup folder's catalog, and its lock held for a backup.
+fn open_locked(destination: &std::path::Path) -> Result<(Catalog, DestinationLock)> {
+    Ok((Catalog::open(destination)?, DestinationLock::acquire(destination, "a backup")?))
 }
 
 /// What `run_backup_if_due` did.
@@ -157,8 +161,7 @@ pub fn run_backup_if_due(
     rng: Box<dyn SecureRng>,
 ) -> Result<IfDue> {
     use crate::policy::schedule::{decide_from_history, SlotDecision};
-    let catalog = Catalog::open(&opts.destination)?;
-    let lock = DestinationLock::acquire(&opts.destination, "a backup")?;
+    let (catalog, lock) = open_locked(&opts.destination)?;
     crate::fault::pause("if-due-locked");
     match decide_from_history(schedule, &past_runs(&catalog)?, Utc::now()) {
         SlotDecision::Run { .. } => Ok(IfDue::Ran(Box::new(run_locked(opts, key, progress, rng, catalog, lock)?))),

@@ -7,7 +7,7 @@ app in a private session (Xvfb, D-Bus; scripts/e2e runs it after e2e.py):
   then closes it as the close button does; after the delay the app starts itself again as the
   tray alone, in the same process: every WebKit helper has ended (none left a zombie);
 - what it was started with (--demo here) is kept, and a start from the menu still brings the
-  window up, in the new process;
+  window up, in the restarted app;
 - a window opened again before the delay is over stops the restart.
 
 The delay is 3 s here (HRSM_DESKTOP_RELAUNCH_AFTER); 60 s in the app. The memory figures are
@@ -112,7 +112,7 @@ def main():
             time.sleep(3)
             print(f"memory: window open {open_rss} MB (app and WebKit helpers); after the restart {rss_mb(new)} MB, no helpers", flush=True)
             subprocess.run([str(APP)], env=env, timeout=60)
-            check("a start from the menu brings the window up in the new process", wait_for(lambda: said("page ready") == 2, 60) and app_pids() == [new], str(app_pids()))
+            check("a start from the menu brings the window up in the restarted app", wait_for(lambda: said("page ready") == 2, 60) and app_pids() == [new], str(app_pids()))
     except Exception as e:  # a failed step is a failed test, with the reason
         check("the relaunch run completed", False, repr(e))
     finally:
