@@ -2,9 +2,12 @@
 # benchmark's own in a scratch folder, stopped and removed on exit, and a config backing up
 # its `hrms_bench` database into that folder. Sets WORK, SERVER, URI, BACKUP_ENCRYPTION_KEY
 # and writes $WORK/bench.toml. $1: the scratch folder's name prefix.
-TOOLS=${HRSM_TOOLS:-$HOME/.cache/hrsm-tools}
-SECANTUSD=${HRSM_SECANTUSD:-$TOOLS/bin/secantusd-rs}
-[ -x "$SECANTUSD" ] || { echo "SecantusDB is not built: run scripts/test once (it builds it into $TOOLS)" >&2; exit 1; }
+# The server is SecantusDB built with its own release profile (scripts/setup.sh's
+# ensure_secantus_optimised, built on first use); HRSM_BENCH_SECANTUSD names another build
+# (the tests' own, for instance).
+source scripts/setup.sh
+if [ -n "${HRSM_BENCH_SECANTUSD:-}" ]; then SECANTUSD=$HRSM_BENCH_SECANTUSD; else ensure_secantus_optimised; SECANTUSD=$HRSM_SECANTUSD_OPTIMISED; fi
+[ -x "$SECANTUSD" ] || { echo "no SecantusDB server at $SECANTUSD" >&2; exit 1; }
 WORK=$(mktemp -d "/tmp/${1:-hrsm-bench}.XXXXXX")
 "$SECANTUSD" --port 0 --storage-path "$WORK/data" --log-file-max 16MB --cache-size 2G >"$WORK/server.log" 2>&1 &
 SERVER=$!

@@ -170,7 +170,7 @@ pub fn restore_dump_dir(dir: &Path, opts: &MongoRestoreOptions, progress: &dyn P
                     restore.set_measurements(i);
                 }
                 let mut r = open_maybe_gz(&path)?;
-                restore.fill(i, &mut r, progress)?;
+                restore.fill(i, &mut r, progress, true)?;
             }
         }
         restore.finish_fills()?;
@@ -418,7 +418,7 @@ pub fn restore_dump_archive(
         }
         while let Some((db, coll, segment)) = archive.next_segment()? {
             if let Some(&i) = staged.get(&(db, coll)) {
-                restore.fill(i, &mut segment.as_slice(), progress)?;
+                restore.fill(i, &mut segment.as_slice(), progress, false)?;
             }
         }
         restore.finish_fills()?;

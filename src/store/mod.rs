@@ -7,6 +7,7 @@
 
 pub mod backuplog;
 pub mod catalog;
+pub mod growing;
 #[cfg(feature = "keychain")]
 pub mod keychain;
 pub mod keys;

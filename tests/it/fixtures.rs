@@ -339,3 +339,62 @@ fn a_time_series_kept_as_measurements_restores_and_replaces_itself() {
         assert_eq!(first.get_str("type"), Ok("timeseries"), "{first}");
     }
 }
+
+/// Each collection's indexes are built by its filler as soon as its documents are in, while
+/// the others still fill. An index the server cannot build (a unique one over duplicates)
+/// still fails the whole restore naming the collection, replaces nothing and leaves nothing
+/// behind: from a folder (whole collections, built early) and from an archive (segments,
+/// built at the end).
+#[test]
+fn an_index_the_server_cannot_build_fails_the_restore_and_replaces_nothing() {
+    let meta_a = r#"{"indexes":[{"v":2,"key":{"_id":1},"name":"_id_"},{"v":2,"key":{"k":1},"name":"k_1","unique":true}],"collectionName":"a","type":"collection"}"#;
+    let meta_b = r#"{"indexes":[{"v":2,"key":{"_id":1},"name":"_id_"}],"collectionName":"b","type":"collection"}"#;
+    let a_docs: Vec<Document> = (0..50).map(|i| bson::doc! {"_id": i, "k": i % 10}).collect();
+    let b_docs: Vec<Document> = (0..3000).map(|i| bson::doc! {"_id": i, "pad": "x".repeat(200)}).collect();
+    let client = Client::with_uri_str(mongo_uri()).unwrap();
+    for form in ["folder", "archive"] {
+        let t = tmp();
+        let to = fresh_db("it_fxidx");
+        client
+            .database(&to)
+            .collection::<Document>("a")
+            .insert_one(bson::doc! {"_id": 1, "from": "live"})
+            .run()
+            .unwrap();
+        let o = opts(vec![("app".into(), to.clone())]);
+        let result = if form == "folder" {
+            let dir = t.path().join("dump/app");
+            std::fs::create_dir_all(&dir).unwrap();
+            for (name, meta, docs) in [("a", meta_a, &a_docs), ("b", meta_b, &b_docs)] {
+                let bytes: Vec<u8> = docs.iter().flat_map(|d| bson::to_vec(d).unwrap()).collect();
+                std::fs::write(dir.join(format!("{name}.bson")), bytes).unwrap();
+                std::fs::write(dir.join(format!("{name}.metadata.json")), meta).unwrap();
+            }
+            restore_dump_dir(&t.path().join("dump"), &o, &NoProgress)
+        } else {
+            let path = t.path().join("dump.archive");
+            let archive = dump_archive(
+                &[("app", "a", meta_a), ("app", "b", meta_b)],
+                &[("app", "a", a_docs.clone()), ("app", "b", b_docs.clone())],
+            );
+            std::fs::write(&path, archive).unwrap();
+            restore_dump_archive(&path, &o, &NoProgress)
+        };
+        let err = result.unwrap_err().to_string();
+        assert!(err.contains(&format!("build the indexes of {to}.a")), "{form}: {err}");
+        let live: Vec<Document> = client
+            .database(&to)
+            .collection::<Document>("a")
+            .find(bson::doc! {})
+            .run()
+            .unwrap()
+            .map(|d| d.unwrap())
+            .collect();
+        assert_eq!(live, vec![bson::doc! {"_id": 1, "from": "live"}], "{form}: the live collection is untouched");
+        assert_eq!(
+            client.database(&to).list_collection_names().run().unwrap(),
+            vec!["a"],
+            "{form}: nothing left behind"
+        );
+    }
+}
