@@ -539,11 +539,11 @@ impl<'a> Restore<'a> {
     }
 
     /// `fill`, showing each document to `observe` as it goes by. The documents are checked
-    /// and written to a private local spool file as the archive streams (fast), and a filler
-    /// thread inserts them from that file at the same time (`store::growing`), going on
-    /// after the archive reading went on to the next collection: the server takes inserts
-    /// into different collections in parallel but not into one (measured on the test server:
-    /// two collections at once 1.5x, four streams into one no faster), so up to `threads`
+    /// and written to a private local spool file as the archive streams (fast); a filler
+    /// thread inserts them from that file as they arrive (`store::growing`) and carries on
+    /// while the archive reader moves to the next collection. The server takes inserts into
+    /// different collections in parallel but not into one (measured on the test server: two
+    /// collections at once 1.5x, four streams into one no faster), so up to `threads`
     /// collections fill at once. A whole collection's indexes are built by its filler right
     /// after its documents, while the other collections still fill. Memory stays flat (one
     /// batch per filler).
@@ -585,7 +585,7 @@ impl<'a> Restore<'a> {
         let s = &self.staged[i];
         let db = self.client.database(&s.target_db);
         let coll = db.collection::<RawDocumentBuf>(&s.data());
-        let staging = s.staging.clone();
+        let (staging, name) = (s.staging.clone(), format!("{}.{}", s.target_db, s.name));
         let (stop, uri, filler_path, filler_label) =
             (self.stop.clone(), self.uri.to_string(), path.clone(), label.clone());
         // Two connections per collection: measured to help (1.6x with four into one), while
@@ -594,7 +594,7 @@ impl<'a> Restore<'a> {
         let handle = std::thread::spawn(move || {
             let n = insert_file(&coll, input, &filler_path, &filler_label, &uri, &stop, workers)?;
             if let Some(specs) = indexes {
-                build_indexes_of(&db, &staging, specs, &filler_label, &uri)?;
+                build_indexes_of(&db, &staging, specs, &name, &uri)?;
             }
             Ok(n)
         });
