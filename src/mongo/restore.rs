@@ -173,7 +173,8 @@ struct Staged {
     metadata: Metadata,
     expected: Option<u64>,
     inserted: u64,
-    /// Its indexes were built (by its filler, right after its documents).
+    /// Its indexes are left to its filler (built right after its documents), not to
+    /// `build_indexes`.
     indexed: bool,
 }
 
@@ -568,11 +569,8 @@ impl<'a> Restore<'a> {
         // One file per call: a mongodump archive gives a collection in several segments.
         self.spooled += 1;
         let path = spool.path().join(format!("{i}-{}.bson", self.spooled));
-        while self.fillers.len() >= self.threads {
-            self.join_oldest()?;
-        }
-        let (mut out, input) =
-            crate::store::growing::create(&path, self.stop.clone()).map_err(|e| Error::io("create", &path, e))?;
+        self.wait_for_a_slot(progress)?;
+        let (mut out, input) = crate::store::growing::create(&path, self.stop.clone())?;
         let indexes = if whole && !self.staged[i].indexed {
             let mut paused = Vec::new();
             let specs = self.index_specs(&self.staged[i], &mut paused);
@@ -593,6 +591,10 @@ impl<'a> Restore<'a> {
         let workers = self.threads.div_ceil(2).clamp(1, 2);
         let handle = std::thread::spawn(move || {
             let n = insert_file(&coll, input, &filler_path, &filler_label, &uri, &stop, workers)?;
+            // Stopped (a cancel, another collection failed): no index build to wait for.
+            if stop.load(std::sync::atomic::Ordering::Relaxed) {
+                return Err(Error::Cancelled);
+            }
             if let Some(specs) = indexes {
                 build_indexes_of(&db, &staging, specs, &name, &uri)?;
             }
@@ -629,6 +631,25 @@ impl<'a> Restore<'a> {
         out.finish().map_err(werr)?;
         if self.staged.len() > 1 {
             crate::fault::point("restore-mid-fill");
+        }
+        Ok(())
+    }
+
+    /// Waits until fewer than `threads` fillers run, taking the count (or error) of each that
+    /// ended, whichever ended first; a cancel ends the wait.
+    fn wait_for_a_slot(&mut self, progress: &dyn Progress) -> Result<()> {
+        while self.fillers.len() >= self.threads {
+            match self.fillers.iter().position(|(_, h)| h.is_finished()) {
+                Some(at) => {
+                    // Moved to the front, then joined as the oldest.
+                    if let Some(done) = self.fillers.remove(at) {
+                        self.fillers.push_front(done);
+                    }
+                    self.join_oldest()?;
+                }
+                None if progress.cancelled() => return Err(Error::Cancelled),
+                None => std::thread::sleep(std::time::Duration::from_millis(20)),
+            }
         }
         Ok(())
     }

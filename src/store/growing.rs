@@ -1,12 +1,12 @@
 //! A spool file read while it is still being written: the restore's archive reader writes a
 //! collection's documents into it as they stream out of the archive, and that collection's
 //! filler reads them from the start at the same time, waiting at the end of what is written
-//! until the writer adds more or says it is done. The filler so starts at the collection's
-//! first megabyte instead of after its last, and the reader still never waits for the server.
-//! (A pipe or a channel would make the reader wait for the slowest filler; a plain file read
-//! after it is closed made the largest collection start seconds late.)
+//! until the writer adds more or says it is done. The filler so starts with the collection's
+//! first chunk instead of after its last, and the reader does not wait for that collection's
+//! inserts. (A pipe or a channel would make the reader wait for the slowest filler; a plain
+//! file read after it is closed made the largest collection start seconds late.)
 //!
-//! Depends on `fsutil`.
+//! Depends on `fsutil` and `error`.
 
 use std::fs::File;
 use std::io::{Read, Write};
@@ -72,9 +72,9 @@ pub fn pair(writer_file: File, reader_file: File, stop: Arc<AtomicBool>) -> (Gro
 }
 
 /// Creates `path` (private) and opens it again for reading.
-pub fn create(path: &Path, stop: Arc<AtomicBool>) -> std::io::Result<(GrowingWriter, GrowingReader)> {
-    let writer = crate::fsutil::create_private_file(path).map_err(|e| std::io::Error::other(e.to_string()))?;
-    let reader = File::open(path)?;
+pub fn create(path: &Path, stop: Arc<AtomicBool>) -> crate::error::Result<(GrowingWriter, GrowingReader)> {
+    let writer = crate::fsutil::create_private_file(path)?;
+    let reader = File::open(path).map_err(|e| crate::error::Error::io("open", path, e))?;
     Ok(pair(writer, reader, stop))
 }
 
@@ -158,6 +158,13 @@ impl Read for GrowingReader {
         };
         let want = out.len().min(usize::try_from(available).unwrap_or(usize::MAX));
         let got = self.file.read(&mut out[..want])?;
+        if got == 0 {
+            // Written but not there: never a clean end (that would lose documents silently).
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                "the spool file is shorter than what was written to it",
+            ));
+        }
         self.read += got as u64;
         Ok(got)
     }

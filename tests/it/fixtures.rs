@@ -398,3 +398,40 @@ fn an_index_the_server_cannot_build_fails_the_restore_and_replaces_nothing() {
         );
     }
 }
+
+/// Counts the bytes a restore read from its input.
+struct CountRead(std::sync::atomic::AtomicU64);
+
+impl hrsm_backup::Progress for CountRead {
+    fn event(&self, event: hrsm_backup::Event) {
+        if let hrsm_backup::Event::Advance(n) = event {
+            self.0.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+}
+
+/// The index is built by the collection's filler, early: with one filler at a time, the
+/// reader waits for `a`'s filler before it reads `b`, and `a`'s refused index stops the
+/// restore there; `b` is never read (built at the end, as before, every byte was).
+#[test]
+fn a_collection_s_indexes_are_built_as_soon_as_its_documents_are_in() {
+    let t = tmp();
+    let dir = t.path().join("dump/app");
+    std::fs::create_dir_all(&dir).unwrap();
+    let meta_a = r#"{"indexes":[{"v":2,"key":{"_id":1},"name":"_id_"},{"v":2,"key":{"k":1},"name":"k_1","unique":true}],"collectionName":"a","type":"collection"}"#;
+    let meta_b = r#"{"indexes":[{"v":2,"key":{"_id":1},"name":"_id_"}],"collectionName":"b","type":"collection"}"#;
+    let a: Vec<u8> = (0..50).flat_map(|i| bson::to_vec(&bson::doc! {"_id": i, "k": i % 10}).unwrap()).collect();
+    let b: Vec<u8> = (0..500).flat_map(|i| bson::to_vec(&bson::doc! {"_id": i}).unwrap()).collect();
+    for (name, meta, bytes) in [("a", meta_a, &a), ("b", meta_b, &b)] {
+        std::fs::write(dir.join(format!("{name}.bson")), bytes).unwrap();
+        std::fs::write(dir.join(format!("{name}.metadata.json")), meta).unwrap();
+    }
+    let to = fresh_db("it_fxearly");
+    let o = MongoRestoreOptions { threads: 1, ..opts(vec![("app".into(), to.clone())]) };
+    let read = CountRead(Default::default());
+    let err = restore_dump_dir(&t.path().join("dump"), &o, &read).unwrap_err().to_string();
+    assert!(err.contains(&format!("build the indexes of {to}.a")), "{err}");
+    assert_eq!(read.0.into_inner(), a.len() as u64, "b was not read");
+    let client = Client::with_uri_str(mongo_uri()).unwrap();
+    assert!(client.database(&to).list_collection_names().run().unwrap().is_empty(), "nothing left behind");
+}
