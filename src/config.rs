@@ -25,7 +25,8 @@ pub struct Config {
     /// gzip level 0-9.
     #[serde(default = "default_level")]
     pub compression_level: u32,
-    /// Worker threads for compression and encryption; 0 = one per core.
+    /// Worker threads for compression and encryption; 0 = one per core. A restore from the
+    /// command line fills this many collections at once (0 = 4).
     #[serde(default)]
     pub threads: usize,
     /// Re-read and check every new archive right after writing it.
