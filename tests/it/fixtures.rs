@@ -28,6 +28,11 @@ fn opts(map: Vec<(String, String)>) -> MongoRestoreOptions {
     }
 }
 
+/// Every document of `db.coll`, in natural order.
+fn every_document(client: &Client, db: &str, coll: &str) -> Vec<Document> {
+    client.database(db).collection::<Document>(coll).find(bson::doc! {}).run().unwrap().map(|d| d.unwrap()).collect()
+}
+
 /// Documents in a .bson or .bson.gz file.
 fn count_docs(path: &Path) -> u64 {
     let mut bytes = Vec::new();
@@ -173,14 +178,7 @@ fn a_view_the_server_refuses_fails_the_restore_before_anything_is_replaced() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("create the view"), "{err}");
-    let live: Vec<Document> = client
-        .database(&to)
-        .collection::<Document>("c")
-        .find(bson::doc! {})
-        .run()
-        .unwrap()
-        .map(|d| d.unwrap())
-        .collect();
+    let live = every_document(&client, &to, "c");
     assert_eq!(live, vec![bson::doc! {"_id": 1, "from": "live"}], "the live collection is untouched");
     assert_eq!(client.database(&to).list_collection_names().run().unwrap(), vec!["c"], "no staging left");
 }
@@ -382,14 +380,7 @@ fn an_index_the_server_cannot_build_fails_the_restore_and_replaces_nothing() {
         };
         let err = result.unwrap_err().to_string();
         assert!(err.contains(&format!("build the indexes of {to}.a")), "{form}: {err}");
-        let live: Vec<Document> = client
-            .database(&to)
-            .collection::<Document>("a")
-            .find(bson::doc! {})
-            .run()
-            .unwrap()
-            .map(|d| d.unwrap())
-            .collect();
+        let live = every_document(&client, &to, "a");
         assert_eq!(live, vec![bson::doc! {"_id": 1, "from": "live"}], "{form}: the live collection is untouched");
         assert_eq!(
             client.database(&to).list_collection_names().run().unwrap(),
