@@ -426,3 +426,56 @@ fn a_collection_s_indexes_are_built_as_soon_as_its_documents_are_in() {
     let client = Client::with_uri_str(mongo_uri()).unwrap();
     assert!(client.database(&to).list_collection_names().run().unwrap().is_empty(), "nothing left behind");
 }
+
+/// Cancels at its second poll after `after` bytes were read: the first is the reader's own,
+/// after the last document of the first collection; the second is the reader waiting for a
+/// filler slot before the next collection.
+struct CancelWhileWaiting(std::sync::atomic::AtomicU64, std::sync::atomic::AtomicU64, u64);
+
+impl hrsm_backup::Progress for CancelWhileWaiting {
+    fn event(&self, event: hrsm_backup::Event) {
+        if let hrsm_backup::Event::Advance(n) = event {
+            self.0.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+    fn cancelled(&self) -> bool {
+        use std::sync::atomic::Ordering::Relaxed;
+        self.0.load(Relaxed) >= self.2 && self.1.fetch_add(1, Relaxed) >= 1
+    }
+}
+
+/// A cancel while the reader waits for the one filler (still inserting the first collection)
+/// stops the restore there: the next collection is not read, the live one is untouched, and
+/// nothing is left behind (neither the staging copy nor the new collection).
+#[test]
+fn a_restore_cancelled_while_a_collection_fills_keeps_the_live_data() {
+    let t = tmp();
+    let dir = t.path().join("dump/app");
+    std::fs::create_dir_all(&dir).unwrap();
+    let meta = |name: &str| {
+        format!(
+            r#"{{"indexes":[{{"v":2,"key":{{"_id":1}},"name":"_id_"}}],"collectionName":"{name}","type":"collection"}}"#
+        )
+    };
+    let a: Vec<u8> =
+        (0..40_000).flat_map(|i| bson::to_vec(&bson::doc! {"_id": i, "pad": "x".repeat(20)}).unwrap()).collect();
+    let b: Vec<u8> = (0..100).flat_map(|i| bson::to_vec(&bson::doc! {"_id": i}).unwrap()).collect();
+    for (name, bytes) in [("a", &a), ("b", &b)] {
+        std::fs::write(dir.join(format!("{name}.bson")), bytes).unwrap();
+        std::fs::write(dir.join(format!("{name}.metadata.json")), meta(name)).unwrap();
+    }
+    let to = fresh_db("it_fxcancel");
+    let client = Client::with_uri_str(mongo_uri()).unwrap();
+    client.database(&to).collection::<Document>("a").insert_one(bson::doc! {"_id": 1, "from": "live"}).run().unwrap();
+    let o = MongoRestoreOptions { threads: 1, ..opts(vec![("app".into(), to.clone())]) };
+    let progress = CancelWhileWaiting(Default::default(), Default::default(), a.len() as u64);
+    let err = restore_dump_dir(&t.path().join("dump"), &o, &progress).unwrap_err();
+    assert!(matches!(err, hrsm_backup::Error::Cancelled), "{err}");
+    assert_eq!(progress.0.into_inner(), a.len() as u64, "b was not read");
+    assert_eq!(
+        every_document(&client, &to, "a"),
+        vec![bson::doc! {"_id": 1, "from": "live"}],
+        "the live a is untouched"
+    );
+    assert_eq!(client.database(&to).list_collection_names().run().unwrap(), vec!["a"], "nothing left behind");
+}
