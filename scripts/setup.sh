@@ -32,27 +32,30 @@ ensure_packages() {
 }
 
 # The MongoDB-wire server for tests and the demo (SecantusDB, GPL-2.0: run as a separate
-# process, never linked). About 8 minutes to build on 2 cores, once.
-ensure_secantus() {
-  if ! "$TOOLS/bin/secantusd-rs" --version 2>/dev/null | grep -q "$SECANTUS_VERSION"; then
-    log "building SecantusDB $SECANTUS_VERSION into $TOOLS (first run only)"
-    CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
-      cargo install secantus-mdb --version "$SECANTUS_VERSION" --ignore-rust-version --locked --root "$TOOLS"
+# process, never linked), built once into ROOT ($1) unless that build is there; the rest of
+# the arguments are environment settings for the build.
+install_secantus() {
+  local root=$1
+  shift
+  if ! "$root/bin/secantusd-rs" --version 2>/dev/null | grep -q "$SECANTUS_VERSION"; then
+    log "building SecantusDB $SECANTUS_VERSION into $root (first run only)"
+    env "$@" cargo install secantus-mdb --version "$SECANTUS_VERSION" --ignore-rust-version --locked --root "$root" >&2
   fi
+}
+
+# The tests' and the demo's build: LTO off and 16 codegen units, about 8 minutes on 2 cores.
+ensure_secantus() {
+  install_secantus "$TOOLS" CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16
   export HRSM_SECANTUSD="$TOOLS/bin/secantusd-rs"
 }
 
 # The same server built as its authors ship it (its own release profile: thin LTO, one codegen
-# unit), for the MongoDB benchmarks only: the tests' build above trades its speed for build
-# time, and the restore figures of issue 10 (mongorestore's 58k docs/s) were measured against
-# this one. About 4 minutes on 2 cores, once, into $TOOLS/bench-opt.
+# unit), for the MongoDB benchmarks only: the tests' build trades its speed for build time, and
+# the restore figures of issue 10 (mongorestore's 58k docs/s) were measured against this one.
+# About 4 minutes on 2 cores, once.
 ensure_secantus_optimised() {
-  local bin="$TOOLS/bench-opt/bin/secantusd-rs"
-  if ! "$bin" --version 2>/dev/null | grep -q "$SECANTUS_VERSION"; then
-    log "building SecantusDB $SECANTUS_VERSION with its own release profile into $TOOLS/bench-opt (first run only)"
-    cargo install secantus-mdb --version "$SECANTUS_VERSION" --ignore-rust-version --locked --root "$TOOLS/bench-opt" >&2
-  fi
-  export HRSM_SECANTUSD_OPTIMISED="$bin"
+  install_secantus "$TOOLS/bench-opt"
+  export HRSM_SECANTUSD_OPTIMISED="$TOOLS/bench-opt/bin/secantusd-rs"
 }
 
 # The S3-compatible object store for the off-site tests (Garage, AGPL-3.0: run as a separate

@@ -518,7 +518,7 @@ pub fn uri_has_password(uri: &str) -> bool {
 pub const JUNK: &[&str] = &["**/node_modules", "**/logs", "**/backups", "**/build", "**/dist", "**/.cache", "**/*.tmp"];
 
 /// Where HR-SM keeps what must survive a disaster, relative to its install folder (the paths
-/// of HR-SM's own source: ../shared/reference/hrsm-installation.md). The uploads folder is
+/// of HR-SM's own source, github.com/Haitham0Reda/HR-SM). The uploads folder is
 /// required; the others exist on some sites only. The configuration source names single
 /// files and folders by include patterns, so a backup reads them and nothing else of the
 /// installation (the walk never enters a folder no pattern can match).

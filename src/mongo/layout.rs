@@ -1,5 +1,5 @@
-//! The on-disk layout `mongodump --out` writes and `mongorestore --dir` reads (see
-//! ../shared/reference/mongodump-format.md and mongo-tools' prepare.go / filepath.go): file
+//! The on-disk layout `mongodump --out` writes and `mongorestore --dir` reads (from
+//! the Database Tools' source, github.com/mongodb/mongo-tools: prepare.go, filepath.go): file
 //! names of collections, which namespaces are skipped, and `<name>.metadata.json`.
 //!
 //! Pure: no I/O. Depends on `bson` and `serde_json` (with `preserve_order`, so index keys keep

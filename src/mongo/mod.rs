@@ -1,6 +1,6 @@
 //! MongoDB: export into and restore from the `mongo/` part of an archive, in the layout
 //! `mongodump --out` writes, through the Database Tools when present or natively through the
-//! official driver. See ../shared/reference/mongodump-format.md.
+//! official driver. The layout follows the Database Tools' source (`layout`).
 //!
 //! Depends on `archive`, `store` (the run log) and the layers below; the operations (`ops`)
 //! drive it. `client`, `layout` and `tools` sit lower, beside `config` (scripts/check-layers).

@@ -1,5 +1,5 @@
 //! A realistic HR-SM installation tree for tests, with the real relative paths of
-//! shared/reference/hrsm-installation.md: uploads in all three places, the configuration files
+//! HR-SM's own source (github.com/Haitham0Reda/HR-SM): uploads in all three places, the configuration files
 //! (root `.env`, PM2 `ecosystem.config.js` shaped like HR-SM's, `config/`, `server/config/`,
 //! the license server's `.env` and `ecosystem.config.cjs`), fresh RSA key pairs made by the
 //! `openssl` command, and the junk a backup must leave out (several `node_modules` with `.bin`
