@@ -63,7 +63,7 @@ pub struct GrowingReader {
 }
 
 /// Creates `writer_file`'s reading end on `reader_file` (the same file opened twice).
-pub fn pair(writer_file: File, reader_file: File, stop: Arc<AtomicBool>) -> (GrowingWriter, GrowingReader) {
+fn pair(writer_file: File, reader_file: File, stop: Arc<AtomicBool>) -> (GrowingWriter, GrowingReader) {
     let shared = Arc::new(Shared::default());
     (
         GrowingWriter { file: writer_file, buf: Vec::with_capacity(CHUNK), written: 0, shared: shared.clone() },
